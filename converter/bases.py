@@ -1,0 +1,154 @@
+"""Base models: the generated packages a modular file inherits from, read and parsed once per run.
+
+`BaseLoader` is built before the passes; what it loads is handed to `resolve_bases` as data. It reads
+`generated/<model>/<kind>_<model>.py` from disk, or, for a model converted earlier in the same
+run, takes the formatted texts of that conversion instead (the files on disk may be stale).
+Every package is parsed at most once per loader.
+
+    loader = BaseLoader(repo_root)
+    loader.add_texts({"generated/llama/modeling_llama.py": text, ...})   # earlier in this run
+    bases = loader.bases(["llama"])       # Bases: what resolve_bases gets, a frozen value
+    bases.package("llama")                # BasePackage, or None when there is no such model
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import libcst as cst
+
+from converter.diagnostics import ConversionError, Diagnostic
+from converter.split import KIND_ORDER
+
+GENERATED = "generated"
+MODEL_NAME = re.compile(r"[a-z][a-z0-9_]*")
+
+
+@dataclass(frozen=True)
+class BaseFile:
+    """One generated file of a base model: `generated/llama/modeling_llama.py`, kind `modeling`."""
+
+    path: str
+    kind: str
+    module: cst.Module
+
+    @property
+    def stem(self) -> str:
+        return self.path.rsplit("/", 1)[-1].removesuffix(".py")
+
+
+@dataclass(frozen=True)
+class BasePackage:
+    """Every generated file of one model, configuration first (the order of `KIND_ORDER`)."""
+
+    model: str
+    files: tuple[BaseFile, ...]
+
+    def file(self, stem: str) -> BaseFile | None:
+        return next((file for file in self.files if file.stem == stem), None)
+
+
+@dataclass(frozen=True)
+class Bases:
+    """The base packages one modular file imports from, loaded before the passes run (passes read no file).
+
+    `packages` holds the models that exist; `available` names every generated model, for messages.
+    """
+
+    packages: Mapping[str, BasePackage]
+    available: tuple[str, ...]
+
+    def package(self, model: str) -> BasePackage | None:
+        return self.packages.get(model)
+
+
+class BaseLoader:
+    """Reads and caches base packages; in-memory texts from this run take precedence over disk."""
+
+    def __init__(self, repo_root: Path, texts: Mapping[str, str] | None = None) -> None:
+        self.repo_root = repo_root
+        self.texts: dict[str, str] = dict(texts or {})
+        self.cache: dict[str, BasePackage | None] = {}
+
+    def add_texts(self, texts: Mapping[str, str]) -> None:
+        """Outputs of models converted earlier in this run (repo-relative path -> formatted text)."""
+        for path in sorted(texts):
+            if self.texts.get(path) == texts[path]:
+                continue
+            self.texts[path] = texts[path]
+            parts = path.split("/")
+            if len(parts) == 3:
+                self.cache.pop(parts[1], None)
+
+    def package(self, model: str) -> BasePackage | None:
+        if model not in self.cache:
+            self.cache[model] = self.load(model) if MODEL_NAME.fullmatch(model) else None
+        return self.cache[model]
+
+    def bases(self, models: Iterable[str]) -> Bases:
+        """The packages of `models` (those that exist), each parsed at most once per loader."""
+        packages = {model: package for model in models if (package := self.package(model)) is not None}
+        return Bases(packages, self.available())
+
+    def available(self) -> tuple[str, ...]:
+        """Model names with a generated package, on disk or in memory, sorted."""
+        names = {path.split("/")[1] for path in self.texts if path.count("/") == 2}
+        directory = self.repo_root / GENERATED
+        if directory.is_dir():
+            names |= {child.name for child in directory.iterdir() if (child / "__init__.py").is_file()}
+        return tuple(sorted(names))
+
+    def load(self, model: str) -> BasePackage | None:
+        texts = self.package_texts(model)
+        if texts is None:
+            return None
+        files = []
+        for path in sorted(texts, key=lambda path: kind_rank(kind_of_path(path, model))):
+            files.append(BaseFile(path, kind_of_path(path, model), parse_base(path, texts[path])))
+        return BasePackage(model, tuple(files))
+
+    def package_texts(self, model: str) -> dict[str, str] | None:
+        prefix = f"{GENERATED}/{model}/"
+        in_memory = {path: text for path, text in self.texts.items() if path.startswith(prefix)}
+        if in_memory:
+            return {path: text for path, text in in_memory.items() if is_model_file(path, model)}
+        directory = self.repo_root / GENERATED / model
+        if not (directory / "__init__.py").is_file():
+            return None
+        paths = sorted(f"{prefix}{child.name}" for child in directory.glob(f"*_{model}.py"))
+        return {path: read_base(self.repo_root / path, path) for path in paths if is_model_file(path, model)}
+
+
+def is_model_file(path: str, model: str) -> bool:
+    name = path.rsplit("/", 1)[-1]
+    return name.endswith(f"_{model}.py") and kind_of_path(path, model) != ""
+
+
+def kind_of_path(path: str, model: str) -> str:
+    return path.rsplit("/", 1)[-1].removesuffix(f"_{model}.py")
+
+
+def kind_rank(kind: str) -> tuple[int, str]:
+    return (KIND_ORDER.index(kind) if kind in KIND_ORDER else len(KIND_ORDER), kind)
+
+
+def read_base(path: Path, display_path: str) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        fix = "regenerate the base model with python converter/run.py --all"
+        raise ConversionError(
+            [Diagnostic(display_path, 1, 1, "E107", f"cannot read base file: {error}", fix)]
+        ) from None
+
+
+def parse_base(path: str, text: str) -> cst.Module:
+    try:
+        return cst.parse_module(text)
+    except cst.ParserSyntaxError as error:
+        fix = "regenerate the base model with python converter/run.py --all"
+        message = f"base file does not parse: {error.message}"
+        raise ConversionError([Diagnostic(path, error.raw_line, error.raw_column + 1, "E107", message, fix)]) from None

@@ -1,0 +1,80 @@
+"""Diagnostics: what went wrong, where, and how to fix it.
+
+Every pass reports problems as `Diagnostic` values and raises `ConversionError` carrying all
+of them at once, so a run shows every error of a stage instead of the first one. The command
+line prints them in the compiler style users know::
+
+    modular/modular_llama.py:3:11: E001 syntax error: invalid syntax
+        class LlamaConfig(:
+                  ^
+    fix: correct the syntax at the marked position, then rerun the converter
+
+Codes, by the pass that reports them:
+
+    E001-E004  parse          syntax error, bad file name, file outside the repository, unreadable
+    E010       gather         a class or function defined twice
+    E011       pipeline       two modular files for one model
+    E020       imports        a file would import from a file of a later kind
+    E030-E032  imports        star import, relative import, import from modular/ (or a leftover model)
+    E040-E041  split/gather   `__all__` lists an undefined name / is not a literal list
+    E050       split          the modular file defines nothing
+    E090       format         ruff failed, or its output does not parse
+    E101-E105  resolve_bases  unknown base model, module or name; a name bound twice; an import form
+                              that cannot be resolved
+    E106       schedule       a cycle between modular files (`a -> b -> a`)
+    E107       bases          a base file that cannot be read or parsed
+    E201       merge_classes  a class with two model bases
+    E202       merge_classes  `x = AttributeError()` for an attribute the base class does not have
+    E203       unroll         a super() call that cannot be unrolled exactly (the message says why)
+    E204-E205  merge_classes  a reference to a base name that the renamed file would redirect
+    E206       trace          two different definitions (or imports) needed under one name
+    E207       init_merge     `del self.x` that cannot remove exactly one base assignment
+    E208       signature      `**super_kwargs` misuse
+    E209       merge_classes  a decorated base class
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    """One problem at `path:line:col` (both 1-based); `source_line` feeds the caret display."""
+
+    path: str
+    line: int
+    col: int
+    code: str
+    message: str
+    fix: str
+    source_line: str = ""
+
+    def sort_key(self) -> tuple[str, int, int, str, str]:
+        return (self.path, self.line, self.col, self.code, self.message)
+
+
+class ConversionError(Exception):
+    """Raised by a pass (or the whole run) with every diagnostic it found, in a stable order."""
+
+    def __init__(self, diagnostics: Iterable[Diagnostic]) -> None:
+        self.diagnostics: tuple[Diagnostic, ...] = tuple(sorted(diagnostics, key=Diagnostic.sort_key))
+        super().__init__(format_diagnostics(self.diagnostics))
+
+
+def format_diagnostic(diagnostic: Diagnostic) -> str:
+    """`path:line:col: CODE message`, the source line with a caret under `col`, then `fix: ...`."""
+    lines = [f"{diagnostic.path}:{diagnostic.line}:{diagnostic.col}: {diagnostic.code} {diagnostic.message}"]
+    source = diagnostic.source_line.rstrip("\r\n")
+    if source:
+        lines.append(f"    {source}")
+        # Tabs stay tabs so the caret lines up with the character above it in any terminal.
+        prefix = "".join(char if char == "\t" else " " for char in source[: max(diagnostic.col - 1, 0)])
+        lines.append(f"    {prefix}^")
+    lines.append(f"fix: {diagnostic.fix}")
+    return "\n".join(lines)
+
+
+def format_diagnostics(diagnostics: Iterable[Diagnostic]) -> str:
+    return "\n".join(format_diagnostic(diagnostic) for diagnostic in diagnostics)

@@ -1,0 +1,103 @@
+"""Pass 6, format (always last): run ruff once over every output text of the run.
+
+The texts are written to a temporary directory outside the repository and ruff runs there
+with `--isolated` and explicit settings, so neither the repository's configuration nor the
+environment changes the output. `ruff check --fix --select I,F401` sorts and prunes imports,
+`ruff format` lays out the code. Any ruff failure, or formatted text that no longer parses, is
+diagnostic E090: the converter never hands back an unformatted file.
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from converter.diagnostics import ConversionError, Diagnostic
+from converter.emit import EmittedModel
+from converter.parse import make_diagnostic
+
+COMMON_ARGS = ("--isolated", "--no-cache", "--line-length", "119", "--target-version", "py311")
+CHECK_ARGS = (
+    "check",
+    "--fix",
+    "--select",
+    "I,F401",
+    "--config",
+    "lint.isort.known-first-party=['runtime','generated']",
+    *COMMON_ARGS,
+)
+FORMAT_ARGS = ("format", *COMMON_ARGS)
+TIMEOUT_S = 300
+
+
+def format_models(models: Sequence[EmittedModel]) -> tuple[EmittedModel, ...]:
+    """The same models with every file's text formatted by ruff; raises ConversionError (E090)."""
+    paths = sorted(file.path for model in models for file in model.files)
+    texts = {file.path: file.text for model in models for file in model.files}
+    formatted = run_ruff(texts, paths)
+    diagnostics = [d for path in paths if (d := check_parses(path, formatted[path])) is not None]
+    if diagnostics:
+        raise ConversionError(diagnostics)
+    return tuple(
+        dataclasses.replace(
+            model, files=tuple(dataclasses.replace(file, text=formatted[file.path]) for file in model.files)
+        )
+        for model in models
+    )
+
+
+def run_ruff(texts: dict[str, str], paths: Sequence[str]) -> dict[str, str]:
+    ruff = find_ruff()
+    with tempfile.TemporaryDirectory(prefix="modular-converter-") as directory:
+        root = Path(directory)
+        for path in paths:
+            (root / path).parent.mkdir(parents=True, exist_ok=True)
+            (root / path).write_text(texts[path], encoding="utf-8", newline="\n")
+        for args in (CHECK_ARGS, FORMAT_ARGS):
+            run_step(ruff, args, root, paths)
+        return {path: (root / path).read_text(encoding="utf-8") for path in paths}
+
+
+def run_step(ruff: str, args: Sequence[str], root: Path, paths: Sequence[str]) -> None:
+    """One ruff command from `root`; raises ConversionError (E090) when it fails."""
+    command = [ruff, *args, *paths]
+    try:
+        result = subprocess.run(command, cwd=root, capture_output=True, text=True, timeout=TIMEOUT_S, check=False)
+    except (OSError, subprocess.TimeoutExpired) as error:
+        raise ruff_failure(paths[0], f"could not run ruff {args[0]}: {error}") from None
+    if result.returncode != 0:
+        output = (result.stderr.strip() or result.stdout.strip()).replace(str(root) + "/", "")
+        raise ruff_failure(paths[0], f"ruff {args[0]} failed (exit {result.returncode}): {output}")
+
+
+def find_ruff() -> str:
+    try:
+        from ruff.__main__ import find_ruff_bin
+
+        return str(find_ruff_bin())
+    except (ImportError, FileNotFoundError):
+        found = shutil.which("ruff")
+    if found is None:
+        raise ruff_failure("<ruff>", "ruff is not installed")
+    return found
+
+
+def ruff_failure(path: str, message: str) -> ConversionError:
+    fix = "install the pinned ruff (pip install ruff==0.17.6); if it still fails, report the converter output"
+    return ConversionError([Diagnostic(path, 1, 1, "E090", message, fix)])
+
+
+def check_parses(path: str, text: str) -> Diagnostic | None:
+    """E090 when formatted output is not valid Python (ast.parse only parses, never runs)."""
+    try:
+        ast.parse(text, filename=path)
+    except SyntaxError as error:
+        fix = "report this converter bug with the modular file that triggers it"
+        message = f"formatted output does not parse: {error.msg}"
+        return make_diagnostic(path, text, error.lineno or 1, error.offset or 1, "E090", message, fix)
+    return None

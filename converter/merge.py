@@ -1,0 +1,252 @@
+"""Pass merge_classes: a modular class that subclasses a base-model class becomes a full class.
+
+    class MistralConfig(LlamaConfig):          class MistralConfig(PretrainedConfig):
+        model_type = "mistral"          ->         <LlamaConfig's body, renamed, with
+        sliding_window: int | None = 4096           model_type replaced in place and
+        mlp_bias = AttributeError()                 sliding_window after the base's fields,
+                                                    mlp_bias removed>
+
+- The class keeps the base class's bases (renamed) in place of the model base, plus its own
+  other bases (`GenerationMixin`), without repeats. Two model bases: E201.
+- Methods replace the base method of the same name in place (see converter/unroll.py for the
+  super() calls inside them); new methods are appended. A method whose body only raises
+  AttributeError removes the inherited one.
+- Attributes and the docstring replace the base's in place; new ones go after the base's last
+  attribute. `x = 1` over a base field `x: int = 0` keeps the annotation (`x: int = 1`), since the
+  field stays a field in the overlay. `x = AttributeError()` removes `x` (E202 if the base has none).
+- References to imported base names elsewhere in the modular code become the renamed names
+  (`LlamaRMSNorm` -> `MistralRMSNorm`). When the modular file redefines that renamed name, the
+  reference would silently switch to the new class, unlike the overlay: E205. Annotations are
+  exempt (they change no behaviour).
+- An explicit `Base.method(self, ...)` means "do not unroll": a runtime base (`nn.Module.__init__`)
+  stays as written; a model class stays a call to the renamed class, which is then pulled into
+  the output, unless the modular file redefines that name (`LlamaAttention.forward(self, ...)` in
+  `MistralAttention` would call itself): E204, use super() to unroll.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+
+import libcst as cst
+
+from converter.diagnostics import ConversionError, Diagnostic
+from converter.members import classify_members, member_kind, member_name
+from converter.names import CollectMentions, bound_names, substitute_names
+from converter.namespace import BaseDefinition
+from converter.parse import ParsedModule
+from converter.rename import RenamedModule
+from converter.resolve import is_model_import
+from converter.unroll import Override, strip_docstring
+
+
+@dataclass(frozen=True)
+class ModularStatement:
+    """A top-level statement of the modular file after merging; `origin` is the statement as written."""
+
+    node: cst.BaseStatement
+    origin: cst.BaseStatement
+    base: BaseDefinition | None
+
+
+@dataclass(frozen=True)
+class MergedModule:
+    renamed: RenamedModule
+    statements: tuple[ModularStatement, ...]
+
+
+def merge_classes(renamed: RenamedModule) -> MergedModule:
+    """Merge every modular class with its base class; raises ConversionError (E201-E209)."""
+    parsed = renamed.resolved.parsed
+    if not renamed.namespaces:
+        return MergedModule(renamed, tuple(ModularStatement(s, s, None) for s in parsed.module.body))
+    defined = bound_names([s for s in parsed.module.body if not is_import_line(s)])
+    diagnostics: list[Diagnostic] = []
+    statements = []
+    for statement in parsed.module.body:
+        try:
+            statements += merge_statement(statement, renamed, defined)
+        except ConversionError as error:
+            diagnostics += error.diagnostics
+    if diagnostics:
+        raise ConversionError(diagnostics)
+    return MergedModule(renamed, tuple(statements))
+
+
+def is_import_line(statement: cst.BaseStatement) -> bool:
+    return isinstance(statement, cst.SimpleStatementLine) and all(
+        isinstance(small, (cst.Import, cst.ImportFrom)) for small in statement.body
+    )
+
+
+def merge_statement(
+    statement: cst.BaseStatement, renamed: RenamedModule, defined: frozenset[str]
+) -> Iterator[ModularStatement]:
+    if isinstance(statement, cst.SimpleStatementLine) and any(is_model_import(s) for s in statement.body):
+        kept = [small for small in statement.body if not is_model_import(small)]
+        if kept:
+            yield ModularStatement(statement.with_changes(body=kept), statement, None)
+        return
+    parsed = renamed.resolved.parsed
+    model_base = find_model_base(statement, renamed) if isinstance(statement, cst.ClassDef) else None
+    skip = {id(model_base[0].value)} if model_base else set()
+    diagnostics = [*check_alias_uses(statement, renamed, defined, skip)]
+    if diagnostics:
+        raise ConversionError(diagnostics)
+    node, base = statement, None
+    if model_base is not None:
+        assert isinstance(statement, cst.ClassDef)
+        arg, base = model_base
+        node = merge_class(statement, arg, base, parsed)
+    aliases = {alias: target for alias in renamed.aliases if (target := renamed.target(alias)) != alias}
+    [node] = substitute_names([node], {alias: aliases[alias] for alias in sorted(aliases)})
+    yield ModularStatement(node, statement, base)
+
+
+def find_model_base(statement: cst.ClassDef, renamed: RenamedModule) -> tuple[cst.Arg, BaseDefinition] | None:
+    """The base argument naming a base-model class, with that class; E201 when there are two."""
+    found = []
+    for arg in statement.bases:
+        item = renamed.aliases.get(arg.value.value) if isinstance(arg.value, cst.Name) else None
+        if item is None:
+            continue
+        target = renamed.target(item.alias)
+        definition = renamed.namespace(item.model).definition(target or "")
+        if definition is not None and isinstance(definition.node, cst.ClassDef):
+            found.append((arg, definition))
+    if len(found) > 1:
+        names = " and ".join(arg.value.value for arg, _ in found if isinstance(arg.value, cst.Name))
+        message = f"{statement.name.value} has two model bases, {names}"
+        fix = "inherit from one model class; move shared code into a runtime mixin"
+        raise ConversionError([renamed.resolved.parsed.diagnostic(found[1][0], "E201", message, fix)])
+    return found[0] if found else None
+
+
+def check_alias_uses(
+    statement: cst.BaseStatement, renamed: RenamedModule, defined: frozenset[str], skip: set[int]
+) -> Iterator[Diagnostic]:
+    """E204/E205: a reference to an imported base name whose renamed name this file redefines."""
+    shadowed = {alias: target for alias in renamed.aliases if (target := renamed.target(alias)) in defined}
+    if not shadowed:
+        return
+    mentions, annotations, explicit = CollectMentions(), CollectAnnotationNames(), CollectExplicitCalls()
+    for visitor in (mentions, annotations, explicit):
+        statement.visit(visitor)
+    parsed = renamed.resolved.parsed
+    for node in mentions.nodes:
+        if node.value not in shadowed or id(node) in skip or id(node) in annotations.ids:
+            continue
+        alias, target = node.value, shadowed[node.value]
+        if id(node) in explicit.methods:
+            method = explicit.methods[id(node)]
+            message = f"{alias}.{method}(self, ...) would call {target}.{method} itself in the generated file"
+            yield parsed.diagnostic(node, "E204", message, f"write super().{method}(...) to unroll the base method")
+        else:
+            message = f"{alias} is renamed to {target}, which this file redefines: the reference would change meaning"
+            yield parsed.diagnostic(node, "E205", message, f"write {target} to use the class defined here")
+
+
+class CollectAnnotationNames(cst.CSTVisitor):
+    def __init__(self) -> None:
+        self.ids: set[int] = set()
+
+    def visit_Annotation(self, node: cst.Annotation) -> None:
+        mentions = CollectMentions()
+        node.annotation.visit(mentions)
+        self.ids.update(id(name) for name in mentions.nodes)
+
+
+class CollectExplicitCalls(cst.CSTVisitor):
+    """`Base.method(self, ...)`: id of the `Base` name -> method."""
+
+    def __init__(self) -> None:
+        self.methods: dict[int, str] = {}
+
+    def visit_Call(self, node: cst.Call) -> None:
+        func = node.func
+        if isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name) and node.args:
+            first = node.args[0].value
+            if isinstance(first, cst.Name) and first.value == "self":
+                self.methods[id(func.value)] = func.attr.value
+
+
+def merge_class(statement: cst.ClassDef, arg: cst.Arg, base: BaseDefinition, parsed: ParsedModule) -> cst.ClassDef:
+    base_class = base.node
+    assert isinstance(base_class, cst.ClassDef)
+    if base_class.decorators:
+        message = f"cannot merge {statement.name.value} exactly: its base {base_class.name.value} is decorated"
+        fix = "define the class in full in the modular file"
+        raise ConversionError([parsed.diagnostic(arg, "E209", message, fix)])
+    written = arg.value.value if isinstance(arg.value, cst.Name) else base_class.name.value
+    override = Override(parsed, statement.name.value, written, methods_of(base_class))
+    body = merge_body(statement, base_class, override)
+    keywords = {keyword_name(k): k for k in (*base_class.keywords, *statement.keywords)}
+    return base_class.with_changes(
+        name=statement.name,
+        bases=merged_bases(statement, arg, base_class),
+        keywords=[k.with_changes(comma=cst.MaybeSentinel.DEFAULT) for k in keywords.values()],
+        body=indented(base_class.body, body),
+        decorators=statement.decorators,
+        leading_lines=statement.leading_lines,
+    )
+
+
+def keyword_name(arg: cst.Arg) -> str:
+    return arg.keyword.value if arg.keyword is not None else ""
+
+
+def methods_of(class_def: cst.ClassDef) -> Mapping[str, cst.FunctionDef]:
+    statements = statements_of(class_def.body)
+    return {s.name.value: s for s in statements if isinstance(s, cst.FunctionDef)}
+
+
+def merged_bases(statement: cst.ClassDef, model_arg: cst.Arg, base_class: cst.ClassDef) -> list[cst.Arg]:
+    """The base class's bases in place of the model base; the first of any repeated base is kept."""
+    bases: list[cst.Arg] = []
+    seen: set[str] = set()
+    for arg in statement.bases:
+        for candidate in base_class.bases if arg is model_arg else (arg,):
+            text = cst.Module(body=[]).code_for_node(candidate.value)
+            if candidate.keyword is None and text not in seen:
+                seen.add(text)
+                bases.append(candidate.with_changes(comma=cst.MaybeSentinel.DEFAULT))
+    return bases
+
+
+def statements_of(body: cst.BaseSuite) -> list[cst.BaseStatement]:
+    if isinstance(body, cst.IndentedBlock):
+        return list(body.body)
+    return [cst.SimpleStatementLine([small]) for small in body.body]
+
+
+def indented(template: cst.BaseSuite, body: Sequence[cst.BaseStatement]) -> cst.IndentedBlock:
+    statements = list(body) or [cst.SimpleStatementLine([cst.Pass()])]
+    if isinstance(template, cst.IndentedBlock):
+        return template.with_changes(body=statements)
+    return cst.IndentedBlock(body=statements)
+
+
+def merge_body(statement: cst.ClassDef, base_class: cst.ClassDef, override: Override) -> list[cst.BaseStatement]:
+    """The base body with the modular members merged in (see the module docstring)."""
+    base_all, own_all = statements_of(base_class.body), statements_of(statement.body)
+    base_rest, own_rest = strip_docstring(base_class.body), strip_docstring(statement.body)
+    docstring = own_all[: len(own_all) - len(own_rest)] or base_all[: len(base_all) - len(base_rest)]
+    base_names = [member_name(s) for s in base_rest]
+    members = classify_members(own_rest, base_rest, base_names, override)
+    out: list[cst.BaseStatement] = list(docstring)
+    emitted: set[str] = set()
+    attributes_end = len(out)
+    for base_statement, name in zip(base_rest, base_names, strict=True):
+        if name is not None and name in members.removed:
+            continue
+        if name is not None and name in members.replacements:
+            if name not in emitted:
+                out += members.replacements[name]
+            emitted.add(name)
+        else:
+            out.append(base_statement)
+        if member_kind(base_statement) == "attribute":
+            attributes_end = len(out)
+    out[attributes_end:attributes_end] = members.new_attributes
+    return out + members.new_methods

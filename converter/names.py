@@ -1,0 +1,248 @@
+"""Name analysis shared by the inheritance passes: which names a piece of code mentions, binds and
+reads from module level, and a hygienic Name -> Name substitution.
+
+Syntactic helpers (`mentions`, `bound_names`, `substitute_names`) look at variable positions only:
+attribute names (`x.name`), keyword names (`f(name=1)`), parameter names and import names are not
+variables. `analyse_statement` uses libcst's scope analysis instead, one top-level statement at a time:
+
+    analyse_statement(cst.parse_statement("def f(x):\\n    return torch.ones(x) + helper(x)\\n"))
+    # (("f",), ("helper", "torch")): module-level names bound and read; builtins and locals excluded
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+
+import libcst as cst
+from libcst.helpers import get_full_name_for_node
+from libcst.metadata import GlobalScope, MetadataWrapper, ScopeProvider
+
+SCOPES = (cst.FunctionDef, cst.Lambda, cst.ClassDef)
+
+
+class CollectMentions(cst.CSTVisitor):
+    """Every Name in a variable position, in source order (reads and writes alike)."""
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+        self.nodes: list[cst.Name] = []
+
+    def visit_Name(self, node: cst.Name) -> None:
+        self.names.append(node.value)
+        self.nodes.append(node)
+
+    def visit_Attribute(self, node: cst.Attribute) -> bool:
+        node.value.visit(self)
+        return False
+
+    def visit_Arg(self, node: cst.Arg) -> bool:
+        node.value.visit(self)
+        return False
+
+    def visit_Param(self, node: cst.Param) -> bool:
+        for part in (node.annotation, node.default):
+            if part is not None:
+                part.visit(self)
+        return False
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        for part in (*node.decorators, node.params, node.returns, node.body):
+            if part is not None:
+                part.visit(self)
+        return False
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
+        for part in (*node.decorators, *node.bases, *node.keywords, node.body):
+            part.visit(self)
+        return False
+
+    def visit_Import(self, node: cst.Import) -> bool:
+        return False
+
+    def visit_ImportFrom(self, node: cst.ImportFrom) -> bool:
+        return False
+
+    def visit_Global(self, node: cst.Global) -> bool:
+        return False
+
+    def visit_Nonlocal(self, node: cst.Nonlocal) -> bool:
+        return False
+
+
+def mentions(nodes: Iterable[cst.CSTNode]) -> frozenset[str]:
+    """Names used as variables anywhere in `nodes`, nested scopes included."""
+    collector = CollectMentions()
+    for node in nodes:
+        node.visit(collector)
+    return frozenset(collector.names)
+
+
+class CollectBindings(cst.CSTVisitor):
+    """Names bound in the scope being visited; with `nested`, also those bound in nested scopes."""
+
+    def __init__(self, nested: bool) -> None:
+        self.nested = nested
+        self.names: list[str] = []
+
+    def bind(self, target: cst.CSTNode) -> None:
+        if isinstance(target, cst.Name):
+            self.names.append(target.value)
+        elif isinstance(target, (cst.Tuple, cst.List)):
+            for element in target.elements:
+                self.bind(element.value)
+        elif isinstance(target, cst.StarredElement):
+            self.bind(target.value)
+
+    def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
+        self.bind(node.target)
+
+    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+        self.bind(node.target)
+
+    def visit_AugAssign(self, node: cst.AugAssign) -> None:
+        self.bind(node.target)
+
+    def visit_For(self, node: cst.For) -> None:
+        self.bind(node.target)
+
+    def visit_AsName(self, node: cst.AsName) -> None:
+        self.bind(node.name)
+
+    def visit_NamedExpr(self, node: cst.NamedExpr) -> None:
+        self.bind(node.target)
+
+    def visit_Del(self, node: cst.Del) -> None:
+        self.bind(node.target)
+
+    def visit_ImportAlias(self, node: cst.ImportAlias) -> None:
+        if node.asname is None:
+            self.names.append((get_full_name_for_node(node.name) or "").split(".")[0])
+
+    def visit_CompFor(self, node: cst.CompFor) -> None:
+        if self.nested:
+            self.bind(node.target)
+
+    def visit_Param(self, node: cst.Param) -> None:
+        if self.nested:
+            self.names.append(node.name.value)
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        self.names.append(node.name.value)
+        return self.nested
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
+        self.names.append(node.name.value)
+        return self.nested
+
+    def visit_Lambda(self, node: cst.Lambda) -> bool:
+        return self.nested
+
+
+def bound_names(nodes: Iterable[cst.CSTNode], nested: bool = False) -> frozenset[str]:
+    """Names that `nodes` bind in their own scope (`nested=True`: in any scope, comprehensions included)."""
+    collector = CollectBindings(nested)
+    for node in nodes:
+        node.visit(collector)
+    return frozenset(collector.names)
+
+
+class SubstituteVariables(cst.CSTTransformer):
+    """Replace the variables in `targets` (ids of Name nodes in variable positions) by expressions."""
+
+    def __init__(self, targets: set[int], values: Mapping[str, cst.BaseExpression]) -> None:
+        self.targets = targets
+        self.values = values
+
+    def leave_Name(self, original_node: cst.Name, updated_node: cst.Name) -> cst.BaseExpression:
+        if id(original_node) in self.targets:
+            return self.values[original_node.value]
+        return updated_node
+
+
+def substitute_names(
+    statements: Sequence[cst.CSTNodeT], values: Mapping[str, str | cst.BaseExpression]
+) -> list[cst.CSTNodeT]:
+    """`statements` with every variable named in `values` replaced, simultaneously (`x -> y, y -> x` swaps).
+
+    Attribute names, keywords, parameter and definition names are not variables and stay.
+    """
+    if not values:
+        return list(statements)
+    expressions = {name: cst.Name(value) if isinstance(value, str) else value for name, value in values.items()}
+    out = []
+    for statement in statements:
+        collector = CollectMentions()
+        statement.visit(collector)
+        targets = {id(node) for node in collector.nodes if node.value in expressions}
+        out.append(statement.visit(SubstituteVariables(targets, expressions)) if targets else statement)
+    return out  # type: ignore[return-value]
+
+
+def is_self_attribute(node: cst.CSTNode, self_name: str, attr: str | None = None) -> bool:
+    """`self.<attr>` (any attribute when `attr` is None)."""
+    return (
+        isinstance(node, cst.Attribute)
+        and isinstance(node.value, cst.Name)
+        and node.value.value == self_name
+        and (attr is None or node.attr.value == attr)
+    )
+
+
+class CollectSelfAttributes(cst.CSTVisitor):
+    """Attribute names read or written as `self.<name>` anywhere in the visited code."""
+
+    def __init__(self, self_name: str) -> None:
+        self.self_name = self_name
+        self.names: list[str] = []
+
+    def visit_Attribute(self, node: cst.Attribute) -> None:
+        if is_self_attribute(node, self.self_name):
+            self.names.append(node.attr.value)
+
+
+def self_attributes(nodes: Iterable[cst.CSTNode], self_name: str) -> frozenset[str]:
+    collector = CollectSelfAttributes(self_name)
+    for node in nodes:
+        node.visit(collector)
+    return frozenset(collector.names)
+
+
+def analyse_statement(statement: cst.BaseStatement) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(names `statement` binds at module level, names it reads from module level), each sorted.
+
+    Reads are accesses that resolve to module level or to nothing (builtins excluded); string
+    annotations count by the names they mention. The statement is analysed on its own, so a name
+    that another statement binds is unresolved here, which is exactly what makes it a use.
+    """
+    module = cst.Module(body=[statement])
+    scopes = MetadataWrapper(module, unsafe_skip_copy=True).resolve(ScopeProvider)
+    global_scope = scopes[module]
+    defines = {assignment.name.split(".")[0] for assignment in global_scope.assignments}
+    uses: set[str] = set()
+    for scope in {id(scope): scope for scope in scopes.values() if scope is not None}.values():
+        for access in scope.accesses:
+            if not access.referents or any(isinstance(ref.scope, GlobalScope) for ref in access.referents):
+                uses.update(first_names(access.node))
+    return tuple(sorted(defines)), tuple(sorted(uses - defines))
+
+
+def first_names(node: cst.CSTNode) -> tuple[str, ...]:
+    """`a` for `a.b.c`; the names a string annotation mentions; nothing for anything else."""
+    if isinstance(node, cst.SimpleString):
+        try:
+            node = cst.parse_expression(str(node.evaluated_value))
+        except (cst.ParserSyntaxError, ValueError):
+            return ()
+    if isinstance(node, (cst.Name, cst.Attribute)):
+        full_name = get_full_name_for_node(node)
+        return (full_name.split(".")[0],) if full_name else ()
+    return tuple(name for child in node.children for name in first_names(child))
+
+
+def dotted_name(node: cst.CSTNode | None) -> str:
+    """`a.b.c` for a Name/Attribute chain; "" for None or anything else."""
+    return (get_full_name_for_node(node) or "") if node is not None else ""
+
+
+def code_of(node: cst.CSTNode) -> str:
+    return cst.Module(body=[]).code_for_node(node)

@@ -1,0 +1,125 @@
+"""Pass 1, parse: read a modular file and parse it with libcst. The only pass that reads files.
+
+The modular file is never imported or executed. Syntax errors are located with CPython's own
+parser (`ast.parse` only parses), which reports better positions and messages than libcst's.
+
+    parsed = parse_modular(Path("modular/modular_llama.py"), repo_root)
+    parsed.model          # "llama"
+    parsed.display_path   # "modular/modular_llama.py"
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import libcst as cst
+from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
+
+from converter.diagnostics import ConversionError, Diagnostic
+
+MODULAR_NAME = re.compile(r"modular_(?P<model>[a-z][a-z0-9_]*)\.py")
+
+
+@dataclass(frozen=True)
+class ParsedModule:
+    """A parsed modular file; `positions` is keyed by the nodes of `module` (1-based lines, 0-based columns).
+
+    After the inheritance passes, `module` is the standalone module they built and `origins` maps
+    its statements to the 1-based (line, col) in the modular file they come from, so diagnostics
+    of later passes still point into the file the user wrote. `source` stays the modular source.
+    """
+
+    path: Path
+    display_path: str
+    source: str
+    model: str
+    module: cst.Module
+    wrapper: MetadataWrapper
+    positions: Mapping[cst.CSTNode, CodeRange]
+    origins: Mapping[cst.CSTNode, tuple[int, int]] = field(default_factory=dict)
+
+    def position(self, node: cst.CSTNode) -> tuple[int, int]:
+        """1-based (line, col) of `node` in the modular file, as diagnostics print it."""
+        origin = self.origins.get(node)
+        if origin is not None:
+            return origin
+        if node not in self.positions:
+            # A wrapper built by a pass (a one-line class body split into statements): use what it wraps.
+            inner = next((child for child in node.children if self.has_position(child)), None)
+            return self.position(inner) if inner is not None else (1, 1)
+        start = self.positions[node].start
+        return start.line, start.column + 1
+
+    def has_position(self, node: cst.CSTNode) -> bool:
+        return node in self.origins or node in self.positions or any(map(self.has_position, node.children))
+
+    def diagnostic(self, node: cst.CSTNode, code: str, message: str, fix: str) -> Diagnostic:
+        line, col = self.position(node)
+        return self.diagnostic_at(line, col, code, message, fix)
+
+    def diagnostic_at(self, line: int, col: int, code: str, message: str, fix: str) -> Diagnostic:
+        return make_diagnostic(self.display_path, self.source, line, col, code, message, fix)
+
+
+def make_diagnostic(path: str, source: str, line: int, col: int, code: str, message: str, fix: str) -> Diagnostic:
+    lines = source.splitlines()
+    source_line = lines[line - 1] if 0 < line <= len(lines) else ""
+    return Diagnostic(path, line, col, code, message, fix, source_line)
+
+
+def display_path_of(path: Path, repo_root: Path) -> str | None:
+    """`path` relative to `repo_root` with POSIX slashes, or None when it lies outside."""
+    try:
+        return path.resolve().relative_to(repo_root.resolve()).as_posix()
+    except ValueError:
+        return None
+
+
+def model_name_of(path: Path) -> str | None:
+    match = MODULAR_NAME.fullmatch(path.name)
+    return match.group("model") if match else None
+
+
+def parse_modular(path: Path, repo_root: Path) -> ParsedModule:
+    """Read and parse one modular file; raises ConversionError (E001-E004) on bad input."""
+    display_path = display_path_of(path, repo_root)
+    if display_path is None:
+        fix = f"move the file under {repo_root} or pass --repo-root"
+        raise ConversionError([Diagnostic(str(path), 1, 1, "E003", "modular file is outside the repository", fix)])
+    model = model_name_of(path)
+    if model is None:
+        message = f"cannot take a model name from {path.name!r}"
+        fix = "name the file modular_<model>.py with <model> in lowercase letters, digits and underscores"
+        raise ConversionError([Diagnostic(display_path, 1, 1, "E002", message, fix)])
+    source = read_source(path, display_path)
+    module = parse_source(source, display_path)
+    # unsafe_skip_copy: positions are keyed by the very nodes later passes hold.
+    wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
+    positions = wrapper.resolve(PositionProvider)
+    return ParsedModule(path, display_path, source, model, module, wrapper, positions)
+
+
+def read_source(path: Path, display_path: str) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        fix = "check the path; modular files are UTF-8 text"
+        raise ConversionError([Diagnostic(display_path, 1, 1, "E004", f"cannot read file: {error}", fix)]) from None
+
+
+def parse_source(source: str, display_path: str) -> cst.Module:
+    try:
+        return cst.parse_module(source)
+    except cst.ParserSyntaxError as error:
+        line, col, message = error.raw_line, error.raw_column + 1, error.message
+    try:
+        ast.parse(source, filename=display_path)
+    except SyntaxError as error:
+        line, col, message = error.lineno or 1, error.offset or 1, error.msg
+    fix = "correct the syntax at the marked position, then rerun the converter"
+    diagnostic = make_diagnostic(display_path, source, line, col, "E001", f"syntax error: {message}", fix)
+    raise ConversionError([diagnostic])

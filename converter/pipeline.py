@@ -1,0 +1,163 @@
+"""The converter pipeline: modular files in, standalone generated files out.
+
+Each pass lives in its own module, takes the previous pass's frozen value and returns the next:
+
+    parse_modular        parse.py      Path             -> ParsedModule   (reads the modular file)
+    BaseLoader.bases     bases.py      its base models  -> Bases          (reads generated bases; not a pass)
+    resolve_bases        resolve.py    ParsedModule     -> ResolvedModule (checks base imports against Bases)
+    rename_bases         rename.py     ResolvedModule   -> RenamedModule  (Llama -> Mistral, inherited code)
+    merge_classes        merge.py      RenamedModule    -> MergedModule   (overrides, super(), del, fields)
+    trace_dependencies   trace.py      MergedModule     -> ParsedModule   (the standalone module)
+    gather_definitions   gather.py     ParsedModule     -> GatheredModule
+    split_by_kind        split.py      GatheredModule   -> SplitModule
+    plan_imports         imports.py    SplitModule      -> ImportPlan
+    emit_model           emit.py       ImportPlan       -> EmittedModel
+    format_models        format.py     every EmittedModel of a level, formatted (always last)
+
+For a root model (no `generated.*` imports) the inheritance passes change nothing. A run converts
+its models in dependency levels (schedule.py): bases first, each level formatted before the next
+starts, and the formatted texts handed to the `BaseLoader`, so later models inherit from this
+run's output, not from stale files on disk. Writing files is not a pass: see write.py.
+
+    outputs = convert_files([Path("modular/modular_llama.py")], repo_root)
+    outputs[repo_root / "generated/llama/modeling_llama.py"]   # the formatted text
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Executor, ProcessPoolExecutor
+from contextlib import nullcontext
+from pathlib import Path
+from typing import TypeVar
+
+from converter.bases import BaseLoader
+from converter.diagnostics import ConversionError, Diagnostic
+from converter.emit import EmittedModel, emit_model
+from converter.format import format_models
+from converter.gather import gather_definitions
+from converter.imports import plan_imports
+from converter.merge import merge_classes
+from converter.parse import ParsedModule, parse_modular
+from converter.rename import rename_bases
+from converter.resolve import resolve_bases
+from converter.schedule import base_imports, schedule
+from converter.split import split_by_kind
+from converter.trace import trace_dependencies
+from converter.workers import convert_level
+
+T = TypeVar("T")
+R = TypeVar("R")
+Progress = Callable[[int, int, str], None]
+
+
+def convert_model(parsed: ParsedModule, loader: BaseLoader) -> EmittedModel:
+    """Every pass but parse and format, for one model; the loader reads its bases before the passes."""
+    bases = loader.bases(base_imports(parsed))
+    resolved = resolve_bases(parsed, bases)
+    renamed = rename_bases(resolved)
+    merged = merge_classes(renamed)
+    standalone = trace_dependencies(merged)
+    gathered = gather_definitions(standalone)
+    split = split_by_kind(gathered)
+    imports = plan_imports(split)
+    return emit_model(imports)
+
+
+def convert_models(
+    paths: Iterable[Path], repo_root: Path, jobs: int = 1, progress: Progress | None = None
+) -> tuple[EmittedModel, ...]:
+    """Convert every modular file, bases first; models ordered by path. Raises one ConversionError."""
+    diagnostics: list[Diagnostic] = []
+    parsed = collect(diagnostics, lambda path: parse_modular(path, repo_root), unique(paths))
+    parsed.sort(key=lambda module: module.display_path)
+    diagnostics += check_unique_models(parsed)
+    try:
+        levels = schedule(parsed) if not diagnostics else []
+    except ConversionError as error:
+        diagnostics += error.diagnostics
+        levels = []
+    models: list[EmittedModel] = []
+    if levels:
+        pool = ProcessPoolExecutor(max_workers=jobs) if jobs > 1 else nullcontext(None)
+        with pool as executor:
+            models = convert_levels(levels, BaseLoader(repo_root), executor, diagnostics, progress)
+    if diagnostics:
+        raise ConversionError(diagnostics)
+    return tuple(sorted(models, key=lambda model: model.modular_path))
+
+
+def convert_levels(
+    levels: Sequence[Sequence[ParsedModule]],
+    loader: BaseLoader,
+    executor: Executor | None,
+    diagnostics: list[Diagnostic],
+    progress: Progress | None,
+) -> list[EmittedModel]:
+    """Convert and format level by level; a model whose base failed is skipped (its base reports)."""
+    total = sum(len(level) for level in levels)
+    done: list[str] = []
+
+    def on_done(model: str) -> None:
+        done.append(model)
+        if progress is not None:
+            progress(len(done), total, model)
+
+    failed: set[str] = set()
+    models: list[EmittedModel] = []
+    for level in levels:
+        runnable = [parsed for parsed in level if not failed & set(base_imports(parsed))]
+        failed.update(parsed.model for parsed in level if parsed not in runnable)
+        converted = []
+        for parsed, outcome in zip(
+            runnable, convert_level(runnable, loader, convert_model, executor, on_done), strict=True
+        ):
+            if isinstance(outcome, EmittedModel):
+                converted.append(outcome)
+            else:
+                diagnostics.extend(outcome)
+                failed.add(parsed.model)
+        try:
+            formatted = format_models(converted)
+        except ConversionError as error:
+            diagnostics.extend(error.diagnostics)
+            failed.update(model.model for model in converted)
+            continue
+        loader.add_texts({file.path: file.text for model in formatted for file in model.files})
+        models += formatted
+    return models
+
+
+def convert_files(paths: list[Path], repo_root: Path, jobs: int = 1) -> dict[Path, str]:
+    """Output path (under `repo_root`) -> formatted text, for every file the modular files generate.
+
+    Nothing is written; raises ConversionError when any file fails to convert.
+    """
+    models = convert_models(paths, repo_root, jobs)
+    return {repo_root / file.path: file.text for model in models for file in model.files}
+
+
+def collect(diagnostics: list[Diagnostic], function: Callable[[T], R], items: Iterable[T]) -> list[R]:
+    """`function(item)` for each item; a ConversionError adds its diagnostics and skips the item."""
+    results = []
+    for item in items:
+        try:
+            results.append(function(item))
+        except ConversionError as error:
+            diagnostics.extend(error.diagnostics)
+    return results
+
+
+def unique(paths: Iterable[Path]) -> list[Path]:
+    return sorted({path.resolve() for path in paths})
+
+
+def check_unique_models(parsed: Sequence[ParsedModule]) -> Iterable[Diagnostic]:
+    """E011: two modular files that would write the same generated package."""
+    first: dict[str, ParsedModule] = {}
+    for module in parsed:
+        if module.model in first:
+            message = f"{module.model} is also generated by {first[module.model].display_path}"
+            fix = "keep one modular file per model"
+            yield module.diagnostic_at(1, 1, "E011", message, fix)
+        first.setdefault(module.model, module)

@@ -1,0 +1,188 @@
+"""Pass rename: rename each base model to the new model in everything inherited from it.
+
+The rule, applied to every identifier (names, attributes, parameters, keywords, class and
+function names, import paths), every string literal (docstrings included) and every comment of
+the base package's syntax tree, one token at a time, never to printed text:
+
+    A form of the old name is replaced where it starts a word and does not continue one:
+    it is not preceded by a letter or digit (an underscore or any other character is fine)
+    and not followed by a lowercase letter. The CamelCase form is replaced first, then the
+    lowercase form, then the UPPER form.
+
+    Llama -> Gemma2:  LlamaMLP -> Gemma2MLP, _LlamaCache -> _Gemma2Cache, modeling_llama ->
+    modeling_gemma2, "llama" -> "gemma2", LLAMA_DOCS -> GEMMA2_DOCS, Llama2 -> Gemma22;
+    unchanged: MyLlamaTokenizer, flamingo, Llamas, llamafy.
+
+    Names a base file imports from outside its model (torch, runtime, any package) are never
+    renamed, nor are those import statements: `from tokenizers import LlamaTokenizer` keeps
+    `LlamaTokenizer` everywhere, since the imported module defines it under that name.
+
+This is the rule of the reference semantics (tests/equivalence/overlay.py renames source text
+with the same boundaries), so the converter and the oracle agree on every token. The CamelCase
+forms are read off class names: the old one is the prefix shared by the base package's classes
+(`Llama` in LlamaConfig, LlamaModel), the new one the prefix of the modular classes that subclass
+base classes (`class Gemma2MLP(GemmaMLP)` gives `Gemma2`); both fall back to the capitalised
+model name (`gpt_neox` -> `GptNeox`).
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+import libcst as cst
+
+from converter.bases import BasePackage
+from converter.names import bound_names
+from converter.namespace import BaseNamespace, build_namespace
+from converter.resolve import BaseImport, ResolvedModule
+
+
+@dataclass(frozen=True)
+class Rename:
+    """One base model's rename: `old_model` -> `new_model`, with their CamelCase forms."""
+
+    old_model: str
+    new_model: str
+    old_camel: str
+    new_camel: str
+
+    def text(self, value: str) -> str:
+        """`value` (an identifier, a string literal's source or a comment) with the rule applied."""
+        pairs = (
+            (self.old_camel, self.new_camel),
+            (self.old_model, self.new_model),
+            (self.old_model.upper(), self.new_model.upper()),
+        )
+        for before, after in pairs:
+            if before != after:
+                value = word_pattern(before).sub(after.replace("\\", "\\\\"), value)
+        return value
+
+
+@functools.cache
+def word_pattern(word: str) -> re.Pattern[str]:
+    return re.compile(rf"(?<![A-Za-z0-9]){re.escape(word)}(?![a-z])")
+
+
+class RenameModel(cst.CSTTransformer):
+    """Apply a `Rename` to every identifier, string piece and comment of a tree."""
+
+    def __init__(self, rename: Rename, imported: frozenset[str]) -> None:
+        self.rename = rename
+        self.imported = imported
+
+    def visit_Import(self, node: cst.Import) -> bool:
+        return False
+
+    def visit_ImportFrom(self, node: cst.ImportFrom) -> bool:
+        return bool(node.relative)
+
+    def leave_Name(self, original_node: cst.Name, updated_node: cst.Name) -> cst.Name:
+        if original_node.value in self.imported:
+            return updated_node
+        return updated_node.with_changes(value=self.rename.text(updated_node.value))
+
+    def leave_SimpleString(self, original_node: cst.SimpleString, updated_node: cst.SimpleString) -> cst.SimpleString:
+        return updated_node.with_changes(value=self.rename.text(updated_node.value))
+
+    def leave_FormattedStringText(
+        self, original_node: cst.FormattedStringText, updated_node: cst.FormattedStringText
+    ) -> cst.FormattedStringText:
+        return updated_node.with_changes(value=self.rename.text(updated_node.value))
+
+    def leave_Comment(self, original_node: cst.Comment, updated_node: cst.Comment) -> cst.Comment:
+        return updated_node.with_changes(value=self.rename.text(updated_node.value))
+
+
+def rename_tree(module: cst.Module, rename: Rename) -> cst.Module:
+    """`module` renamed; names it imports from outside the model are kept."""
+    imports = [s for s in module.body if isinstance(s, cst.SimpleStatementLine)]
+    external = [small for s in imports for small in s.body if isinstance(small, (cst.Import, cst.ImportFrom))]
+    imported = bound_names([cst.SimpleStatementLine([small]) for small in external if not is_relative(small)])
+    return module.visit(RenameModel(rename, imported))
+
+
+def is_relative(small: cst.Import | cst.ImportFrom) -> bool:
+    return isinstance(small, cst.ImportFrom) and bool(small.relative)
+
+
+@dataclass(frozen=True)
+class RenamedModule:
+    """The resolved modular file with one renamed namespace per base package (main first)."""
+
+    resolved: ResolvedModule
+    namespaces: tuple[BaseNamespace, ...]
+    new_camel: str
+
+    def namespace(self, model: str) -> BaseNamespace:
+        return next(namespace for namespace in self.namespaces if namespace.model == model)
+
+    @functools.cached_property
+    def aliases(self) -> Mapping[str, BaseImport]:
+        """Local name in the modular file -> the base import that binds it."""
+        return {item.alias: item for item in self.resolved.imports}
+
+    def target(self, alias: str) -> str | None:
+        """The renamed name a base import alias stands for (`LlamaMLP` -> `MistralMLP`), else None."""
+        item = self.aliases.get(alias)
+        return None if item is None else self.namespace(item.model).rename.text(item.name)
+
+
+def rename_bases(resolved: ResolvedModule) -> RenamedModule:
+    """Rename every base package of `resolved`; a no-op for root models."""
+    new_model = resolved.parsed.model
+    new_camel = new_camel_prefix(resolved)
+    namespaces = []
+    for package in resolved.packages:
+        rename = Rename(package.model, new_model, old_camel_prefix(package), new_camel)
+        files = tuple((file.path, file.kind, rename_tree(file.module, rename)) for file in package.files)
+        namespaces.append(build_namespace(package.model, rename, files))
+    return RenamedModule(resolved, tuple(namespaces), new_camel)
+
+
+def old_camel_prefix(package: BasePackage) -> str:
+    """The CamelCase model prefix most classes of the package start with."""
+    names = [s.name.value for file in package.files for s in file.module.body if isinstance(s, cst.ClassDef)]
+    return most_common(prefix_matching(names, package.model)) or camelize(package.model)
+
+
+def new_camel_prefix(resolved: ResolvedModule) -> str:
+    """The prefix of modular classes that subclass a base class: `Gemma2MLP(GemmaMLP)` -> `Gemma2`."""
+    old = {package.model: old_camel_prefix(package) for package in resolved.packages}
+    aliases = {item.alias: item for item in resolved.imports}
+    candidates = []
+    classes = [s for s in resolved.parsed.module.body if isinstance(s, cst.ClassDef)]
+    for statement in classes:
+        for base in statement.bases:
+            item = aliases.get(base.value.value) if isinstance(base.value, cst.Name) else None
+            if item is None or not item.name.startswith(old[item.model]):
+                continue
+            suffix = item.name[len(old[item.model]) :]
+            name = statement.name.value
+            if suffix and name.endswith(suffix) and len(name) > len(suffix):
+                candidates.append(name[: -len(suffix)])
+    model = resolved.parsed.model
+    fallback = most_common(prefix_matching([s.name.value for s in classes], model))
+    return most_common(candidates) or fallback or camelize(model)
+
+
+def prefix_matching(names: Iterable[str], model: str) -> list[str]:
+    """`Llama` for each name that starts with the model name, case and underscores aside."""
+    compact = model.replace("_", "")
+    return [name[: len(compact)] for name in names if name.lower().startswith(compact)]
+
+
+def most_common(candidates: list[str]) -> str | None:
+    """The most frequent candidate; the first seen on a tie."""
+    if not candidates:
+        return None
+    counts = Counter(candidates)
+    return max(candidates, key=lambda candidate: (counts[candidate], -candidates.index(candidate)))
+
+
+def camelize(model: str) -> str:
+    return "".join(part.capitalize() for part in model.split("_"))

@@ -1,0 +1,63 @@
+"""The order of a run: modular files grouped in dependency levels, bases before the models built on them.
+
+A model depends on every model it imports from (`from generated.<model>...`). Level 0 holds the
+models that depend on no model of the run; level n those whose bases are all in earlier levels.
+Models of one level do not depend on each other and may be converted in parallel. A cycle is
+E106, naming it: `modular/modular_a.py:3:1: E106 cycle between modular files: a -> b -> a`.
+
+    levels = schedule(parsed_modules)     # [[llama], [mistral, gemma], [gemma2]]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import libcst as cst
+
+from converter.diagnostics import ConversionError
+from converter.parse import ParsedModule
+from converter.resolve import model_imports, module_name
+
+
+def base_imports(parsed: ParsedModule) -> dict[str, cst.CSTNode]:
+    """Base model -> its first import statement in the modular file, in import order."""
+    found: dict[str, cst.CSTNode] = {}
+    for small in model_imports(parsed.module):
+        parts = module_name(small).split(".") if isinstance(small, cst.ImportFrom) else []
+        if len(parts) >= 2:
+            found.setdefault(parts[1], small)
+    return found
+
+
+def schedule(modules: Sequence[ParsedModule]) -> list[list[ParsedModule]]:
+    """Dependency levels of `modules` (each level in the given order); raises ConversionError (E106)."""
+    by_model = {module.model: module for module in modules}
+    depends = {module.model: [m for m in base_imports(module) if m in by_model] for module in modules}
+    levels: list[list[ParsedModule]] = []
+    placed: set[str] = set()
+    while len(placed) < len(modules):
+        ready = [m for m in modules if m.model not in placed and all(d in placed for d in depends[m.model])]
+        if not ready:
+            raise cycle_error([m for m in modules if m.model not in placed], depends)
+        levels.append(ready)
+        placed.update(module.model for module in ready)
+    return levels
+
+
+def cycle_error(remaining: Sequence[ParsedModule], depends: Mapping[str, list[str]]) -> ConversionError:
+    """E106 for one cycle among `remaining`, starting at its first model by name, at its first import."""
+    names = {module.model for module in remaining}
+    path = [min(names)]
+    while True:
+        following = next(d for d in depends[path[-1]] if d in names)
+        if following in path:
+            loop = path[path.index(following) :]
+            start = loop.index(min(loop))
+            cycle = [*loop[start:], *loop[:start], min(loop)]
+            break
+        path.append(following)
+    module = next(m for m in remaining if m.model == cycle[0])
+    node = base_imports(module)[cycle[1]]
+    message = f"cycle between modular files: {' -> '.join(cycle)}"
+    fix = f"a model cannot inherit from itself, directly or through other models; break the cycle at {cycle[0]}"
+    return ConversionError([module.diagnostic(node, "E106", message, fix)])

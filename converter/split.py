@@ -1,0 +1,150 @@
+"""Pass 3, split: assign every definition to one output file kind, by class kind and dependency tracing.
+
+Classes go by name, first match in `KIND_RULES` (a class also takes the kind of a base that
+has one, so `class Foo(LlamaConfig)` is a configuration class). Helpers (functions, constants,
+any other statement) follow the classes that use them, transitively: a helper used by a
+configuration class lives in the configuration file, one used only by modeling classes in the
+modeling file. Statements nothing uses (`logger = ...`) land in the default kind's file, never
+dropped. A file imports what it needs from files of earlier kinds (see the imports pass).
+
+    KIND_RULES + DEFAULT_KIND:  configuration (`*Config`) < modeling (everything else)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from converter.diagnostics import ConversionError
+from converter.gather import Definition, DefinitionKind, GatheredModule
+
+
+@dataclass(frozen=True)
+class KindRule:
+    """Classes whose name (or a base's name) ends with `class_suffix` go to `<kind>_<model>.py`."""
+
+    kind: str
+    class_suffix: str
+
+
+#: Kinds in the order their files may import each other: a file imports only from kinds listed
+#: before it. `image_processing` (`ImageProcessor`) and `processing` (`Processor`) rows go right
+#: after `configuration` when the first model needs them, ImageProcessor first since it is the
+#: longer suffix.
+KIND_RULES: tuple[KindRule, ...] = (KindRule("configuration", "Config"),)
+DEFAULT_KIND = "modeling"
+KIND_ORDER: tuple[str, ...] = (*(rule.kind for rule in KIND_RULES), DEFAULT_KIND)
+
+NOT_PLACED = (DefinitionKind.DOCSTRING, DefinitionKind.IMPORT, DefinitionKind.ALL)
+
+
+@dataclass(frozen=True)
+class OutputPlan:
+    """What one output file holds: definitions in source order and its `__all__` names."""
+
+    kind: str
+    definitions: tuple[Definition, ...]
+    exports: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class SplitModule:
+    """Output files in `KIND_ORDER` (only non-empty ones); `homes` maps a top-level name to its file's kind."""
+
+    gathered: GatheredModule
+    files: tuple[OutputPlan, ...]
+    homes: Mapping[str, str]
+
+
+def split_by_kind(gathered: GatheredModule) -> SplitModule:
+    """Place every class, helper and leftover statement; raises ConversionError (E040, E050)."""
+    placeable = [d for d in gathered.definitions if d.kind not in NOT_PLACED]
+    kinds = place_definitions(placeable)
+    homes = {name: kinds[index] for index, d in enumerate(placeable) for name in d.defines}
+    files = []
+    for kind in KIND_ORDER:
+        members = tuple(d for index, d in enumerate(placeable) if kinds[index] == kind)
+        if members:
+            files.append(OutputPlan(kind, members, exports_of(gathered, kind, members, homes)))
+    parsed = gathered.parsed
+    if not files:
+        fix = "define at least one class in the modular file"
+        raise ConversionError([parsed.diagnostic_at(1, 1, "E050", "the modular file defines nothing", fix)])
+    check_exports(gathered, homes)
+    return SplitModule(gathered, tuple(files), homes)
+
+
+def place_definitions(placeable: Sequence[Definition]) -> list[str]:
+    """The kind of each definition: classes by `classify`, the rest by who uses them."""
+    class_kinds: dict[str, str] = {}
+    kinds = [""] * len(placeable)
+    for index, definition in enumerate(placeable):
+        if definition.kind is DefinitionKind.CLASS:
+            kinds[index] = class_kinds[definition.name] = classify(definition, class_kinds)
+    providers = providers_of(placeable)
+    reached = {kind: trace(placeable, providers, roots_of(kinds, kind)) for kind in KIND_ORDER}
+    unused = [i for i, kind in enumerate(kinds) if not kind and not any(i in r for r in reached.values())]
+    roots = [*roots_of(kinds, DEFAULT_KIND), *unused]
+    reached[DEFAULT_KIND] = trace(placeable, providers, roots)
+    for index, kind in enumerate(kinds):
+        if not kind:
+            kinds[index] = next(k for k in KIND_ORDER if index in reached[k])
+    return kinds
+
+
+def classify(definition: Definition, class_kinds: Mapping[str, str]) -> str:
+    """First match over the class name, then its bases: a local base's kind, or a `KIND_RULES` suffix."""
+    for name in (definition.name, *definition.bases):
+        local_kind = class_kinds.get(name)
+        if local_kind is not None and local_kind != DEFAULT_KIND:
+            return local_kind
+        for rule in KIND_RULES:
+            if name.rsplit(".", 1)[-1].endswith(rule.class_suffix):
+                return rule.kind
+    return DEFAULT_KIND
+
+
+def providers_of(placeable: Sequence[Definition]) -> dict[str, list[int]]:
+    providers: dict[str, list[int]] = {}
+    for index, definition in enumerate(placeable):
+        for name in definition.defines:
+            providers.setdefault(name, []).append(index)
+    return providers
+
+
+def roots_of(kinds: Sequence[str], kind: str) -> list[int]:
+    return [index for index, own in enumerate(kinds) if own == kind]
+
+
+def trace(placeable: Sequence[Definition], providers: Mapping[str, list[int]], roots: Iterable[int]) -> set[int]:
+    """Roots plus every non-class definition they use, transitively. Classes keep their own kind."""
+    reached = set(roots)
+    stack = list(reached)
+    while stack:
+        for name in placeable[stack.pop()].uses:
+            for index in providers.get(name, ()):
+                if index not in reached and placeable[index].kind is not DefinitionKind.CLASS:
+                    reached.add(index)
+                    stack.append(index)
+    return reached
+
+
+def exports_of(
+    gathered: GatheredModule, kind: str, members: Sequence[Definition], homes: Mapping[str, str]
+) -> tuple[str, ...]:
+    """The listed `__all__` names living in this file (listed order), else its public classes."""
+    if gathered.exports is not None:
+        return tuple(name for name in gathered.exports if homes.get(name) == kind)
+    classes = (d.name for d in members if d.kind is DefinitionKind.CLASS)
+    return tuple(name for name in classes if not name.startswith("_"))
+
+
+def check_exports(gathered: GatheredModule, homes: Mapping[str, str]) -> None:
+    """E040: `__all__` lists a name the modular file does not define."""
+    missing = [name for name in gathered.exports or () if name not in homes]
+    if not missing:
+        return
+    statement = next(d for d in gathered.definitions if d.kind is DefinitionKind.ALL)
+    message = f"__all__ lists {', '.join(missing)}, not defined in this file"
+    fix = "define the names or remove them from __all__"
+    raise ConversionError([gathered.parsed.diagnostic_at(statement.line, statement.col, "E040", message, fix)])

@@ -1,0 +1,336 @@
+"""Unroll `super().method(...)` calls of a modular override into the base method's body.
+
+A call is unrolled when the base class itself defines `method`; otherwise it reaches the base
+class's own bases, which the merged class keeps, so it stays a call (`super().__init__()` to
+`nn.Module`, `super().post_init()` to `PreTrainedModel`). An unrolled call must be a statement
+of its own at the top level of the method:
+
+    super().method(args)             -> the body; a final `return expr` is dropped (kept as `expr`
+                                        when it may have side effects)
+    out = super().method(args)       -> the body, its final `return expr` becoming `out = expr`
+    return super().method(args)      -> the body with its returns (when nothing can follow)
+
+Arguments are bound to the base parameters (positional, keyword, defaults): a parameter passed
+the caller's variable of the same name needs nothing; one passed another variable is renamed in
+the inlined body when that is provably exact (neither name is rebound there); anything else
+becomes `param = argument` before the body. The inlined body must not read a module-level name
+the override binds locally, nor set a local the override reads afterwards. Everything else is
+refused with E203 and the reason: early returns, `*args`/`**kwargs` that cannot be bound
+statically, decorated, generator or async base methods, super() in nested functions or inside
+expressions. `super().__init__(...)` in `__init__` also merges the statements after it (see
+converter/init_merge.py); `**super_kwargs` overrides are in converter/signature.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import libcst as cst
+
+from converter.binding import Binding, bind_arguments, plan_bindings
+from converter.diagnostics import ConversionError
+from converter.init_merge import merge_init_tail
+from converter.names import bound_names, mentions
+from converter.parse import ParsedModule
+from converter.signature import check_super_kwargs_uses, merge_signature, param_names, uses_super_kwargs
+
+
+@dataclass(frozen=True)
+class Override:
+    """A modular class overriding methods of a (renamed) base class."""
+
+    parsed: ParsedModule
+    class_name: str
+    base_class: str  # as the modular file names it (`LlamaMLP`), for messages
+    base_methods: Mapping[str, cst.FunctionDef]
+
+    def refuse(self, node: cst.CSTNode, what: str, why: str, fix: str) -> ConversionError:
+        message = f"cannot unroll {what} exactly: {why}"
+        return ConversionError([self.parsed.diagnostic(node, "E203", message, fix)])
+
+
+@dataclass(frozen=True)
+class CallSite:
+    """A `super().<method>(...)` statement at `index` in the body of `function` (the original override)."""
+
+    statement: cst.SimpleStatementLine
+    small: cst.BaseSmallStatement
+    call: cst.Call
+    method: str
+    index: int
+    function: cst.FunctionDef
+
+    @property
+    def what(self) -> str:
+        return f"super().{self.method}() in {self.function.name.value}"
+
+
+def super_method(call: cst.Call) -> str | None:
+    """`method` for a call `super().method(...)`, else None."""
+    func = call.func
+    if isinstance(func, cst.Attribute) and isinstance(func.value, cst.Call):
+        inner = func.value.func
+        if isinstance(inner, cst.Name) and inner.value == "super":
+            return func.attr.value
+    return None
+
+
+class FindSuperCalls(cst.CSTVisitor):
+    """Calls to a base-class method through super(), with their nesting depth inside the statement."""
+
+    def __init__(self, methods: Mapping[str, cst.FunctionDef]) -> None:
+        self.methods = methods
+        self.depth = 0
+        self.calls: list[tuple[cst.Call, int]] = []
+        self.references = 0
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self.depth += 1
+
+    def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
+        self.depth -= 1
+
+    def visit_Lambda(self, node: cst.Lambda) -> None:
+        self.depth += 1
+
+    def leave_Lambda(self, original_node: cst.Lambda) -> None:
+        self.depth -= 1
+
+    def visit_Call(self, node: cst.Call) -> None:
+        if super_method(node) in self.methods:
+            self.calls.append((node, self.depth))
+
+    def visit_Attribute(self, node: cst.Attribute) -> None:
+        if isinstance(node.value, cst.Call) and super_method(cst.Call(func=node)) in self.methods:
+            self.references += 1
+
+
+def unroll_method(function: cst.FunctionDef, override: Override) -> cst.FunctionDef:
+    """`function` (an original modular node) with every super() call to the base class unrolled."""
+    if not isinstance(function.body, cst.IndentedBlock):
+        # `def f(self): return super().f()` on one line: the same statements, one per line.
+        lines = [cst.SimpleStatementLine([small]) for small in function.body.body]
+        function = function.with_changes(body=cst.IndentedBlock(body=lines))
+    where = f"{override.class_name}.{function.name.value}"
+    if uses_super_kwargs(function):
+        base = override.base_methods.get(function.name.value)
+        if base is None:
+            fix = f"{override.base_class} has no {function.name.value}; write the full signature"
+            raise ConversionError(
+                [override.parsed.diagnostic(function, "E208", f"{where} has nothing to extend", fix)]
+            )
+        check_super_kwargs_uses(function, override.parsed, where)
+        signature = merge_signature(function, base, override.parsed, where)
+    else:
+        signature = function
+    assert isinstance(function.body, cst.IndentedBlock)
+    statements = list(function.body.body)
+    body: list[cst.BaseStatement] = []
+    for index, statement in enumerate(statements):
+        site = call_site(statement, index, function, override)
+        if site is None:
+            body.append(statement)
+            continue
+        assignments, inlined = inline_call(site, signature, override)
+        merges_init = site.method == "__init__" == function.name.value and isinstance(site.small, cst.Expr)
+        if merges_init:
+            post = statements[index + 1 :]
+            check_no_more_calls(post, index + 1, function, override)
+            inlined = merge_init_tail(inlined, post, self_name(function), override)
+        body += with_leading_lines(statement, [*assignments, *inlined])
+        if merges_init:
+            break
+    empty = [cst.SimpleStatementLine([cst.Pass()])]
+    return signature.with_changes(body=function.body.with_changes(body=body or empty))
+
+
+def check_no_more_calls(
+    post: Sequence[cst.BaseStatement], start: int, function: cst.FunctionDef, override: Override
+) -> None:
+    for offset, statement in enumerate(post):
+        site = call_site(statement, start + offset, function, override)
+        if site is not None:
+            why = "it follows super().__init__(), whose tail is merged"
+            raise override.refuse(site.call, site.what, why, "call it before super().__init__()")
+
+
+def call_site(
+    statement: cst.BaseStatement, index: int, function: cst.FunctionDef, override: Override
+) -> CallSite | None:
+    """The unrollable super() call of a body statement, None when it has none; E203 when misplaced."""
+    finder = FindSuperCalls(override.base_methods)
+    statement.visit(finder)
+    if not finder.calls:
+        if finder.references:
+            fix = "call the method: super().method(...)"
+            raise override.refuse(statement, "super().method", "it is referenced without being called", fix)
+        return None
+    call, depth = finder.calls[0]
+    what = f"super().{super_method(call)}() in {function.name.value}"
+    if depth:
+        raise override.refuse(call, what, "it is inside a nested function", "call it from the method body itself")
+    small = direct_statement(statement, call)
+    if small is None or len(finder.calls) > 1 or finder.references > len(finder.calls):
+        fix = "make the call a statement of its own: `out = super().method(...)`, then use `out`"
+        raise override.refuse(call, what, "it is part of an expression or a block", fix)
+    check_super_arguments(call, override, what)
+    method = super_method(call)
+    assert method is not None
+    return CallSite(statement, small, call, method, index, function)
+
+
+def direct_statement(statement: cst.BaseStatement, call: cst.Call) -> cst.BaseSmallStatement | None:
+    """The small statement when it is `call`, `x = call`, `x: T = call` or `return call`."""
+    if not isinstance(statement, cst.SimpleStatementLine) or len(statement.body) != 1:
+        return None
+    small = statement.body[0]
+    if isinstance(small, (cst.Expr, cst.Assign, cst.AnnAssign, cst.Return)) and small.value is call:
+        return small
+    return None
+
+
+def check_super_arguments(call: cst.Call, override: Override, what: str) -> None:
+    """super() or super(ThisClass, self) only."""
+    assert isinstance(call.func, cst.Attribute) and isinstance(call.func.value, cst.Call)
+    args = call.func.value.args
+    names = [arg.value.value if isinstance(arg.value, cst.Name) else "" for arg in args]
+    if args and (len(args) != 2 or names[0] != override.class_name):
+        raise override.refuse(call, what, "super() names another class", "write super() without arguments")
+
+
+def self_name(function: cst.FunctionDef) -> str:
+    params = [*function.params.posonly_params, *function.params.params]
+    return params[0].name.value if params else "self"
+
+
+def inline_call(
+    site: CallSite, signature: cst.FunctionDef, override: Override
+) -> tuple[list[cst.BaseStatement], list[cst.BaseStatement]]:
+    """(argument bindings, the base body fitted to the call's statement) that replace `site`."""
+    base = override.base_methods[site.method]
+    check_inlinable(base, site, override)
+    body = [s for s in strip_docstring(base.body) if not is_pass(s)]
+    bindings: Sequence[Binding] = bind_arguments(site, base, signature, override)
+    plan = plan_bindings(bindings, body, base, self_name(base), self_name(site.function))
+    check_hygiene(site, signature, body, plan.assigned, override)
+    body = resolve_returns(site, plan.apply(body), override)
+    return list(plan.assignments), body
+
+
+def check_inlinable(base: cst.FunctionDef, site: CallSite, override: Override) -> None:
+    source = f"{override.base_class}.{site.method}"
+    if base.decorators:
+        fix = "override the whole method, or leave this method to the base class"
+        raise override.refuse(site.call, site.what, f"{source} is decorated", fix)
+    if base.asynchronous is not None or contains_yield(base):
+        raise override.refuse(site.call, site.what, f"{source} is async or a generator", "override the whole method")
+
+
+def contains_yield(function: cst.FunctionDef) -> bool:
+    finder = FindOwnNodes((cst.Yield,))
+    function.body.visit(finder)
+    return bool(finder.found)
+
+
+class FindOwnNodes(cst.CSTVisitor):
+    """Nodes of the given types in a function's own scope (nested functions and classes excluded)."""
+
+    def __init__(self, types: tuple[type[cst.CSTNode], ...]) -> None:
+        self.types = types
+        self.found: list[cst.CSTNode] = []
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        if isinstance(node, self.types):
+            self.found.append(node)
+        return not isinstance(node, (cst.FunctionDef, cst.ClassDef, cst.Lambda))
+
+
+def strip_docstring(body: cst.BaseSuite) -> list[cst.BaseStatement]:
+    statements = list(body.body) if isinstance(body, cst.IndentedBlock) else [cst.SimpleStatementLine(body.body)]
+    first = statements[0] if statements else None
+    if isinstance(first, cst.SimpleStatementLine) and len(first.body) == 1 and isinstance(first.body[0], cst.Expr):
+        if isinstance(first.body[0].value, (cst.SimpleString, cst.ConcatenatedString)):
+            return statements[1:]
+    return statements
+
+
+def is_pass(statement: cst.BaseStatement) -> bool:
+    return isinstance(statement, cst.SimpleStatementLine) and all(isinstance(s, cst.Pass) for s in statement.body)
+
+
+def check_hygiene(
+    site: CallSite,
+    signature: cst.FunctionDef,
+    body: Sequence[cst.BaseStatement],
+    assigned: frozenset[str],
+    override: Override,
+) -> None:
+    """The inlined body and the override must not see each other's variables."""
+    base = override.base_methods[site.method]
+    statements = list(site.function.body.body) if isinstance(site.function.body, cst.IndentedBlock) else []
+    own = param_names(signature) | bound_names(statements)
+    free = mentions(body) - bound_names(body, nested=True) - param_names(base)
+    if clash := sorted(free & own):
+        why = f"the base body reads the module-level name {clash[0]!r}, which this method binds locally"
+        raise override.refuse(site.call, site.what, why, f"rename the local variable {clash[0]!r}")
+    targets = bound_names([site.small]) if not isinstance(site.small, cst.Expr) else frozenset()
+    clobbered = (bound_names(body) | assigned) - targets
+    if clash := sorted(clobbered & mentions(statements[site.index + 1 :])):
+        why = f"the base body sets {clash[0]!r}, which this method uses after the call"
+        raise override.refuse(site.call, site.what, why, f"rename {clash[0]!r} in this method")
+
+
+def resolve_returns(site: CallSite, body: list[cst.BaseStatement], override: Override) -> list[cst.BaseStatement]:
+    """Fit the base body's returns to the statement the call was in."""
+    finder = FindOwnNodes((cst.Return,))
+    for statement in body:
+        statement.visit(finder)
+    final = final_return(body)
+    if isinstance(site.small, cst.Return):
+        statements = site.function.body.body if isinstance(site.function.body, cst.IndentedBlock) else ()
+        if site.index == len(statements) - 1 or final is not None or ends_with_raise(body):
+            return body
+        raise override.refuse(site.call, site.what, "the base body can fall through", "make it the last statement")
+    early = len(finder.found) - (1 if final is not None else 0)
+    if early:
+        fix = "override the whole method, or call a smaller base hook"
+        raise override.refuse(site.call, site.what, "the base body returns early", fix)
+    if isinstance(site.small, cst.Expr):
+        if final is None:
+            return body
+        value = final.value
+        kept = [] if value is None or is_pure(value) else [cst.SimpleStatementLine([cst.Expr(value)])]
+        return [*body[:-1], *with_leading_lines(body[-1], kept)]
+    if final is None or final.value is None:
+        raise override.refuse(site.call, site.what, "the base body returns no value", "call it as a statement")
+    assigned = site.small.with_changes(value=final.value)
+    return [*body[:-1], body[-1].with_changes(body=[assigned])]
+
+
+def final_return(body: Sequence[cst.BaseStatement]) -> cst.Return | None:
+    last = body[-1] if body else None
+    if isinstance(last, cst.SimpleStatementLine) and len(last.body) == 1 and isinstance(last.body[0], cst.Return):
+        return last.body[0]
+    return None
+
+
+def ends_with_raise(body: Sequence[cst.BaseStatement]) -> bool:
+    last = body[-1] if body else None
+    return isinstance(last, cst.SimpleStatementLine) and isinstance(last.body[-1], cst.Raise)
+
+
+def is_pure(value: cst.BaseExpression) -> bool:
+    """Evaluating it has no effect: a name, a literal, or a tuple of those."""
+    if isinstance(value, cst.Tuple):
+        return all(is_pure(element.value) for element in value.elements)
+    return isinstance(value, (cst.Name, cst.SimpleString, cst.Integer, cst.Float, cst.Imaginary))
+
+
+def with_leading_lines(source: cst.BaseStatement, statements: list[cst.BaseStatement]) -> list[cst.BaseStatement]:
+    """Comments above `source` move to the first of `statements` (they are lost when there is none)."""
+    comments = [line for line in getattr(source, "leading_lines", ()) if line.comment is not None]
+    if not statements or not comments:
+        return statements
+    first = statements[0]
+    return [first.with_changes(leading_lines=[*comments, *first.leading_lines]), *statements[1:]]

@@ -1,0 +1,69 @@
+# ----------------------------------------------------------------------------------------------------
+# This file was generated from modular/modular_gemma.py by the modular converter. Do not edit it by hand:
+# edit modular/modular_gemma.py instead, then regenerate with
+#     python converter/run.py modular/modular_gemma.py
+# ----------------------------------------------------------------------------------------------------
+
+from runtime.configuration_utils import PretrainedConfig
+from runtime.rope import standardize_rope_parameters
+
+
+class GemmaConfig(PretrainedConfig):
+    """Configuration of a Gemma model; the defaults describe Gemma-7B."""
+
+    model_type = "gemma"
+
+    vocab_size: int = 256000
+    hidden_size: int = 3072
+    intermediate_size: int = 24576
+    num_hidden_layers: int = 28
+    num_attention_heads: int = 16
+    num_key_value_heads: int | None = 16
+    head_dim: int | None = 256
+    hidden_act: str = "gelu_pytorch_tanh"
+    max_position_embeddings: int = 8192
+    initializer_range: float = 0.02
+    rms_norm_eps: float = 1e-6
+    use_cache: bool = True
+    pad_token_id: int | None = 0
+    bos_token_id: int | None = 2
+    eos_token_id: int | list[int] | None = 1
+    pretraining_tp: int | None = 1
+    tie_word_embeddings: bool = True
+    rope_parameters: dict | None = None
+    attention_bias: bool = False
+    attention_dropout: float = 0.0
+    mlp_bias: bool = False
+    use_bidirectional_attention: bool | None = None
+
+    def derive(self) -> None:
+        if self.head_dim is None:
+            self.head_dim = self.hidden_size // self.num_attention_heads
+        if self.num_key_value_heads is None:
+            self.num_key_value_heads = self.num_attention_heads
+        self.rope_parameters = standardize_rope_parameters(
+            self.rope_parameters, self.extra_fields, self.max_position_embeddings
+        )
+        if self.hidden_act == "gelu":
+            # released Gemma configs say "gelu" but the models were trained with the tanh approximation
+            self.hidden_act = "gelu_pytorch_tanh"
+
+    def validate(self) -> None:
+        sizes = ("vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads")
+        for name in (*sizes, "num_key_value_heads", "head_dim"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name}={getattr(self, name)} must be positive")
+        if self.hidden_size % self.num_attention_heads != 0:
+            raise ValueError(
+                f"hidden_size={self.hidden_size} is not a multiple of num_attention_heads={self.num_attention_heads}"
+            )
+        if self.num_attention_heads % self.num_key_value_heads != 0:
+            raise ValueError(
+                f"num_attention_heads={self.num_attention_heads} is not a multiple of "
+                f"num_key_value_heads={self.num_key_value_heads}"
+            )
+        if self.use_bidirectional_attention:
+            raise ValueError("use_bidirectional_attention=True is not supported; only causal attention is")
+
+
+__all__ = ["GemmaConfig"]

@@ -1,0 +1,97 @@
+"""Find config and model classes by `model_type`, so composite models reach their sub-models.
+
+Generated packages join the registry by convention: model_type `llama` lives in the package
+`generated.llama`, whose `__all__` lists `LlamaConfig`, `LlamaModel`, `LlamaForCausalLM`, ...
+Packages elsewhere (tests, plug-ins) call `register_package(model_type, "dotted.package")`.
+
+    config = AutoConfig.for_model("mistral", hidden_size=32)
+    model = AutoModelForCausalLM.from_pretrained("path/to/checkpoint")
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+from types import ModuleType
+from typing import Any
+
+from runtime.configuration_utils import CONFIG_NAME, PretrainedConfig
+
+_PACKAGES: dict[str, str] = {}
+
+
+def register_package(model_type: str, package: str) -> None:
+    """Make `model_type` resolve to the classes exported by `package`."""
+    _PACKAGES[model_type] = package
+
+
+def _package(model_type: str) -> ModuleType:
+    name = _PACKAGES.get(model_type, f"generated.{model_type.replace('-', '_')}")
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as error:
+        if error.name is not None and name.startswith(error.name):
+            raise ValueError(f"unknown model_type {model_type!r}: no package {name!r}") from error
+        raise
+
+
+def _exported(model_type: str, suffix: str, base: type) -> type:
+    module = _package(model_type)
+    for name in getattr(module, "__all__", []):
+        obj = getattr(module, name)
+        if name.endswith(suffix) and isinstance(obj, type) and issubclass(obj, base):
+            if suffix == "Model" and name.endswith("PreTrainedModel"):
+                continue
+            return obj
+    raise ValueError(f"model_type {model_type!r} ({module.__name__}) exports no *{suffix} class")
+
+
+class AutoConfig:
+    @staticmethod
+    def config_class(model_type: str) -> type[PretrainedConfig]:
+        return _exported(model_type, "Config", PretrainedConfig)
+
+    @classmethod
+    def for_model(cls, model_type: str, **kwargs: Any) -> PretrainedConfig:
+        return cls.config_class(model_type)(**kwargs)
+
+    @classmethod
+    def from_pretrained(cls, path_or_repo_id: str | os.PathLike, **hub_kwargs: Any) -> PretrainedConfig:
+        from runtime.hub import resolve_file
+
+        path = resolve_file(path_or_repo_id, CONFIG_NAME, **hub_kwargs)
+        model_type = json.loads(open(path, encoding="utf-8").read()).get("model_type")
+        if not model_type:
+            raise ValueError(f"{path}: no 'model_type' key, cannot pick a config class")
+        return cls.config_class(model_type).from_json_file(path)
+
+
+class _AutoModelBase:
+    suffix = "Model"
+
+    @classmethod
+    def model_class(cls, model_type: str) -> type:
+        from runtime.modeling_utils import PreTrainedModel
+
+        return _exported(model_type, cls.suffix, PreTrainedModel)
+
+    @classmethod
+    def from_config(cls, config: PretrainedConfig, **kwargs: Any) -> Any:
+        return cls.model_class(config.model_type).from_config(config, **kwargs)
+
+    @classmethod
+    def from_pretrained(cls, path_or_repo_id: str | os.PathLike, **kwargs: Any) -> Any:
+        hub_keys = ("revision", "cache_dir", "local_files_only", "token")
+        config = kwargs.pop("config", None) or AutoConfig.from_pretrained(
+            path_or_repo_id, **{key: kwargs[key] for key in hub_keys if key in kwargs}
+        )
+        return cls.model_class(config.model_type).from_pretrained(path_or_repo_id, config=config, **kwargs)
+
+
+class AutoModel(_AutoModelBase):
+    suffix = "Model"
+
+
+class AutoModelForCausalLM(_AutoModelBase):
+    suffix = "ForCausalLM"

@@ -1,0 +1,235 @@
+"""Typed model configurations that read and write Hugging Face `config.json` files.
+
+A config class declares its fields as annotated class attributes with defaults, the way a
+dataclass does, and derives dependent defaults in one place, `derive()`:
+
+    class TinyConfig(PretrainedConfig):
+        model_type = "tiny"
+        hidden_size: int = 32
+        head_dim: int | None = None
+
+        def derive(self) -> None:
+            if self.head_dim is None:
+                self.head_dim = self.hidden_size // 4
+
+Construction checks every value against its annotation and raises `ValueError` quoting the field
+and the value. Keys a config.json carries that the class does not declare are kept (in
+`extra_fields`) and written back, so a file written by `transformers` round-trips.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import types
+import typing
+from pathlib import Path
+from typing import Any, ClassVar, Union
+
+CONFIG_NAME = "config.json"
+
+# Keys transformers writes that describe the file rather than the architecture.
+_BOOKKEEPING_KEYS = ("transformers_version",)
+
+
+def _type_name(annotation: Any) -> str:
+    if isinstance(annotation, type):
+        return annotation.__name__
+    return str(annotation).replace("typing.", "")
+
+
+def _matches(value: Any, annotation: Any) -> bool:
+    """Whether `value` fits `annotation` (int, float, str, bool, list[...], dict, unions, Any)."""
+    if annotation is Any:
+        return True
+    origin = typing.get_origin(annotation)
+    if origin in (Union, types.UnionType):
+        return any(_matches(value, arg) for arg in typing.get_args(annotation))
+    if annotation is None or annotation is type(None):
+        return value is None
+    if origin is not None:
+        if not isinstance(value, (list, tuple) if origin in (list, tuple) else origin):
+            return False
+        args = typing.get_args(annotation)
+        if origin in (list, tuple) and args and args[-1] is not Ellipsis:
+            return all(_matches(item, args[0]) for item in value)
+        return True
+    if annotation is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if annotation is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if isinstance(annotation, type):
+        return isinstance(value, annotation)
+    return True
+
+
+class _RemovedField(property):
+    """Stands for a field a subclass removed with `name = AttributeError()`."""
+
+
+def _removed_field(owner: str, name: str) -> property:
+    def read(self: Any) -> Any:
+        raise AttributeError(f"{owner} has no field {name!r}")
+
+    return _RemovedField(read)
+
+
+class PretrainedConfig:
+    """Base of every model config: typed fields, one place for derived defaults, config.json I/O."""
+
+    model_type: ClassVar[str] = ""
+    # Fields holding a nested config (e.g. `text_config`), mapped to the model_type to use when absent.
+    sub_configs: ClassVar[dict[str, str]] = {}
+
+    # Fields every model shares; subclasses redeclare them to change the default.
+    architectures: list[str] | None = None
+    dtype: str | None = None
+    pad_token_id: int | None = None
+    bos_token_id: int | None = None
+    eos_token_id: int | list[int] | None = None
+    tie_word_embeddings: bool = True
+    use_cache: bool = True
+    output_attentions: bool = False
+    output_hidden_states: bool = False
+    num_labels: int = 2
+    id2label: dict | None = None
+    label2id: dict | None = None
+    problem_type: str | None = None
+
+    _fields: ClassVar[dict[str, Any]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Collect the annotated fields of the class and its bases, in definition order.
+
+        `name = AttributeError()` in a subclass removes an inherited field (the modular
+        convention): it leaves the fields, and reading it raises AttributeError.
+        """
+        super().__init_subclass__(**kwargs)
+        fields: dict[str, Any] = {}
+        for klass in reversed(cls.__mro__):
+            hints = typing.get_type_hints(klass) if klass is not object else {}
+            for name in getattr(klass, "__annotations__", {}):
+                if name.startswith("_") or typing.get_origin(hints.get(name)) is ClassVar:
+                    continue
+                fields[name] = hints[name]
+            for name, value in vars(klass).items():
+                if isinstance(value, (AttributeError, _RemovedField)):
+                    fields.pop(name, None)
+        for name, value in list(vars(cls).items()):
+            if isinstance(value, AttributeError):
+                setattr(cls, name, _removed_field(cls.__name__, name))
+        cls._fields = fields
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.pop("model_type", None)
+        for key in _BOOKKEEPING_KEYS:
+            kwargs.pop(key, None)
+        if "torch_dtype" in kwargs and "dtype" not in kwargs:
+            kwargs["dtype"] = kwargs.pop("torch_dtype")
+        # None until a model picks its default backend (see PreTrainedModel.__init__)
+        self._attn_implementation: str | None = kwargs.pop("attn_implementation", None)
+        for name in self._fields:
+            default = copy.deepcopy(getattr(type(self), name, None))
+            setattr(self, name, kwargs.pop(name, default))
+        self.extra_fields: dict[str, Any] = dict(kwargs)
+        if self.num_labels and self.id2label is None:
+            self.id2label = {i: f"LABEL_{i}" for i in range(self.num_labels)}
+        if self.id2label is not None:
+            self.id2label = {int(k): v for k, v in self.id2label.items()}
+            self.num_labels = len(self.id2label)
+            self.label2id = self.label2id or {v: k for k, v in self.id2label.items()}
+        self.check_types()  # before derive(), which computes with the values
+        self.derive()
+        self.check_types()
+        self.validate()
+
+    # -- hooks for subclasses -------------------------------------------------------------
+    def derive(self) -> None:
+        """Fill defaults that depend on other fields. The one place such defaults live."""
+
+    def validate(self) -> None:
+        """Check relations between fields; raise `ValueError` naming the fields and values."""
+
+    # -- typing ---------------------------------------------------------------------------
+    def check_types(self) -> None:
+        """Raise `ValueError` for every field whose value does not match its annotation."""
+        wrong = [
+            f"{name}={getattr(self, name)!r} (expected {_type_name(annotation)})"
+            for name, annotation in self._fields.items()
+            if not _matches(getattr(self, name), annotation)
+        ]
+        if wrong:
+            raise ValueError(f"{type(self).__name__}: wrong type for " + ", ".join(wrong))
+
+    def __getattr__(self, name: str) -> Any:
+        # Only reached when normal lookup fails: expose extra config.json keys as attributes.
+        extra = self.__dict__.get("extra_fields")
+        if extra is not None and name in extra:
+            return extra[name]
+        raise AttributeError(f"{type(self).__name__} has no field {name!r}")
+
+    # -- dict and JSON ----------------------------------------------------------------------
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], **overrides: Any) -> PretrainedConfig:
+        data = {**data, **overrides}
+        for name, model_type in cls.sub_configs.items():
+            value = data.get(name)
+            if isinstance(value, dict) or value is None:
+                from runtime.auto import AutoConfig
+
+                sub = dict(value or {})
+                data[name] = AutoConfig.for_model(sub.pop("model_type", model_type), **sub)
+        return cls(**data)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for name in self._fields:
+            value = getattr(self, name)
+            out[name] = value.to_dict() if isinstance(value, PretrainedConfig) else copy.deepcopy(value)
+        out.update(copy.deepcopy(self.extra_fields))
+        out["model_type"] = self.model_type
+        if out.get("id2label") is not None:
+            out["id2label"] = {str(k): v for k, v in out["id2label"].items()}
+        return dict(sorted(out.items()))
+
+    def to_json_string(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
+
+    def save_pretrained(self, save_directory: str | os.PathLike) -> None:
+        path = Path(save_directory)
+        path.mkdir(parents=True, exist_ok=True)
+        (path / CONFIG_NAME).write_text(self.to_json_string(), encoding="utf-8")
+
+    @classmethod
+    def from_json_file(cls, json_file: str | os.PathLike) -> PretrainedConfig:
+        try:
+            data = json.loads(Path(json_file).read_text(encoding="utf-8"))
+        except json.JSONDecodeError as error:
+            raise ValueError(f"{json_file}: not valid JSON ({error})") from error
+        if not isinstance(data, dict):
+            raise ValueError(f"{json_file}: expected a JSON object, got {type(data).__name__}")
+        file_type = data.get("model_type")
+        if cls.model_type and file_type and file_type != cls.model_type:
+            raise ValueError(
+                f"{json_file}: model_type={file_type!r} but {cls.__name__} expects {cls.model_type!r}"
+            )
+        try:
+            return cls.from_dict(data)
+        except ValueError as error:
+            raise ValueError(f"{json_file}: {error}") from error
+
+    @classmethod
+    def from_pretrained(cls, path_or_repo_id: str | os.PathLike, **hub_kwargs: Any) -> PretrainedConfig:
+        from runtime.hub import resolve_file
+
+        return cls.from_json_file(resolve_file(path_or_repo_id, CONFIG_NAME, **hub_kwargs))
+
+    def get_text_config(self) -> PretrainedConfig:
+        return getattr(self, "text_config", None) or self
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, PretrainedConfig) and self.to_dict() == other.to_dict()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__} {self.to_json_string()}"

@@ -1,0 +1,337 @@
+"""`PreTrainedModel`: checkpoint loading and saving on safetensors, weight init and tying.
+
+    model = LlamaForCausalLM.from_pretrained("dir/or/repo-id", dtype=torch.bfloat16, attn_implementation="sdpa")
+    model.save_pretrained("out/")          # config.json + model.safetensors (sharded past max_shard_size)
+
+Loading builds the model with its parameters on the `meta` device (no memory, no random init),
+then reads each tensor from the safetensors file(s) straight into its final storage, so the
+peak is about one copy of the weights. Checkpoints with missing, unexpected or mis-shaped tensors
+raise one `CheckpointError` naming all of them; `strict=False` reports them instead. Only
+safetensors is read: pickle checkpoints (`pytorch_model.bin`) are refused.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import threading
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, ClassVar
+
+import torch
+from safetensors.torch import save_file
+from torch import nn
+
+from runtime.attention import check_attn_implementation
+from runtime.configuration_utils import PretrainedConfig
+from runtime.hub import resolve_file
+from runtime.safetensors_io import SafetensorsFile
+
+WEIGHTS_NAME = "model.safetensors"
+WEIGHTS_INDEX_NAME = "model.safetensors.index.json"
+_STATE = threading.local()
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that does not fit the model; the message lists every problem."""
+
+
+@contextlib.contextmanager
+def _parameters_on_meta() -> Iterator[None]:
+    """New parameters go to the meta device and `post_init` skips weight init; buffers stay real."""
+    original = nn.Module.register_parameter
+
+    def register(module: nn.Module, name: str, param: nn.Parameter | None) -> None:
+        if param is not None and param.device.type != "meta":
+            param = nn.Parameter(param.to("meta"), requires_grad=param.requires_grad)
+        original(module, name, param)
+
+    nn.Module.register_parameter = register  # type: ignore[method-assign]
+    _STATE.skip_init = True
+    try:
+        yield
+    finally:
+        nn.Module.register_parameter = original  # type: ignore[method-assign]
+        _STATE.skip_init = False
+
+
+def parse_size(size: int | str) -> int:
+    """'5GB' -> 5_000_000_000 (decimal units, as transformers writes them); ints are bytes."""
+    if isinstance(size, int):
+        return size
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMG]i?B|B)?\s*", size.upper().replace("IB", "iB"))
+    if not match:
+        raise ValueError(f"max_shard_size={size!r}: expected bytes or a size like '5GB', '500MB'")
+    number, unit = float(match[1]), match[2] or "B"
+    scale = {"B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "KiB": 2**10, "MiB": 2**20, "GiB": 2**30}[unit]
+    return int(number * scale)
+
+
+def _to_dtype(dtype: torch.dtype | str | None, config: PretrainedConfig) -> torch.dtype:
+    if dtype is None:
+        return torch.float32
+    if dtype == "auto":
+        dtype = config.dtype or "float32"
+    if isinstance(dtype, str):
+        resolved = getattr(torch, dtype.removeprefix("torch."), None)
+        if not isinstance(resolved, torch.dtype):
+            raise ValueError(f"dtype={dtype!r} is not a torch dtype name")
+        return resolved
+    return dtype
+
+
+class PreTrainedModel(nn.Module):
+    """Base of every generated model: config, init, tying, from_pretrained / save_pretrained."""
+
+    config_class: ClassVar[type[PretrainedConfig]] = PretrainedConfig
+    base_model_prefix: ClassVar[str] = "model"
+    # target -> source: tied when the config says `tie_word_embeddings`
+    _tied_weights_keys: ClassVar[dict[str, str]] = {}
+    _keys_to_ignore_on_load_unexpected: ClassVar[list[str]] = []
+    # the backend used when neither the caller nor the config names one
+    default_attn_implementation: ClassVar[str] = "sdpa"
+
+    def __init__(self, config: PretrainedConfig) -> None:
+        super().__init__()
+        if config._attn_implementation is None:
+            config._attn_implementation = self.default_attn_implementation
+        self.config = config
+
+    # -- init and tying -----------------------------------------------------------------------
+    def post_init(self) -> None:
+        """Initialise weights (skipped while loading a checkpoint), then tie embeddings."""
+        if not getattr(_STATE, "skip_init", False):
+            for module in self.modules():
+                self._init_weights(module)
+        self.tie_weights()
+
+    @torch.no_grad()
+    def _init_weights(self, module: nn.Module) -> None:
+        std = getattr(self.config.get_text_config(), "initializer_range", 0.02)
+        if isinstance(module, nn.Linear):
+            module.weight.normal_(0.0, std)
+            if module.bias is not None:
+                module.bias.zero_()
+        elif isinstance(module, nn.Embedding):
+            module.weight.normal_(0.0, std)
+            if module.padding_idx is not None:
+                module.weight[module.padding_idx].zero_()
+        elif isinstance(module, nn.LayerNorm):
+            module.weight.fill_(1.0)
+            module.bias.zero_()
+        elif type(module).__name__.endswith("RMSNorm"):
+            module.weight.fill_(0.0 if getattr(module, "zero_centered", False) else 1.0)
+
+    def _ties(self) -> dict[str, str]:
+        tie = getattr(self.config.get_text_config(), "tie_word_embeddings", False)
+        return dict(self._tied_weights_keys) if tie else {}
+
+    def tie_weights(self) -> None:
+        """Make each tied target parameter the very same Parameter object as its source."""
+        for target, source in self._ties().items():
+            owner, _, name = target.rpartition(".")
+            self.get_submodule(owner)._parameters[name] = self.get_parameter(source)
+
+    # -- accessors ----------------------------------------------------------------------------
+    @property
+    def base_model(self) -> nn.Module:
+        return getattr(self, self.base_model_prefix, self)
+
+    def get_input_embeddings(self) -> nn.Module:
+        return self.base_model.embed_tokens
+
+    def set_input_embeddings(self, value: nn.Module) -> None:
+        self.base_model.embed_tokens = value
+
+    def get_output_embeddings(self) -> nn.Module | None:
+        return getattr(self, "lm_head", None)
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return next(self.parameters()).dtype
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+    # -- construction -------------------------------------------------------------------------
+    @classmethod
+    def from_config(
+        cls, config: PretrainedConfig, *, dtype: torch.dtype | str | None = None, attn_implementation: str | None = None
+    ) -> PreTrainedModel:
+        """A randomly initialised model."""
+        if attn_implementation is not None:
+            config._attn_implementation = check_attn_implementation(attn_implementation)
+        return cls(config).to(_to_dtype(dtype, config))
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        path_or_repo_id: str | os.PathLike,
+        *,
+        config: PretrainedConfig | None = None,
+        dtype: torch.dtype | str | None = None,
+        attn_implementation: str | None = None,
+        strict: bool = True,
+        **hub_kwargs: Any,
+    ) -> PreTrainedModel:
+        """Load config.json and safetensors weights from a directory or a Hub repo id.
+
+        `hub_kwargs`: revision, cache_dir, local_files_only, token.
+        """
+        config = config or cls.config_class.from_pretrained(path_or_repo_id, **hub_kwargs)
+        if attn_implementation is not None:
+            config._attn_implementation = check_attn_implementation(attn_implementation)
+        target_dtype = _to_dtype(dtype, config)
+        files = checkpoint_files(path_or_repo_id, hub_kwargs)
+        with _parameters_on_meta():
+            model = cls(config)
+        report = model._load_files(files, target_dtype)
+        model._settle(report, target_dtype, strict)
+        return model.eval()
+
+    # -- loading ------------------------------------------------------------------------------
+    def _load_files(self, files: list[Path], dtype: torch.dtype) -> dict[str, list[str]]:
+        """Install every checkpoint tensor; return the names that did not fit."""
+        expected = dict(self.named_parameters(remove_duplicate=False))
+        expected.update((name, buf) for name, buf in self.state_dict(keep_vars=True).items() if name not in expected)
+        ties = self._ties()
+        report: dict[str, list[str]] = {"unexpected": [], "mismatched": []}
+        for path in files:
+            with SafetensorsFile(path) as checkpoint:
+                for name in checkpoint.names():
+                    if name in ties:
+                        continue  # the tied target follows its source
+                    if name not in expected:
+                        if not any(re.search(p, name) for p in self._keys_to_ignore_on_load_unexpected):
+                            report["unexpected"].append(name)
+                        continue
+                    shape = checkpoint.tensors[name].shape
+                    if shape != tuple(expected[name].shape):
+                        report["mismatched"].append(f"{name}: checkpoint {shape} vs model {tuple(expected[name].shape)}")
+                        continue
+                    self._install(name, checkpoint.read(name), dtype)
+        self.tie_weights()
+        report["missing"] = [name for name, p in self.named_parameters() if p.device.type == "meta"]
+        return report
+
+    def _install(self, name: str, tensor: torch.Tensor, dtype: torch.dtype) -> None:
+        owner, _, attr = name.rpartition(".")
+        module = self.get_submodule(owner)
+        if tensor.is_floating_point():
+            tensor = tensor.to(dtype)
+        if attr in module._parameters:
+            module._parameters[attr] = nn.Parameter(tensor, requires_grad=tensor.is_floating_point())
+        else:
+            module._buffers[attr] = tensor
+
+    def _settle(self, report: dict[str, list[str]], dtype: torch.dtype, strict: bool) -> None:
+        """Raise (strict) or initialise what is missing; put floating buffers in `dtype`."""
+        problems = {kind: names for kind, names in report.items() if names}
+        if problems and strict:
+            lines = [f"{kind} tensors ({len(names)}): {', '.join(names)}" for kind, names in sorted(problems.items())]
+            raise CheckpointError(f"{type(self).__name__}: checkpoint does not fit the model\n  " + "\n  ".join(lines)
+                                  + "\n  (pass strict=False to load anyway and initialise what is missing)")
+        for name, param in list(self.named_parameters()):
+            if param.device.type == "meta":
+                self._materialize(name, param, dtype)
+        self.tie_weights()
+        for module in self.modules():
+            for key, buf in module._buffers.items():
+                if buf is not None and buf.is_floating_point() and key not in ("inv_freq", "original_inv_freq"):
+                    module._buffers[key] = buf.to(dtype)
+        self.loading_info = report
+        if problems:
+            warnings.warn(f"{type(self).__name__} loaded with strict=False: {problems}", stacklevel=3)
+
+    @torch.no_grad()
+    def _materialize(self, name: str, param: nn.Parameter, dtype: torch.dtype) -> None:
+        """Allocate a missing parameter and initialise it as a fresh model would."""
+        owner, _, attr = name.rpartition(".")
+        module = self.get_submodule(owner)
+        loaded = {key: p for key, p in module._parameters.items() if p is not None and p.device.type != "meta"}
+        module._parameters[attr] = nn.Parameter(torch.empty(param.shape, dtype=dtype), requires_grad=param.requires_grad)
+        if module._parameters[attr].device.type == "meta":
+            return
+        saved = {key: p.detach().clone() for key, p in loaded.items()}
+        self._init_weights(module)
+        for key, value in saved.items():  # keep what the checkpoint provided
+            module._parameters[key].copy_(value)
+
+    # -- saving -------------------------------------------------------------------------------
+    def save_pretrained(self, save_directory: str | os.PathLike, *, max_shard_size: int | str = "5GB") -> None:
+        """config.json plus safetensors weights readable by transformers; tied targets are not written."""
+        directory = Path(save_directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        self.config.architectures = [type(self).__name__]
+        self.config.dtype = str(self.dtype).removeprefix("torch.")
+        self.config.save_pretrained(directory)
+        ties = self._ties()
+        state = {name: t.detach().contiguous() for name, t in self.state_dict().items() if name not in ties}
+        shards = _shard(state, parse_size(max_shard_size))
+        for stale in directory.glob("model*.safetensors*"):
+            stale.unlink()
+        if len(shards) == 1:
+            save_file(_unshare(shards[0]), directory / WEIGHTS_NAME, metadata={"format": "pt"})
+            return
+        weight_map: dict[str, str] = {}
+        for index, shard in enumerate(shards, start=1):
+            filename = f"model-{index:05d}-of-{len(shards):05d}.safetensors"
+            save_file(_unshare(shard), directory / filename, metadata={"format": "pt"})
+            weight_map.update(dict.fromkeys(shard, filename))
+        total = sum(t.numel() * t.element_size() for t in state.values())
+        index_data = {"metadata": {"total_size": total}, "weight_map": dict(sorted(weight_map.items()))}
+        (directory / WEIGHTS_INDEX_NAME).write_text(json.dumps(index_data, indent=2) + "\n")
+
+
+def _shard(state: dict[str, torch.Tensor], limit: int) -> list[dict[str, torch.Tensor]]:
+    """Split in key order into shards of at most `limit` bytes (a larger tensor gets its own)."""
+    shards: list[dict[str, torch.Tensor]] = [{}]
+    size = 0
+    for name in sorted(state):
+        nbytes = state[name].numel() * state[name].element_size()
+        if shards[-1] and size + nbytes > limit:
+            shards.append({})
+            size = 0
+        shards[-1][name] = state[name]
+        size += nbytes
+    return shards
+
+
+def _unshare(shard: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """safetensors refuses tensors sharing storage: clone all but the first of each storage."""
+    seen: set[int] = set()
+    out = {}
+    for name, tensor in shard.items():
+        pointer = tensor.untyped_storage().data_ptr()
+        out[name] = tensor.clone() if pointer in seen else tensor
+        seen.add(pointer)
+    return out
+
+
+def checkpoint_files(path_or_repo_id: str | os.PathLike, hub_kwargs: dict[str, Any]) -> list[Path]:
+    """The safetensors files of a checkpoint: one file, or the shards its index names."""
+    single = resolve_file(path_or_repo_id, WEIGHTS_NAME, missing_ok=True, **hub_kwargs)
+    if single is not None:
+        return [single]
+    index = resolve_file(path_or_repo_id, WEIGHTS_INDEX_NAME, missing_ok=True, **hub_kwargs)
+    if index is not None:
+        try:
+            weight_map = json.loads(index.read_text())["weight_map"]
+        except (ValueError, KeyError) as error:
+            raise CheckpointError(f"{index}: not a valid safetensors index ({error!r})") from error
+        return [resolve_file(path_or_repo_id, name, **hub_kwargs) for name in sorted(set(weight_map.values()))]
+    pickle = resolve_file(path_or_repo_id, "pytorch_model.bin", missing_ok=True, **hub_kwargs)
+    if pickle is not None:
+        raise CheckpointError(
+            f"{path_or_repo_id}: only pytorch_model.bin (pickle) found; only safetensors checkpoints are loaded. "
+            "Convert it once with a trusted tool to model.safetensors."
+        )
+    raise FileNotFoundError(f"{path_or_repo_id}: no {WEIGHTS_NAME} or {WEIGHTS_INDEX_NAME}")

@@ -1,0 +1,252 @@
+"""Proves the merge_classes pass at class level: a modular subclass of a base-model class becomes
+the base class (renamed) with methods, attributes and the docstring overridden in place, new ones
+added, `AttributeError` removals, the base's bases, and the errors E201, E202, E204, E205.
+
+Run: python -m pytest tests/converter/test_merge.py -q
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from converter import ConversionError
+from tests.converter.conftest import block, dedent
+
+Inherit = Callable[..., dict[str, str]]
+CONFIG = "generated/toy/configuration_toy.py"
+MODELING = "generated/toy/modeling_toy.py"
+IMPORTS = """
+from generated.tiny.configuration_tiny import TinyConfig
+from generated.tiny.modeling_tiny import TinyMLP, TinyModel
+"""
+TINY = {
+    "tiny": {
+        "configuration": '''
+            from runtime.configuration_utils import PretrainedConfig
+
+
+            class TinyConfig(PretrainedConfig):
+                """Configuration of a Tiny model."""
+
+                model_type = "tiny"
+
+                hidden_size: int = 8
+                mlp_bias: bool = False
+
+                def derive(self) -> None:
+                    self.head_dim = self.hidden_size // 2
+
+
+            __all__ = ["TinyConfig"]
+            ''',
+        "modeling": '''
+            from torch import nn
+
+            from .configuration_tiny import TinyConfig
+
+
+            class TinyMLP(nn.Module):
+                """Tiny's MLP."""
+
+                def __init__(self, config: TinyConfig) -> None:
+                    super().__init__()
+                    self.up = nn.Linear(config.hidden_size, config.hidden_size, bias=config.mlp_bias)
+
+                def forward(self, x):
+                    return self.up(x)
+
+                def extra_repr(self) -> str:
+                    return "tiny"
+
+
+            class TinyModel(nn.Module):
+                def __init__(self, config: TinyConfig) -> None:
+                    super().__init__()
+                    self.mlp = TinyMLP(config)
+
+
+            __all__ = ["TinyModel"]
+            ''',
+    }
+}
+
+
+def test_an_empty_subclass_is_the_whole_base_class_renamed(inherit: Inherit) -> None:
+    outputs = inherit(IMPORTS + "\n\nclass ToyMLP(TinyMLP):\n    pass\n", TINY)
+    assert block(outputs[MODELING], "ToyMLP") == dedent(
+        '''
+        class ToyMLP(nn.Module):
+            """Toy's MLP."""
+
+            def __init__(self, config: ToyConfig) -> None:
+                super().__init__()
+                self.up = nn.Linear(config.hidden_size, config.hidden_size, bias=config.mlp_bias)
+
+            def forward(self, x):
+                return self.up(x)
+
+            def extra_repr(self) -> str:
+                return "toy"
+        '''
+    )
+
+
+def test_a_method_replaces_the_base_method_in_place_and_new_methods_are_appended(inherit: Inherit) -> None:
+    source = (
+        IMPORTS
+        + """
+
+class ToyMLP(TinyMLP):
+    def describe(self) -> str:
+        return "new"
+
+    def forward(self, x):
+        return self.up(x) * 2
+"""
+    )
+    text = inherit(source, TINY)[MODELING]
+    assert block(text, "ToyMLP").endswith(
+        "    def forward(self, x):\n        return self.up(x) * 2\n\n"
+        '    def extra_repr(self) -> str:\n        return "toy"\n\n'
+        '    def describe(self) -> str:\n        return "new"\n'
+    )
+    assert block(text, "ToyMLP").count("def __init__") == 1
+
+
+def test_attributes_override_in_place_and_new_ones_follow_the_base_attributes(inherit: Inherit) -> None:
+    source = (
+        IMPORTS
+        + '''
+
+class ToyConfig(TinyConfig):
+    """Configuration of a Toy model."""
+
+    model_type = "toy"
+    sliding_window: int | None = 4096
+    hidden_size = 16
+'''
+    )
+    assert block(inherit(source, TINY)[CONFIG], "ToyConfig") == dedent(
+        '''
+        class ToyConfig(PretrainedConfig):
+            """Configuration of a Toy model."""
+
+            model_type = "toy"
+
+            hidden_size: int = 16
+            mlp_bias: bool = False
+            sliding_window: int | None = 4096
+
+            def derive(self) -> None:
+                self.head_dim = self.hidden_size // 2
+        '''
+    )
+
+
+def test_attribute_error_removes_an_inherited_field(inherit: Inherit) -> None:
+    source = IMPORTS + "\n\nclass ToyConfig(TinyConfig):\n    mlp_bias = AttributeError()\n"
+    text = block(inherit(source, TINY)[CONFIG], "ToyConfig")
+    assert "mlp_bias" not in text
+    assert "    hidden_size: int = 8\n\n    def derive" in text
+
+
+def test_removing_an_attribute_the_base_lacks_is_e202(inherit: Inherit) -> None:
+    with pytest.raises(ConversionError) as caught:
+        inherit(IMPORTS + "\n\nclass ToyConfig(TinyConfig):\n    mlp_biass = AttributeError()\n", TINY)
+    [diagnostic] = caught.value.diagnostics
+    assert (diagnostic.line, diagnostic.col, diagnostic.code) == (7, 5, "E202")
+    assert diagnostic.message == "ToyConfig removes mlp_biass, but TinyConfig has no attribute mlp_biass"
+
+
+def test_a_method_that_only_raises_attribute_error_removes_the_inherited_method(inherit: Inherit) -> None:
+    source = IMPORTS + "\n\nclass ToyMLP(TinyMLP):\n    def extra_repr(self):\n        raise AttributeError()\n"
+    assert "extra_repr" not in inherit(source, TINY)[MODELING]
+
+
+def test_the_base_bases_replace_the_model_base_and_other_bases_stay(inherit: Inherit) -> None:
+    source = (
+        IMPORTS
+        + "from runtime.generation import GenerationMixin\n\n\nclass ToyModel(TinyModel, GenerationMixin):\n    pass\n"
+    )
+    text = inherit(source, TINY)[MODELING]
+    assert "class ToyModel(nn.Module, GenerationMixin):" in text
+    assert "from runtime.generation import GenerationMixin" in text
+
+
+def test_a_class_with_two_model_bases_is_e201(inherit: Inherit) -> None:
+    with pytest.raises(ConversionError) as caught:
+        inherit(IMPORTS + "\n\nclass ToyModel(TinyModel, TinyMLP):\n    pass\n", TINY)
+    [diagnostic] = caught.value.diagnostics
+    assert (diagnostic.line, diagnostic.col, diagnostic.code) == (6, 27, "E201")
+    assert diagnostic.message == "ToyModel has two model bases, TinyModel and TinyMLP"
+
+
+def test_a_base_name_renamed_onto_a_redefined_class_is_e205(inherit: Inherit) -> None:
+    source = (
+        IMPORTS
+        + """
+
+class ToyMLP(TinyMLP):
+    pass
+
+
+class ToyModel(TinyModel):
+    def make(self, config: TinyConfig):
+        return TinyMLP(config)
+"""
+    )
+    with pytest.raises(ConversionError) as caught:
+        inherit(source, TINY)
+    [diagnostic] = caught.value.diagnostics
+    assert (diagnostic.line, diagnostic.col, diagnostic.code) == (12, 16, "E205")
+    assert diagnostic.fix == "write ToyMLP to use the class defined here"
+
+
+def test_an_explicit_call_to_a_shadowed_base_method_is_e204(inherit: Inherit) -> None:
+    source = (
+        IMPORTS + "\n\nclass ToyMLP(TinyMLP):\n    def forward(self, x):\n        return TinyMLP.forward(self, x)\n"
+    )
+    with pytest.raises(ConversionError) as caught:
+        inherit(source, TINY)
+    [diagnostic] = caught.value.diagnostics
+    assert diagnostic.code == "E204"
+    assert diagnostic.message == "TinyMLP.forward(self, ...) would call ToyMLP.forward itself in the generated file"
+
+
+def test_base_names_in_modular_code_become_the_renamed_names(inherit: Inherit) -> None:
+    source = IMPORTS + "\n\ndef make_mlp(config: TinyConfig) -> TinyMLP:\n    return TinyMLP(config)\n"
+    text = inherit(source, TINY)[MODELING]
+    assert block(text, "make_mlp") == "def make_mlp(config: ToyConfig) -> ToyMLP:\n    return ToyMLP(config)\n"
+    assert "class ToyMLP(nn.Module):" in text
+
+
+def test_an_explicit_call_to_a_runtime_base_stays_a_call(inherit: Inherit) -> None:
+    source = (
+        IMPORTS + "\n\nclass ToyMLP(TinyMLP):\n    def __init__(self, config):\n        nn.Module.__init__(self)\n"
+    )
+    text = block(inherit("from torch import nn\n" + source, TINY)[MODELING], "ToyMLP")
+    assert "    def __init__(self, config):\n        nn.Module.__init__(self)\n" in text
+
+
+def test_a_class_defined_twice_in_an_inheriting_file_is_e010(inherit: Inherit) -> None:
+    with pytest.raises(ConversionError) as caught:
+        inherit(IMPORTS + "\n\nclass ToyMLP(TinyMLP):\n    pass\n\n\nclass ToyMLP(TinyMLP):\n    pass\n", TINY)
+    [diagnostic] = caught.value.diagnostics
+    assert (diagnostic.line, diagnostic.col, diagnostic.code) == (10, 1, "E010")
+
+
+def test_a_one_line_class_body_is_merged_and_located_like_any_other(inherit: Inherit) -> None:
+    with pytest.raises(ConversionError) as caught:
+        inherit(IMPORTS + "\n\nclass ToyConfig(TinyConfig): nope = AttributeError()\n", TINY)
+    [diagnostic] = caught.value.diagnostics
+    assert (diagnostic.line, diagnostic.col, diagnostic.code) == (6, 30, "E202")
+
+
+def test_a_decorated_base_class_is_e209(inherit: Inherit) -> None:
+    decorated = {"tiny": {"modeling": "import functools\n\n\n@functools.total_ordering\nclass TinyKey:\n    pass\n"}}
+    with pytest.raises(ConversionError) as caught:
+        inherit("from generated.tiny.modeling_tiny import TinyKey\n\n\nclass ToyKey(TinyKey):\n    pass\n", decorated)
+    [diagnostic] = caught.value.diagnostics
+    assert (diagnostic.line, diagnostic.col, diagnostic.code) == (4, 14, "E209")

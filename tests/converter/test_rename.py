@@ -1,0 +1,123 @@
+"""Proves the rename pass: the word rule (CamelCase, lowercase, UPPER, only at word boundaries),
+applied on the syntax tree to identifiers, strings, docstrings, f-strings and comments of inherited
+code; names imported from outside the model kept; CamelCase prefixes read off class names.
+
+Run: python -m pytest tests/converter/test_rename.py -q
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from converter.rename import Rename
+from tests.converter.conftest import block, dedent
+
+Inherit = Callable[..., dict[str, str]]
+MODELING = "generated/toy/modeling_toy.py"
+LLAMA_TO_GEMMA2 = Rename("llama", "gemma2", "Llama", "Gemma2")
+
+
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [
+        ("LlamaMLP", "Gemma2MLP"),
+        ("Llama", "Gemma2"),
+        ("_LlamaCache", "_Gemma2Cache"),
+        ("modeling_llama", "modeling_gemma2"),
+        ("llama_rope", "gemma2_rope"),
+        ("LLAMA_DOCS", "GEMMA2_DOCS"),
+        ("Llama2", "Gemma22"),
+        ('"llama"', '"gemma2"'),
+        ("# Llama-2-7B defaults", "# Gemma2-2-7B defaults"),
+    ],
+)
+def test_a_form_is_renamed_where_a_word_starts(before: str, after: str) -> None:
+    assert LLAMA_TO_GEMMA2.text(before) == after
+
+
+@pytest.mark.parametrize("word", ["MyLlamaTokenizer", "flamingo", "Llamas", "llamafy", "xllama"])
+def test_a_form_inside_another_word_is_left_alone(word: str) -> None:
+    assert LLAMA_TO_GEMMA2.text(word) == word
+
+
+def test_a_new_name_that_contains_the_old_one_is_not_renamed_twice() -> None:
+    assert Rename("gemma", "gemma2", "Gemma", "Gemma2").text("GemmaMLP gemma GEMMA") == "Gemma2MLP gemma2 GEMMA2"
+
+
+BASE = {
+    "tiny": {
+        "modeling": '''
+        """Tiny: a base model."""
+
+        from torch import nn
+
+        from runtime.tokenizers import TinyTokenizer
+
+
+        class TinyLayer(nn.Module):
+            """The tiny layer; TINY_SIZE wide."""
+
+            model_type = "tiny"  # tiny's type
+
+            def describe(self, tiny_name: str) -> str:
+                # a tiny comment
+                return f"TinyLayer {tiny_name} of tiny"
+
+            def tokenizer(self) -> TinyTokenizer:
+                return TinyTokenizer(name_or_path="tiny")
+
+
+        __all__ = ["TinyLayer"]
+        '''
+    }
+}
+
+
+def test_inherited_identifiers_strings_docstrings_and_comments_are_renamed(inherit: Inherit) -> None:
+    outputs = inherit(
+        "from generated.tiny.modeling_tiny import TinyLayer\n\n\nclass ToyLayer(TinyLayer):\n    pass\n", BASE
+    )
+    assert block(outputs[MODELING], "ToyLayer") == dedent(
+        '''
+        class ToyLayer(nn.Module):
+            """The toy layer; TOY_SIZE wide."""
+
+            model_type = "toy"  # toy's type
+
+            def describe(self, toy_name: str) -> str:
+                # a toy comment
+                return f"ToyLayer {toy_name} of toy"
+
+            def tokenizer(self) -> TinyTokenizer:
+                return TinyTokenizer(name_or_path="toy")
+        '''
+    )
+
+
+def test_names_imported_from_outside_the_model_keep_their_names(inherit: Inherit) -> None:
+    outputs = inherit(
+        "from generated.tiny.modeling_tiny import TinyLayer\n\n\nclass ToyLayer(TinyLayer):\n    pass\n", BASE
+    )
+    assert "from runtime.tokenizers import TinyTokenizer\n" in outputs[MODELING]
+
+
+def test_the_new_prefix_comes_from_the_classes_that_subclass_base_classes(inherit: Inherit) -> None:
+    source = "from generated.tiny.modeling_tiny import TinyLayer\n\n\nclass ToyLMLayer(TinyLayer):\n    pass\n"
+    outputs = inherit(source, BASE, model="toy_lm")
+    text = outputs["generated/toy_lm/modeling_toy_lm.py"]
+    assert "class ToyLMLayer(nn.Module):" in text
+    assert 'return f"ToyLMLayer {toy_lm_name} of toy_lm"' in text
+
+
+def test_without_a_subclass_the_prefix_is_the_capitalised_model_name(inherit: Inherit) -> None:
+    source = """
+        from generated.tiny.modeling_tiny import TinyLayer
+
+
+        def make_layer():
+            return TinyLayer()
+        """
+    outputs = inherit(source, BASE, model="toy_lm")
+    assert "class ToyLmLayer(nn.Module):" in outputs["generated/toy_lm/modeling_toy_lm.py"]

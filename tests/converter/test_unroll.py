@@ -1,0 +1,283 @@
+"""Proves super() unrolling inside merged classes: `__init__` tails merged (replace in place, append,
+`del`), calls bound to parameters (same name, renamed, literal, expression, keyword, default),
+returns fitted to the calling statement, `**super_kwargs` signatures, calls that stay calls, and
+every refusal (E203, E207, E208) with its reason.
+
+Run: python -m pytest tests/converter/test_unroll.py -q
+"""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Callable
+
+import pytest
+
+from converter import ConversionError
+from tests.converter.conftest import block, dedent
+
+Inherit = Callable[..., dict[str, str]]
+MODELING = "generated/toy/modeling_toy.py"
+TINY = {
+    "tiny": {
+        "modeling": '''
+            import torch
+            from torch import nn
+
+
+            class TinyLayer(nn.Module):
+                def __init__(self, size: int, bias: bool = False) -> None:
+                    super().__init__()
+                    self.size = size
+                    self.scaling = self.size**-0.5
+                    self.proj = nn.Linear(size, size, bias=bias)
+                    self.norm = nn.LayerNorm(size)
+
+                def forward(self, x: torch.Tensor, scale: float = 1.0) -> torch.Tensor:
+                    """Project, then scale."""
+                    y = self.proj(x) * self.scaling
+                    return y * scale
+
+                def remember(self, x):
+                    self.last = x
+                    return x
+
+                def early(self, x):
+                    if x is None:
+                        return None
+                    return x + 1
+
+                def spread(self, x, **kwargs):
+                    return self.proj(x, **kwargs)
+
+                @torch.no_grad()
+                def frozen(self, x):
+                    return x
+            '''
+    }
+}
+
+
+def method(source: str, name: str, inherit: Inherit) -> str:
+    """The merged method `name` of ToyLayer, converted from `class ToyLayer(TinyLayer):` + source."""
+    header = (
+        "from torch import nn\n\nfrom generated.tiny.modeling_tiny import TinyLayer\n\n\nclass ToyLayer(TinyLayer):\n"
+    )
+    text = block(inherit(header + textwrap.indent(dedent(source), "    "), TINY)[MODELING], "ToyLayer")
+    start = text.index(f"    def {name}(")
+    ends = [end for end in (text.find("\n\n    def ", start), text.find("\n\n    @", start)) if end != -1]
+    return dedent(text[start : min(ends) + 1 if ends else len(text)])
+
+
+def refused(source: str, inherit: Inherit) -> tuple[str, str]:
+    with pytest.raises(ConversionError) as caught:
+        method(source, "forward", inherit)
+    [diagnostic] = caught.value.diagnostics
+    return diagnostic.code, diagnostic.message
+
+
+def test_init_assignment_to_a_base_attribute_replaces_it_in_place_and_new_ones_append(inherit: Inherit) -> None:
+    source = """
+        def __init__(self, size: int) -> None:
+            super().__init__(size)
+            self.scaling = 1.0
+            self.extra = nn.Identity()
+        """
+    assert method(source, "__init__", inherit) == dedent(
+        """
+        def __init__(self, size: int) -> None:
+            super().__init__()
+            self.size = size
+            self.scaling = 1.0
+            self.proj = nn.Linear(size, size, bias=False)
+            self.norm = nn.LayerNorm(size)
+            self.extra = nn.Identity()
+        """
+    )
+
+
+def test_init_assignment_that_later_base_code_reads_is_appended_not_moved(inherit: Inherit) -> None:
+    source = "def __init__(self, size: int) -> None:\n    super().__init__(size)\n    self.size = 4\n"
+    text = method(source, "__init__", inherit)
+    assert text.endswith("    self.norm = nn.LayerNorm(size)\n    self.size = 4\n")
+    assert text.count("self.size = ") == 2
+
+
+def test_init_del_removes_the_base_assignment_and_nothing_else(inherit: Inherit) -> None:
+    source = "def __init__(self, size: int) -> None:\n    super().__init__(size, bias=True)\n    del self.norm\n"
+    assert method(source, "__init__", inherit) == dedent(
+        """
+        def __init__(self, size: int) -> None:
+            super().__init__()
+            self.size = size
+            self.scaling = self.size**-0.5
+            self.proj = nn.Linear(size, size, bias=True)
+        """
+    )
+
+
+@pytest.mark.parametrize(
+    ("attribute", "why"),
+    [("missing", "does not assign it"), ("size", "uses it beyond that one assignment")],
+)
+def test_del_of_an_attribute_that_cannot_be_removed_exactly_is_e207(
+    inherit: Inherit, attribute: str, why: str
+) -> None:
+    source = f"def __init__(self, size: int) -> None:\n    super().__init__(size)\n    del self.{attribute}\n"
+    with pytest.raises(ConversionError) as caught:
+        method(source, "__init__", inherit)
+    [diagnostic] = caught.value.diagnostics
+    assert (diagnostic.line, diagnostic.col, diagnostic.code) == (9, 9, "E207")
+    assert diagnostic.message == f"cannot delete self.{attribute} exactly: the base __init__ of TinyLayer {why}"
+
+
+def test_assigned_call_inlines_the_body_and_assigns_the_returned_value(inherit: Inherit) -> None:
+    source = "def forward(self, x, scale=1.0):\n    out = super().forward(x, scale)\n    return out + 1\n"
+    assert method(source, "forward", inherit) == dedent(
+        """
+        def forward(self, x, scale=1.0):
+            y = self.proj(x) * self.scaling
+            out = y * scale
+            return out + 1
+        """
+    )
+
+
+def test_a_parameter_passed_another_variable_or_a_literal_is_replaced_in_the_body(inherit: Inherit) -> None:
+    source = "def forward(self, hidden):\n    return super().forward(scale=2.0, x=hidden)\n"
+    assert method(source, "forward", inherit) == dedent(
+        """
+        def forward(self, hidden):
+            y = self.proj(hidden) * self.scaling
+            return y * 2.0
+        """
+    )
+
+
+def test_an_expression_argument_is_assigned_before_the_body_and_defaults_fill_the_rest(inherit: Inherit) -> None:
+    source = "def forward(self, x):\n    return super().forward(x * 2)\n"
+    assert method(source, "forward", inherit) == dedent(
+        """
+        def forward(self, x):
+            x = x * 2
+            y = self.proj(x) * self.scaling
+            return y * 1.0
+        """
+    )
+
+
+def test_a_call_statement_drops_a_final_return_of_a_plain_name(inherit: Inherit) -> None:
+    source = "def remember(self, x):\n    super().remember(x)\n    return None\n"
+    assert method(source, "remember", inherit) == "def remember(self, x):\n    self.last = x\n    return None\n"
+
+
+def test_return_of_the_call_keeps_the_base_returns(inherit: Inherit) -> None:
+    source = "def early(self, x):\n    return super().early(x)\n"
+    assert method(source, "early", inherit) == dedent(
+        """
+        def early(self, x):
+            if x is None:
+                return None
+            return x + 1
+        """
+    )
+
+
+def test_unpassed_kwargs_only_spread_in_the_body_are_dropped(inherit: Inherit) -> None:
+    source = "def spread(self, x):\n    return super().spread(x)\n"
+    assert method(source, "spread", inherit) == "def spread(self, x):\n    return self.proj(x)\n"
+
+
+def test_a_method_the_base_class_does_not_define_stays_a_call(inherit: Inherit) -> None:
+    source = "def reset(self):\n    super().reset_parameters()\n"
+    assert method(source, "reset", inherit) == "def reset(self):\n    super().reset_parameters()\n"
+
+
+def test_super_kwargs_inherits_the_base_signature_and_adds_to_it(inherit: Inherit) -> None:
+    source = """
+        def forward(self, gate: float = 0.5, **super_kwargs):
+            out = super().forward(**super_kwargs)
+            return out * gate
+        """
+    assert method(source, "forward", inherit) == dedent(
+        """
+        def forward(self, x: torch.Tensor, scale: float = 1.0, gate: float = 0.5) -> torch.Tensor:
+            y = self.proj(x) * self.scaling
+            out = y * scale
+            return out * gate
+        """
+    )
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        (
+            "def forward(self, x):\n    if x is None:\n        return x\n    return super().early(x) + 1\n",
+            "cannot unroll super().early() in forward exactly: it is part of an expression or a block",
+        ),
+        (
+            "def forward(self, x):\n    out = super().early(x)\n    return out\n",
+            "cannot unroll super().early() in forward exactly: the base body returns early",
+        ),
+        (
+            "def forward(self, *xs):\n    return super().forward(*xs)\n",
+            "cannot unroll super().forward() in forward exactly: the arguments *xs cannot be bound statically",
+        ),
+        (
+            "def forward(self, x):\n    def inner():\n        return super().forward(x)\n\n    return inner()\n",
+            "cannot unroll super().forward() in forward exactly: it is inside a nested function",
+        ),
+        (
+            "def forward(self, x):\n    return super().frozen(x)\n",
+            "cannot unroll super().frozen() in forward exactly: TinyLayer.frozen is decorated",
+        ),
+        (
+            "def forward(self, x):\n    y = 3\n    out = super().forward(x)\n    return out + y\n",
+            "cannot unroll super().forward() in forward exactly: the base body sets 'y', which this method uses after the call",
+        ),
+        (
+            "def forward(self, x, **kwargs):\n    return super().forward(x, **kwargs)\n",
+            "cannot unroll super().forward() in forward exactly: it passes keywords the base does not take",
+        ),
+    ],
+)
+def test_calls_that_cannot_be_unrolled_exactly_are_e203(inherit: Inherit, source: str, message: str) -> None:
+    assert refused(source, inherit) == ("E203", message)
+
+
+def test_a_base_body_reading_a_global_the_override_binds_locally_is_e203(inherit: Inherit) -> None:
+    source = "def __init__(self, size):\n    nn = None\n    super().__init__(size)\n"
+    with pytest.raises(ConversionError) as caught:
+        method(source, "__init__", inherit)
+    [diagnostic] = caught.value.diagnostics
+    assert diagnostic.code == "E203"
+    assert "reads the module-level name 'nn', which this method binds locally" in diagnostic.message
+
+
+def test_super_kwargs_used_other_than_in_the_call_is_e208(inherit: Inherit) -> None:
+    source = (
+        "def forward(self, **super_kwargs):\n    print(super_kwargs)\n    return super().forward(**super_kwargs)\n"
+    )
+    assert refused(source, inherit) == (
+        "E208",
+        "ToyLayer.forward uses super_kwargs other than in super().forward(**super_kwargs)",
+    )
+
+
+def test_a_super_kwargs_signature_repeating_a_base_parameter_is_e208(inherit: Inherit) -> None:
+    source = "def forward(self, x, **super_kwargs):\n    return super().forward(**super_kwargs)\n"
+    assert refused(source, inherit) == ("E208", "ToyLayer.forward repeats the base parameter 'x'")
+
+
+def test_a_new_parameter_without_default_after_base_defaults_becomes_keyword_only(inherit: Inherit) -> None:
+    source = (
+        "def forward(self, gate, **super_kwargs):\n    out = super().forward(**super_kwargs)\n    return out * gate\n"
+    )
+    text = method(source, "forward", inherit)
+    assert text.startswith("def forward(self, x: torch.Tensor, scale: float = 1.0, *, gate) -> torch.Tensor:\n")
+
+
+def test_a_one_line_override_is_unrolled_like_any_other(inherit: Inherit) -> None:
+    source = "def spread(self, x): return super().spread(x)\n"
+    assert method(source, "spread", inherit) == "def spread(self, x):\n    return self.proj(x)\n"

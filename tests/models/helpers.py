@@ -1,0 +1,75 @@
+"""Shared pieces of the model parity tests: tiny configs, the reference oracle, comparisons."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+
+
+def assert_close(actual: torch.Tensor, expected: torch.Tensor, atol: float = 1e-5, what: str = "tensor") -> None:
+    """Fail with the max and mean absolute difference when two tensors differ beyond `atol`."""
+    assert actual.shape == expected.shape, f"{what}: shape {tuple(actual.shape)} vs {tuple(expected.shape)}"
+    diff = (actual.double() - expected.double()).abs()
+    max_diff, mean_diff = diff.max().item(), diff.mean().item()
+    assert max_diff <= atol, f"{what}: max |diff| {max_diff:.3e} > {atol:.0e} (mean {mean_diff:.3e})"
+
+
+ROPE_VARIANTS: dict[str, dict[str, Any]] = {
+    "default": {"rope_type": "default", "rope_theta": 10000.0},
+    "linear": {"rope_type": "linear", "rope_theta": 10000.0, "factor": 2.0},
+    "dynamic": {"rope_type": "dynamic", "rope_theta": 10000.0, "factor": 2.0},
+    "llama3": {
+        "rope_type": "llama3",
+        "rope_theta": 500000.0,
+        "factor": 8.0,
+        "low_freq_factor": 1.0,
+        "high_freq_factor": 4.0,
+        "original_max_position_embeddings": 16,
+    },
+    "yarn": {"rope_type": "yarn", "rope_theta": 10000.0, "factor": 2.0, "original_max_position_embeddings": 16},
+}
+
+
+def tiny_llama_kwargs(**overrides: Any) -> dict[str, Any]:
+    """A tiny Llama: hidden 32, 2 layers, vocab 99; a large init so greedy tokens are not ties."""
+    kwargs: dict[str, Any] = {
+        "vocab_size": 99,
+        "hidden_size": 32,
+        "intermediate_size": 64,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+        "max_position_embeddings": 32,
+        "initializer_range": 0.2,
+        "pad_token_id": 0,
+        "bos_token_id": 1,
+        "eos_token_id": 2,
+        "rope_parameters": dict(ROPE_VARIANTS["default"]),
+    }
+    kwargs.update(overrides)
+    return kwargs
+
+
+def reference_checkpoint(tmp_path: Path, model_class_name: str, seed: int = 0, **config_kwargs: Any) -> Any:
+    """Build a random transformers model, save it under tmp_path/"ref", and return it (eval mode)."""
+    import transformers
+
+    torch.manual_seed(seed)
+    config = transformers.AutoConfig.for_model(**config_kwargs)
+    model = getattr(transformers, model_class_name)(config).eval()
+    model.save_pretrained(tmp_path / "ref")
+    return model
+
+
+def padded_batch(vocab_size: int, lengths: list[int], seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Left-padded random prompts (pad id 0) and their attention mask."""
+    generator = torch.Generator().manual_seed(seed)
+    width = max(lengths)
+    input_ids = torch.zeros(len(lengths), width, dtype=torch.long)
+    mask = torch.zeros(len(lengths), width, dtype=torch.long)
+    for row, length in enumerate(lengths):
+        input_ids[row, width - length :] = torch.randint(3, vocab_size, (length,), generator=generator)
+        mask[row, width - length :] = 1
+    return input_ids, mask
