@@ -72,7 +72,7 @@ class GenerationMixin:
         eos = _eos_tensor(eos_token_id if eos_token_id is not None else config.eos_token_id, input_ids.device)
         pad = pad_token_id if pad_token_id is not None else config.pad_token_id
         if pad is None:
-            pad = int(eos[0]) if eos is not None else 0
+            pad = int(eos[0]) if eos is not None and eos.numel() else 0
         batch, prompt_len = input_ids.shape
         if attention_mask is None:
             attention_mask = torch.ones_like(input_ids)
