@@ -19,6 +19,7 @@ import re
 import threading
 import warnings
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -29,7 +30,7 @@ from torch import nn
 from runtime.attention import check_attn_implementation
 from runtime.configuration_utils import PretrainedConfig
 from runtime.hub import resolve_file
-from runtime.safetensors_io import SafetensorsFile
+from runtime.safetensors_io import SafetensorsFile, TensorInfo
 
 WEIGHTS_NAME = "model.safetensors"
 WEIGHTS_INDEX_NAME = "model.safetensors.index.json"
@@ -74,6 +75,47 @@ def _parameters_on_meta() -> Iterator[None]:
         for name, function in skipped.items():
             setattr(nn.init, name, function)
         _STATE.skip_init = False
+
+
+SCRATCH_BYTES = 4 * 2**20  # rows streamed at a time when converting dtype or layout
+
+
+@dataclass(frozen=True)
+class LoadStep:
+    """One checkpoint tensor to read: from `path`, stored as `key`, installed as `name`."""
+
+    path: Path
+    key: str
+    name: str
+    info: TensorInfo
+
+
+@contextlib.contextmanager
+def _default_dtype(dtype: torch.dtype) -> Iterator[None]:
+    """Build modules in `dtype`; buffers computed in an explicit dtype (rotary inv_freq) keep it."""
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(dtype if dtype.is_floating_point else previous)
+    try:
+        yield
+    finally:
+        torch.set_default_dtype(previous)
+
+
+def stream_rows(checkpoint: SafetensorsFile, step: LoadStep, out: torch.Tensor, scratch: torch.Tensor) -> None:
+    """Copy `step`'s tensor into `out` (any dtype or strides) through `scratch`, a block of rows at a time."""
+    shape = step.info.shape
+    if not shape or shape[0] == 0:
+        out.copy_(checkpoint.read(step.key))
+        return
+    row_bytes = (step.info.end - step.info.begin) // shape[0]
+    rows_per_block = max(1, scratch.numel() // max(row_bytes, 1))
+    for start in range(0, shape[0], rows_per_block):
+        stop = min(start + rows_per_block, shape[0])
+        if (stop - start) * row_bytes > scratch.numel():  # a single row larger than the buffer
+            out[start:stop].copy_(checkpoint.read(step.key)[start:stop])
+            continue
+        block = scratch[: (stop - start) * row_bytes].view(step.info.dtype).view(stop - start, *shape[1:])
+        out[start:stop].copy_(checkpoint.read_rows(step.key, start, stop, block))
 
 
 def decode_friendly(weight: torch.Tensor) -> torch.Tensor:
@@ -196,7 +238,8 @@ class PreTrainedModel(nn.Module):
         """A randomly initialised model."""
         if attn_implementation is not None:
             config._attn_implementation = check_attn_implementation(attn_implementation)
-        return cls(config).to(_to_dtype(dtype, config))
+        with _default_dtype(_to_dtype(dtype, config)):
+            return cls(config)
 
     @classmethod
     def from_pretrained(
@@ -218,65 +261,115 @@ class PreTrainedModel(nn.Module):
             config._attn_implementation = check_attn_implementation(attn_implementation)
         target_dtype = _to_dtype(dtype, config)
         files = checkpoint_files(path_or_repo_id, hub_kwargs)
-        with _parameters_on_meta():
+        with _parameters_on_meta(), _default_dtype(target_dtype):
             model = cls(config)
-        report = model._load_files(files, target_dtype)
-        model._settle(report, target_dtype, strict)
+        plan, report = model._plan_loading(files)
+        if strict and any(report.values()):
+            raise CheckpointError(model._describe(report))  # from the headers, before reading any data
+        model._read_planned(plan, target_dtype)
+        model._settle(report, target_dtype)
         return model.eval()
 
     # -- loading ------------------------------------------------------------------------------
-    def _load_files(self, files: list[Path], dtype: torch.dtype) -> dict[str, list[str]]:
-        """Install every checkpoint tensor; return the names that did not fit."""
-        expected = dict(self.named_parameters(remove_duplicate=False))
-        expected.update((name, buf) for name, buf in self.state_dict(keep_vars=True).items() if name not in expected)
-        ties = self._ties()
-        report: dict[str, list[str]] = {"unexpected": [], "mismatched": []}
+    def _expected_tensors(self) -> dict[str, tuple[int, ...]]:
+        """Checkpoint name -> shape of every parameter and persistent buffer."""
+        shapes = {name: tuple(p.shape) for name, p in self.named_parameters(remove_duplicate=False)}
+        shapes.update((name, tuple(b.shape)) for name, b in self.state_dict(keep_vars=True).items() if name not in shapes)
+        return shapes
+
+    def _model_name(self, name: str, expected: dict[str, tuple[int, ...]]) -> str | None:
+        """The model's name for a checkpoint tensor; a head checkpoint loads into its base model
+        and a base checkpoint into a head, through `base_model_prefix`."""
+        if name in expected:
+            return name
+        prefix = self.base_model_prefix + "."
+        if name.startswith(prefix) and name[len(prefix) :] in expected:
+            return name[len(prefix) :]
+        return prefix + name if prefix + name in expected else None
+
+    def _plan_loading(self, files: list[Path]) -> tuple[list[LoadStep], dict[str, list[str]]]:
+        """Match every checkpoint tensor to the model from the file headers alone."""
+        expected, ties = self._expected_tensors(), self._ties()
+        plan: list[LoadStep] = []
+        report: dict[str, list[str]] = {"missing": [], "unexpected": [], "mismatched": []}
+        seen: set[str] = set()
         for path in files:
             with SafetensorsFile(path) as checkpoint:
-                for name in checkpoint.names():
-                    if name in ties:
-                        continue  # the tied target follows its source
-                    if name not in expected:
-                        if not any(re.search(p, name) for p in self._keys_to_ignore_on_load_unexpected):
-                            report["unexpected"].append(name)
-                        continue
-                    shape = checkpoint.tensors[name].shape
-                    if shape != tuple(expected[name].shape):
-                        report["mismatched"].append(f"{name}: checkpoint {shape} vs model {tuple(expected[name].shape)}")
-                        continue
-                    self._install(name, checkpoint.read(name), dtype)
-        self.tie_weights()
-        report["missing"] = [name for name, p in self.named_parameters() if p.device.type == "meta"]
-        return report
+                infos = dict(checkpoint.tensors)
+            for key in sorted(infos):
+                name = self._model_name(key, expected)
+                if name is None:
+                    if not any(re.search(p, key) for p in self._keys_to_ignore_on_load_unexpected):
+                        report["unexpected"].append(key)
+                    continue
+                seen.add(name)
+                if name in ties:
+                    continue  # the tied target follows its source
+                if infos[key].shape != expected[name]:
+                    report["mismatched"].append(f"{key}: checkpoint {infos[key].shape} vs model {expected[name]}")
+                    continue
+                plan.append(LoadStep(path, key, name, infos[key]))
+        report["missing"] = [name for name in expected if name not in seen and name not in ties]
+        return plan, report
 
-    def _install(self, name: str, tensor: torch.Tensor, dtype: torch.dtype) -> None:
+    def _describe(self, report: dict[str, list[str]]) -> str:
+        lines = [f"{kind} tensors ({len(names)}): {', '.join(names)}" for kind, names in sorted(report.items()) if names]
+        return (
+            f"{type(self).__name__}: checkpoint does not fit the model\n  " + "\n  ".join(lines)
+            + "\n  (pass strict=False to load anyway and initialise what is missing)"
+        )
+
+    def _read_planned(self, plan: list[LoadStep], dtype: torch.dtype) -> None:
+        """Read each planned tensor into its final storage.
+
+        Tensors stored as they are read go straight into their storage. Those that change dtype or
+        layout stream through one small reused buffer, a block of rows at a time: a full temporary
+        per tensor would add the largest tensor to the peak and fragment the heap.
+        """
+        scratch = torch.empty(SCRATCH_BYTES, dtype=torch.uint8)
+        for path in sorted({step.path for step in plan}):
+            with SafetensorsFile(path) as checkpoint:
+                for step in (s for s in plan if s.path == path):
+                    layout = self._target_layout(step, dtype)
+                    if layout == "direct":
+                        tensor = checkpoint.read(step.key)
+                    else:
+                        tensor = self._allocate(step, dtype, layout)
+                        stream_rows(checkpoint, step, tensor, scratch)
+                    self._install(step.name, tensor)
+        self.tie_weights()
+
+    def _target_layout(self, step: LoadStep, dtype: torch.dtype) -> str:
+        """"direct" (read as stored), "same" (convert dtype only) or "column_major" (see decode_friendly)."""
+        owner = self.get_submodule(step.name.rpartition(".")[0])
+        if len(step.info.shape) == 2 and (isinstance(owner, nn.Linear) or step.name in self._ties().values()):
+            return "column_major"
+        return "same" if step.info.dtype.is_floating_point and step.info.dtype != dtype else "direct"
+
+    @staticmethod
+    def _allocate(step: LoadStep, dtype: torch.dtype, layout: str) -> torch.Tensor:
+        target = dtype if step.info.dtype.is_floating_point else step.info.dtype
+        if layout == "column_major":
+            rows, cols = step.info.shape
+            return torch.empty(cols, rows, dtype=target).t()  # column-major, as decode_friendly
+        return torch.empty(step.info.shape, dtype=target)
+
+    def _install(self, name: str, tensor: torch.Tensor) -> None:
         owner, _, attr = name.rpartition(".")
         module = self.get_submodule(owner)
-        if tensor.is_floating_point():
-            tensor = tensor.to(dtype)
-        if tensor.dim() == 2 and (isinstance(module, nn.Linear) or name in self._ties().values()):
-            tensor = decode_friendly(tensor)
         if attr in module._parameters:
             module._parameters[attr] = nn.Parameter(tensor, requires_grad=tensor.is_floating_point())
         else:
             module._buffers[attr] = tensor
 
-    def _settle(self, report: dict[str, list[str]], dtype: torch.dtype, strict: bool) -> None:
-        """Raise (strict) or initialise what is missing; put floating buffers in `dtype`."""
-        problems = {kind: names for kind, names in report.items() if names}
-        if problems and strict:
-            lines = [f"{kind} tensors ({len(names)}): {', '.join(names)}" for kind, names in sorted(problems.items())]
-            raise CheckpointError(f"{type(self).__name__}: checkpoint does not fit the model\n  " + "\n  ".join(lines)
-                                  + "\n  (pass strict=False to load anyway and initialise what is missing)")
+    def _settle(self, report: dict[str, list[str]], dtype: torch.dtype) -> None:
+        """Initialise what is missing (strict=False), tie, and record what did not fit."""
         for name, param in list(self.named_parameters()):
             if param.device.type == "meta":
                 self._materialize(name, param, dtype)
         self.tie_weights()
-        for module in self.modules():
-            for key, buf in module._buffers.items():
-                if buf is not None and buf.is_floating_point() and key not in ("inv_freq", "original_inv_freq"):
-                    module._buffers[key] = buf.to(dtype)
         self.loading_info = report
+        problems = {kind: names for kind, names in report.items() if names}
         if problems:
             warnings.warn(f"{type(self).__name__} loaded with strict=False: {problems}", stacklevel=3)
 
@@ -305,8 +398,8 @@ class PreTrainedModel(nn.Module):
         ties = self._ties()
         state = {name: t.detach().contiguous() for name, t in self.state_dict().items() if name not in ties}
         shards = _shard(state, parse_size(max_shard_size))
-        for stale in directory.glob("model*.safetensors*"):
-            stale.unlink()
+        for stale in [*directory.glob("model-*-of-*.safetensors"), directory / WEIGHTS_NAME, directory / WEIGHTS_INDEX_NAME]:
+            stale.unlink(missing_ok=True)
         if len(shards) == 1:
             save_file(_unshare(shards[0]), directory / WEIGHTS_NAME, metadata={"format": "pt"})
             return

@@ -120,10 +120,21 @@ class SafetensorsFile:
     def names(self) -> list[str]:
         return sorted(self.tensors)
 
-    def read(self, name: str) -> torch.Tensor:
-        """A new tensor holding `name`'s data, read directly into its storage."""
+    def read(self, name: str, out: torch.Tensor | None = None) -> torch.Tensor:
+        """`name`'s data, read directly into the storage of a new tensor, or of `out`.
+
+        `out` (contiguous, on the CPU, of the tensor's dtype and shape) lets a caller reuse one
+        scratch buffer for every read, e.g. when it copies each tensor on into another dtype or
+        layout: allocating and freeing a temporary per tensor fragments the heap.
+        """
         info = self.tensors[name]
-        tensor = torch.empty(info.shape, dtype=info.dtype)
+        if out is not None and not (
+            out.dtype == info.dtype and tuple(out.shape) == info.shape and out.is_contiguous() and out.is_cpu
+        ):
+            raise ValueError(
+                f"{self.path}: tensor {name!r} is {info.shape} {info.dtype}; `out` must match, contiguous"
+            )
+        tensor = torch.empty(info.shape, dtype=info.dtype) if out is None else out
         if info.end == info.begin:
             return tensor
         self._handle.seek(info.begin)
@@ -132,6 +143,21 @@ class SafetensorsFile:
         if self._handle.readinto(view) != info.end - info.begin:
             raise self._fail(f"tensor {name!r}: short read (file changed or truncated)")
         return tensor
+
+    def read_rows(self, name: str, start: int, stop: int, out: torch.Tensor) -> torch.Tensor:
+        """Rows [start, stop) of `name` along its first dimension, read into contiguous `out`.
+
+        Lets a caller stream a large tensor through a small buffer (the file is row-major).
+        """
+        info = self.tensors[name]
+        row_bytes = (info.end - info.begin) // max(info.shape[0], 1)
+        view = memoryview(out.view(-1).view(torch.uint8).numpy())
+        if view.nbytes != (stop - start) * row_bytes:
+            raise ValueError(f"{self.path}: tensor {name!r}: `out` does not hold rows {start}:{stop}")
+        self._handle.seek(info.begin + start * row_bytes)
+        if self._handle.readinto(view) != view.nbytes:
+            raise self._fail(f"tensor {name!r}: short read (file changed or truncated)")
+        return out
 
     def close(self) -> None:
         self._handle.close()
@@ -151,7 +177,9 @@ def load_file(path: str | os.PathLike) -> dict[str, torch.Tensor]:
         return {name: f.read(name) for name in sorted(f.tensors, key=lambda n: f.tensors[n].begin)}
 
 
-def save_file(tensors: dict[str, torch.Tensor], path: str | os.PathLike, metadata: dict[str, str] | None = None) -> None:
+def save_file(
+    tensors: dict[str, torch.Tensor], path: str | os.PathLike, metadata: dict[str, str] | None = None
+) -> None:
     """Write `tensors` (contiguous, no two sharing storage) with `{"format": "pt"}` metadata."""
     # imported here: loading a checkpoint never needs the safetensors package
     from safetensors.torch import save_file as write

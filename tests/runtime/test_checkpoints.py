@@ -179,3 +179,15 @@ def test_load_peak_memory_is_one_copy_of_the_weights(tmp_path: Path) -> None:
     """)
     growth = int(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
     assert 0.9 * weight_bytes < growth < 1.3 * weight_bytes, f"peak growth {growth / 1e6:.0f} MB for {weight_bytes / 1e6:.0f} MB of weights"
+
+
+def test_base_model_loads_from_a_head_checkpoint_and_auto_classes_find_it(tmp_path: Path) -> None:
+    from runtime.auto import AutoConfig, AutoModel, AutoModelForCausalLM
+
+    model, path = saved_model(tmp_path)
+    base = AutoModel.from_pretrained(path)
+    assert type(base).__name__ == "LlamaModel" and isinstance(AutoConfig.from_pretrained(path), LlamaConfig)
+    assert torch.equal(base.embed_tokens.weight, model.model.embed_tokens.weight)
+    assert type(AutoModelForCausalLM.from_pretrained(path)).__name__ == "LlamaForCausalLM"
+    with pytest.raises(ValueError, match="unknown model_type 'nonexistent'"):
+        AutoConfig.for_model("nonexistent")

@@ -56,7 +56,9 @@ class ToyModel(ToyPreTrainedModel):
     def __init__(self, config: ToyConfig) -> None:
         super().__init__(config)
         self.embed_tokens = nn.Embedding(config.vocab_size, config.hidden_size, config.pad_token_id)
-        self.layers = nn.ModuleList([nn.Linear(config.hidden_size, config.hidden_size) for _ in range(config.num_layers)])
+        self.layers = nn.ModuleList(
+            [nn.Linear(config.hidden_size, config.hidden_size) for _ in range(config.num_layers)]
+        )
         self.pre_norm = ToyZeroCenteredRMSNorm(config.hidden_size)
         self.norm = ToyRMSNorm(config.hidden_size)
         # computed, never saved: must come out of loading real (not meta) and intact

@@ -1,0 +1,1 @@
+"""Property-based converter tests on synthetic (plain Python) programs."""
