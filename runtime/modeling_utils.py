@@ -296,10 +296,14 @@ class PreTrainedModel(nn.Module):
         for path in files:
             with SafetensorsFile(path) as checkpoint:
                 infos = dict(checkpoint.tensors)
+            # a base model read from a head checkpoint skips the head's own tensors (e.g. lm_head)
+            prefix = self.base_model_prefix + "."
+            head_checkpoint = not hasattr(self, self.base_model_prefix) and any(k.startswith(prefix) for k in infos)
             for key in sorted(infos):
                 name = self._model_name(key, expected)
                 if name is None:
-                    if not any(re.search(p, key) for p in self._keys_to_ignore_on_load_unexpected):
+                    ignored = self._keys_to_ignore_on_load_unexpected
+                    if not (head_checkpoint and not key.startswith(prefix)) and not any(re.search(p, key) for p in ignored):
                         report["unexpected"].append(key)
                     continue
                 seen.add(name)
