@@ -54,7 +54,7 @@ HELPERS = {
     "OFFSET": "OFFSET = {n}\n",
     "ZED_PREFIX": 'ZED_PREFIX = "zz"\n',
     "combine": "def combine(a, b):\n    return a * SCALE - b\n",
-    "label": 'def label(name):\n    return f"zed<{name}>"\n',
+    "label": 'def label(name):\n    return f"zed<{{name}}>"\n',
     "bump": "def bump(value):\n    return value * OFFSET + SCALE\n",
 }
 EXTRA_CLASS = """\
@@ -359,3 +359,27 @@ def programs(draw: st.DrawFn) -> Program:
     ordered = [name for name in BASE_CLASSES if name in imports]
     return Program(helpers, tuple(classes), tuple(ordered), tuple(ctx.risky))
 
+
+
+VALUES = {"int": st.integers(-2, 6), "str": st.sampled_from(["toy", "Zed", "", "a"])}
+
+
+@st.composite
+def call_arguments(draw: st.DrawFn, signature: Signature) -> tuple[tuple[object, ...], dict[str, object]]:
+    """Arguments for one call: required parameters always, optional ones sometimes; positional
+    while nothing was skipped (never for a `**super_kwargs` override); an extra keyword for `**kwargs`."""
+    args: list[object] = []
+    kwargs: dict[str, object] = {}
+    positional = not signature.by_keyword and draw(st.booleans())
+    for param in signature.params:
+        if param.default is not None and draw(st.booleans()):
+            positional = False
+            continue
+        value = draw(VALUES[param.kind])
+        if positional:
+            args.append(value)
+        else:
+            kwargs[param.name] = value
+    if signature.star_kwargs and draw(st.booleans()):
+        kwargs["flag"] = draw(VALUES["int"])
+    return tuple(args), kwargs
