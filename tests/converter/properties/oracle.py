@@ -1,5 +1,8 @@
 """The two sides a property compares: the generated module, and the overlay built without the converter.
 
+`convert` writes the Toy base and a modular source into a temporary repository and returns the
+generated modeling file (or raises ConversionError); `generated_namespace` executes it.
+
 The overlay is the reference semantics of DESIGN.md, as tests/equivalence/overlay.py builds it
 for real models: the base source renamed as text (whole words: Toy -> Zed, toy -> zed,
 TOY -> ZED), executed into a fresh namespace, then the modular source without its
@@ -8,8 +11,9 @@ first to the renamed object it shadows (`ToyThing = ZedThing`).
 
 Removal the modular way (`x = AttributeError()`, a method that only raises AttributeError) means
 "this class has no `x`"; the overlay, being plain Python, would keep a class attribute holding
-an exception instead. `remove_members` gives the overlay class a descriptor that fails exactly
-like a missing attribute, so both sides can be compared on presence (hasattr) and on every use.
+an exception, or a method that raises, instead. `overlay_namespace` gives such overlay members a
+`Removed` descriptor that fails exactly like a missing attribute, so both sides can be compared on
+presence (hasattr) and on every use.
 
 A `Script` is drawn once and run on both sides; each step records what it observed (a value
 reduced to plain data by `snapshot`, or an exception's type and message).
@@ -18,15 +22,38 @@ reduced to plain data by `snapshot`, or an exception's type and message).
 from __future__ import annotations
 
 import re
+import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+from converter import convert_files
+from tests.converter.properties.toy_base import BASE_SOURCE
 from tests.equivalence.overlay import split_modular
 
 RENAMES = (("Toy", "Zed"), ("toy", "zed"), ("TOY", "ZED"))
 BASE_MODULE = "toy"
 MODEL = "zed"
+MODULAR = f"modular/modular_{MODEL}.py"
+GENERATED = f"generated/{MODEL}/modeling_{MODEL}.py"
+Arguments = tuple[tuple[object, ...], dict[str, object]]
+
+
+def convert(modular_source: str) -> str:
+    """The generated modeling file for `modular_source` over the Toy base; raises ConversionError."""
+    with tempfile.TemporaryDirectory(prefix="converter-properties-") as directory:
+        repo = Path(directory)
+        files = {
+            "generated/__init__.py": "",
+            f"generated/{BASE_MODULE}/__init__.py": "",
+            f"generated/{BASE_MODULE}/modeling_{BASE_MODULE}.py": BASE_SOURCE,
+            MODULAR: modular_source,
+        }
+        for path, text in files.items():
+            (repo / path).parent.mkdir(parents=True, exist_ok=True)
+            (repo / path).write_text(text, encoding="utf-8")
+        return convert_files([repo / MODULAR], repo)[repo / GENERATED]
 
 
 def rename(source: str) -> str:
@@ -48,10 +75,10 @@ class Removed:
         raise AttributeError(f"{type(instance).__name__!r} object has no attribute {self.name!r}")
 
 
-def overlay_namespace(base_source: str, modular_source: str, removed: Mapping[str, Sequence[str]]) -> dict[str, Any]:
-    """The overlay of a modular program over one base module (see the module docstring)."""
+def overlay_namespace(modular_source: str, removed: Mapping[str, Sequence[str]]) -> dict[str, Any]:
+    """The overlay of a modular program over the Toy base (see the module docstring)."""
     namespace: dict[str, Any] = {"__name__": f"overlay_{MODEL}"}
-    exec(compile(rename(base_source), f"<overlay: renamed {BASE_MODULE}>", "exec"), namespace)
+    exec(compile(rename(BASE_SOURCE), f"<overlay: renamed {BASE_MODULE}>", "exec"), namespace)
     imports, body = split_modular(modular_source)
     for item in imports:
         assert item.model == BASE_MODULE, item
@@ -66,7 +93,7 @@ def overlay_namespace(base_source: str, modular_source: str, removed: Mapping[st
 
 def generated_namespace(text: str) -> dict[str, Any]:
     namespace: dict[str, Any] = {"__name__": f"generated_{MODEL}"}
-    exec(compile(text, f"generated/{MODEL}/modeling_{MODEL}.py", "exec"), namespace)
+    exec(compile(text, GENERATED, "exec"), namespace)
     return namespace
 
 
@@ -84,13 +111,24 @@ def snapshot(value: object) -> object:
 
 
 def outcome(action: Callable[[], object]) -> tuple[object, ...]:
+    """("returned", value as plain data) or ("raised", exception type, message)."""
     try:
         return ("returned", snapshot(action()))
     except Exception as error:  # noqa: BLE001 - the exception is the observation
         return ("raised", type(error).__name__, str(error))
 
 
-Arguments = tuple[tuple[object, ...], dict[str, object]]
+def construct(cls: type, arguments: Arguments) -> tuple[object | None, tuple[object, ...]]:
+    """(the instance or None, the outcome: its attributes, or the exception)."""
+    args, kwargs = arguments
+    made: list[object] = []
+
+    def make() -> dict[str, Any]:
+        made.append(cls(*args, **kwargs))
+        return vars(made[0])
+
+    seen = outcome(make)
+    return (made[0] if made else None), seen
 
 
 @dataclass(frozen=True)
@@ -105,16 +143,14 @@ class Script:
 
     def run(self, namespace: Mapping[str, Any]) -> list[tuple[object, ...]]:
         cls = namespace[self.class_name]
-        args, kwargs = self.init
         seen: list[tuple[object, ...]] = [("class attributes", class_attributes(cls))]
         seen += [("removed from class", name, hasattr(cls, name)) for name in self.removed]
         if self.docstring is not None:
             seen.append(("docstring", cls.__doc__))
-        made: list[object] = []
-        seen.append(("construct", outcome(lambda: made.append(cls(*args, **kwargs)) or vars(made[-1]))))
-        if not made:
+        instance, constructed = construct(cls, self.init)
+        seen.append(("construct", constructed))
+        if instance is None:
             return seen
-        instance = made[0]
         for method, (args, kwargs) in self.calls:
             seen.append(("call", method, outcome(lambda m=method, a=args, k=kwargs: getattr(instance, m)(*a, **k))))
         seen.append(("attributes after the calls", snapshot(vars(instance))))
@@ -129,3 +165,22 @@ def class_attributes(cls: type) -> dict[str, object]:
         if not name.startswith("_") and (seen := outcome(lambda n=name: getattr(cls, n)))[0] == "returned":
             found[name] = seen[1]
     return found
+
+
+def behaviour(namespace: Mapping[str, Any], scripts: Sequence[Script]) -> list[tuple[object, ...]]:
+    return [(script.class_name, *step) for script in scripts for step in script.run(namespace)]
+
+
+def assert_behaves_like_overlay(modular_source: str, generated_text: str, scripts: Sequence[Script]) -> None:
+    """Both sides observe the same; the message shows the first differing observations."""
+    removed = {script.class_name: script.removed for script in scripts}
+    expected = behaviour(overlay_namespace(modular_source, removed), scripts)
+    actual = behaviour(generated_namespace(generated_text), scripts)
+    differences = [
+        f"  generated: {mine}\n  overlay:   {theirs}"
+        for mine, theirs in zip(actual, expected, strict=False)
+        if mine != theirs
+    ]
+    if len(actual) != len(expected):
+        differences.append(f"  {len(actual)} observations of the generated module, {len(expected)} of the overlay")
+    assert actual == expected, "the generated module differs from the overlay:\n" + "\n".join(differences[:4])

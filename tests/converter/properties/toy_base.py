@@ -7,7 +7,7 @@ call time), and on its arguments; strings mention the model name in renamed and 
 
 `WINDOW` is the one constant read at definition time (a class attribute and a default argument).
 Redefining it in a modular file is a known divergence from the overlay (see
-test_synthetic_programs.py), so the main strategy never does.
+test_known_converter_bugs.py), so the strategies never do.
 
 The table (`BASE_CLASSES`) is written by hand from the source, independently of the converter:
 the strategies use it to write overrides and to draw call arguments.
@@ -64,7 +64,7 @@ class ToyThing:
     """A thing of the Toy model."""
 
     kind = "thing"
-    factor = 2
+    factor: int = 2
     limit = WINDOW * 10
 
     def __init__(self, width, depth=2, name="toy"):
@@ -94,6 +94,9 @@ class ToyThing:
             raise ValueError(f"negative {x} for {label(self.name)}")
         return bump(x) + self.extra
 
+    def mark(self, text, *, times=2):
+        return (label(text) + "|") * times + str(self.depth)
+
 
 class ToyModel(ToyThing):
     def __init__(self, width, depth=2, name="model"):
@@ -114,23 +117,28 @@ __all__ = ["ToyHelper", "ToyThing", "ToyModel"]
 
 @dataclass(frozen=True)
 class Param:
-    """A parameter: `default` is its source text, None when it is required."""
+    """A parameter: `default` is its source text, None when it is required. `in_fstring`: the
+    base body uses it inside an f-string (a string literal bound there breaks the converter)."""
 
     name: str
     kind: Kind
     default: str | None = None
+    in_fstring: bool = False
+    keyword_only: bool = False
 
 
 @dataclass(frozen=True)
 class Method:
     """A base method. `positional_callers`: the base calls it with positional arguments, so a
-    `**super_kwargs` override (whose overlay signature takes only keywords) would not agree."""
+    `**super_kwargs` override (whose overlay signature takes only keywords) would not agree.
+    `returns_early`: only `return super().m(...)` can unroll it (E203 otherwise)."""
 
     name: str
     params: tuple[Param, ...]
     returns: Returns
     star_kwargs: bool = False
     positional_callers: bool = False
+    returns_early: bool = False
 
 
 @dataclass(frozen=True)
@@ -143,10 +151,7 @@ class BaseClass:
     init_attributes: tuple[str, ...]  # the self.<x> its own __init__ body assigns, once each
     methods: tuple[Method, ...]
     class_attributes: tuple[str, ...]
-
-    @property
-    def suffix(self) -> str:
-        return self.name.removeprefix("Toy")
+    constructed_positionally: bool = False  # as Method.positional_callers, for `__init__`
 
 
 def _int(name: str, default: str | None = None) -> Param:
@@ -160,9 +165,10 @@ HELPER = BaseClass(
     init_attributes=("width", "depth", "total"),
     methods=(
         Method("size", (_int("k"),), "int", positional_callers=True),
-        Method("describe", (Param("prefix", "str", '"h"'),), "str"),
+        Method("describe", (Param("prefix", "str", '"h"', in_fstring=True),), "str", returns_early=True),
     ),
     class_attributes=(),
+    constructed_positionally=True,
 )
 THING = BaseClass(
     name="ToyThing",
@@ -175,6 +181,7 @@ THING = BaseClass(
         Method("tags", (), "seq"),
         Method("pair", (_int("a"), _int("b", "WINDOW")), "seq"),
         Method("check", (_int("x"),), "int"),
+        Method("mark", (Param("text", "str"), Param("times", "int", "2", keyword_only=True)), "str"),
     ),
     class_attributes=("kind", "factor", "limit"),
 )
