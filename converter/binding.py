@@ -158,7 +158,11 @@ def plan_bindings(
         elif isinstance(value, cst.Name) and renameable(item, value.value, rebound, params, spread_only):
             renames[item.param] = value.value
         elif (
-            is_literal(value) and item.param not in rebound and not item.star and not owns_attributes(body, item.param)
+            is_literal(value)
+            and item.param not in rebound
+            and not item.star
+            and not owns_attributes(body, item.param)
+            and not (isinstance(value, cst.SimpleString) and used_in_fstring(body, item.param))
         ):
             renames[item.param] = value
         elif item.star == KWARGS and not spread_only and not isinstance(value, cst.Dict):
@@ -190,6 +194,31 @@ def owns_attributes(body: Sequence[cst.BaseStatement], name: str) -> bool:
     for statement in body:
         statement.visit(finder)
     return finder.found
+
+
+def used_in_fstring(body: Sequence[cst.BaseStatement], name: str) -> bool:
+    """`name` appears inside an f-string: a string literal written there would need other quotes."""
+    finder = FindInFString(name)
+    for statement in body:
+        statement.visit(finder)
+    return finder.found
+
+
+class FindInFString(cst.CSTVisitor):
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.depth = 0
+        self.found = False
+
+    def visit_FormattedStringExpression(self, node: cst.FormattedStringExpression) -> None:
+        self.depth += 1
+
+    def leave_FormattedStringExpression(self, original_node: cst.FormattedStringExpression) -> None:
+        self.depth -= 1
+
+    def visit_Name(self, node: cst.Name) -> None:
+        if self.depth and node.value == self.name:
+            self.found = True
 
 
 class FindAttributeOwner(cst.CSTVisitor):

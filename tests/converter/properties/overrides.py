@@ -90,7 +90,7 @@ def super_arguments(draw: st.DrawFn, base: tuple[Param, ...], own: list[Param]) 
     keywords = False
     for param, mine in zip(base, own, strict=True):
         choices = ["same", "same", "keyword", "expression"]
-        if not param.in_fstring:  # test_a_string_literal_bound_into_an_fstring_still_converts (xfail)
+        if not param.in_fstring:  # the plain case is fixed (test_known_converter_bugs); drawn forms still fail
             choices += ["literal", *(["omit"] if param.default else [])]
         choice = draw(st.sampled_from(choices))
         if choice == "omit":

@@ -15,7 +15,6 @@ import textwrap
 
 import pytest
 
-from converter import ConversionError
 from tests.converter.properties.oracle import Script, assert_behaves_like_overlay, convert
 
 
@@ -29,12 +28,6 @@ def thing(*calls: tuple[str, tuple[object, ...]], removed: tuple[str, ...] = (),
     return Script(name, ((3,), {}), tuple((method, (args, {})) for method, args in calls), removed, None)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ConversionError,
-    reason='converter bug: the default "h" is substituted into f"{prefix}-...", giving f"{"h"}-...", '
-    "invalid on Python 3.11; ruff refuses it (E090, reported at generated/zed/__init__.py:1:1)",
-)
 def test_a_string_literal_bound_into_an_fstring_still_converts() -> None:
     source = """
         from generated.toy.modeling_toy import ToyHelper
