@@ -382,11 +382,12 @@ class PreTrainedModel(nn.Module):
         """Allocate a missing parameter and initialise it as a fresh model would."""
         owner, _, attr = name.rpartition(".")
         module = self.get_submodule(owner)
-        loaded = {key: p for key, p in module._parameters.items() if p is not None and p.device.type != "meta"}
+        saved = {
+            key: p.detach().clone()
+            for key, p in module._parameters.items()
+            if p is not None and p.device.type != "meta"
+        }
         module._parameters[attr] = nn.Parameter(torch.empty(param.shape, dtype=dtype), requires_grad=param.requires_grad)
-        if module._parameters[attr].device.type == "meta":
-            return
-        saved = {key: p.detach().clone() for key, p in loaded.items()}
         self._init_weights(module)
         for key, value in saved.items():  # keep what the checkpoint provided
             module._parameters[key].copy_(value)
