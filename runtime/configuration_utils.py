@@ -79,8 +79,11 @@ class PretrainedConfig:
     """Base of every model config: typed fields, one place for derived defaults, config.json I/O."""
 
     model_type: ClassVar[str] = ""
-    # Fields holding a nested config (e.g. `text_config`), mapped to the model_type to use when absent.
-    sub_configs: ClassVar[dict[str, str]] = {}
+    # Fields holding a nested config (e.g. `text_config`), mapped to its config class, or to the
+    # model_type to use when a config.json dict names none; `sub_config_defaults` holds the
+    # keyword arguments of a sub-config left out (None).
+    sub_configs: ClassVar[dict[str, str | type[PretrainedConfig]]] = {}
+    sub_config_defaults: ClassVar[dict[str, dict[str, Any]]] = {}
 
     # Fields every model shares; subclasses redeclare them to change the default.
     architectures: list[str] | None = None
@@ -129,10 +132,14 @@ class PretrainedConfig:
             kwargs["dtype"] = kwargs.pop("torch_dtype")
         # None until a model picks its default backend (see PreTrainedModel.__init__)
         self._attn_implementation: str | None = kwargs.pop("attn_implementation", None)
+        for name in self.sub_configs:
+            kwargs[name] = self.build_sub_config(name, kwargs.get(name))
         for name in self._fields:
             default = copy.deepcopy(getattr(type(self), name, None))
             setattr(self, name, kwargs.pop(name, default))
         self.extra_fields: dict[str, Any] = dict(kwargs)
+        if self._attn_implementation is not None:
+            self.set_attn_implementation(self._attn_implementation)
         if self.num_labels and self.id2label is None:
             self.id2label = {i: f"LABEL_{i}" for i in range(self.num_labels)}
         if self.id2label is not None:
@@ -150,6 +157,17 @@ class PretrainedConfig:
 
     def validate(self) -> None:
         """Check relations between fields; raise `ValueError` naming the fields and values."""
+
+    def set_attn_implementation(self, name: str | None) -> None:
+        """Choose the attention backend here and in every sub-config (vision, text, ...).
+
+        Left unset (None), each model picks its own default when it is built.
+        """
+        self._attn_implementation = name
+        for field in self.sub_configs:
+            sub = getattr(self, field, None)
+            if isinstance(sub, PretrainedConfig):
+                sub.set_attn_implementation(name)
 
     # -- typing ---------------------------------------------------------------------------
     def check_types(self) -> None:
@@ -171,16 +189,27 @@ class PretrainedConfig:
 
     # -- dict and JSON ----------------------------------------------------------------------
     @classmethod
-    def from_dict(cls, data: dict[str, Any], **overrides: Any) -> PretrainedConfig:
-        data = {**data, **overrides}
-        for name, model_type in cls.sub_configs.items():
-            value = data.get(name)
-            if isinstance(value, dict) or value is None:
-                from runtime.auto import AutoConfig
+    def build_sub_config(cls, name: str, value: PretrainedConfig | dict[str, Any] | None) -> Any:
+        """The nested config `name` from a config.json dict, or from its defaults when None.
 
-                sub = dict(value or {})
-                data[name] = AutoConfig.for_model(sub.pop("model_type", model_type), **sub)
-        return cls(**data)
+        A dict's `model_type` picks the class when the field names a model_type (any text model,
+        say), and is ignored when the field names a config class. Anything else is returned
+        unchanged for the type check to judge.
+        """
+        if value is not None and not isinstance(value, dict):
+            return value
+        data = dict(value) if value is not None else dict(cls.sub_config_defaults.get(name, {}))
+        spec = cls.sub_configs[name]
+        model_type = data.pop("model_type", None)
+        if isinstance(spec, type):
+            return spec(**data)
+        from runtime.auto import AutoConfig
+
+        return AutoConfig.for_model(model_type or spec, **data)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], **overrides: Any) -> PretrainedConfig:
+        return cls(**{**data, **overrides})
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {}

@@ -122,3 +122,20 @@ def create_layer_type_masks(
             config, inputs_embeds, attention_mask, past_key_values, sliding_window_size=window, layer_idx=layer_idx
         )
     return masks
+
+
+def create_bidirectional_mask(
+    config: PretrainedConfig, inputs_embeds: torch.Tensor, attention_mask: torch.Tensor | None
+) -> torch.Tensor | None:
+    """The mask for full (non-causal) attention, as vision encoders and resamplers use.
+
+    `attention_mask` is the (B, Tk) padding mask of the keys, 1 = real. Returns None when no key
+    is padding (every backend then attends to all keys), the 2D mask itself for flash-attn, else a
+    boolean (B, 1, Tq, Tk) mask for the Tq = inputs_embeds.shape[1] queries.
+    """
+    if attention_mask is None or bool(attention_mask.all()):
+        return None
+    if config._attn_implementation == "flash_attention_2":
+        return attention_mask.bool()
+    batch_size, q_len = inputs_embeds.shape[:2]
+    return attention_mask.bool()[:, None, None, :].expand(batch_size, 1, q_len, attention_mask.shape[-1])

@@ -237,7 +237,7 @@ class PreTrainedModel(nn.Module):
     ) -> PreTrainedModel:
         """A randomly initialised model."""
         if attn_implementation is not None:
-            config._attn_implementation = check_attn_implementation(attn_implementation)
+            config.set_attn_implementation(check_attn_implementation(attn_implementation))
         with _default_dtype(_to_dtype(dtype, config)):
             return cls(config)
 
@@ -258,7 +258,7 @@ class PreTrainedModel(nn.Module):
         """
         config = config or cls.config_class.from_pretrained(path_or_repo_id, **hub_kwargs)
         if attn_implementation is not None:
-            config._attn_implementation = check_attn_implementation(attn_implementation)
+            config.set_attn_implementation(check_attn_implementation(attn_implementation))
         target_dtype = _to_dtype(dtype, config)
         files = checkpoint_files(path_or_repo_id, hub_kwargs)
         with _parameters_on_meta(), _default_dtype(target_dtype):

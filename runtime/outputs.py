@@ -70,3 +70,25 @@ class QuestionAnsweringModelOutput(ModelOutput):
     end_logits: torch.Tensor | None = None
     hidden_states: tuple[torch.Tensor, ...] | None = None
     attentions: tuple[torch.Tensor, ...] | None = None
+
+
+@dataclasses.dataclass
+class BaseModelOutputWithPooling(ModelOutput):
+    last_hidden_state: torch.Tensor | None = None
+    pooler_output: torch.Tensor | None = None
+    hidden_states: tuple[torch.Tensor, ...] | None = None
+    attentions: tuple[torch.Tensor, ...] | None = None
+
+
+@dataclasses.dataclass
+class ImageTextModelOutputWithPast(BaseModelOutputWithPast):
+    """A vision-language model's output: the text model's, plus the image features it merged."""
+
+    image_hidden_states: torch.Tensor | None = None
+
+
+@dataclasses.dataclass
+class ImageTextCausalLMOutputWithPast(CausalLMOutputWithPast):
+    """A vision-language LM head's output: the causal LM's, plus the image features it merged."""
+
+    image_hidden_states: torch.Tensor | None = None
