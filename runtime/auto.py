@@ -95,3 +95,9 @@ class AutoModel(_AutoModelBase):
 
 class AutoModelForCausalLM(_AutoModelBase):
     suffix = "ForCausalLM"
+
+
+class AutoModelForImageTextToText(_AutoModelBase):
+    """Vision-language models with a language-modelling head (Idefics2ForConditionalGeneration, ...)."""
+
+    suffix = "ForConditionalGeneration"

@@ -235,10 +235,11 @@ class PreTrainedModel(nn.Module):
     def from_config(
         cls, config: PretrainedConfig, *, dtype: torch.dtype | str | None = None, attn_implementation: str | None = None
     ) -> PreTrainedModel:
-        """A randomly initialised model."""
+        """A randomly initialised model; without `dtype`, in torch's current default dtype (so a
+        sub-model built inside a composite model gets the composite's dtype)."""
         if attn_implementation is not None:
             config.set_attn_implementation(check_attn_implementation(attn_implementation))
-        with _default_dtype(_to_dtype(dtype, config)):
+        with _default_dtype(torch.get_default_dtype() if dtype is None else _to_dtype(dtype, config)):
             return cls(config)
 
     @classmethod

@@ -95,5 +95,6 @@ def build_overlay(model: str) -> dict[str, object]:
     """Execute the composed source of `model` into a fresh module namespace and return it."""
     module = types.ModuleType(f"overlay_{model}")
     source = composed_source(model)
-    exec(compile(source, f"<overlay {model}>", "exec"), module.__dict__)
+    # dont_inherit: this file's `from __future__ import annotations` must not reach the modular code
+    exec(compile(source, f"<overlay {model}>", "exec", dont_inherit=True), module.__dict__)
     return module.__dict__

@@ -84,7 +84,113 @@ def test_siglip_vision_model_equals_overlay(data: st.DataObject) -> None:
         assert torch.equal(actual.pooler_output, expected.pooler_output)
 
 
-@pytest.mark.parametrize("model", ["siglip"])
+@st.composite
+def vlm_configs(draw: st.DrawFn, model: str) -> dict[str, Any]:
+    """Config kwargs of a tiny vision-language model; the image token is the last in the vocabulary."""
+    kv_heads = draw(st.sampled_from([1, 2]))
+    heads = kv_heads * draw(st.sampled_from([1, 2]))
+    hidden = heads * draw(st.sampled_from([4, 8]))
+    vocab = draw(st.integers(12, 40))
+    text = {
+        "model_type": "mistral" if model == "idefics2" else "llama",
+        "vocab_size": vocab,
+        "hidden_size": hidden,
+        "intermediate_size": draw(st.integers(4, 24)),
+        "num_hidden_layers": draw(st.integers(1, 2)),
+        "num_attention_heads": heads,
+        "num_key_value_heads": kv_heads,
+        "max_position_embeddings": 64,
+        "pad_token_id": 0,
+        "tie_word_embeddings": draw(st.booleans()),
+    }
+    if model == "idefics2":
+        text["sliding_window"] = draw(st.sampled_from([None, 3, 6]))
+    kwargs = {"text_config": text, "vision_config": data_vision(draw), "image_token_id": vocab - 1}
+    if model == "idefics2":
+        resampler_kv = draw(st.sampled_from([1, 2]))
+        kwargs["perceiver_config"] = {
+            "hidden_size": hidden,
+            "resampler_n_latents": draw(st.integers(1, 3)),
+            "resampler_depth": draw(st.integers(1, 2)),
+            "resampler_n_heads": resampler_kv * draw(st.sampled_from([1, 2])),
+            "resampler_head_dim": draw(st.sampled_from([4, 8])),
+            "num_key_value_heads": resampler_kv,
+        }
+    else:
+        kwargs["scale_factor"] = draw(st.sampled_from([1, 2]))
+    return {**kwargs, "attn_implementation": draw(st.sampled_from(["eager", "sdpa"]))}
+
+
+def data_vision(draw: st.DrawFn) -> dict[str, Any]:
+    kwargs = draw(vision_configs())
+    del kwargs["attn_implementation"]  # set once for the whole model
+    return kwargs
+
+
+def tokens_per_image(model: str, kwargs: dict[str, Any], grid: int) -> int:
+    if model == "idefics2":
+        return kwargs["perceiver_config"]["resampler_n_latents"]
+    return grid * grid // kwargs["scale_factor"] ** 2
+
+
+@st.composite
+def vlm_inputs(draw: st.DrawFn, model: str, kwargs: dict[str, Any]) -> dict[str, torch.Tensor]:
+    """Left-padded prompts with 1-2 images per row; images are padded to one square grid of
+    patches (pixel_attention_mask), and a row with fewer images gets an all-zero padding image."""
+    patch_size = kwargs["vision_config"]["patch_size"]
+    scale = kwargs.get("scale_factor", 1)
+    grid = scale * draw(st.integers(1, 3))  # patches per side of the padded images
+    images = draw(st.lists(st.integers(1, 2), min_size=1, max_size=2))  # real images per row
+    generator = torch.Generator().manual_seed(draw(st.integers(0, 2**16)))
+    pixels = grid * patch_size
+    pixel_values = torch.zeros(len(images), max(images), 3, pixels, pixels)
+    pixel_attention_mask = torch.zeros(len(images), max(images), pixels, pixels, dtype=torch.long)
+    per_image = tokens_per_image(model, kwargs, grid)
+    vocab, image_token = kwargs["text_config"]["vocab_size"], kwargs["image_token_id"]
+    rows = []
+    for row, count in enumerate(images):
+        tokens = []
+        for index in range(count):
+            height = patch_size * draw(st.integers(1, grid))
+            width = patch_size * draw(st.integers(1, grid))
+            pixel_values[row, index, :, :height, :width] = torch.randn(3, height, width, generator=generator)
+            pixel_attention_mask[row, index, :height, :width] = 1
+            tokens += torch.randint(1, image_token, (draw(st.integers(0, 2)),), generator=generator).tolist()
+            tokens += [image_token] * per_image
+        rows.append(tokens + torch.randint(1, vocab - 1, (draw(st.integers(1, 3)),), generator=generator).tolist())
+    width = max(len(tokens) for tokens in rows)
+    input_ids = torch.zeros(len(rows), width, dtype=torch.long)
+    attention_mask = torch.zeros(len(rows), width, dtype=torch.long)
+    for row, tokens in enumerate(rows):
+        input_ids[row, width - len(tokens) :] = torch.tensor(tokens)
+        attention_mask[row, width - len(tokens) :] = 1
+    return {
+        "input_ids": input_ids,
+        "attention_mask": attention_mask,
+        "pixel_values": pixel_values,
+        "pixel_attention_mask": pixel_attention_mask,
+    }
+
+
+VLMS = {"idefics2": "Idefics2"}
+
+
+@pytest.mark.parametrize("model", list(VLMS))
+@SETTINGS
+@given(data=st.data())
+def test_vision_language_model_equals_overlay(model: str, data: st.DataObject) -> None:
+    kwargs = data.draw(vlm_configs(model))
+    prefix = VLMS[model]
+    reference, ours = build_pair(model, f"{prefix}Config", f"{prefix}ForConditionalGeneration", kwargs)
+    batch = data.draw(vlm_inputs(model, kwargs))
+    with torch.no_grad():
+        expected, actual = reference(**batch), ours(**batch)
+    assert torch.equal(actual.logits, expected.logits)
+    assert torch.equal(actual.image_hidden_states, expected.image_hidden_states)
+    assert torch.equal(ours.generate(**batch, max_new_tokens=3), reference.generate(**batch, max_new_tokens=3))
+
+
+@pytest.mark.parametrize("model", ["siglip", *VLMS])
 def test_vision_model_exports(model: str) -> None:
     generated = importlib.import_module(f"generated.{model}")
     assert all(name in overlay(model) for name in generated.__all__)

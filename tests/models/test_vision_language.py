@@ -2,7 +2,10 @@
 
 On tiny random checkpoints (fp32, CPU): checkpoints load both ways (transformers' save_pretrained
 -> ours, ours -> transformers); SigLIP vision outputs within 1e-5 for square and interpolated
-image sizes.
+image sizes. For the vision-language models, on left-padded prompts with several images per row
+(padding images, and images padded to the batch's size with `pixel_attention_mask`): logits within
+1e-5 with eager and sdpa attention, identical greedy tokens (the images are encoded once, at
+prefill), and the same training loss with pad and image positions labelled -100.
 Run: python -m pytest tests/models/test_vision_language.py -q
 """
 
@@ -15,6 +18,7 @@ import pytest
 import torch
 
 from generated.siglip import SiglipVisionModel
+from runtime.auto import AutoModelForImageTextToText
 from tests.models.helpers import assert_close
 
 transformers = pytest.importorskip("transformers")
@@ -62,3 +66,127 @@ def test_siglip_checkpoint_loads_in_transformers(tmp_path: Path) -> None:
     pixel_values = torch.randn(1, 3, 20, 20, generator=torch.Generator().manual_seed(2))
     with torch.no_grad():
         assert_close(model(pixel_values).pooler_output, theirs(pixel_values).pooler_output, what="siglip pooler")
+
+
+TEXT = {
+    "vocab_size": 99,
+    "hidden_size": 32,
+    "intermediate_size": 64,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 4,
+    "num_key_value_heads": 2,
+    "max_position_embeddings": 64,
+    "pad_token_id": 0,
+    "bos_token_id": 1,
+    "eos_token_id": 2,
+}
+IMAGE_TOKEN = 98
+# model_type -> (config kwargs, image tokens per image)
+VLMS: dict[str, tuple[dict[str, Any], int]] = {
+    "idefics2": (
+        {
+            "text_config": {"model_type": "mistral", "sliding_window": 7, **TEXT},
+            "vision_config": tiny_vision_kwargs(image_size=16),
+            "perceiver_config": {
+                "hidden_size": 32,
+                "resampler_n_latents": 3,
+                "resampler_depth": 2,
+                "resampler_n_heads": 4,
+                "resampler_head_dim": 8,
+                "num_key_value_heads": 2,
+            },
+        },
+        3,
+    ),
+}
+
+
+def vlm_pair(tmp_path: Path, model_type: str, attn: str, seed: int = 0) -> tuple[Any, Any]:
+    """A random transformers model (weights drawn with std 0.2 so greedy tokens are not ties),
+    saved by transformers and loaded by us."""
+    kwargs, _ = VLMS[model_type]
+    torch.manual_seed(seed)
+    config = transformers.AutoConfig.for_model(model_type, image_token_id=IMAGE_TOKEN, **kwargs)
+    reference = transformers.AutoModelForImageTextToText.from_config(config).eval()
+    with torch.no_grad():
+        for parameter in reference.parameters():
+            parameter.normal_(0.0, 0.2)
+    reference.save_pretrained(tmp_path / "ref")
+    reference.set_attn_implementation(attn)
+    return reference, AutoModelForImageTextToText.from_pretrained(tmp_path / "ref", attn_implementation=attn)
+
+
+def image_text_batch(model_type: str, height: int = 16, width: int = 16) -> dict[str, torch.Tensor]:
+    """Two left-padded prompts: row 0 holds two images (the second with real pixels only in its
+    left half), row 1 one image and a padding image (all zeros)."""
+    tokens_per_image = VLMS[model_type][1]
+    generator = torch.Generator().manual_seed(4)
+    pixel_values = torch.randn(2, 2, 3, height, width, generator=generator)
+    pixel_attention_mask = torch.ones(2, 2, height, width, dtype=torch.long)
+    pixel_attention_mask[0, 1, :, width // 2 :] = 0
+    pixel_values[1, 1] = 0.0
+    pixel_attention_mask[1, 1] = 0
+    pixel_values = pixel_values * pixel_attention_mask[:, :, None]
+    input_ids = torch.randint(3, IMAGE_TOKEN, (2, 16), generator=generator)
+    input_ids[0, 1 : 1 + tokens_per_image] = IMAGE_TOKEN
+    input_ids[0, 8 : 8 + tokens_per_image] = IMAGE_TOKEN
+    input_ids[1, 6 : 6 + tokens_per_image] = IMAGE_TOKEN
+    attention_mask = torch.ones_like(input_ids)
+    input_ids[1, :3], attention_mask[1, :3] = 0, 0
+    return {
+        "input_ids": input_ids,
+        "attention_mask": attention_mask,
+        "pixel_values": pixel_values,
+        "pixel_attention_mask": pixel_attention_mask,
+    }
+
+
+@pytest.mark.parametrize("attn", ["eager", "sdpa"])
+@pytest.mark.parametrize("model_type", list(VLMS))
+def test_vlm_logits_match_reference(tmp_path: Path, model_type: str, attn: str) -> None:
+    reference, model = vlm_pair(tmp_path, model_type, attn)
+    sizes = [(16, 16), (20, 12)] if model_type == "idefics2" else [(16, 16)]
+    for height, width in sizes:
+        batch = image_text_batch(model_type, height, width)
+        real = batch["attention_mask"].bool()
+        with torch.no_grad():
+            expected = reference(**batch)
+            actual = model(**batch)
+        what = f"{model_type} logits ({attn}, {height}x{width})"
+        assert_close(actual.logits[real], expected.logits[real], what=what)
+        assert_close(actual.image_hidden_states, expected.image_hidden_states, what=f"{model_type} image features")
+
+
+@pytest.mark.parametrize("model_type", list(VLMS))
+def test_vlm_greedy_generation_matches_reference(tmp_path: Path, model_type: str) -> None:
+    reference, model = vlm_pair(tmp_path, model_type, "sdpa", seed=1)
+    batch = image_text_batch(model_type)
+    expected = reference.generate(**batch, max_new_tokens=8, do_sample=False, pad_token_id=0)
+    actual = model.generate(**batch, max_new_tokens=8)
+    assert actual.tolist() == expected.tolist()
+
+
+@pytest.mark.parametrize("model_type", list(VLMS))
+def test_vlm_training_loss_matches_reference(tmp_path: Path, model_type: str) -> None:
+    reference, model = vlm_pair(tmp_path, model_type, "eager")
+    batch = image_text_batch(model_type)
+    labels = batch["input_ids"].masked_fill(batch["attention_mask"] == 0, -100)
+    labels = labels.masked_fill(labels == IMAGE_TOKEN, -100)
+    labels[1, 3] = -100  # the first real token of the left-padded row is predicted from a padding position
+    expected = reference(**batch, labels=labels).loss
+    actual = model(**batch, labels=labels).loss
+    assert_close(actual, expected, what=f"{model_type} loss")
+    actual.backward()  # trainable end to end
+    assert model.model.vision_model.embeddings.patch_embedding.weight.grad is not None
+
+
+@pytest.mark.parametrize("model_type", list(VLMS))
+def test_vlm_checkpoint_loads_in_transformers(tmp_path: Path, model_type: str) -> None:
+    _, model = vlm_pair(tmp_path, model_type, "eager")
+    model.save_pretrained(tmp_path / "ours")
+    theirs = transformers.AutoModelForImageTextToText.from_pretrained(tmp_path / "ours").eval()
+    theirs.set_attn_implementation("eager")
+    batch = image_text_batch(model_type)
+    real = batch["attention_mask"].bool()
+    with torch.no_grad():
+        assert_close(model(**batch).logits[real], theirs(**batch).logits[real], what=f"{model_type} logits")

@@ -1,0 +1,418 @@
+"""Idefics2: a SigLIP vision encoder at native resolution, a Perceiver resampler that compresses
+each image to `resampler_n_latents` tokens, and a text decoder (Mistral by default; any model_type
+through the runtime's auto registry) whose `<image>` token embeddings are replaced by those tokens.
+"""
+
+import torch
+from torch import nn
+
+from generated.llama.modeling_llama import LlamaRMSNorm
+from generated.siglip.configuration_siglip import SiglipVisionConfig
+from generated.siglip.modeling_siglip import (
+    SiglipPreTrainedModel,
+    SiglipVisionEmbeddings,
+    SiglipVisionModel,
+    eager_attention_forward,
+)
+from runtime.activations import ACT2FN
+from runtime.attention import get_attention_backend
+from runtime.auto import AutoModel
+from runtime.cache import Cache
+from runtime.configuration_utils import PretrainedConfig
+from runtime.generation import GenerationMixin
+from runtime.losses import causal_lm_loss
+from runtime.masks import create_bidirectional_mask
+from runtime.outputs import BaseModelOutputWithPooling, ImageTextCausalLMOutputWithPast, ImageTextModelOutputWithPast
+
+
+class Idefics2VisionConfig(SiglipVisionConfig):
+    """The vision encoder: SigLIP without the pooling head."""
+
+    model_type = "idefics2_vision"
+
+    patch_size: int = 32
+    initializer_range: float = 0.02
+    vision_use_head = AttributeError()
+
+
+class Idefics2PerceiverConfig(PretrainedConfig):
+    """The resampler: `resampler_depth` blocks in which `resampler_n_latents` learned latents attend
+    to the image features; `hidden_size` is the text model's (Idefics2Config keeps them equal)."""
+
+    model_type = "idefics2_perceiver"
+
+    hidden_act: str = "silu"
+    hidden_size: int = 4096
+    rms_norm_eps: float = 1e-6
+    resampler_n_latents: int = 64
+    resampler_depth: int = 3
+    resampler_n_heads: int = 16
+    resampler_head_dim: int = 96
+    num_key_value_heads: int = 4
+    attention_dropout: float = 0.0
+    initializer_range: float = 0.02
+
+    def validate(self) -> None:
+        if self.resampler_n_heads % self.num_key_value_heads != 0:
+            raise ValueError(
+                f"resampler_n_heads={self.resampler_n_heads} is not a multiple of "
+                f"num_key_value_heads={self.num_key_value_heads}"
+            )
+
+
+class Idefics2Config(PretrainedConfig):
+    """Configuration of an Idefics2 model; the defaults describe idefics2-8b (text model: Mistral)."""
+
+    model_type = "idefics2"
+    sub_configs = {
+        "vision_config": Idefics2VisionConfig,
+        "perceiver_config": Idefics2PerceiverConfig,
+        "text_config": "mistral",
+    }
+    sub_config_defaults = {
+        "text_config": {"max_position_embeddings": 4096 * 8, "rms_norm_eps": 1e-5, "pad_token_id": 0}
+    }
+
+    use_cache: bool = True
+    image_token_id: int = 32_001
+    tie_word_embeddings: bool = False
+    vision_config: PretrainedConfig | None = None
+    perceiver_config: PretrainedConfig | None = None
+    text_config: PretrainedConfig | None = None
+
+    def derive(self) -> None:
+        # the resampler works in the text model's width
+        if self.perceiver_config.hidden_size != self.text_config.hidden_size:
+            self.perceiver_config.hidden_size = self.text_config.hidden_size
+            self.perceiver_config.rms_norm_eps = self.text_config.rms_norm_eps
+
+
+class Idefics2VisionEmbeddings(SiglipVisionEmbeddings):
+    """Patch embeddings for images of any size up to `image_size` (NaViT-style): each image's grid
+    of real patches is spread over the whole position table by bucketing fractional coordinates."""
+
+    def __init__(self, config: Idefics2VisionConfig) -> None:
+        super().__init__(config)
+        del self.position_ids
+
+    def bucket_position_ids(self, patch_attention_mask: torch.Tensor) -> torch.Tensor:
+        """(B, h, w) mask of real patches -> (B, h * w) position ids; padding patches get 0."""
+        batch_size, max_patches_h, max_patches_w = patch_attention_mask.shape
+        device = patch_attention_mask.device
+        side = self.num_patches_per_side
+        boundaries = torch.arange(1 / side, 1.0, 1 / side, device=device)
+        step_h = 1.0 / patch_attention_mask[:, :, 0].sum(dim=1)  # (B,) one over the real rows
+        step_w = 1.0 / patch_attention_mask[:, 0, :].sum(dim=1)
+        coords_h = torch.arange(max_patches_h, device=device, dtype=torch.float32)[None, :] * step_h[:, None]
+        coords_w = torch.arange(max_patches_w, device=device, dtype=torch.float32)[None, :] * step_w[:, None]
+        bucket_h = torch.bucketize(torch.clamp(coords_h, max=1.0 - 1e-6), boundaries, right=True)  # (B, h)
+        bucket_w = torch.bucketize(torch.clamp(coords_w, max=1.0 - 1e-6), boundaries, right=True)  # (B, w)
+        position_ids = (bucket_h[:, :, None] * side + bucket_w[:, None, :]).reshape(batch_size, -1)
+        return torch.where(patch_attention_mask.view(batch_size, -1), position_ids, 0)
+
+    def interpolate_pos_encoding(self, embeddings, height, width):
+        raise AttributeError("Idefics2 maps patches to positions with bucket_position_ids")
+
+    def forward(self, pixel_values: torch.Tensor, patch_attention_mask: torch.Tensor) -> torch.Tensor:
+        embeddings = self.embed_patches(pixel_values)
+        return embeddings + self.position_embedding(self.bucket_position_ids(patch_attention_mask))
+
+
+class Idefics2PreTrainedModel(SiglipPreTrainedModel):
+    config_class = Idefics2Config
+    base_model_prefix = "model"
+
+
+class Idefics2VisionTransformer(SiglipVisionModel):
+    """The encoder over a batch of images padded to one size; `patch_attention_mask` (B, H/P, W/P)
+    marks the real patches, and padding patches are hidden from attention."""
+
+    config_class = Idefics2VisionConfig
+
+    def build_head(self, config: Idefics2VisionConfig) -> None:
+        return None  # the connector reads every patch
+
+    def forward(
+        self, pixel_values: torch.Tensor, patch_attention_mask: torch.Tensor | None = None, **kwargs
+    ) -> BaseModelOutputWithPooling:
+        batch_size, _, height, width = pixel_values.shape
+        if patch_attention_mask is None:
+            patches = (batch_size, height // self.config.patch_size, width // self.config.patch_size)
+            patch_attention_mask = torch.ones(patches, dtype=torch.bool, device=pixel_values.device)
+        hidden_states = self.embeddings(pixel_values, patch_attention_mask)
+        mask = create_bidirectional_mask(self.config, hidden_states, patch_attention_mask.view(batch_size, -1))
+        hidden_states = self.encoder(hidden_states, attention_mask=mask)
+        return BaseModelOutputWithPooling(last_hidden_state=self.post_layernorm(hidden_states))
+
+
+class Idefics2RMSNorm(LlamaRMSNorm):
+    pass
+
+
+class Idefics2GatedMLP(nn.Module):
+    """down(act(gate(x)) * up(x)), between any sizes: the modality projection and the resampler MLP."""
+
+    def __init__(self, hidden_size: int, intermediate_size: int, output_size: int, hidden_act: str) -> None:
+        super().__init__()
+        self.gate_proj = nn.Linear(hidden_size, intermediate_size, bias=False)
+        self.up_proj = nn.Linear(hidden_size, intermediate_size, bias=False)
+        self.down_proj = nn.Linear(intermediate_size, output_size, bias=False)
+        self.act_fn = ACT2FN[hidden_act]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.down_proj(self.act_fn(self.gate_proj(x)) * self.up_proj(x))
+
+
+class Idefics2PerceiverAttention(nn.Module):
+    """The latents attend to [image features; latents], with grouped key/value heads."""
+
+    def __init__(self, config: Idefics2PerceiverConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.head_dim = config.resampler_head_dim
+        self.num_key_value_groups = config.resampler_n_heads // config.num_key_value_heads
+        self.scaling = self.head_dim**-0.5
+        self.attention_dropout = config.attention_dropout
+        self.is_causal = False
+        kv_size = config.num_key_value_heads * self.head_dim
+        self.q_proj = nn.Linear(config.hidden_size, config.resampler_n_heads * self.head_dim, bias=False)
+        self.k_proj = nn.Linear(config.hidden_size, kv_size, bias=False)
+        self.v_proj = nn.Linear(config.hidden_size, kv_size, bias=False)
+        self.o_proj = nn.Linear(config.resampler_n_heads * self.head_dim, config.hidden_size, bias=False)
+
+    def forward(
+        self, latents: torch.Tensor, context: torch.Tensor, attention_mask: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        batch_size, n_latents, _ = latents.shape
+        hidden_states = torch.cat([context, latents], dim=-2)  # (B, T + L, D)
+        kv_shape = (batch_size, hidden_states.shape[1], -1, self.head_dim)
+        queries = self.q_proj(latents).view(batch_size, n_latents, -1, self.head_dim).transpose(1, 2)  # (B, H, L, d)
+        keys = self.k_proj(hidden_states).view(kv_shape).transpose(1, 2)  # (B, Hkv, T + L, d)
+        values = self.v_proj(hidden_states).view(kv_shape).transpose(1, 2)
+
+        attention_interface = get_attention_backend(self.config._attn_implementation, eager_attention_forward)
+        attn_output, attn_weights = attention_interface(
+            self,
+            queries,
+            keys,
+            values,
+            attention_mask,
+            scaling=self.scaling,
+            dropout=0.0 if not self.training else self.attention_dropout,
+        )
+        attn_output = attn_output.reshape(batch_size, n_latents, -1)  # (B, L, H * d)
+        return self.o_proj(attn_output), attn_weights
+
+
+class Idefics2PerceiverLayer(nn.Module):
+    """Pre-norm residual block: the latents cross-attend to the context, then an MLP."""
+
+    def __init__(self, config: Idefics2PerceiverConfig) -> None:
+        super().__init__()
+        self.input_latents_norm = Idefics2RMSNorm(config.hidden_size, eps=config.rms_norm_eps)
+        self.input_context_norm = Idefics2RMSNorm(config.hidden_size, eps=config.rms_norm_eps)
+        self.self_attn = Idefics2PerceiverAttention(config)
+        self.post_attention_layernorm = Idefics2RMSNorm(config.hidden_size, eps=config.rms_norm_eps)
+        self.mlp = Idefics2GatedMLP(config.hidden_size, config.hidden_size * 4, config.hidden_size, config.hidden_act)
+
+    def forward(
+        self, latents: torch.Tensor, context: torch.Tensor, attention_mask: torch.Tensor | None
+    ) -> torch.Tensor:
+        context = self.input_context_norm(context)
+        attn_output, _ = self.self_attn(self.input_latents_norm(latents), context, attention_mask)
+        latents = latents + attn_output
+        return latents + self.mlp(self.post_attention_layernorm(latents))
+
+
+class Idefics2PerceiverResampler(nn.Module):
+    """Compresses each image's (T, D) features to (resampler_n_latents, D)."""
+
+    def __init__(self, config: Idefics2PerceiverConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.latents = nn.Parameter(torch.ones(config.resampler_n_latents, config.hidden_size))
+        self.layers = nn.ModuleList([Idefics2PerceiverLayer(config) for _ in range(config.resampler_depth)])
+        self.norm = Idefics2RMSNorm(config.hidden_size, eps=config.rms_norm_eps)
+
+    def forward(self, context: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        latents = self.latents.unsqueeze(0).expand(context.shape[0], -1, -1)  # (N, L, D)
+        # keys are [context; latents]: the latents are never padding
+        attention_mask = torch.cat([attention_mask, attention_mask.new_ones(latents.shape[:2])], dim=-1)
+        attention_mask = create_bidirectional_mask(self.config, latents, attention_mask)
+        for layer in self.layers:
+            latents = layer(latents, context, attention_mask)
+        return self.norm(latents)
+
+
+class Idefics2Connector(nn.Module):
+    """Vision features -> text width (gated MLP) -> resampled to a fixed number of tokens per image."""
+
+    def __init__(self, config: Idefics2Config) -> None:
+        super().__init__()
+        text = config.text_config
+        self.modality_projection = Idefics2GatedMLP(
+            config.vision_config.hidden_size, text.intermediate_size, text.hidden_size, text.hidden_act
+        )
+        self.perceiver_resampler = Idefics2PerceiverResampler(config.perceiver_config)
+
+    def forward(self, image_hidden_states: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        return self.perceiver_resampler(self.modality_projection(image_hidden_states), attention_mask)
+
+
+class Idefics2Model(Idefics2PreTrainedModel):
+    """Vision encoder, connector and text model: the image tokens replace the `<image>` embeddings."""
+
+    def __init__(self, config: Idefics2Config) -> None:
+        super().__init__(config)
+        self.vision_model = Idefics2VisionTransformer(config.vision_config)
+        self.connector = Idefics2Connector(config)
+        self.text_model = AutoModel.from_config(config.text_config)
+        self.image_seq_len = config.perceiver_config.resampler_n_latents
+        self.image_token_id = config.image_token_id
+        self.post_init()
+
+    def get_input_embeddings(self) -> nn.Module:
+        return self.text_model.get_input_embeddings()
+
+    def patch_mask_from_pixels(self, pixel_attention_mask: torch.Tensor) -> torch.Tensor:
+        """(N, H, W) pixel mask -> (N, H/P, W/P) patch mask: a patch is real when all its pixels are."""
+        patch_size = self.config.vision_config.patch_size
+        subgrid = pixel_attention_mask.unfold(1, patch_size, patch_size).unfold(2, patch_size, patch_size)
+        return subgrid.sum(dim=(-1, -2)) == patch_size * patch_size
+
+    def connect(self, image_hidden_states: torch.Tensor, patch_attention_mask: torch.Tensor) -> torch.Tensor:
+        return self.connector(image_hidden_states, patch_attention_mask.view(image_hidden_states.shape[0], -1))
+
+    def get_image_features(
+        self, pixel_values: torch.Tensor, pixel_attention_mask: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """(B, I, C, H, W) pixels, all-zero images being padding -> (image tokens of the real images, D)."""
+        batch_size, num_images = pixel_values.shape[:2]
+        pixel_values = pixel_values.to(dtype=self.dtype).flatten(0, 1)  # (B * I, C, H, W)
+        real_images = (pixel_values != 0.0).flatten(1).any(dim=-1)
+        pixel_values = pixel_values[real_images].contiguous()
+        if pixel_attention_mask is None:
+            pixel_attention_mask = torch.ones_like(pixel_values[:, 0], dtype=torch.bool)
+        else:
+            pixel_attention_mask = pixel_attention_mask.flatten(0, 1)[real_images]
+        patch_attention_mask = self.patch_mask_from_pixels(pixel_attention_mask)
+        image_hidden_states = self.vision_model(pixel_values, patch_attention_mask).last_hidden_state
+        image_features = self.connect(image_hidden_states, patch_attention_mask)  # (N, tokens per image, D)
+        return image_features.reshape(-1, image_features.shape[-1])
+
+    def inputs_merger(
+        self, input_ids: torch.Tensor | None, inputs_embeds: torch.Tensor, image_hidden_states: torch.Tensor
+    ) -> torch.Tensor:
+        """Write the image tokens, in order, over the embeddings of the `<image>` tokens."""
+        if input_ids is None:
+            image_token = torch.tensor(self.image_token_id, device=inputs_embeds.device)
+            image_positions = (inputs_embeds == self.get_input_embeddings()(image_token)).all(-1)
+        else:
+            image_positions = input_ids == self.image_token_id
+        if int(image_positions.sum()) * inputs_embeds.shape[-1] != image_hidden_states.numel():
+            raise ValueError(
+                f"{int(image_positions.sum())} image tokens in the text but {image_hidden_states.shape[0]} image features"
+            )
+        image_hidden_states = image_hidden_states.to(inputs_embeds.device, inputs_embeds.dtype)
+        return inputs_embeds.masked_scatter(image_positions.unsqueeze(-1), image_hidden_states)
+
+    def forward(
+        self,
+        input_ids: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        position_ids: torch.Tensor | None = None,
+        past_key_values: Cache | None = None,
+        inputs_embeds: torch.Tensor | None = None,
+        pixel_values: torch.Tensor | None = None,
+        pixel_attention_mask: torch.Tensor | None = None,
+        use_cache: bool | None = None,
+        **kwargs,
+    ) -> ImageTextModelOutputWithPast:
+        if (input_ids is None) == (inputs_embeds is None):
+            raise ValueError("pass exactly one of input_ids or inputs_embeds")
+        if inputs_embeds is None:
+            inputs_embeds = self.get_input_embeddings()(input_ids)
+        image_hidden_states = None
+        if pixel_values is not None:  # prefill only: later steps read the image tokens from the cache
+            image_hidden_states = self.get_image_features(pixel_values, pixel_attention_mask)
+            inputs_embeds = self.inputs_merger(input_ids, inputs_embeds, image_hidden_states)
+        outputs = self.text_model(
+            inputs_embeds=inputs_embeds,
+            attention_mask=attention_mask,
+            position_ids=position_ids,
+            past_key_values=past_key_values,
+            use_cache=use_cache,
+            **kwargs,
+        )
+        return ImageTextModelOutputWithPast(
+            last_hidden_state=outputs.last_hidden_state,
+            past_key_values=outputs.past_key_values,
+            hidden_states=outputs.hidden_states,
+            image_hidden_states=image_hidden_states,
+        )
+
+
+class Idefics2ForConditionalGeneration(Idefics2PreTrainedModel, GenerationMixin):
+    """Idefics2Model with a language-modelling head."""
+
+    _tied_weights_keys = {"lm_head.weight": "model.text_model.embed_tokens.weight"}
+
+    def __init__(self, config: Idefics2Config) -> None:
+        super().__init__(config)
+        self.model = Idefics2Model(config)
+        self.image_token_id = config.image_token_id
+        self.vocab_size = config.text_config.vocab_size
+        self.lm_head = nn.Linear(config.text_config.hidden_size, self.vocab_size, bias=False)
+        self.post_init()
+
+    def get_input_embeddings(self) -> nn.Module:
+        return self.model.get_input_embeddings()
+
+    def forward(
+        self,
+        input_ids: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        position_ids: torch.Tensor | None = None,
+        past_key_values: Cache | None = None,
+        inputs_embeds: torch.Tensor | None = None,
+        pixel_values: torch.Tensor | None = None,
+        pixel_attention_mask: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+        use_cache: bool | None = None,
+        logits_to_keep: int = 0,
+        **kwargs,
+    ) -> ImageTextCausalLMOutputWithPast:
+        outputs = self.model(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            position_ids=position_ids,
+            past_key_values=past_key_values,
+            inputs_embeds=inputs_embeds,
+            pixel_values=pixel_values,
+            pixel_attention_mask=pixel_attention_mask,
+            use_cache=use_cache,
+            **kwargs,
+        )
+        # only the last `logits_to_keep` positions need logits (generation keeps 1)
+        logits = self.lm_head(outputs.last_hidden_state[:, -logits_to_keep:, :])
+        loss = causal_lm_loss(logits, labels, self.vocab_size) if labels is not None else None
+        return ImageTextCausalLMOutputWithPast(
+            loss=loss,
+            logits=logits,
+            past_key_values=outputs.past_key_values,
+            hidden_states=outputs.hidden_states,
+            image_hidden_states=outputs.image_hidden_states,
+        )
+
+
+__all__ = [
+    "Idefics2Config",
+    "Idefics2PerceiverConfig",
+    "Idefics2VisionConfig",
+    "Idefics2PreTrainedModel",
+    "Idefics2Model",
+    "Idefics2ForConditionalGeneration",
+]
+
+
+# ---- Image processing and processing ----
