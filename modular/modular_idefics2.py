@@ -267,7 +267,6 @@ class Idefics2Model(Idefics2PreTrainedModel):
         self.vision_model = Idefics2VisionTransformer(config.vision_config)
         self.connector = Idefics2Connector(config)
         self.text_model = AutoModel.from_config(config.text_config)
-        self.image_seq_len = config.perceiver_config.resampler_n_latents
         self.image_token_id = config.image_token_id
         self.post_init()
 

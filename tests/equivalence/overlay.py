@@ -34,11 +34,17 @@ class BaseImport:
 
 
 def camel_prefix(model: str) -> str:
-    """The CamelCase prefix of a model's classes, read off its modular file's config class."""
+    """The CamelCase prefix of a model's classes: the spelling of the model name that starts a
+    class name of its modular file (`Idefics2` from `Idefics2VisionConfig`), else its first config
+    class's name without `Config`."""
     source = (MODULAR_DIR / f"modular_{model}.py").read_text()
-    for node in ast.parse(source).body:
-        if isinstance(node, ast.ClassDef) and node.name.endswith("Config"):
-            return node.name[: -len("Config")]
+    classes = [node.name for node in ast.parse(source).body if isinstance(node, ast.ClassDef)]
+    for name in classes:
+        if name.lower().startswith(model.lower()):
+            return name[: len(model)]
+    for name in classes:
+        if name.endswith("Config"):
+            return name[: -len("Config")]
     return model.capitalize()
 
 

@@ -172,7 +172,7 @@ def vlm_inputs(draw: st.DrawFn, model: str, kwargs: dict[str, Any]) -> dict[str,
     }
 
 
-VLMS = {"idefics2": "Idefics2"}
+VLMS = {"idefics2": "Idefics2", "idefics3": "Idefics3"}
 
 
 @pytest.mark.parametrize("model", list(VLMS))

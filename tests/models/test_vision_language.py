@@ -81,8 +81,8 @@ TEXT = {
     "eos_token_id": 2,
 }
 IMAGE_TOKEN = 98
-# model_type -> (config kwargs, image tokens per image)
-VLMS: dict[str, tuple[dict[str, Any], int]] = {
+# model_type -> (config kwargs, padded image sizes to test)
+VLMS: dict[str, tuple[dict[str, Any], list[tuple[int, int]]]] = {
     "idefics2": (
         {
             "text_config": {"model_type": "mistral", "sliding_window": 7, **TEXT},
@@ -96,7 +96,15 @@ VLMS: dict[str, tuple[dict[str, Any], int]] = {
                 "num_key_value_heads": 2,
             },
         },
-        3,
+        [(16, 16), (20, 12)],  # any grid of patches
+    ),
+    "idefics3": (
+        {
+            "text_config": {"model_type": "llama", **TEXT},
+            "vision_config": tiny_vision_kwargs(image_size=16),
+            "scale_factor": 2,
+        },
+        [(16, 16), (8, 8)],  # square grids of patches, divisible by scale_factor
     ),
 }
 
@@ -119,7 +127,8 @@ def vlm_pair(tmp_path: Path, model_type: str, attn: str, seed: int = 0) -> tuple
 def image_text_batch(model_type: str, height: int = 16, width: int = 16) -> dict[str, torch.Tensor]:
     """Two left-padded prompts: row 0 holds two images (the second with real pixels only in its
     left half), row 1 one image and a padding image (all zeros)."""
-    tokens_per_image = VLMS[model_type][1]
+    # Idefics2: resampler_n_latents; Idefics3: the patches (4 x 4 pixels) pixel-shuffled by 2
+    tokens_per_image = 3 if model_type == "idefics2" else (height // 4) * (width // 4) // 4
     generator = torch.Generator().manual_seed(4)
     pixel_values = torch.randn(2, 2, 3, height, width, generator=generator)
     pixel_attention_mask = torch.ones(2, 2, height, width, dtype=torch.long)
@@ -145,8 +154,7 @@ def image_text_batch(model_type: str, height: int = 16, width: int = 16) -> dict
 @pytest.mark.parametrize("model_type", list(VLMS))
 def test_vlm_logits_match_reference(tmp_path: Path, model_type: str, attn: str) -> None:
     reference, model = vlm_pair(tmp_path, model_type, attn)
-    sizes = [(16, 16), (20, 12)] if model_type == "idefics2" else [(16, 16)]
-    for height, width in sizes:
+    for height, width in VLMS[model_type][1]:
         batch = image_text_batch(model_type, height, width)
         real = batch["attention_mask"].bool()
         with torch.no_grad():
