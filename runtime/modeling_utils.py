@@ -196,7 +196,9 @@ class PreTrainedModel(nn.Module):
             module.weight.fill_(0.0 if getattr(module, "zero_centered", False) else 1.0)
 
     def _ties(self) -> dict[str, str]:
-        tie = getattr(self.config.get_text_config(), "tie_word_embeddings", False)
+        # the model's own config decides, as in transformers: a vision-language model ties its
+        # lm_head by its top-level `tie_word_embeddings`, whatever its text_config says
+        tie = getattr(self.config, "tie_word_embeddings", False)
         return dict(self._tied_weights_keys) if tie else {}
 
     def tie_weights(self) -> None:

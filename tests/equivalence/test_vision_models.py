@@ -101,11 +101,15 @@ def vlm_configs(draw: st.DrawFn, model: str) -> dict[str, Any]:
         "num_key_value_heads": kv_heads,
         "max_position_embeddings": 64,
         "pad_token_id": 0,
-        "tie_word_embeddings": draw(st.booleans()),
     }
     if model == "idefics2":
         text["sliding_window"] = draw(st.sampled_from([None, 3, 6]))
-    kwargs = {"text_config": text, "vision_config": data_vision(draw), "image_token_id": vocab - 1}
+    kwargs = {
+        "text_config": text,
+        "vision_config": data_vision(draw),
+        "image_token_id": vocab - 1,
+        "tie_word_embeddings": draw(st.booleans()),
+    }
     if model == "idefics2":
         resampler_kv = draw(st.sampled_from([1, 2]))
         kwargs["perceiver_config"] = {

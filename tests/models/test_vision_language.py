@@ -109,10 +109,10 @@ VLMS: dict[str, tuple[dict[str, Any], list[tuple[int, int]]]] = {
 }
 
 
-def vlm_pair(tmp_path: Path, model_type: str, attn: str, seed: int = 0) -> tuple[Any, Any]:
+def vlm_pair(tmp_path: Path, model_type: str, attn: str, seed: int = 0, **overrides: Any) -> tuple[Any, Any]:
     """A random transformers model (weights drawn with std 0.2 so greedy tokens are not ties),
     saved by transformers and loaded by us."""
-    kwargs, _ = VLMS[model_type]
+    kwargs = {**VLMS[model_type][0], **overrides}
     torch.manual_seed(seed)
     config = transformers.AutoConfig.for_model(model_type, image_token_id=IMAGE_TOKEN, **kwargs)
     reference = transformers.AutoModelForImageTextToText.from_config(config).eval()
@@ -198,3 +198,14 @@ def test_vlm_checkpoint_loads_in_transformers(tmp_path: Path, model_type: str) -
     real = batch["attention_mask"].bool()
     with torch.no_grad():
         assert_close(model(**batch).logits[real], theirs(**batch).logits[real], what=f"{model_type} logits")
+
+
+@pytest.mark.parametrize("model_type", list(VLMS))
+def test_vlm_tied_embeddings_follow_the_top_level_config(tmp_path: Path, model_type: str) -> None:
+    text_config = {**VLMS[model_type][0]["text_config"], "tie_word_embeddings": False}
+    reference, model = vlm_pair(tmp_path, model_type, "eager", tie_word_embeddings=True, text_config=text_config)
+    assert model.lm_head.weight is model.model.text_model.embed_tokens.weight
+    batch = image_text_batch(model_type)
+    real = batch["attention_mask"].bool()
+    with torch.no_grad():
+        assert_close(model(**batch).logits[real], reference(**batch).logits[real], what=f"{model_type} tied logits")
