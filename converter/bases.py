@@ -21,6 +21,7 @@ from pathlib import Path
 import libcst as cst
 
 from converter.diagnostics import ConversionError, Diagnostic
+from converter.layout import REPO, TREE_KINDS, Layout, model_of_stem
 from converter.split import KIND_ORDER
 
 GENERATED = "generated"
@@ -66,12 +67,18 @@ class Bases:
 
 
 class BaseLoader:
-    """Reads and caches base packages; in-memory texts from this run take precedence over disk."""
+    """Reads and caches base packages; in-memory texts from this run take precedence over disk.
 
-    def __init__(self, repo_root: Path, texts: Mapping[str, str] | None = None) -> None:
+    In a tree layout (converter/layout.py) a model's files are `<directory>/<kind>_<model>.py`
+    under the root, for any directory; the loader maps models to directories once.
+    """
+
+    def __init__(self, repo_root: Path, texts: Mapping[str, str] | None = None, layout: Layout = REPO) -> None:
         self.repo_root = repo_root
+        self.layout = layout
         self.texts: dict[str, str] = dict(texts or {})
         self.cache: dict[str, BasePackage | None] = {}
+        self.tree_directories: dict[str, str] | None = None
 
     def add_texts(self, texts: Mapping[str, str]) -> None:
         """Outputs of models converted earlier in this run (repo-relative path -> formatted text)."""
@@ -79,9 +86,29 @@ class BaseLoader:
             if self.texts.get(path) == texts[path]:
                 continue
             self.texts[path] = texts[path]
-            parts = path.split("/")
-            if len(parts) == 3:
-                self.cache.pop(parts[1], None)
+            model = self.model_of_path(path)
+            if model:
+                self.cache.pop(model, None)
+
+    def model_of_path(self, path: str) -> str:
+        """The model an output path belongs to ("" for none): `generated/<model>/...`, or `<dir>/<kind>_<model>.py`."""
+        parts = path.split("/")
+        if self.layout.tree:
+            return model_of_stem(parts[-1].removesuffix(".py")) if path.endswith(".py") else ""
+        return parts[1] if len(parts) == 3 else ""
+
+    def directories(self) -> dict[str, str]:
+        """Tree layout: model -> the directory (relative to the root) holding its files, scanned once."""
+        if self.tree_directories is None:
+            found: dict[str, str] = {}
+            for directory in sorted(self.repo_root.iterdir()) if self.repo_root.is_dir() else ():
+                if directory.is_dir() and not directory.name.startswith(("_", ".")):
+                    for child in sorted(directory.glob("*.py")):
+                        model = model_of_stem(child.stem)
+                        if model and kind_of_path(child.name, model) in TREE_KINDS:
+                            found.setdefault(model, directory.name)
+            self.tree_directories = found
+        return self.tree_directories
 
     def package(self, model: str) -> BasePackage | None:
         if model not in self.cache:
@@ -95,6 +122,8 @@ class BaseLoader:
 
     def available(self) -> tuple[str, ...]:
         """Model names with a generated package, on disk or in memory, sorted."""
+        if self.layout.tree:
+            return tuple(sorted({*self.directories(), *filter(None, map(self.model_of_path, self.texts))}))
         names = {path.split("/")[1] for path in self.texts if path.count("/") == 2}
         directory = self.repo_root / GENERATED
         if directory.is_dir():
@@ -106,11 +135,13 @@ class BaseLoader:
         if texts is None:
             return None
         files = []
-        for path in sorted(texts, key=lambda path: kind_rank(kind_of_path(path, model))):
+        for path in sorted(texts, key=lambda path: kind_rank(kind_of_path(path, model), self.layout)):
             files.append(BaseFile(path, kind_of_path(path, model), parse_base(path, texts[path])))
         return BasePackage(model, tuple(files))
 
     def package_texts(self, model: str) -> dict[str, str] | None:
+        if self.layout.tree:
+            return self.tree_package_texts(model)
         prefix = f"{GENERATED}/{model}/"
         in_memory = {path: text for path, text in self.texts.items() if path.startswith(prefix)}
         if in_memory:
@@ -120,6 +151,19 @@ class BaseLoader:
             return None
         paths = sorted(f"{prefix}{child.name}" for child in directory.glob(f"*_{model}.py"))
         return {path: read_base(self.repo_root / path, path) for path in paths if is_model_file(path, model)}
+
+    def tree_package_texts(self, model: str) -> dict[str, str] | None:
+        in_memory = {path: text for path, text in self.texts.items() if self.model_of_path(path) == model}
+        directory = self.directories().get(model)
+        children = (self.repo_root / directory).glob(f"*_{model}.py") if directory is not None else ()
+        paths = sorted(f"{directory}/{child.name}" for child in children)
+        on_disk = [path for path in paths if path not in in_memory and self.is_tree_file(path, model)]
+        texts = {path: read_base(self.repo_root / path, path) for path in on_disk}
+        texts.update({path: text for path, text in in_memory.items() if self.is_tree_file(path, model)})
+        return texts or None
+
+    def is_tree_file(self, path: str, model: str) -> bool:
+        return path.endswith(f"_{model}.py") and kind_of_path(path, model) in TREE_KINDS
 
 
 def is_model_file(path: str, model: str) -> bool:
@@ -131,8 +175,9 @@ def kind_of_path(path: str, model: str) -> str:
     return path.rsplit("/", 1)[-1].removesuffix(f"_{model}.py")
 
 
-def kind_rank(kind: str) -> tuple[int, str]:
-    return (KIND_ORDER.index(kind) if kind in KIND_ORDER else len(KIND_ORDER), kind)
+def kind_rank(kind: str, layout: Layout = REPO) -> tuple[int, str]:
+    order = TREE_KINDS if layout.tree else KIND_ORDER
+    return (order.index(kind) if kind in order else len(order), kind)
 
 
 def read_base(path: Path, display_path: str) -> str:

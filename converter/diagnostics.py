@@ -31,6 +31,7 @@ Codes, by the pass that reports them:
     E207       init_merge     `del self.x` that cannot remove exactly one base assignment
     E208       signature      `**super_kwargs` misuse
     E209       merge_classes  a decorated base class
+    E900       workers        the converter itself crashed on this file (a bug; the traceback follows)
 """
 
 from __future__ import annotations

@@ -48,14 +48,16 @@ class EmittedModel:
 def emit_model(plan: ImportPlan) -> EmittedModel:
     """Render the files of one model from its import plan."""
     parsed = plan.split.gathered.parsed
-    directory = f"{GENERATED_DIR}/{parsed.model}"
+    layout = parsed.layout
+    directory = layout.output_directory(parsed.display_path, parsed.model)
     kinds = [output.kind for output in plan.split.files]
     main_kind = DEFAULT_KIND if DEFAULT_KIND in kinds else kinds[0]
     files = []
     for output, imports in zip(plan.split.files, plan.imports, strict=True):
         text = render_file(plan, output, imports, is_main=output.kind == main_kind)
         files.append(EmittedFile(f"{directory}/{output.kind}_{parsed.model}.py", text))
-    files.append(EmittedFile(f"{directory}/__init__.py", render_init(parsed, plan.split.files)))
+    if layout.writes_init:
+        files.append(EmittedFile(f"{directory}/__init__.py", render_init(parsed, plan.split.files)))
     lines = count_lines(parsed.source)
     return EmittedModel(parsed.model, parsed.display_path, lines, tuple(files))
 
@@ -63,7 +65,9 @@ def emit_model(plan: ImportPlan) -> EmittedModel:
 def render_file(plan: ImportPlan, output: OutputPlan, imports: FileImports, is_main: bool) -> str:
     gathered = plan.split.gathered
     module = gathered.parsed.module
-    parts = [render_header(gathered.parsed.display_path), comments_of(module.header)]
+    parsed = gathered.parsed
+    header = parsed.layout.header(parsed.display_path)
+    parts = [render_header(parsed.display_path) if header is None else header, comments_of(module.header)]
     if is_main:
         parts += [code(d.node) for d in gathered.definitions if d.kind is DefinitionKind.DOCSTRING]
     parts.append("".join(code(statement) for statement in imports.statements))

@@ -21,7 +21,7 @@ from libcst.helpers import get_full_name_for_node
 from converter.diagnostics import ConversionError, Diagnostic
 from converter.gather import Definition, DefinitionKind
 from converter.parse import ParsedModule
-from converter.split import KIND_ORDER, OutputPlan, SplitModule
+from converter.split import OutputPlan, SplitModule, kind_order_of
 
 #: Top-level packages a standalone module may not import from: `generated.*` imports are resolved
 #: (and removed) by the inheritance passes, and modular files are never imported.
@@ -71,7 +71,7 @@ def check_imports(parsed: ParsedModule, definition: Definition) -> Iterable[Diag
         if not isinstance(small, cst.ImportFrom):
             continue
         module = get_full_name_for_node(small.module) if small.module else ""
-        if small.relative:
+        if small.relative and not parsed.layout.tree:
             fix = "import by absolute name (torch, runtime.<module>, the standard library)"
             yield parsed.diagnostic(small, "E031", "relative imports are not supported in modular files", fix)
         elif isinstance(small.names, cst.ImportStar):
@@ -117,10 +117,11 @@ def sibling_imports(
 ) -> Iterable[cst.SimpleStatementLine]:
     """`from .configuration_llama import LlamaConfig` for names homed in an earlier file; E020 for later ones."""
     model = split.gathered.parsed.model
-    rank = KIND_ORDER.index(plan.kind)
-    for kind in KIND_ORDER:
+    order = kind_order_of(split.gathered.parsed.layout)
+    rank = order.index(plan.kind)
+    for kind in order:
         names = sorted(name for name in used if split.homes.get(name) == kind and kind != plan.kind)
-        if names and KIND_ORDER.index(kind) > rank:
+        if names and order.index(kind) > rank:
             diagnostics.extend(backward_use(split, plan, kind, names))
         elif names:
             statement = cst.parse_statement(f"from .{kind}_{model} import {', '.join(names)}\n")

@@ -174,7 +174,10 @@ class CollectExplicitCalls(cst.CSTVisitor):
 def merge_class(statement: cst.ClassDef, arg: cst.Arg, base: BaseDefinition, parsed: ParsedModule) -> cst.ClassDef:
     base_class = base.node
     assert isinstance(base_class, cst.ClassDef)
-    if base_class.decorators:
+    # In a transformers tree (converter/layout.py) class decorators register or document the class
+    # (`@auto_docstring`, `@use_kernel_forward_from_hub(...)`); upstream re-applies the base's to the
+    # merged class unless the modular class has its own. The repository refuses (E209).
+    if base_class.decorators and not parsed.layout.tree:
         message = f"cannot merge {statement.name.value} exactly: its base {base_class.name.value} is decorated"
         fix = "define the class in full in the modular file"
         raise ConversionError([parsed.diagnostic(arg, "E209", message, fix)])
@@ -187,7 +190,7 @@ def merge_class(statement: cst.ClassDef, arg: cst.Arg, base: BaseDefinition, par
         bases=merged_bases(statement, arg, base_class),
         keywords=[k.with_changes(comma=cst.MaybeSentinel.DEFAULT) for k in keywords.values()],
         body=indented(base_class.body, body),
-        decorators=statement.decorators,
+        decorators=statement.decorators or base_class.decorators,
         leading_lines=statement.leading_lines,
     )
 

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 import libcst as cst
 
 from converter.gather import DefinitionKind, assigned_all, kind_of
+from converter.layout import is_sibling_import
 from converter.names import analyse_statement, dotted_name
 
 if TYPE_CHECKING:
@@ -109,11 +110,15 @@ def all_names(statement: cst.BaseStatement) -> tuple[str, ...]:
 
 
 def import_bindings(small: cst.BaseSmallStatement) -> Iterator[ImportBinding]:
-    """One `ImportBinding` per bound name; relative (sibling) imports bind nothing here."""
+    """One `ImportBinding` per bound name; sibling imports (`from .x import y`) bind nothing here.
+
+    Imports relative to the package above (`from ...modeling_utils import X`, a tree's library
+    infrastructure) are ordinary imports, keyed with their dots.
+    """
     if isinstance(small, cst.ImportFrom):
-        if small.relative or isinstance(small.names, cst.ImportStar):
+        if is_sibling_import(small) or isinstance(small.names, cst.ImportStar):
             return
-        module = dotted_name(small.module)
+        module = "." * len(small.relative) + dotted_name(small.module)
         for alias in small.names:
             one = small.with_changes(names=[alias.with_changes(comma=cst.MaybeSentinel.DEFAULT)])
             bound = alias.evaluated_alias or alias.evaluated_name

@@ -20,6 +20,7 @@ import libcst as cst
 from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
 
 from converter.diagnostics import ConversionError, Diagnostic
+from converter.layout import REPO, Layout
 
 MODULAR_NAME = re.compile(r"modular_(?P<model>[a-z][a-z0-9_]*)\.py")
 
@@ -31,6 +32,7 @@ class ParsedModule:
     After the inheritance passes, `module` is the standalone module they built and `origins` maps
     its statements to the 1-based (line, col) in the modular file they come from, so diagnostics
     of later passes still point into the file the user wrote. `source` stays the modular source.
+    `layout` says where bases and outputs live (converter/layout.py).
     """
 
     path: Path
@@ -41,6 +43,7 @@ class ParsedModule:
     wrapper: MetadataWrapper
     positions: Mapping[cst.CSTNode, CodeRange]
     origins: Mapping[cst.CSTNode, tuple[int, int]] = field(default_factory=dict)
+    layout: Layout = REPO
 
     def position(self, node: cst.CSTNode) -> tuple[int, int]:
         """1-based (line, col) of `node` in the modular file, as diagnostics print it."""
@@ -84,7 +87,7 @@ def model_name_of(path: Path) -> str | None:
     return match.group("model") if match else None
 
 
-def parse_modular(path: Path, repo_root: Path) -> ParsedModule:
+def parse_modular(path: Path, repo_root: Path, layout: Layout = REPO) -> ParsedModule:
     """Read and parse one modular file; raises ConversionError (E001-E004) on bad input."""
     display_path = display_path_of(path, repo_root)
     if display_path is None:
@@ -100,7 +103,7 @@ def parse_modular(path: Path, repo_root: Path) -> ParsedModule:
     # unsafe_skip_copy: positions are keyed by the very nodes later passes hold.
     wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
     positions = wrapper.resolve(PositionProvider)
-    return ParsedModule(path, display_path, source, model, module, wrapper, positions)
+    return ParsedModule(path, display_path, source, model, module, wrapper, positions, layout=layout)
 
 
 def read_source(path: Path, display_path: str) -> str:

@@ -37,6 +37,7 @@ from converter.emit import EmittedModel, emit_model
 from converter.format import format_models
 from converter.gather import gather_definitions
 from converter.imports import plan_imports
+from converter.layout import REPO, Layout
 from converter.merge import merge_classes
 from converter.parse import ParsedModule, parse_modular
 from converter.rename import rename_bases
@@ -65,15 +66,46 @@ def convert_model(parsed: ParsedModule, loader: BaseLoader) -> EmittedModel:
 
 
 def convert_models(
-    paths: Iterable[Path], repo_root: Path, jobs: int = 1, progress: Progress | None = None
+    paths: Iterable[Path],
+    repo_root: Path,
+    jobs: int = 1,
+    progress: Progress | None = None,
+    layout: Layout = REPO,
 ) -> tuple[EmittedModel, ...]:
-    """Convert every modular file, bases first; models ordered by path. Raises one ConversionError."""
+    """Convert every modular file, bases first; models ordered by path. Raises one ConversionError.
+
+    `layout` (converter/layout.py) says where bases and outputs live; `repo_root` is the root
+    its paths are relative to (a transformers `models` directory for the tree layout).
+    """
+    models, diagnostics = convert_what_converts(paths, repo_root, jobs, progress, layout, keep_going=False)
+    if diagnostics:
+        raise ConversionError(diagnostics)
+    return models
+
+
+def convert_what_converts(
+    paths: Iterable[Path],
+    repo_root: Path,
+    jobs: int = 1,
+    progress: Progress | None = None,
+    layout: Layout = REPO,
+    keep_going: bool = True,
+) -> tuple[tuple[EmittedModel, ...], tuple[Diagnostic, ...]]:
+    """(converted models ordered by path, diagnostics of the others); nothing is raised.
+
+    With `keep_going`, a file that does not parse (or repeats a model) is left out and the rest
+    still converts (what the upstream benchmark needs); without it, any such error stops the run
+    before converting, as the command line does.
+    """
     diagnostics: list[Diagnostic] = []
-    parsed = collect(diagnostics, lambda path: parse_modular(path, repo_root), unique(paths))
+    parsed = collect(diagnostics, lambda path: parse_modular(path, repo_root, layout), unique(paths))
     parsed.sort(key=lambda module: module.display_path)
-    diagnostics += check_unique_models(parsed)
+    repeated = list(check_unique_models(parsed))
+    diagnostics += repeated
+    if keep_going and repeated:
+        parsed = list({module.model: module for module in reversed(parsed)}.values())[::-1]
     try:
-        levels = schedule(parsed) if not diagnostics else []
+        levels = schedule(parsed) if keep_going or not diagnostics else []
     except ConversionError as error:
         diagnostics += error.diagnostics
         levels = []
@@ -81,10 +113,9 @@ def convert_models(
     if levels:
         pool = ProcessPoolExecutor(max_workers=jobs) if jobs > 1 else nullcontext(None)
         with pool as executor:
-            models = convert_levels(levels, BaseLoader(repo_root), executor, diagnostics, progress)
-    if diagnostics:
-        raise ConversionError(diagnostics)
-    return tuple(sorted(models, key=lambda model: model.modular_path))
+            models = convert_levels(levels, BaseLoader(repo_root, layout=layout), executor, diagnostics, progress)
+    ordered = tuple(sorted(models, key=lambda model: model.modular_path))
+    return ordered, tuple(sorted(diagnostics, key=Diagnostic.sort_key))
 
 
 def convert_levels(
@@ -117,23 +148,35 @@ def convert_levels(
             else:
                 diagnostics.extend(outcome)
                 failed.add(parsed.model)
-        try:
-            formatted = format_models(converted)
-        except ConversionError as error:
-            diagnostics.extend(error.diagnostics)
-            failed.update(model.model for model in converted)
-            continue
+        formatted = format_level(converted, diagnostics, failed)
         loader.add_texts({file.path: file.text for model in formatted for file in model.files})
         models += formatted
     return models
 
 
-def convert_files(paths: list[Path], repo_root: Path, jobs: int = 1) -> dict[Path, str]:
+def format_level(
+    converted: Sequence[EmittedModel], diagnostics: list[Diagnostic], failed: set[str]
+) -> tuple[EmittedModel, ...]:
+    """One ruff run for the level; when it fails, each model alone, so one bad model fails only itself."""
+    try:
+        return format_models(converted)
+    except ConversionError as error:
+        if len(converted) < 2:
+            diagnostics.extend(error.diagnostics)
+            failed.update(model.model for model in converted)
+            return ()
+    formatted: list[EmittedModel] = []
+    for model in converted:
+        formatted += format_level([model], diagnostics, failed)
+    return tuple(formatted)
+
+
+def convert_files(paths: list[Path], repo_root: Path, jobs: int = 1, layout: Layout = REPO) -> dict[Path, str]:
     """Output path (under `repo_root`) -> formatted text, for every file the modular files generate.
 
     Nothing is written; raises ConversionError when any file fails to convert.
     """
-    models = convert_models(paths, repo_root, jobs)
+    models = convert_models(paths, repo_root, jobs, layout=layout)
     return {repo_root / file.path: file.text for model in models for file in model.files}
 
 

@@ -36,6 +36,7 @@ from dataclasses import dataclass
 import libcst as cst
 
 from converter.bases import BasePackage
+from converter.layout import is_sibling_import
 from converter.names import bound_names
 from converter.namespace import BaseNamespace, build_namespace
 from converter.resolve import BaseImport, ResolvedModule
@@ -79,7 +80,7 @@ class RenameModel(cst.CSTTransformer):
         return False
 
     def visit_ImportFrom(self, node: cst.ImportFrom) -> bool:
-        return bool(node.relative)
+        return is_sibling_import(node)
 
     def leave_Name(self, original_node: cst.Name, updated_node: cst.Name) -> cst.Name:
         if original_node.value in self.imported:
@@ -107,7 +108,8 @@ def rename_tree(module: cst.Module, rename: Rename) -> cst.Module:
 
 
 def is_relative(small: cst.Import | cst.ImportFrom) -> bool:
-    return isinstance(small, cst.ImportFrom) and bool(small.relative)
+    """A sibling import (`from .configuration_llama import ...`), renamed with the model."""
+    return is_sibling_import(small)
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from libcst.helpers import get_full_name_for_node
 from converter.bases import GENERATED, BaseFile, BasePackage, Bases
 from converter.diagnostics import ConversionError, Diagnostic
 from converter.gather import gather_definitions
+from converter.layout import REPO, TREE, Layout, is_sibling_import
 from converter.parse import ParsedModule
 
 
@@ -57,7 +58,7 @@ def resolve_bases(parsed: ParsedModule, bases: Bases) -> ResolvedModule:
     """Resolve every `generated.*` import of `parsed`; raises ConversionError (E101-E105, E010)."""
     diagnostics: list[Diagnostic] = []
     imports: list[BaseImport] = []
-    smalls = [*model_imports(parsed.module)]
+    smalls = [*model_imports(parsed.module, parsed.layout)]
     if smalls:
         gather_definitions(parsed)  # E010 and E041 on the modular file itself, before anything is merged
     for small in smalls:
@@ -69,22 +70,22 @@ def resolve_bases(parsed: ParsedModule, bases: Bases) -> ResolvedModule:
     return ResolvedModule(parsed, tuple(imports), tuple(order_packages(bases, imports)))
 
 
-def model_imports(module: cst.Module) -> Iterator[cst.Import | cst.ImportFrom]:
-    """Every top-level import statement naming the `generated` package."""
+def model_imports(module: cst.Module, layout: Layout = REPO) -> Iterator[cst.Import | cst.ImportFrom]:
+    """Every top-level import statement from a base model (`generated.*`, or `..<model>.*` in a tree)."""
     for statement in module.body:
         if isinstance(statement, cst.SimpleStatementLine):
             for small in statement.body:
-                if is_model_import(small):
+                if is_model_import(small, layout):
                     assert isinstance(small, (cst.Import, cst.ImportFrom))
                     yield small
 
 
-def is_model_import(small: cst.BaseSmallStatement) -> bool:
-    if isinstance(small, cst.ImportFrom):
-        return not small.relative and module_name(small).split(".")[0] == GENERATED
-    if isinstance(small, cst.Import):
-        return any(dotted(alias.name).split(".")[0] == GENERATED for alias in small.names)
-    return False
+def is_model_import(small: cst.BaseSmallStatement, layout: Layout | None = None) -> bool:
+    """An import from a base model in `layout`; with no layout, in either (`..<model>.*` in the repository
+    is reported by resolve_bases, E105)."""
+    if layout is None:
+        return REPO.model_import(small) is not None or TREE.model_import(small) is not None
+    return layout.model_import(small) is not None or (not layout.tree and TREE.model_import(small) is not None)
 
 
 def module_name(small: cst.ImportFrom) -> str:
@@ -98,9 +99,13 @@ def dotted(node: cst.CSTNode) -> str:
 def read_import(
     parsed: ParsedModule, small: cst.Import | cst.ImportFrom, diagnostics: list[Diagnostic]
 ) -> Iterator[BaseImport]:
+    target = parsed.layout.model_import(small)
     parts = module_name(small).split(".") if isinstance(small, cst.ImportFrom) else []
-    if not parts or isinstance(small.names, cst.ImportStar) or len(parts) not in (2, 3):
+    well_formed = len(parts) in (2, 3) if not parsed.layout.tree else target is not None
+    if target is None or isinstance(small.names, cst.ImportStar) or not well_formed:
         fix = "import names explicitly: from generated.<model>.modeling_<model> import Name, ..."
+        if parsed.layout.tree:
+            fix = "import names explicitly: from ..<model>.modeling_<model> import Name, ..."
         message = "cannot resolve this import from a generated model"
         diagnostics.append(parsed.diagnostic(small, "E105", message, fix))
         return
@@ -108,7 +113,7 @@ def read_import(
     for alias in small.names:
         name = dotted(alias.name)
         local = alias.evaluated_alias or name
-        yield BaseImport(parts[1], parts[2] if len(parts) == 3 else "", name, local, alias)
+        yield BaseImport(target.model, target.stem, name, local, alias)
 
 
 def check_name(parsed: ParsedModule, bases: Bases, item: BaseImport, diagnostics: list[Diagnostic]) -> bool:
@@ -151,7 +156,7 @@ def names_of_small(small: cst.BaseSmallStatement) -> Iterator[str]:
         yield from (target.target.value for target in small.targets if isinstance(target.target, cst.Name))
     elif isinstance(small, cst.AnnAssign) and isinstance(small.target, cst.Name):
         yield small.target.value
-    elif isinstance(small, cst.ImportFrom) and small.relative and isinstance(small.names, Sequence):
+    elif is_sibling_import(small) and isinstance(small, cst.ImportFrom) and isinstance(small.names, Sequence):
         yield from (alias.evaluated_alias or dotted(alias.name) for alias in small.names)
 
 

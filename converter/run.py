@@ -5,6 +5,8 @@
     python converter/run.py --all --check                      # exit 1 + diff when generated/ is stale
     python converter/run.py --diff modular/modular_gemma2.py   # show what would change, write nothing
     python converter/run.py --all -j 4                         # models of one level in 4 processes
+    python converter/run.py --tree path/to/transformers/models --all     # a transformers-style tree
+    python converter/run.py --tree models models/mistral/modular_mistral.py
 
 Models are converted in dependency order (a model after the models it imports from); a model
 inherits from this run's output of its base when the base is converted in the same run, else
@@ -12,6 +14,10 @@ from the base's files under generated/. Prints one summary line per model on std
 (`gemma2: modular 120 lines -> generated 580 lines (21%) (...)`), diagnostics on stderr, and a
 progress line on stderr when it is a terminal. Exit code 0 on success, 1 on any diagnostic or
 (with --check) stale file. A failing run writes nothing. `-j N` output is byte-identical to `-j 1`.
+
+With `--tree`, the files are laid out as in transformers (converter/layout.py): each modular file
+sits beside its outputs (`<model>/<kind>_<model>.py`), and bases are imported relatively
+(`from ..llama.modeling_llama import LlamaMLP`); `--all` takes every `*/modular_*.py` of the tree.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ if str(REPO_ROOT) not in sys.path:
 
 from converter.diagnostics import ConversionError, format_diagnostics  # noqa: E402
 from converter.emit import RUN_COMMAND, EmittedModel, count_lines  # noqa: E402
+from converter.layout import REPO, TREE  # noqa: E402
 from converter.pipeline import convert_models  # noqa: E402
 from converter.write import FileChange, pending_changes, unified_diff, write_changes  # noqa: E402
 
@@ -44,19 +51,24 @@ def build_parser() -> argparse.ArgumentParser:
     mode.add_argument("--check", action="store_true", help="exit 1 with a diff if generated files are stale")
     mode.add_argument("--diff", action="store_true", help="print the diff against generated/, write nothing")
     parser.add_argument("--repo-root", type=Path, default=REPO_ROOT, help="repository root (default: %(default)s)")
+    parser.add_argument(
+        "--tree", type=Path, help="a transformers-style models directory: modular files beside their outputs"
+    )
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    repo_root = args.repo_root.resolve()
+    repo_root = (args.tree if args.tree is not None else args.repo_root).resolve()
+    layout = TREE if args.tree is not None else REPO
     if bool(args.files) == args.all or args.jobs < 1:
         parser.error("pass modular files or --all (not both), and -j of at least 1")
-    files = sorted((repo_root / "modular").glob("modular_*.py")) if args.all else args.files
+    pattern = "*/modular_*.py" if layout.tree else "modular/modular_*.py"
+    files = sorted(repo_root.glob(pattern)) if args.all else args.files
     progress = Progress(sys.stderr) if len(files) > 1 and sys.stderr.isatty() else None
     try:
-        models = convert_models(files, repo_root, args.jobs, progress)
+        models = convert_models(files, repo_root, args.jobs, progress, layout)
     except ConversionError as error:
         if progress is not None:
             progress.clear()

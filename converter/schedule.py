@@ -16,16 +16,16 @@ import libcst as cst
 
 from converter.diagnostics import ConversionError
 from converter.parse import ParsedModule
-from converter.resolve import model_imports, module_name
+from converter.resolve import model_imports
 
 
 def base_imports(parsed: ParsedModule) -> dict[str, cst.CSTNode]:
     """Base model -> its first import statement in the modular file, in import order."""
     found: dict[str, cst.CSTNode] = {}
-    for small in model_imports(parsed.module):
-        parts = module_name(small).split(".") if isinstance(small, cst.ImportFrom) else []
-        if len(parts) >= 2:
-            found.setdefault(parts[1], small)
+    for small in model_imports(parsed.module, parsed.layout):
+        target = parsed.layout.model_import(small)
+        if isinstance(small, cst.ImportFrom) and target is not None and target.model:
+            found.setdefault(target.model, small)
     return found
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from converter.diagnostics import ConversionError
 from converter.gather import Definition, DefinitionKind, GatheredModule
+from converter.layout import Layout
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,17 @@ class KindRule:
 KIND_RULES: tuple[KindRule, ...] = (KindRule("configuration", "Config"),)
 DEFAULT_KIND = "modeling"
 KIND_ORDER: tuple[str, ...] = (*(rule.kind for rule in KIND_RULES), DEFAULT_KIND)
+
+
+def kind_rules_of(layout: Layout) -> tuple[KindRule, ...]:
+    """The rules of `layout`: a transformers tree has its own kinds (converter/layout.py)."""
+    rules = layout.kind_rules
+    return KIND_RULES if rules is None else tuple(KindRule(kind, suffix) for kind, suffix in rules)
+
+
+def kind_order_of(layout: Layout) -> tuple[str, ...]:
+    return (*dict.fromkeys(rule.kind for rule in kind_rules_of(layout)), DEFAULT_KIND)
+
 
 NOT_PLACED = (DefinitionKind.DOCSTRING, DefinitionKind.IMPORT, DefinitionKind.ALL)
 
@@ -59,10 +71,12 @@ class SplitModule:
 def split_by_kind(gathered: GatheredModule) -> SplitModule:
     """Place every class, helper and leftover statement; raises ConversionError (E040, E050)."""
     placeable = [d for d in gathered.definitions if d.kind not in NOT_PLACED]
-    kinds = place_definitions(placeable)
+    rules = kind_rules_of(gathered.parsed.layout)
+    order = kind_order_of(gathered.parsed.layout)
+    kinds = place_definitions(placeable, rules, order)
     homes = {name: kinds[index] for index, d in enumerate(placeable) for name in d.defines}
     files = []
-    for kind in KIND_ORDER:
+    for kind in order:
         members = tuple(d for index, d in enumerate(placeable) if kinds[index] == kind)
         if members:
             files.append(OutputPlan(kind, members, exports_of(gathered, kind, members, homes)))
@@ -74,31 +88,35 @@ def split_by_kind(gathered: GatheredModule) -> SplitModule:
     return SplitModule(gathered, tuple(files), homes)
 
 
-def place_definitions(placeable: Sequence[Definition]) -> list[str]:
+def place_definitions(
+    placeable: Sequence[Definition],
+    rules: Sequence[KindRule] = KIND_RULES,
+    order: Sequence[str] = KIND_ORDER,
+) -> list[str]:
     """The kind of each definition: classes by `classify`, the rest by who uses them."""
     class_kinds: dict[str, str] = {}
     kinds = [""] * len(placeable)
     for index, definition in enumerate(placeable):
         if definition.kind is DefinitionKind.CLASS:
-            kinds[index] = class_kinds[definition.name] = classify(definition, class_kinds)
+            kinds[index] = class_kinds[definition.name] = classify(definition, class_kinds, rules)
     providers = providers_of(placeable)
-    reached = {kind: trace(placeable, providers, roots_of(kinds, kind)) for kind in KIND_ORDER}
+    reached = {kind: trace(placeable, providers, roots_of(kinds, kind)) for kind in order}
     unused = [i for i, kind in enumerate(kinds) if not kind and not any(i in r for r in reached.values())]
     roots = [*roots_of(kinds, DEFAULT_KIND), *unused]
     reached[DEFAULT_KIND] = trace(placeable, providers, roots)
     for index, kind in enumerate(kinds):
         if not kind:
-            kinds[index] = next(k for k in KIND_ORDER if index in reached[k])
+            kinds[index] = next(k for k in order if index in reached[k])
     return kinds
 
 
-def classify(definition: Definition, class_kinds: Mapping[str, str]) -> str:
+def classify(definition: Definition, class_kinds: Mapping[str, str], rules: Sequence[KindRule] = KIND_RULES) -> str:
     """First match over the class name, then its bases: a local base's kind, or a `KIND_RULES` suffix."""
     for name in (definition.name, *definition.bases):
         local_kind = class_kinds.get(name)
         if local_kind is not None and local_kind != DEFAULT_KIND:
             return local_kind
-        for rule in KIND_RULES:
+        for rule in rules:
             if name.rsplit(".", 1)[-1].endswith(rule.class_suffix):
                 return rule.kind
     return DEFAULT_KIND

@@ -1,0 +1,138 @@
+"""The transformers-style tree layout (`converter/run.py --tree`): relative base imports, outputs beside
+the modular file, the upstream header, library imports kept."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import libcst as cst
+
+from converter import convert_files
+from converter.bases import BaseLoader
+from converter.layout import TREE, model_of_stem
+from converter.parse import parse_modular
+from converter.resolve import resolve_bases
+from converter.schedule import base_imports
+
+from .conftest import run_cli
+
+BASE_CONFIG = """\
+from ...configuration_utils import PreTrainedConfig
+
+
+class TinyConfig(PreTrainedConfig):
+    model_type = "tiny"
+
+    def __init__(self, hidden_size=8, **kwargs):
+        self.hidden_size = hidden_size
+        super().__init__(**kwargs)
+
+
+__all__ = ["TinyConfig"]
+"""
+
+BASE_MODELING = """\
+from torch import nn
+
+from ...modeling_utils import PreTrainedModel
+from .configuration_tiny import TinyConfig
+
+
+def helper(x):
+    return x * 2
+
+
+class TinyMLP(nn.Module):
+    def __init__(self, config: TinyConfig):
+        super().__init__()
+        self.proj = nn.Linear(config.hidden_size, config.hidden_size)
+
+    def forward(self, x):
+        return helper(self.proj(x))
+
+
+class TinyPreTrainedModel(PreTrainedModel):
+    config_class = TinyConfig
+
+
+__all__ = ["TinyMLP", "TinyPreTrainedModel"]
+"""
+
+MODULAR = """\
+from ...utils import logging
+from ..tiny.modeling_tiny import TinyMLP, TinyPreTrainedModel
+from .configuration_small import SmallConfig
+
+logger = logging.get_logger(__name__)
+
+
+class SmallMLP(TinyMLP):
+    pass
+
+
+class SmallPreTrainedModel(TinyPreTrainedModel):
+    config_class = SmallConfig
+"""
+
+
+def write_tree(root: Path) -> Path:
+    """models/tiny/ (a base with hand-written files) and models/small/modular_small.py built on it."""
+    files = {
+        "tiny/__init__.py": "",
+        "tiny/configuration_tiny.py": BASE_CONFIG,
+        "tiny/modeling_tiny.py": BASE_MODELING,
+        "small/__init__.py": "",
+        "small/configuration_small.py": BASE_CONFIG.replace("Tiny", "Small").replace("tiny", "small"),
+        "small/modular_small.py": MODULAR,
+    }
+    for path, text in files.items():
+        (root / path).parent.mkdir(parents=True, exist_ok=True)
+        (root / path).write_text(textwrap.dedent(text), encoding="utf-8")
+    return root / "small" / "modular_small.py"
+
+
+def test_a_relative_import_of_another_models_file_is_a_base(tmp_path: Path) -> None:
+    modular = write_tree(tmp_path)
+    parsed = parse_modular(modular, tmp_path, TREE)
+    assert list(base_imports(parsed)) == ["tiny"]
+    loader = BaseLoader(tmp_path, layout=TREE)
+    resolved = resolve_bases(parsed, loader.bases(["tiny"]))
+    assert [(item.model, item.stem, item.name) for item in resolved.imports] == [
+        ("tiny", "modeling_tiny", "TinyMLP"),
+        ("tiny", "modeling_tiny", "TinyPreTrainedModel"),
+    ]
+    package = loader.package("tiny")
+    assert package is not None
+    assert [file.path for file in package.files] == ["tiny/configuration_tiny.py", "tiny/modeling_tiny.py"]
+
+
+def test_library_imports_and_models_in_shared_directories() -> None:
+    assert TREE.model_import(cst.parse_statement("from ...modeling_utils import X\n").body[0]) is None
+    assert TREE.model_import(cst.parse_statement("from ..auto.modeling_auto import AutoModel\n").body[0]) is None
+    target = TREE.model_import(cst.parse_statement("from ..data2vec.modeling_data2vec_audio import X\n").body[0])
+    assert target is not None and (target.directory, target.model) == ("data2vec", "data2vec_audio")
+    assert model_of_stem("image_processing_pil_vit") == "vit"
+
+
+def test_outputs_go_beside_the_modular_file_with_the_upstream_header(tmp_path: Path) -> None:
+    modular = write_tree(tmp_path)
+    outputs = convert_files([modular], tmp_path, layout=TREE)
+    assert [path.relative_to(tmp_path).as_posix() for path in outputs] == ["small/modeling_small.py"]
+    text = outputs[tmp_path / "small" / "modeling_small.py"]
+    assert "automatically generated from src/transformers/models/small/modular_small.py." in text.splitlines()[1]
+    assert "modular_small.py file directly. One of our CI enforces this." in text.splitlines()[4]
+    assert "from ...modeling_utils import PreTrainedModel\n" in text
+    assert "from .configuration_small import SmallConfig\n" in text
+    assert "class SmallMLP(nn.Module):" in text and "return helper(self.proj(x))" in text
+    assert "def helper(x):" in text
+    assert "tiny" not in text.lower()
+
+
+def test_the_command_line_writes_into_the_tree(tmp_path: Path) -> None:
+    write_tree(tmp_path)
+    result = run_cli("--tree", str(tmp_path), "--all")
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "small" / "modeling_small.py").is_file()
+    assert not (tmp_path / "small" / "__init__.py").read_text()
+    assert run_cli("--tree", str(tmp_path), "--all", "--check").returncode == 0

@@ -1,0 +1,325 @@
+"""Benchmark: the converter on the modular files shipped inside the transformers wheel (not a CI test).
+
+    python utils/bench_upstream.py                  # summary table, differences, timings, JSON report
+    python utils/bench_upstream.py -j 2 --show 20   # 2 worker processes, first lines of 20 failing files
+
+The wheel (`pip download --no-deps transformers==5.23.0`) is cached in `.cache/upstream/` and
+reused. Its `transformers/models` is copied to a scratch directory, every `*/modular_*.py` is
+converted there in dependency order with the tree layout (`converter/run.py --tree`; bases
+first, so later levels read their regenerated parents) and written, and each file upstream's
+own converter generated (the 🚨 header naming the modular file) is compared with ours:
+
+    converted       our conversion of its modular file succeeded (else: refused with a
+                    diagnostic, or traceback when the converter crashed, E900)
+    definitions     the same top-level names (classes, functions, assignments)
+    ast             `ast.dump` equal (comments and layout aside)
+    bytes           equal after formatting both sides with the same ruff settings (isort + format,
+                    line length 119)
+
+Files whose difference comes from upstream behaviour we deliberately do not copy are counted in
+their own category with the reason (see DELIBERATE), not as failures to fix.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import collections
+import difflib
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+if str(REPO_ROOT) not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT))
+
+from converter.diagnostics import Diagnostic  # noqa: E402
+from converter.format import find_ruff  # noqa: E402
+from converter.layout import TREE, TREE_KINDS  # noqa: E402
+from converter.pipeline import convert_what_converts  # noqa: E402
+from converter.write import pending_changes, write_changes  # noqa: E402
+
+VERSION = "5.23.0"
+CACHE = REPO_ROOT / ".cache" / "upstream"
+MARKER = "This file was automatically generated from src/transformers/models/"
+RUFF_ARGS = ("--isolated", "--no-cache", "--line-length", "119", "--target-version", "py311")
+
+#: Refusals that stand for upstream behaviour we deliberately do not copy: code -> reason.
+DELIBERATE = {
+    "E203": "upstream keeps or rewrites a super() call that cannot be unrolled exactly (it discards "
+    "arguments, or the call reaches a different parent once the class is standalone)",
+    "E207": "upstream deletes an attribute the base __init__ still uses",
+    "E208": "upstream binds **super_kwargs where the base signature cannot take it exactly",
+}
+
+
+@dataclass
+class FileResult:
+    path: str
+    modular: str
+    status: str  # "converted", "refused", "traceback", "missing" (converted, but this file not produced)
+    definitions: bool = False
+    ast: bool = False
+    bytes: bool = False
+    deliberate: str = ""
+    diagnostic: str = ""
+    cause: str = ""
+    diff: list[str] = field(default_factory=list)
+
+
+def fetch_wheel(cache: Path) -> Path:
+    """The transformers wheel in `cache`, downloaded with pip when missing."""
+    wheels = sorted(cache.glob(f"transformers-{VERSION}-*.whl"))
+    if not wheels:
+        cache.mkdir(parents=True, exist_ok=True)
+        command = [sys.executable, "-m", "pip", "download", "--no-deps", f"transformers=={VERSION}", "-d", str(cache)]
+        subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+        wheels = sorted(cache.glob(f"transformers-{VERSION}-*.whl"))
+    return wheels[0]
+
+
+def unpack_models(wheel: Path, cache: Path) -> Path:
+    """`transformers/models` of the wheel, unpacked once into the cache."""
+    target = cache / f"unpacked-{VERSION}"
+    models = target / "transformers" / "models"
+    if not (target / ".complete").is_file():
+        shutil.rmtree(target, ignore_errors=True)
+        with zipfile.ZipFile(wheel) as archive:
+            members = [name for name in archive.namelist() if name.startswith("transformers/models/")]
+            archive.extractall(target, members)
+        (target / ".complete").touch()
+    return models
+
+
+def shipped_generated(models: Path) -> dict[str, str]:
+    """Generated file (relative to `models`) -> its modular file, for every file upstream generated."""
+    found = {}
+    for modular in sorted(models.glob("*/modular_*.py")):
+        directory, model = modular.parent.name, modular.stem.removeprefix("modular_")
+        for kind in TREE_KINDS:
+            path = modular.parent / f"{kind}_{model}.py"
+            if path.is_file() and f"{MARKER}{directory}/{modular.name}" in path.read_text(encoding="utf-8"):
+                found[f"{directory}/{path.name}"] = f"{directory}/{modular.name}"
+    return found
+
+
+def ruff_normalize(texts: Mapping[str, str]) -> dict[str, str]:
+    """Every text sorted (isort) and formatted by ruff with the same settings, in one run per step."""
+    ruff = find_ruff()
+    with tempfile.TemporaryDirectory(prefix="bench-upstream-") as directory:
+        root = Path(directory)
+        names = {}
+        for index, (key, text) in enumerate(sorted(texts.items())):
+            names[key] = f"f{index}.py"
+            (root / names[key]).write_text(text, encoding="utf-8")
+        files = sorted(names.values())
+        for args in (("check", "--fix", "--select", "I", "--exit-zero", *RUFF_ARGS), ("format", *RUFF_ARGS)):
+            subprocess.run([ruff, *args, *files], cwd=root, capture_output=True, check=False)
+        return {key: (root / name).read_text(encoding="utf-8") for key, name in names.items()}
+
+
+def top_level_names(tree: ast.Module) -> list[str]:
+    names = []
+    for node in tree.body:
+        if isinstance(node, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+            names.append(node.name)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names += [target.id for target in targets if isinstance(target, ast.Name)]
+    return sorted(set(names))
+
+
+def parse(text: str) -> ast.Module | None:
+    try:
+        return ast.parse(text)
+    except SyntaxError:
+        return None
+
+
+def compare(result: FileResult, theirs: str, ours: str, theirs_formatted: str, ours_formatted: str) -> None:
+    their_tree, our_tree = parse(theirs), parse(ours)
+    if their_tree is None or our_tree is None:
+        result.cause = "our output does not parse" if our_tree is None else "upstream file does not parse"
+        return
+    their_names, our_names = top_level_names(their_tree), top_level_names(our_tree)
+    result.definitions = their_names == our_names
+    result.ast = ast.dump(their_tree) == ast.dump(our_tree)
+    result.bytes = theirs_formatted == ours_formatted
+    if result.bytes:
+        return
+    lines = difflib.unified_diff(
+        theirs_formatted.splitlines(), ours_formatted.splitlines(), "upstream", "ours", n=0, lineterm=""
+    )
+    result.diff = [line for line in lines if not line.startswith("@@")][2:]
+    result.cause = cause_of(their_names, our_names, result)
+
+
+def cause_of(their_names: Sequence[str], our_names: Sequence[str], result: FileResult) -> str:
+    """A coarse cause for grouping differences: the first kind of difference found."""
+    missing = sorted(set(their_names) - set(our_names))
+    extra = sorted(set(our_names) - set(their_names))
+    if missing:
+        return "definitions missing from ours"
+    if extra:
+        return "extra definitions in ours"
+    if result.ast:
+        return "comments only (AST identical)"
+    first = next((line for line in result.diff if line[:1] in "+-"), "")
+    text = first[1:].strip()
+    if text.startswith(("from ", "import ")):
+        return "imports differ"
+    if text.startswith(("#",)):
+        return "comments differ"
+    if text.startswith(('"""', "r'''", 'r"""')) or text.endswith('"""'):
+        return "docstrings differ"
+    if text.startswith("@"):
+        return "decorators differ"
+    if text.startswith(("class ", "def ")):
+        return "signatures or class headers differ"
+    return "bodies differ"
+
+
+def summarize_diagnostic(diagnostic: Diagnostic) -> str:
+    return f"{diagnostic.path}:{diagnostic.line}:{diagnostic.col}: {diagnostic.code} {diagnostic.message}"
+
+
+def run_bench(jobs: int, scratch_parent: Path | None) -> tuple[dict[str, object], list[FileResult]]:
+    start = time.perf_counter()
+    wheel = fetch_wheel(CACHE)
+    models = unpack_models(wheel, CACHE)
+    shipped = shipped_generated(models)
+    setup_s = time.perf_counter() - start
+    with tempfile.TemporaryDirectory(prefix="bench-scratch-", dir=scratch_parent) as scratch_dir:
+        scratch = Path(scratch_dir) / "models"
+        shutil.copytree(models, scratch)
+        modular_files = sorted(scratch.glob("*/modular_*.py"))
+        convert_start = time.perf_counter()
+        converted, diagnostics = convert_what_converts(modular_files, scratch, jobs, layout=TREE)
+        convert_s = time.perf_counter() - convert_start
+        write_changes(pending_changes(converted, scratch))
+        ours = {file.path: file.text for model in converted for file in model.files}
+        theirs = {path: (models / path).read_text(encoding="utf-8") for path in shipped}
+        compare_start = time.perf_counter()
+        both = {("theirs", path): text for path, text in theirs.items()}
+        both.update({("ours", path): text for path, text in ours.items() if path in shipped})
+        formatted = ruff_normalize({f"{side}/{path}": text for (side, path), text in both.items()})
+    by_modular: dict[str, list[Diagnostic]] = collections.defaultdict(list)
+    for diagnostic in diagnostics:
+        by_modular[diagnostic.path].append(diagnostic)
+    results = []
+    for path, modular in sorted(shipped.items()):
+        result = FileResult(path, modular, "converted")
+        problems = by_modular.get(modular, [])
+        if problems:
+            first = problems[0]
+            result.status = "traceback" if any(d.code == "E900" for d in problems) else "refused"
+            result.diagnostic = summarize_diagnostic(first)
+            result.cause = f"{result.status}: {first.code}"
+            reason = DELIBERATE.get(first.code, "")
+            if reason and all(d.code in DELIBERATE for d in problems):
+                result.deliberate = reason
+        elif path not in ours:
+            result.status = "missing"
+            result.cause = "file not produced by ours"
+        else:
+            compare(result, theirs[path], ours[path], formatted[f"theirs/{path}"], formatted[f"ours/{path}"])
+        results.append(result)
+    compare_s = time.perf_counter() - compare_start
+    rusage_self = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    rusage_children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    modular_count = len(modular_files)
+    failed_modular = {d.path for d in diagnostics}
+    summary = {
+        "transformers": VERSION,
+        "modular_files": modular_count,
+        "modular_converted": modular_count - len(failed_modular),
+        "modular_refused": len({d.path for d in diagnostics} - {d.path for d in diagnostics if d.code == "E900"}),
+        "modular_traceback": len({d.path for d in diagnostics if d.code == "E900"}),
+        "generated_files": len(results),
+        "files_converted": sum(r.status == "converted" for r in results),
+        "files_refused": sum(r.status == "refused" for r in results),
+        "files_traceback": sum(r.status == "traceback" for r in results),
+        "files_missing": sum(r.status == "missing" for r in results),
+        "files_deliberate": sum(bool(r.deliberate) for r in results),
+        "definitions_same": sum(r.definitions for r in results),
+        "ast_identical": sum(r.ast for r in results),
+        "byte_identical": sum(r.bytes for r in results),
+        "wall_s": round(time.perf_counter() - start, 2),
+        "setup_s": round(setup_s, 2),
+        "convert_s": round(convert_s, 2),
+        "compare_s": round(compare_s, 2),
+        "jobs": jobs,
+        "peak_rss_mib_self": round(rusage_self / 1024, 1),
+        "peak_rss_mib_children": round(rusage_children / 1024, 1),
+        "refusals_by_code": dict(collections.Counter(d.code for d in diagnostics).most_common()),
+        "causes": dict(collections.Counter(r.cause for r in results if not r.bytes).most_common()),
+    }
+    return summary, results
+
+
+def print_report(summary: Mapping[str, object], results: Sequence[FileResult], show: int, lines: int) -> None:
+    total = summary["generated_files"]
+    rows = [
+        ("modular files converted", summary["modular_converted"], summary["modular_files"]),
+        ("modular files refused (diagnostic)", summary["modular_refused"], summary["modular_files"]),
+        ("modular files traceback", summary["modular_traceback"], summary["modular_files"]),
+        ("generated files converted", summary["files_converted"], total),
+        ("generated files refused", summary["files_refused"], total),
+        ("  of which deliberate", summary["files_deliberate"], total),
+        ("generated files traceback", summary["files_traceback"], total),
+        ("generated files not produced", summary["files_missing"], total),
+        ("same top-level definitions", summary["definitions_same"], total),
+        ("AST-identical", summary["ast_identical"], total),
+        ("byte-identical after ruff", summary["byte_identical"], total),
+    ]
+    width = max(len(row[0]) for row in rows)
+    print(f"transformers {summary['transformers']} modular corpus")
+    for label, count, out_of in rows:
+        share = f"{100 * int(count) / int(out_of):5.1f}%" if out_of else "  -  "  # type: ignore[call-overload]
+        print(f"  {label:<{width}}  {count:>4} / {out_of:<4} {share}")
+    print(
+        f"  wall {summary['wall_s']} s (convert {summary['convert_s']} s, compare {summary['compare_s']} s, "
+        f"-j {summary['jobs']}); peak RSS {summary['peak_rss_mib_self']} MiB self, "
+        f"{summary['peak_rss_mib_children']} MiB largest child"
+    )
+    print("causes of difference (files):")
+    for cause, count in summary["causes"].items():  # type: ignore[union-attr]
+        print(f"  {count:>4}  {cause}")
+    failing = [r for r in results if not r.bytes]
+    for result in failing[:show]:
+        print(f"--- {result.path} ({result.cause})")
+        if result.diagnostic:
+            print(f"    {result.diagnostic}")
+        for line in result.diff[:lines]:
+            print(f"    {line[:160]}")
+
+
+def main(argv: Iterable[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 1, help="worker processes")
+    parser.add_argument("--show", type=int, default=15, help="failing files to show (default: %(default)s)")
+    parser.add_argument("--lines", type=int, default=6, help="differing lines per file (default: %(default)s)")
+    parser.add_argument("--json", type=Path, default=CACHE / "report.json", help="report (default: %(default)s)")
+    parser.add_argument("--scratch", type=Path, help="parent directory of the scratch copy (default: temp)")
+    args = parser.parse_args(None if argv is None else list(argv))
+    summary, results = run_bench(args.jobs, args.scratch)
+    print_report(summary, results, args.show, args.lines)
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    report = {"summary": summary, "files": [asdict(result) for result in results]}
+    args.json.write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    print(f"report: {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
