@@ -7,7 +7,8 @@ configuration class lives in the configuration file, one used only by modeling c
 modeling file. Statements nothing uses (`logger = ...`) land in the default kind's file, never
 dropped. A file imports what it needs from files of earlier kinds (see the imports pass).
 
-    KIND_RULES + DEFAULT_KIND:  configuration (`*Config`) < modeling (everything else)
+    KIND_RULES + DEFAULT_KIND:  configuration (`*Config`) < image_processing (`*ImageProcessor`)
+                                < processing (`*Processor`) < modeling (everything else)
 """
 
 from __future__ import annotations
@@ -29,10 +30,12 @@ class KindRule:
 
 
 #: Kinds in the order their files may import each other: a file imports only from kinds listed
-#: before it. `image_processing` (`ImageProcessor`) and `processing` (`Processor`) rows go right
-#: after `configuration` when the first model needs them, ImageProcessor first since it is the
-#: longer suffix.
-KIND_RULES: tuple[KindRule, ...] = (KindRule("configuration", "Config"),)
+#: before it. `ImageProcessor` comes before `Processor` since it is the longer suffix.
+KIND_RULES: tuple[KindRule, ...] = (
+    KindRule("configuration", "Config"),
+    KindRule("image_processing", "ImageProcessor"),
+    KindRule("processing", "Processor"),
+)
 DEFAULT_KIND = "modeling"
 KIND_ORDER: tuple[str, ...] = (*(rule.kind for rule in KIND_RULES), DEFAULT_KIND)
 

@@ -103,7 +103,163 @@ __all__ = [
     "Idefics3Model",
     "Idefics3ForConditionalGeneration",
     "Idefics3VisionTransformer",
+    "Idefics3ImageProcessor",
+    "Idefics3Processor",
 ]
 
 
 # ---- Image processing and processing ----
+
+import math
+import re
+from typing import Any
+
+from generated.idefics2.image_processing_idefics2 import Idefics2ImageProcessor, get_resize_output_image_size
+from generated.idefics2.processing_idefics2 import Idefics2Processor
+from runtime.image_processing_utils import BatchFeature, ImageArray, PILImageResampling, resize_image
+from runtime.tokenization_utils import Tokenizer
+
+MAX_IMAGE_SIZE = 4096  # 4k resolution as absolute maximum
+
+
+def get_resize_output_size_for_longest_edge(height: int, width: int, longest_edge: int) -> tuple[int, int]:
+    """Scale the longest edge to `longest_edge` (aspect ratio kept, the other edge rounded up to even),
+    then shrink to fit within MAX_IMAGE_SIZE."""
+    aspect_ratio = width / height
+    if width >= height:
+        width, height = longest_edge, int(longest_edge / aspect_ratio)
+        height += height % 2
+    else:
+        height, width = longest_edge, int(longest_edge * aspect_ratio)
+        width += width % 2
+    bound = {"longest_edge": MAX_IMAGE_SIZE, "shortest_edge": 1}
+    return get_resize_output_image_size(max(height, 1), max(width, 1), bound)
+
+
+class Idefics3ImageProcessor(Idefics2ImageProcessor):
+    """Resize the longest edge to `size["longest_edge"]`, then (splitting) to multiples of
+    `max_image_size` cut into a grid of tiles plus the whole image shrunk to one tile, or (not
+    splitting) to one square tile; rescale, normalize, pad the batch. Matches transformers 5.23.0
+    `Idefics3ImageProcessorPil` (its PIL backend) exactly; `return_row_col_info=True` adds each
+    image's grid as `rows` and `cols`.
+    """
+
+    config_keys = (
+        *("do_convert_rgb", "do_resize", "size", "resample", "do_rescale", "rescale_factor", "do_normalize"),
+        *("image_mean", "image_std", "do_pad", "do_image_splitting", "max_image_size"),
+    )
+    call_only_keys = ("return_row_col_info",)
+    size = {"longest_edge": 4 * 364}
+    max_image_size = {"longest_edge": 364}
+    resample = PILImageResampling.LANCZOS
+    do_image_splitting = True
+    return_row_col_info = False
+
+    def resize(self, image: ImageArray, size: dict[str, int], resample: int) -> ImageArray:
+        if size.get("longest_edge"):
+            new_size = get_resize_output_size_for_longest_edge(*image.shape[-2:], size["longest_edge"])
+            return resize_image(image, new_size, resample)
+        if size.get("height") and size.get("width"):
+            return resize_image(image, (size["height"], size["width"]), resample)
+        raise ValueError(f"size must hold 'longest_edge', or 'height' and 'width'; got {size}")
+
+    def resize_for_vision_encoder(self, image: ImageArray, tile: int, resample: int) -> ImageArray:
+        """Round both edges up to multiples of `tile`, the longer one first (aspect ratio kept in between)."""
+        height, width = image.shape[-2:]
+        aspect_ratio = width / height
+        if width >= height:
+            width = math.ceil(width / tile) * tile
+            height = math.ceil(int(width / aspect_ratio) / tile) * tile
+        else:
+            height = math.ceil(height / tile) * tile
+            width = math.ceil(int(height * aspect_ratio) / tile) * tile
+        return self.resize(image, {"height": height, "width": width}, resample)
+
+    def split_image(self, image: ImageArray, tile: int, resample: int) -> tuple[list[ImageArray], int, int]:
+        """(C, H, W) -> its tiles row by row and the whole image resized to one tile; and the grid's rows, cols.
+        An image no larger than a tile stays whole, with a (0, 0) grid."""
+        height, width = image.shape[-2:]
+        if height <= tile and width <= tile:
+            return [image], 0, 0
+        rows, cols = (height - tile) // tile + 1, (width - tile) // tile + 1
+        frames = [
+            image[:, r * tile : (r + 1) * tile, c * tile : (c + 1) * tile] for r in range(rows) for c in range(cols)
+        ]
+        return [*frames, self.resize(image, {"height": tile, "width": tile}, resample)], rows, cols
+
+    def _preprocess(
+        self,
+        images: list[list[ImageArray]],
+        *,
+        do_image_splitting: bool,
+        do_resize: bool,
+        size: dict[str, int],
+        resample: int,
+        max_image_size: dict[str, int],
+        do_pad: bool,
+        return_row_col_info: bool = False,
+        return_tensors: str | None = None,
+        **options: Any,
+    ) -> BatchFeature:
+        tile = max_image_size["longest_edge"]
+        if do_resize:
+            images = [[self.resize(image, size, resample) for image in sample] for sample in images]
+        if do_image_splitting:
+            images = [[self.resize_for_vision_encoder(image, tile, resample) for image in sample] for sample in images]
+            splits = [[self.split_image(image, tile, resample) for image in sample] for sample in images]
+            images = [[frame for frames, _, _ in sample for frame in frames] for sample in splits]
+            rows = [[rows for _, rows, _ in sample] for sample in splits]
+            cols = [[cols for _, _, cols in sample] for sample in splits]
+        else:
+            square = {"height": tile, "width": tile}
+            images = [[self.resize(image, square, resample) for image in sample] for sample in images]
+            rows = cols = [[0] * len(sample) for sample in images]
+        encoding = self.pad_batch(self.rescale_and_normalize(images, **options), do_pad, return_tensors)
+        if return_row_col_info:
+            encoding["rows"], encoding["cols"] = rows, cols
+        return encoding
+
+
+class Idefics3Processor(Idefics2Processor):
+    """Images through `Idefics3ImageProcessor`; each `<image>` becomes one group per tile
+    (`<fake_token_around_image><row_r_col_c>` + `image_seq_len` x `<image>`, a newline after each
+    row) and then the whole image (`<fake_token_around_image><global-img>` + `image_seq_len` x
+    `<image>` + `<fake_token_around_image>`). Matches transformers 5.23.0 `Idefics3Processor`.
+    Text holding `<image>` needs images.
+    """
+
+    image_processor_class = Idefics3ImageProcessor
+    images_kwargs = {"return_row_col_info": True}
+
+    def __init__(
+        self,
+        image_processor: Idefics3ImageProcessor,
+        tokenizer: Tokenizer,
+        image_seq_len: int = 169,
+        chat_template: str | None = None,
+    ) -> None:
+        super().__init__(image_processor, tokenizer, image_seq_len, chat_template)
+        self.global_image_tag = "<global-img>"
+
+    def load_image(self, image: Any) -> Any:
+        return image
+
+    def expand_prompts(self, text: list[str], image_inputs: BatchFeature | None, image_seq_len: int) -> list[str]:
+        if image_inputs is None:
+            if any(self.image_token in sample for sample in text):
+                count = sum(sample.count(self.image_token) for sample in text)
+                raise ValueError(f"Found {count} {self.image_token} tokens in the text but no images were passed.")
+            return text
+        grids = zip(sum(image_inputs["rows"], []), sum(image_inputs["cols"], []), strict=True)
+        replacements = iter([self.image_prompt(rows, cols, image_seq_len) for rows, cols in grids])
+        return [re.sub(re.escape(self.image_token), lambda _: next(replacements), sample) for sample in text]
+
+    def image_prompt(self, rows: int, cols: int, image_seq_len: int) -> str:
+        fake, image_tokens = self.fake_image_token, self.image_token * image_seq_len
+        whole = f"{fake}{self.global_image_tag}{image_tokens}{fake}"
+        if rows == 0 and cols == 0:
+            return whole
+        grid = "".join(
+            "".join(f"{fake}<row_{r + 1}_col_{c + 1}>{image_tokens}" for c in range(cols)) + "\n" for r in range(rows)
+        )
+        return f"{grid}\n{whole}"

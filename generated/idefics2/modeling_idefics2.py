@@ -522,6 +522,4 @@ class Idefics2ForConditionalGeneration(Idefics2PreTrainedModel, GenerationMixin)
         )
 
 
-# ---- Image processing and processing ----
-
 __all__ = ["Idefics2PreTrainedModel", "Idefics2Model", "Idefics2ForConditionalGeneration"]

@@ -425,6 +425,4 @@ class Idefics3ForConditionalGeneration(Idefics3PreTrainedModel, GenerationMixin)
         )
 
 
-# ---- Image processing and processing ----
-
 __all__ = ["Idefics3PreTrainedModel", "Idefics3Model", "Idefics3ForConditionalGeneration", "Idefics3VisionTransformer"]
