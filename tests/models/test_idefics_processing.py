@@ -12,6 +12,7 @@ Run: python -m pytest tests/models/test_idefics_processing.py -q
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -227,3 +228,22 @@ def test_decode_and_round_trip(tmp_path: Path) -> None:
     reloaded = Idefics2Processor.from_pretrained(tmp_path / "ours")
     prompts = {"text": "User:<image>a cat", "images": pil_images(seed=5)[:1], "return_tensors": "pt"}
     assert_same_features(reloaded(**prompts), ours(**prompts))
+
+
+def test_processor_loads_the_older_hub_layout(tmp_path: Path) -> None:
+    """idefics2-8b's layout: preprocessor_config.json, processor_config.json without the image
+    processor, the chat template inside tokenizer_config.json."""
+    Idefics2ImageProcessorPil(do_image_splitting=True).save_pretrained(tmp_path)
+    tokenizer = reference_tokenizer()
+    tokenizer.chat_template = IDEFICS2_CHAT_TEMPLATE
+    tokenizer.save_pretrained(tmp_path)
+    config = json.loads((tmp_path / "tokenizer_config.json").read_text())
+    config["chat_template"] = IDEFICS2_CHAT_TEMPLATE
+    (tmp_path / "tokenizer_config.json").write_text(json.dumps(config))
+    (tmp_path / "chat_template.jinja").unlink(missing_ok=True)
+    (tmp_path / "processor_config.json").write_text(
+        json.dumps({"image_seq_len": 5, "processor_class": "Idefics2Processor"})
+    )
+    processor = Idefics2Processor.from_pretrained(tmp_path)
+    assert processor.image_seq_len == 5 and processor.image_processor.do_image_splitting
+    assert processor.apply_chat_template(TWO_IMAGES, add_generation_prompt=True).endswith("Assistant:")
