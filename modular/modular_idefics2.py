@@ -3,6 +3,10 @@ each image to `resampler_n_latents` tokens, and a text decoder (Mistral by defau
 through the runtime's auto registry) whose `<image>` token embeddings are replaced by those tokens.
 """
 
+import re
+from itertools import accumulate
+from typing import Any
+
 import torch
 from torch import nn
 
@@ -20,9 +24,25 @@ from runtime.auto import AutoModel
 from runtime.cache import Cache
 from runtime.configuration_utils import PretrainedConfig
 from runtime.generation import GenerationMixin
+from runtime.image_processing_utils import (
+    IMAGENET_STANDARD_MEAN,
+    IMAGENET_STANDARD_STD,
+    BaseImageProcessor,
+    BatchFeature,
+    ImageArray,
+    PILImageResampling,
+    is_valid_image,
+    load_image,
+    normalize,
+    pad_nested_images,
+    rescale,
+    resize_image,
+)
 from runtime.losses import causal_lm_loss
 from runtime.masks import create_bidirectional_mask
 from runtime.outputs import BaseModelOutputWithPooling, ImageTextCausalLMOutputWithPast, ImageTextModelOutputWithPast
+from runtime.processing_utils import ProcessorMixin
+from runtime.tokenization_utils import Tokenizer
 
 
 class Idefics2VisionConfig(SiglipVisionConfig):
@@ -414,30 +434,6 @@ __all__ = [
     "Idefics2ImageProcessor",
     "Idefics2Processor",
 ]
-
-
-# ---- Image processing and processing ----
-
-import re
-from itertools import accumulate
-from typing import Any
-
-from runtime.image_processing_utils import (
-    IMAGENET_STANDARD_MEAN,
-    IMAGENET_STANDARD_STD,
-    BaseImageProcessor,
-    BatchFeature,
-    ImageArray,
-    PILImageResampling,
-    is_valid_image,
-    load_image,
-    normalize,
-    pad_nested_images,
-    rescale,
-    resize_image,
-)
-from runtime.processing_utils import ProcessorMixin
-from runtime.tokenization_utils import Tokenizer
 
 
 def get_resize_output_image_size(height: int, width: int, size: dict[str, int]) -> tuple[int, int]:

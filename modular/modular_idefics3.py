@@ -3,16 +3,24 @@ tokens (each scale_factor x scale_factor block of patches becomes one token, sca
 as wide) and projects them linearly into the text model (Llama by default).
 """
 
+import math
+import re
+from typing import Any
+
 import torch
 from torch import nn
 
 from generated.idefics2.configuration_idefics2 import Idefics2Config, Idefics2VisionConfig
+from generated.idefics2.image_processing_idefics2 import Idefics2ImageProcessor, get_resize_output_image_size
 from generated.idefics2.modeling_idefics2 import (
     Idefics2ForConditionalGeneration,
     Idefics2Model,
     Idefics2PreTrainedModel,
     Idefics2VisionTransformer,
 )
+from generated.idefics2.processing_idefics2 import Idefics2Processor
+from runtime.image_processing_utils import BatchFeature, ImageArray, PILImageResampling, resize_image
+from runtime.tokenization_utils import Tokenizer
 
 
 class Idefics3VisionConfig(Idefics2VisionConfig):
@@ -107,17 +115,6 @@ __all__ = [
     "Idefics3Processor",
 ]
 
-
-# ---- Image processing and processing ----
-
-import math
-import re
-from typing import Any
-
-from generated.idefics2.image_processing_idefics2 import Idefics2ImageProcessor, get_resize_output_image_size
-from generated.idefics2.processing_idefics2 import Idefics2Processor
-from runtime.image_processing_utils import BatchFeature, ImageArray, PILImageResampling, resize_image
-from runtime.tokenization_utils import Tokenizer
 
 MAX_IMAGE_SIZE = 4096  # 4k resolution as absolute maximum
 

@@ -4,8 +4,6 @@
 #     python converter/run.py modular/modular_idefics2.py
 # ----------------------------------------------------------------------------------------------------
 
-# ---- Image processing and processing ----
-
 import re
 from itertools import accumulate
 from typing import Any

@@ -4,8 +4,6 @@
 #     python converter/run.py modular/modular_idefics3.py
 # ----------------------------------------------------------------------------------------------------
 
-# ---- Image processing and processing ----
-
 import math
 from typing import Any
 
