@@ -67,13 +67,30 @@ def render_file(plan: ImportPlan, output: OutputPlan, imports: FileImports, is_m
     module = gathered.parsed.module
     parsed = gathered.parsed
     header = parsed.layout.header(parsed.display_path)
-    parts = [render_header(parsed.display_path) if header is None else header, comments_of(module.header)]
+    if header is not None:
+        return render_tree_file(plan, output, imports, header)
+    parts = [render_header(parsed.display_path), comments_of(module.header)]
     if is_main:
         parts += [code(d.node) for d in gathered.definitions if d.kind is DefinitionKind.DOCSTRING]
     parts.append("".join(code(statement) for statement in imports.statements))
     parts += [code(definition.node) for definition in output.definitions]
     if is_main:
         parts.append(comments_of(module.footer))
+    parts.append(f"__all__ = [{', '.join(quote(name) for name in output.exports)}]")
+    return join_parts(parts)
+
+
+def render_tree_file(plan: ImportPlan, output: OutputPlan, imports: FileImports, header: str) -> str:
+    """A transformers tree's file, as upstream writes it: the header, then the modular file's leading
+    comments and imports with no blank line between (a blank line where the modular file's module
+    docstring was, which upstream leaves out), definitions, `__all__`."""
+    gathered = plan.split.gathered
+    module = gathered.parsed.module
+    had_docstring = any(d.kind is DefinitionKind.DOCSTRING for d in gathered.definitions)
+    comments = comments_of(module.header)
+    head = header + comments + ("\n" if had_docstring and comments else "")
+    head += "".join(code(statement) for statement in imports.statements)
+    parts = [head, *(code(definition.node) for definition in output.definitions)]
     parts.append(f"__all__ = [{', '.join(quote(name) for name in output.exports)}]")
     return join_parts(parts)
 

@@ -13,14 +13,15 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import libcst as cst
+from libcst.metadata import GlobalScope, MetadataWrapper, ScopeProvider
 
 from converter.gather import DefinitionKind, assigned_all, kind_of
 from converter.layout import is_sibling_import
-from converter.names import analyse_statement, dotted_name
+from converter.names import analyse_statement, dotted_name, first_names
 
 if TYPE_CHECKING:
     from converter.rename import Rename
@@ -28,14 +29,27 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class BaseDefinition:
-    """A renamed top-level statement of a base model; `rank` orders it: (file index, statement index)."""
+    """A renamed top-level statement of a base model; `rank` orders it: (file index, statement index).
+
+    `node` is renamed on first use (`renamer` applied to `original`), so the many base statements
+    a model never pulls are never renamed; `names` and `uses` are the renamed ones already.
+    """
 
     model: str
     names: tuple[str, ...]
-    node: cst.BaseStatement
+    original: cst.BaseStatement
     uses: tuple[str, ...]
     rank: tuple[int, int]
     path: str
+    renamer: cst.CSTTransformer | None = field(default=None, compare=False, repr=False)
+
+    @functools.cached_property
+    def node(self) -> cst.BaseStatement:
+        if self.renamer is None:
+            return self.original
+        renamed = self.original.visit(self.renamer)
+        assert isinstance(renamed, cst.BaseStatement)
+        return renamed
 
 
 @dataclass(frozen=True)
@@ -97,6 +111,108 @@ def build_namespace(model: str, rename: Rename, files: Sequence[tuple[str, str, 
             else:
                 names, uses = analyse_statement(statement)
                 definitions.append(BaseDefinition(model, names, statement, uses, (file_index, index), path))
+    return BaseNamespace(model, rename, tuple(definitions), tuple(imports), tuple(futures), tuple(exports))
+
+
+#: Analyses of base modules as parsed (before renaming), shared by every model built on them:
+#: id(module) -> (module, {statement index: (names, uses)}). The module is kept so its id stays its own.
+_ANALYSES: dict[int, tuple[cst.Module, dict[int, tuple[tuple[str, ...], tuple[str, ...]]]]] = {}
+_ANALYSES_KEPT = 256
+
+
+def analysis_of(module: cst.Module, index: int) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """`analyse_statement` of `module.body[index]`, for all statements at once, once per module object."""
+    entry = _ANALYSES.get(id(module))
+    if entry is None or entry[0] is not module:
+        if len(_ANALYSES) >= _ANALYSES_KEPT:
+            _ANALYSES.pop(next(iter(_ANALYSES)))
+        entry = _ANALYSES[id(module)] = (module, analyse_module(module))
+    return entry[1][index]
+
+
+def analyse_module(module: cst.Module) -> dict[int, tuple[tuple[str, ...], tuple[str, ...]]]:
+    """`analyse_statement` of every top-level statement, from one scope analysis of the whole module.
+
+    A read in statement i counts when it resolves to module level or to nothing, as when the
+    statement is analysed alone; names statement i binds itself are not reads of it.
+    """
+    owner: dict[int, int] = {}
+    for index, statement in enumerate(module.body):
+        stack: list[cst.CSTNode] = [statement]
+        while stack:
+            node = stack.pop()
+            owner[id(node)] = index
+            stack.extend(node.children)
+    scopes = MetadataWrapper(module, unsafe_skip_copy=True).resolve(ScopeProvider)
+    global_scope = scopes[module]
+    defines: dict[int, set[str]] = {index: set() for index in range(len(module.body))}
+    uses: dict[int, set[str]] = {index: set() for index in range(len(module.body))}
+    assert isinstance(global_scope, GlobalScope)
+    for assignment in global_scope.assignments:
+        node = getattr(assignment, "node", None)
+        index = owner.get(id(node)) if node is not None else None
+        if index is not None:
+            defines[index].add(assignment.name.split(".")[0])
+    for scope in {id(scope): scope for scope in scopes.values() if scope is not None}.values():
+        for access in scope.accesses:
+            index = owner.get(id(access.node))
+            if index is None:
+                continue
+            if not access.referents or any(isinstance(ref.scope, GlobalScope) for ref in access.referents):
+                uses[index].update(first_names(access.node))
+    return {
+        index: (tuple(sorted(defines[index])), tuple(sorted(uses[index] - defines[index])))
+        for index in range(len(module.body))
+    }
+
+
+def build_renamed_namespace(
+    model: str, rename: Rename, files: Sequence[tuple[str, str, cst.Module]], imported: Sequence[frozenset[str]]
+) -> BaseNamespace:
+    """The namespace of the base files `(path, kind, module)` *as parsed*, renamed by `rename`.
+
+    The same as `build_namespace` over the renamed files (rename.py's `rename_tree`), but the
+    analysis of each statement is shared by every model built on the base, and statements are
+    renamed only when used. `imported[i]`: the names file i imports from outside the model, which
+    renaming keeps.
+    """
+    from converter.rename import RenameModel
+
+    definitions: list[BaseDefinition] = []
+    imports: list[ImportBinding] = []
+    futures: list[cst.SimpleStatementLine] = []
+    exports: list[str] = []
+    for file_index, (path, _, module) in enumerate(files):
+        kept = imported[file_index]
+        renamer = RenameModel(rename, kept)
+
+        def renamed(name: str, kept: frozenset[str] = kept) -> str:
+            return name if name in kept else rename.text(name)
+
+        for index, statement in enumerate(module.body):
+            kind = kind_of(statement, index)
+            if kind is DefinitionKind.DOCSTRING:
+                continue
+            if kind is DefinitionKind.IMPORT:
+                assert isinstance(statement, cst.SimpleStatementLine)
+                for small in statement.body:
+                    is_future = isinstance(small, cst.ImportFrom) and dotted_name(small.module) == "__future__"
+                    if is_future:
+                        futures.append(statement.with_changes(body=[small], leading_lines=[]))
+                    else:
+                        imports += import_bindings(small)
+            elif kind is DefinitionKind.ALL:
+                exports += [rename.text(name) for name in all_names(statement)]
+            else:
+                names, uses = analysis_of(module, index)
+                if any(use in kept and rename.text(use) != use for use in uses):
+                    # A kept import named like the model may also appear in a (renamed) string annotation.
+                    names, uses = analyse_statement(statement.visit(renamer))  # type: ignore[arg-type]
+                else:
+                    names = tuple(sorted({renamed(name) for name in names}))
+                    uses = tuple(sorted({renamed(use) for use in uses} - set(names)))
+                definition = BaseDefinition(model, names, statement, uses, (file_index, index), path, renamer)
+                definitions.append(definition)
     return BaseNamespace(model, rename, tuple(definitions), tuple(imports), tuple(futures), tuple(exports))
 
 

@@ -39,6 +39,7 @@ from converter.gather import gather_definitions
 from converter.imports import plan_imports
 from converter.layout import REPO, Layout
 from converter.merge import merge_classes
+from converter.order import order_like_upstream
 from converter.parse import ParsedModule, parse_modular
 from converter.rename import rename_bases
 from converter.resolve import resolve_bases
@@ -60,6 +61,8 @@ def convert_model(parsed: ParsedModule, loader: BaseLoader) -> EmittedModel:
     merged = merge_classes(renamed)
     standalone = trace_dependencies(merged)
     gathered = gather_definitions(standalone)
+    if parsed.layout.tree:
+        gathered = order_like_upstream(gathered, merged)
     split = split_by_kind(gathered)
     imports = plan_imports(split)
     return emit_model(imports)
@@ -113,7 +116,8 @@ def convert_what_converts(
     if levels:
         pool = ProcessPoolExecutor(max_workers=jobs) if jobs > 1 else nullcontext(None)
         with pool as executor:
-            models = convert_levels(levels, BaseLoader(repo_root, layout=layout), executor, diagnostics, progress)
+            loader = BaseLoader(repo_root, layout=layout)
+            models = convert_levels(levels, loader, executor, diagnostics, progress, skip_failed=not keep_going)
     ordered = tuple(sorted(models, key=lambda model: model.modular_path))
     return ordered, tuple(sorted(diagnostics, key=Diagnostic.sort_key))
 
@@ -124,8 +128,12 @@ def convert_levels(
     executor: Executor | None,
     diagnostics: list[Diagnostic],
     progress: Progress | None,
+    skip_failed: bool = True,
 ) -> list[EmittedModel]:
-    """Convert and format level by level; a model whose base failed is skipped (its base reports)."""
+    """Convert and format level by level; a model whose base failed is skipped (its base reports).
+
+    Without `skip_failed`, it is converted anyway, from its base's files on disk.
+    """
     total = sum(len(level) for level in levels)
     done: list[str] = []
 
@@ -137,7 +145,7 @@ def convert_levels(
     failed: set[str] = set()
     models: list[EmittedModel] = []
     for level in levels:
-        runnable = [parsed for parsed in level if not failed & set(base_imports(parsed))]
+        runnable = [parsed for parsed in level if not (skip_failed and failed & set(base_imports(parsed)))]
         failed.update(parsed.model for parsed in level if parsed not in runnable)
         converted = []
         for parsed, outcome in zip(

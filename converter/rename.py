@@ -38,7 +38,7 @@ import libcst as cst
 from converter.bases import BasePackage
 from converter.layout import is_sibling_import
 from converter.names import bound_names
-from converter.namespace import BaseNamespace, build_namespace
+from converter.namespace import BaseNamespace, build_renamed_namespace
 from converter.resolve import BaseImport, ResolvedModule
 
 
@@ -101,10 +101,14 @@ class RenameModel(cst.CSTTransformer):
 
 def rename_tree(module: cst.Module, rename: Rename) -> cst.Module:
     """`module` renamed; names it imports from outside the model are kept."""
+    return module.visit(RenameModel(rename, external_names(module)))
+
+
+def external_names(module: cst.Module) -> frozenset[str]:
+    """The names `module` imports from outside its model (renaming keeps them)."""
     imports = [s for s in module.body if isinstance(s, cst.SimpleStatementLine)]
     external = [small for s in imports for small in s.body if isinstance(small, (cst.Import, cst.ImportFrom))]
-    imported = bound_names([cst.SimpleStatementLine([small]) for small in external if not is_relative(small)])
-    return module.visit(RenameModel(rename, imported))
+    return bound_names([cst.SimpleStatementLine([small]) for small in external if not is_relative(small)])
 
 
 def is_relative(small: cst.Import | cst.ImportFrom) -> bool:
@@ -141,8 +145,9 @@ def rename_bases(resolved: ResolvedModule) -> RenamedModule:
     namespaces = []
     for package in resolved.packages:
         rename = Rename(package.model, new_model, old_camel_prefix(package), new_camel)
-        files = tuple((file.path, file.kind, rename_tree(file.module, rename)) for file in package.files)
-        namespaces.append(build_namespace(package.model, rename, files))
+        files = tuple((file.path, file.kind, file.module) for file in package.files)
+        imported = [external_names(file.module) for file in package.files]
+        namespaces.append(build_renamed_namespace(package.model, rename, files, imported))
     return RenamedModule(resolved, tuple(namespaces), new_camel)
 
 

@@ -131,7 +131,7 @@ def check_name(parsed: ParsedModule, bases: Bases, item: BaseImport, diagnostics
         message = f"unknown module {GENERATED}.{item.model}.{item.stem}"
         diagnostics.append(parsed.diagnostic(item.node, "E102", message, f"import from one of: {stems}"))
         return False
-    defined = [name for file in files for name in names_defined(file)]
+    defined = [name for file in files for name in names_defined(file, parsed.layout.tree)]
     if item.name in defined:
         return True
     where = files[0].path if item.stem else f"{GENERATED}/{item.model}/"
@@ -141,14 +141,24 @@ def check_name(parsed: ParsedModule, bases: Bases, item: BaseImport, diagnostics
     return False
 
 
-def names_defined(file: BaseFile) -> Iterator[str]:
-    """Top-level classes, functions and assigned names, and names imported from sibling files."""
+def names_defined(file: BaseFile, any_import: bool = False) -> Iterator[str]:
+    """Top-level classes, functions and assigned names, and names imported from sibling files
+    (`any_import`: from anywhere, as a transformers tree's modular files import library names
+    through a model's file: `from ..llama.modeling_llama import TransformersKwargs`)."""
     for statement in file.module.body:
         if isinstance(statement, (cst.ClassDef, cst.FunctionDef)):
             yield statement.name.value
         elif isinstance(statement, cst.SimpleStatementLine):
             for small in statement.body:
                 yield from names_of_small(small)
+                if any_import and not is_sibling_import(small):
+                    yield from imported_names(small)
+
+
+def imported_names(small: cst.BaseSmallStatement) -> Iterator[str]:
+    if isinstance(small, (cst.Import, cst.ImportFrom)) and isinstance(small.names, Sequence):
+        for alias in small.names:
+            yield alias.evaluated_alias or dotted(alias.name).split(".")[0]
 
 
 def names_of_small(small: cst.BaseSmallStatement) -> Iterator[str]:

@@ -76,7 +76,7 @@ def split_by_kind(gathered: GatheredModule) -> SplitModule:
     placeable = [d for d in gathered.definitions if d.kind not in NOT_PLACED]
     rules = kind_rules_of(gathered.parsed.layout)
     order = kind_order_of(gathered.parsed.layout)
-    kinds = place_definitions(placeable, rules, order)
+    kinds = place_definitions(placeable, rules, order, classes_follow=gathered.parsed.layout.tree)
     homes = {name: kinds[index] for index, d in enumerate(placeable) for name in d.defines}
     files = []
     for kind in order:
@@ -95,18 +95,26 @@ def place_definitions(
     placeable: Sequence[Definition],
     rules: Sequence[KindRule] = KIND_RULES,
     order: Sequence[str] = KIND_ORDER,
+    classes_follow: bool = False,
 ) -> list[str]:
-    """The kind of each definition: classes by `classify`, the rest by who uses them."""
+    """The kind of each definition: classes by `classify`, the rest by who uses them.
+
+    With `classes_follow` (a transformers tree), a class no rule matches (`XImageProcessorKwargs`)
+    is placed like a helper: in the first file kind that uses it, else the default kind.
+    """
     class_kinds: dict[str, str] = {}
     kinds = [""] * len(placeable)
     for index, definition in enumerate(placeable):
         if definition.kind is DefinitionKind.CLASS:
-            kinds[index] = class_kinds[definition.name] = classify(definition, class_kinds, rules)
+            kind = classify(definition, class_kinds, rules)
+            class_kinds[definition.name] = kind
+            kinds[index] = "" if classes_follow and kind == DEFAULT_KIND else kind
+    fixed = {index for index, kind in enumerate(kinds) if kind}
     providers = providers_of(placeable)
-    reached = {kind: trace(placeable, providers, roots_of(kinds, kind)) for kind in order}
+    reached = {kind: trace(placeable, providers, roots_of(kinds, kind), fixed) for kind in order}
     unused = [i for i, kind in enumerate(kinds) if not kind and not any(i in r for r in reached.values())]
     roots = [*roots_of(kinds, DEFAULT_KIND), *unused]
-    reached[DEFAULT_KIND] = trace(placeable, providers, roots)
+    reached[DEFAULT_KIND] = trace(placeable, providers, roots, fixed)
     for index, kind in enumerate(kinds):
         if not kind:
             kinds[index] = next(k for k in order if index in reached[k])
@@ -137,14 +145,20 @@ def roots_of(kinds: Sequence[str], kind: str) -> list[int]:
     return [index for index, own in enumerate(kinds) if own == kind]
 
 
-def trace(placeable: Sequence[Definition], providers: Mapping[str, list[int]], roots: Iterable[int]) -> set[int]:
-    """Roots plus every non-class definition they use, transitively. Classes keep their own kind."""
+def trace(
+    placeable: Sequence[Definition],
+    providers: Mapping[str, list[int]],
+    roots: Iterable[int],
+    fixed: set[int] | None = None,
+) -> set[int]:
+    """Roots plus every definition they use, transitively, but those of a fixed kind (by default, classes)."""
     reached = set(roots)
     stack = list(reached)
     while stack:
         for name in placeable[stack.pop()].uses:
             for index in providers.get(name, ()):
-                if index not in reached and placeable[index].kind is not DefinitionKind.CLASS:
+                is_fixed = placeable[index].kind is DefinitionKind.CLASS if fixed is None else index in fixed
+                if index not in reached and not is_fixed:
                     reached.add(index)
                     stack.append(index)
     return reached

@@ -61,13 +61,14 @@ DELIBERATE = {
     "E207": "upstream deletes an attribute the base __init__ still uses",
     "E208": "upstream binds **super_kwargs where the base signature cannot take it exactly",
 }
+DROPPED = "upstream drops top-level code of the modular file that its own output does not use (we keep it)"
 
 
 @dataclass
 class FileResult:
     path: str
     modular: str
-    status: str  # "converted", "refused", "traceback", "missing" (converted, but this file not produced)
+    status: str  # converted, refused, traceback, skipped (a base was refused), missing (not produced)
     definitions: bool = False
     ast: bool = False
     bytes: bool = False
@@ -75,6 +76,7 @@ class FileResult:
     diagnostic: str = ""
     cause: str = ""
     diff: list[str] = field(default_factory=list)
+    theirs: str = field(default="", repr=False)
 
 
 def fetch_wheel(cache: Path) -> Path:
@@ -147,6 +149,7 @@ def parse(text: str) -> ast.Module | None:
 
 
 def compare(result: FileResult, theirs: str, ours: str, theirs_formatted: str, ours_formatted: str) -> None:
+    result.theirs = theirs
     their_tree, our_tree = parse(theirs), parse(ours)
     if their_tree is None or our_tree is None:
         result.cause = "our output does not parse" if our_tree is None else "upstream file does not parse"
@@ -162,6 +165,14 @@ def compare(result: FileResult, theirs: str, ours: str, theirs_formatted: str, o
     )
     result.diff = [line for line in lines if not line.startswith("@@")][2:]
     result.cause = cause_of(their_names, our_names, result)
+
+
+def dropped_by_upstream(result: FileResult, modular: Path, ours: str) -> bool:
+    """Our extra definitions are all the modular file's own: upstream dropped them as unused."""
+    their_names = set(top_level_names(ast.parse(result.theirs)))
+    own = set(top_level_names(ast.parse(modular.read_text(encoding="utf-8"))))
+    extra = set(top_level_names(ast.parse(ours))) - their_names
+    return bool(extra) and extra <= own
 
 
 def cause_of(their_names: Sequence[str], our_names: Sequence[str], result: FileResult) -> str:
@@ -216,6 +227,7 @@ def run_bench(jobs: int, scratch_parent: Path | None) -> tuple[dict[str, object]
     by_modular: dict[str, list[Diagnostic]] = collections.defaultdict(list)
     for diagnostic in diagnostics:
         by_modular[diagnostic.path].append(diagnostic)
+    converted_modular = {model.modular_path for model in converted}
     results = []
     for path, modular in sorted(shipped.items()):
         result = FileResult(path, modular, "converted")
@@ -228,21 +240,29 @@ def run_bench(jobs: int, scratch_parent: Path | None) -> tuple[dict[str, object]
             reason = DELIBERATE.get(first.code, "")
             if reason and all(d.code in DELIBERATE for d in problems):
                 result.deliberate = reason
+        elif modular not in converted_modular:
+            result.status = "skipped"
+            result.cause = "skipped: a base model of it was refused"
         elif path not in ours:
             result.status = "missing"
             result.cause = "file not produced by ours"
         else:
             compare(result, theirs[path], ours[path], formatted[f"theirs/{path}"], formatted[f"ours/{path}"])
+            if result.cause == "extra definitions in ours" and dropped_by_upstream(
+                result, models / modular, ours[path]
+            ):
+                result.deliberate = DROPPED
         results.append(result)
     compare_s = time.perf_counter() - compare_start
-    rusage_self = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    rusage_children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    usage_self = resource.getrusage(resource.RUSAGE_SELF)
+    usage_children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    rusage_self, rusage_children = usage_self.ru_maxrss, usage_children.ru_maxrss
+    cpu_s = sum(u.ru_utime + u.ru_stime for u in (usage_self, usage_children))
     modular_count = len(modular_files)
-    failed_modular = {d.path for d in diagnostics}
     summary = {
         "transformers": VERSION,
         "modular_files": modular_count,
-        "modular_converted": modular_count - len(failed_modular),
+        "modular_converted": len(converted),
         "modular_refused": len({d.path for d in diagnostics} - {d.path for d in diagnostics if d.code == "E900"}),
         "modular_traceback": len({d.path for d in diagnostics if d.code == "E900"}),
         "generated_files": len(results),
@@ -250,6 +270,7 @@ def run_bench(jobs: int, scratch_parent: Path | None) -> tuple[dict[str, object]
         "files_refused": sum(r.status == "refused" for r in results),
         "files_traceback": sum(r.status == "traceback" for r in results),
         "files_missing": sum(r.status == "missing" for r in results),
+        "files_skipped": sum(r.status == "skipped" for r in results),
         "files_deliberate": sum(bool(r.deliberate) for r in results),
         "definitions_same": sum(r.definitions for r in results),
         "ast_identical": sum(r.ast for r in results),
@@ -258,6 +279,7 @@ def run_bench(jobs: int, scratch_parent: Path | None) -> tuple[dict[str, object]
         "setup_s": round(setup_s, 2),
         "convert_s": round(convert_s, 2),
         "compare_s": round(compare_s, 2),
+        "cpu_s": round(cpu_s, 2),
         "jobs": jobs,
         "peak_rss_mib_self": round(rusage_self / 1024, 1),
         "peak_rss_mib_children": round(rusage_children / 1024, 1),
@@ -278,6 +300,7 @@ def print_report(summary: Mapping[str, object], results: Sequence[FileResult], s
         ("  of which deliberate", summary["files_deliberate"], total),
         ("generated files traceback", summary["files_traceback"], total),
         ("generated files not produced", summary["files_missing"], total),
+        ("generated files skipped (base refused)", summary["files_skipped"], total),
         ("same top-level definitions", summary["definitions_same"], total),
         ("AST-identical", summary["ast_identical"], total),
         ("byte-identical after ruff", summary["byte_identical"], total),
@@ -289,7 +312,7 @@ def print_report(summary: Mapping[str, object], results: Sequence[FileResult], s
         print(f"  {label:<{width}}  {count:>4} / {out_of:<4} {share}")
     print(
         f"  wall {summary['wall_s']} s (convert {summary['convert_s']} s, compare {summary['compare_s']} s, "
-        f"-j {summary['jobs']}); peak RSS {summary['peak_rss_mib_self']} MiB self, "
+        f"-j {summary['jobs']}, CPU {summary['cpu_s']} s in all processes); peak RSS {summary['peak_rss_mib_self']} MiB self, "
         f"{summary['peak_rss_mib_children']} MiB largest child"
     )
     print("causes of difference (files):")
@@ -315,7 +338,8 @@ def main(argv: Iterable[str] | None = None) -> int:
     summary, results = run_bench(args.jobs, args.scratch)
     print_report(summary, results, args.show, args.lines)
     args.json.parent.mkdir(parents=True, exist_ok=True)
-    report = {"summary": summary, "files": [asdict(result) for result in results]}
+    files = [{key: value for key, value in asdict(result).items() if key != "theirs"} for result in results]
+    report = {"summary": summary, "files": files}
     args.json.write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     print(f"report: {args.json}")
     return 0
