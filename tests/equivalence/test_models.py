@@ -101,22 +101,42 @@ def decode_steps(model: torch.nn.Module, input_ids: torch.Tensor, mask: torch.Te
     cache_ = DynamicCache(model.config)
     position_ids = (mask.cumsum(-1) - 1).clamp(min=0)
     split = max(1, input_ids.shape[1] // 2)
-    outs = [model(input_ids[:, :split], attention_mask=mask[:, :split], position_ids=position_ids[:, :split],
-                  past_key_values=cache_).logits]
+    outs = [
+        model(
+            input_ids[:, :split],
+            attention_mask=mask[:, :split],
+            position_ids=position_ids[:, :split],
+            past_key_values=cache_,
+        ).logits
+    ]
     for t in range(split, input_ids.shape[1]):
-        outs.append(model(input_ids[:, t : t + 1], attention_mask=mask[:, : t + 1],
-                          position_ids=position_ids[:, t : t + 1], past_key_values=cache_).logits)
+        outs.append(
+            model(
+                input_ids[:, t : t + 1],
+                attention_mask=mask[:, : t + 1],
+                position_ids=position_ids[:, t : t + 1],
+                past_key_values=cache_,
+            ).logits
+        )
     return torch.cat(outs, dim=1)
 
 
 @pytest.mark.parametrize("model", MODELS)
-@settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=EXAMPLES, deadline=None, derandomize=True, database=None, suppress_health_check=[HealthCheck.too_slow]
+)
 @given(data=st.data())
 def test_generated_model_equals_overlay(model: str, data: st.DataObject) -> None:
     kwargs = data.draw(configs(model))
-    attn = data.draw(st.sampled_from(["eager", "sdpa"] if kwargs["attn_logit_softcapping"] is None or model != "gemma2" else ["eager"]))
+    attn = data.draw(
+        st.sampled_from(
+            ["eager", "sdpa"] if kwargs["attn_logit_softcapping"] is None or model != "gemma2" else ["eager"]
+        )
+    )
     reference, ours = build_pair(model, kwargs, attn)
     input_ids, mask = data.draw(batches(kwargs["vocab_size"]))
     with torch.no_grad():
-        assert torch.equal(ours(input_ids, attention_mask=mask).logits, reference(input_ids, attention_mask=mask).logits)
+        assert torch.equal(
+            ours(input_ids, attention_mask=mask).logits, reference(input_ids, attention_mask=mask).logits
+        )
         assert torch.equal(decode_steps(ours, input_ids, mask), decode_steps(reference, input_ids, mask))

@@ -43,4 +43,6 @@ def test_generated_file_imports_only_allowed_modules(path: Path) -> None:
 def test_every_modular_file_has_a_generated_package() -> None:
     models = {p.stem.removeprefix("modular_") for p in (REPO / "modular").glob("modular_*.py")}
     packages = {p.name for p in (REPO / "generated").iterdir() if p.is_dir() and p.name != "__pycache__"}
-    assert models == packages, f"modular without generated: {models - packages}; generated without modular: {packages - models}"
+    assert models == packages, (
+        f"modular without generated: {models - packages}; generated without modular: {packages - models}"
+    )

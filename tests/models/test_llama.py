@@ -82,8 +82,11 @@ def test_our_checkpoint_loads_in_transformers(tmp_path: Path) -> None:
     theirs = transformers.LlamaForCausalLM.from_pretrained(tmp_path / "ours").eval()
     input_ids, mask = padded_batch(kwargs["vocab_size"], [12, 7])
     with torch.no_grad():
-        assert_close(ours(input_ids, attention_mask=mask).logits[mask.bool()],
-                     theirs(input_ids, attention_mask=mask).logits[mask.bool()], what="logits")
+        assert_close(
+            ours(input_ids, attention_mask=mask).logits[mask.bool()],
+            theirs(input_ids, attention_mask=mask).logits[mask.bool()],
+            what="logits",
+        )
 
 
 def test_cache_matches_no_cache(tmp_path: Path) -> None:
@@ -94,12 +97,19 @@ def test_cache_matches_no_cache(tmp_path: Path) -> None:
         full = model(input_ids, attention_mask=mask, use_cache=False).logits
         cache = DynamicCache(model.config)
         position_ids = (mask.cumsum(-1) - 1).clamp(min=0)
-        prefix = model(input_ids[:, :7], attention_mask=mask[:, :7], position_ids=position_ids[:, :7],
-                       past_key_values=cache).logits
+        prefix = model(
+            input_ids[:, :7], attention_mask=mask[:, :7], position_ids=position_ids[:, :7], past_key_values=cache
+        ).logits
         steps = [prefix]
         for t in range(7, 10):
-            steps.append(model(input_ids[:, t : t + 1], attention_mask=mask[:, : t + 1],
-                               position_ids=position_ids[:, t : t + 1], past_key_values=cache).logits)
+            steps.append(
+                model(
+                    input_ids[:, t : t + 1],
+                    attention_mask=mask[:, : t + 1],
+                    position_ids=position_ids[:, t : t + 1],
+                    past_key_values=cache,
+                ).logits
+            )
     incremental = torch.cat(steps, dim=1)
     assert_close(incremental[mask.bool()], full[mask.bool()], what="cached logits")
 
@@ -110,8 +120,11 @@ def test_eager_matches_sdpa(tmp_path: Path) -> None:
     sdpa = LlamaForCausalLM.from_pretrained(tmp_path / "ref", attn_implementation="sdpa")
     input_ids, mask = padded_batch(99, [15, 9, 1], seed=11)
     with torch.no_grad():
-        assert_close(eager(input_ids, attention_mask=mask).logits[mask.bool()],
-                     sdpa(input_ids, attention_mask=mask).logits[mask.bool()], what="eager vs sdpa")
+        assert_close(
+            eager(input_ids, attention_mask=mask).logits[mask.bool()],
+            sdpa(input_ids, attention_mask=mask).logits[mask.bool()],
+            what="eager vs sdpa",
+        )
 
 
 HEADS = [

@@ -28,8 +28,13 @@ MODELS: dict[str, tuple[str, dict[str, Any], tuple[str, ...]]] = {
     "gemma": ("Gemma", {"head_dim": 16}, ("eager", "sdpa")),
     "gemma2": (
         "Gemma2",
-        {"sliding_window": 5, "head_dim": 8, "query_pre_attn_scalar": 12, "attn_logit_softcapping": 2.0,
-         "final_logit_softcapping": 3.0},
+        {
+            "sliding_window": 5,
+            "head_dim": 8,
+            "query_pre_attn_scalar": 12,
+            "attn_logit_softcapping": 2.0,
+            "final_logit_softcapping": 3.0,
+        },
         ("eager",),
     ),
 }
@@ -79,12 +84,23 @@ def test_cache_matches_no_cache(tmp_path: Path, model_type: str) -> None:
     with torch.no_grad():
         full = model(input_ids, attention_mask=mask, use_cache=False).logits
         cache = DynamicCache(model.config)
-        steps = [model(input_ids[:, :6], attention_mask=mask[:, :6], position_ids=position_ids[:, :6],
-                       past_key_values=cache).logits]
+        steps = [
+            model(
+                input_ids[:, :6], attention_mask=mask[:, :6], position_ids=position_ids[:, :6], past_key_values=cache
+            ).logits
+        ]
         for t in range(6, 12):
-            steps.append(model(input_ids[:, t : t + 1], attention_mask=mask[:, : t + 1],
-                               position_ids=position_ids[:, t : t + 1], past_key_values=cache).logits)
-    assert_close(torch.cat(steps, dim=1)[mask.bool()], full[mask.bool()], atol=5e-5, what=f"{model_type} cached logits")
+            steps.append(
+                model(
+                    input_ids[:, t : t + 1],
+                    attention_mask=mask[:, : t + 1],
+                    position_ids=position_ids[:, t : t + 1],
+                    past_key_values=cache,
+                ).logits
+            )
+    assert_close(
+        torch.cat(steps, dim=1)[mask.bool()], full[mask.bool()], atol=5e-5, what=f"{model_type} cached logits"
+    )
 
 
 @pytest.mark.parametrize("model_type", list(MODELS))
@@ -96,8 +112,11 @@ def test_our_checkpoint_loads_in_transformers(tmp_path: Path, model_type: str) -
     theirs.set_attn_implementation(attn)
     input_ids, mask = padded_batch(99, [9, 4], seed=5)
     with torch.no_grad():
-        assert_close(model(input_ids, attention_mask=mask).logits[mask.bool()],
-                     theirs(input_ids, attention_mask=mask).logits[mask.bool()], what=f"{model_type} logits")
+        assert_close(
+            model(input_ids, attention_mask=mask).logits[mask.bool()],
+            theirs(input_ids, attention_mask=mask).logits[mask.bool()],
+            what=f"{model_type} logits",
+        )
 
 
 def test_gemma2_defaults_to_eager_and_refuses_sdpa_with_softcapping(tmp_path: Path) -> None:
@@ -114,8 +133,13 @@ def test_sequence_classification_head_matches_reference(tmp_path: Path, model_ty
     name = MODELS[model_type][0] + "ForSequenceClassification"
     reference = reference_checkpoint(tmp_path, name, model_type=model_type, num_labels=3, **kwargs_for(model_type))
     reference.set_attn_implementation("eager")
-    model = ours(model_type, "ForSequenceClassification").from_pretrained(tmp_path / "ref", attn_implementation="eager")
+    model = ours(model_type, "ForSequenceClassification").from_pretrained(
+        tmp_path / "ref", attn_implementation="eager"
+    )
     input_ids, mask = padded_batch(99, [8, 5], seed=13)
     with torch.no_grad():
-        assert_close(model(input_ids, attention_mask=mask).logits,
-                     reference(input_ids, attention_mask=mask).logits, what=f"{model_type} classifier logits")
+        assert_close(
+            model(input_ids, attention_mask=mask).logits,
+            reference(input_ids, attention_mask=mask).logits,
+            what=f"{model_type} classifier logits",
+        )

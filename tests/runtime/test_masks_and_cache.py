@@ -75,4 +75,8 @@ def test_dynamic_cache_mixes_layer_kinds_from_layer_types() -> None:
     )
     config.get_text_config = lambda: config
     cache = DynamicCache(config)
-    assert [type(layer).__name__ for layer in cache.layers] == ["SlidingWindowLayer", "DynamicLayer", "SlidingWindowLayer"]
+    assert [type(layer).__name__ for layer in cache.layers] == [
+        "SlidingWindowLayer",
+        "DynamicLayer",
+        "SlidingWindowLayer",
+    ]

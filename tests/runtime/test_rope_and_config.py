@@ -26,7 +26,9 @@ def test_inverse_frequencies_match_transformers(rope: str) -> None:
     theirs = transformers.LlamaConfig(**kwargs)
     inv_freq, scaling = compute_rope_parameters(ours)
     if rope == "default":
-        expected, expected_scaling = transformers.models.llama.modeling_llama.LlamaRotaryEmbedding.compute_default_rope_parameters(theirs)
+        expected, expected_scaling = (
+            transformers.models.llama.modeling_llama.LlamaRotaryEmbedding.compute_default_rope_parameters(theirs)
+        )
     else:
         expected, expected_scaling = ROPE_INIT_FUNCTIONS[rope](theirs, None)
     assert torch.equal(inv_freq, expected) and scaling == pytest.approx(expected_scaling)
