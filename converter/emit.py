@@ -81,15 +81,12 @@ def render_file(plan: ImportPlan, output: OutputPlan, imports: FileImports, is_m
 
 
 def render_tree_file(plan: ImportPlan, output: OutputPlan, imports: FileImports, header: str) -> str:
-    """A transformers tree's file, as upstream writes it: the header, then the modular file's leading
-    comments and imports with no blank line between (a blank line where the modular file's module
-    docstring was, which upstream leaves out), definitions, `__all__`."""
+    """A transformers tree's file, as upstream writes it: the header, the modular file's leading comments
+    and its imports with their own blank lines (upstream leaves out the module docstring), definitions,
+    `__all__`."""
     gathered = plan.split.gathered
     module = gathered.parsed.module
-    had_docstring = any(d.kind is DefinitionKind.DOCSTRING for d in gathered.definitions)
-    comments = comments_of(module.header)
-    head = header + comments + ("\n" if had_docstring and comments else "")
-    head += "".join(code(statement) for statement in imports.statements)
+    head = header + comments_of(module.header) + "".join(code(statement) for statement in imports.statements)
     parts = [head, *(code(definition.node) for definition in output.definitions)]
     parts.append(f"__all__ = [{', '.join(quote(name) for name in output.exports)}]")
     return join_parts(parts)

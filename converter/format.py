@@ -28,7 +28,7 @@ CHECK_ARGS = (
     "--select",
     "I,F401",
     "--config",
-    "lint.isort.known-first-party=['runtime','generated']",
+    "lint.isort.known-first-party=['runtime','generated','transformers']",
     *COMMON_ARGS,
 )
 FORMAT_ARGS = ("format", *COMMON_ARGS)

@@ -2,9 +2,8 @@
 base definition just before the first definition that needs it.
 
 The repository orders a generated file like its main base (trace.py); upstream's converter keeps
-the modular file's order instead, inserting what is pulled from the bases (helpers, classes the
-modular file does not mention) depth-first before their first user, in base order among
-themselves. Only the order changes: every definition still comes after what it needs at import
+the modular file's order instead, inserting before each modular definition everything pulled from
+the bases that it needs, transitively, and that is not placed yet, in base order. Only the order changes: every definition still comes after what it needs at import
 time, since pulled definitions never need modular ones that follow them (those are new names).
 
     modular:  MistralMLP, MistralAttention, MistralDecoderLayer
@@ -39,19 +38,26 @@ def order_like_upstream(gathered: GatheredModule, merged: MergedModule) -> Gathe
     out: list[int] = []
     done: set[int] = set()
 
-    def visit(index: int) -> None:
-        if index in done:
-            return
-        done.add(index)
-        needed = {provider[name] for name in definitions[index].uses if name in provider} - {index}
-        for dependency in sorted(needed - is_modular):
-            visit(dependency)
-        out.append(index)
+    def closure(index: int) -> set[int]:
+        """The pulled definitions `index` needs, transitively, not placed yet."""
+        found: set[int] = set()
+        stack = [index]
+        while stack:
+            for name in definitions[stack.pop()].uses:
+                dependency = provider.get(name)
+                if dependency is not None and dependency not in is_modular | done | found:
+                    found.add(dependency)
+                    stack.append(dependency)
+        return found
 
-    for index in modular:
-        visit(index)
-    for index in placeable:
-        visit(index)
+    for index in [*modular, *(i for i in placeable if i not in is_modular)]:
+        if index in done:
+            continue
+        needed = sorted(closure(index) - {index})
+        out += needed
+        done.update(needed)
+        out.append(index)
+        done.add(index)
     slots, placed = iter(out), set(placeable)
     reordered = [definitions[next(slots)] if index in placed else d for index, d in enumerate(definitions)]
     return dataclasses.replace(gathered, definitions=tuple(reordered))
