@@ -6,11 +6,15 @@
 
 - `self.x = ...` where the base body assigns `self.x` exactly once, as a statement of its own,
   replaces that statement in place, when this is provably exact: the base statements it jumps
-  over (and earlier appended statements) neither touch `self.x` nor set anything it reads, and
-  it calls no method of `self`. Otherwise it is appended, which is always exact (the base
-  assignment runs first, as in the overlay).
+  over (and earlier appended statements) neither touch `self.x` nor set anything it reads, it
+  does not read `self.x` itself (`self.x = self.x + 1`), and it calls no method of `self`.
+  Otherwise it is appended, which is always exact (the base assignment runs first, as in the
+  overlay).
 - `del self.x` removes the base's assignment of `self.x` and nothing else; E207 when the base
   does not assign `self.x` exactly once or uses it elsewhere (removing it would change that use).
+  When an earlier appended statement may touch `self.x` (names it, calls a method of `self`,
+  passes `self` on), the base assignment stays and the `del` is appended where it was written:
+  that statement then sees the base's value, and `x` is gone afterwards, as in Python.
 - Every other statement is appended after the base body, in order.
 """
 
@@ -22,7 +26,7 @@ from typing import TYPE_CHECKING
 import libcst as cst
 
 from converter.diagnostics import ConversionError
-from converter.names import bound_names, is_self_attribute, mentions, self_attributes
+from converter.names import CollectMentions, bound_names, is_self_attribute, mentions, self_attributes
 
 if TYPE_CHECKING:
     from converter.unroll import Override
@@ -36,6 +40,10 @@ def merge_init_tail(
     appended: list[cst.BaseStatement] = []
     for statement in post:
         deleted = deleted_attributes(statement, self_name)
+        if deleted and observed(appended, deleted, self_name):
+            # an earlier tail statement sets or reads it: delete it where Python would
+            appended.append(statement)
+            continue
         if deleted:
             for attr in deleted:
                 merged[deletable(merged, attr, statement, self_name, override)] = None
@@ -106,6 +114,33 @@ def deletable(
     return index
 
 
+def observed(statements: Sequence[cst.BaseStatement], attributes: Sequence[str], self_name: str) -> bool:
+    """Whether `statements` may touch any of `attributes`: they name `self.<attr>`, call a method of
+    `self` or pass `self` on (either may read it)."""
+    if set(attributes) & set(collect_self_attributes(statements, self_name)) or calls_self(statements, self_name):
+        return True
+    return any(node.value == self_name for node in bare_names(statements))
+
+
+def bare_names(statements: Sequence[cst.BaseStatement]) -> list[cst.Name]:
+    """Names in variable positions that are not the object of an attribute access."""
+    collector = CollectMentions()
+    for statement in statements:
+        statement.visit(collector)
+    attribute_objects = AttributeObjects()
+    for statement in statements:
+        statement.visit(attribute_objects)
+    return [node for node in collector.nodes if id(node) not in attribute_objects.ids]
+
+
+class AttributeObjects(cst.CSTVisitor):
+    def __init__(self) -> None:
+        self.ids: set[int] = set()
+
+    def visit_Attribute(self, node: cst.Attribute) -> None:
+        self.ids.add(id(node.value))
+
+
 def movable(
     statement: cst.BaseStatement,
     attr: str,
@@ -121,6 +156,8 @@ def movable(
     read_parts = [part for part in (small.value, getattr(small, "annotation", None)) if part is not None]
     if attr in collect_self_attributes(jumped, self_name) or calls_self(read_parts, self_name):
         return False
+    if attr in self_attributes(read_parts, self_name):
+        return False  # `self.x = self.x + 1` reads the value the base assignment gives it
     if self_attributes(read_parts, self_name) & set(assigned_self_attributes(jumped, self_name)):
         return False
     return not (mentions(read_parts) - {self_name}) & bound_names(jumped)

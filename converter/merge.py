@@ -22,6 +22,8 @@
   stays as written; a model class stays a call to the renamed class, which is then pulled into
   the output, unless the modular file redefines that name (`LlamaAttention.forward(self, ...)` in
   `MistralAttention` would call itself): E204, use super() to unroll.
+- Removing a member that a parent class of the base class defines too (`ToyModel.score` over
+  `ToyThing.score`) would only expose the parent's member: E212.
 """
 
 from __future__ import annotations
@@ -32,9 +34,9 @@ from dataclasses import dataclass
 import libcst as cst
 
 from converter.diagnostics import ConversionError, Diagnostic
-from converter.members import classify_members, member_kind, member_name
+from converter.members import classify_members, member_kind, member_name, removes_attribute, removes_method
 from converter.names import CollectMentions, bound_names, substitute_names
-from converter.namespace import BaseDefinition
+from converter.namespace import BaseDefinition, BaseNamespace
 from converter.parse import ParsedModule
 from converter.rename import RenamedModule
 from converter.resolve import is_model_import
@@ -98,6 +100,7 @@ def merge_statement(
     if model_base is not None:
         assert isinstance(statement, cst.ClassDef)
         arg, base = model_base
+        check_removals(statement, arg, base, renamed)
         node = merge_class(statement, arg, base, parsed)
     aliases = {alias: target for alias in renamed.aliases if (target := renamed.target(alias)) != alias}
     [node] = substitute_names([node], {alias: aliases[alias] for alias in sorted(aliases)})
@@ -121,6 +124,51 @@ def find_model_base(statement: cst.ClassDef, renamed: RenamedModule) -> tuple[cs
         fix = "inherit from one model class; move shared code into a runtime mixin"
         raise ConversionError([renamed.resolved.parsed.diagnostic(found[1][0], "E201", message, fix)])
     return found[0] if found else None
+
+
+def check_removals(statement: cst.ClassDef, arg: cst.Arg, base: BaseDefinition, renamed: RenamedModule) -> None:
+    """E212: removing a member that a parent class of the base class defines too.
+
+    Dropping it from the merged body would expose the parent's member, where the overlay's class
+    has none. Parents are looked up among the base model's classes; runtime classes (`nn.Module`)
+    are not inspected.
+    """
+    base_class = base.node
+    assert isinstance(base_class, cst.ClassDef)
+    present = {member_name(s) for s in strip_docstring(base_class.body)}
+    written = arg.value.value if isinstance(arg.value, cst.Name) else base_class.name.value
+    diagnostics = []
+    for member in strip_docstring(statement.body):
+        name = member_name(member)
+        if name is None or name not in present or not (removes_attribute(member) or removes_method(member)):
+            continue
+        parent = parent_defining(base_class, name, renamed.namespace(base.model))
+        if parent is not None:
+            where, what = statement.name.value, f"{parent}.{name}"
+            message = (
+                f"{where} removes {name}, but {parent}, a parent class of {written}, defines {name} too: "
+                f"the generated {where} would inherit {what} instead of having no {name}"
+            )
+            fix = f"override {name} in {where} with what it should do, or delete these lines to keep {written}.{name}"
+            diagnostics.append(renamed.resolved.parsed.diagnostic(member, "E212", message, fix))
+    if diagnostics:
+        raise ConversionError(diagnostics)
+
+
+def parent_defining(class_def: cst.ClassDef, name: str, namespace: BaseNamespace) -> str | None:
+    """The first class among the (transitive) model bases of `class_def` whose body defines `name`."""
+    seen: set[str] = set()
+    work = [arg.value.value for arg in class_def.bases if isinstance(arg.value, cst.Name) and arg.keyword is None]
+    while work:
+        parent = work.pop(0)
+        definition = namespace.definition(parent) if parent not in seen else None
+        seen.add(parent)
+        if definition is None or not isinstance(definition.node, cst.ClassDef):
+            continue
+        if name in {member_name(s) for s in statements_of(definition.node.body)}:
+            return parent
+        work += [a.value.value for a in definition.node.bases if isinstance(a.value, cst.Name) and a.keyword is None]
+    return None
 
 
 def check_alias_uses(

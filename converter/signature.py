@@ -6,6 +6,8 @@ ones after the base's regular parameters (so before `*args`, keyword-only parame
 parameter without a default cannot follow base parameters with defaults, so then the new regular
 parameters become keyword-only (`def forward(self, extra, **super_kwargs)` -> `..., *, extra, **kwargs`).
 Inside the override, `super().forward(**super_kwargs)` then binds every base parameter to itself.
+The first parameter keeps the override's spelling (`def forward(this, **super_kwargs)` gives
+`def forward(this, hidden_states, ...)`), since the override's body names it so.
 
     base:      def forward(self, hidden_states, mask=None, **kwargs)
     modular:   def forward(self, scale=1.0, **super_kwargs):
@@ -62,8 +64,10 @@ def merge_signature(
     star_arg = base_params.star_arg
     if new_kwonly and not isinstance(star_arg, (cst.Param, cst.ParamStar)):
         star_arg = cst.ParamStar()
+    # the override's own first parameter (`self`, or `this`): its body names it so
+    own_first = [params.params[0]] if params.params and base_params.params else []
     merged = base_params.with_changes(
-        params=[strip_comma(p) for p in (*base_params.params, *new_regular)],
+        params=[strip_comma(p) for p in (*own_first, *base_params.params[len(own_first) :], *new_regular)],
         kwonly_params=[strip_comma(p) for p in (*base_params.kwonly_params, *new_kwonly)],
         star_arg=star_arg,
     )

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
+from converter.definition_time import check_definition_time
 from converter.diagnostics import ConversionError, Diagnostic
 from converter.gather import DefinitionKind, kind_of
 from converter.merge import MergedModule, ModularStatement
@@ -130,6 +131,9 @@ def trace_dependencies(merged: MergedModule) -> ParsedModule:
         placed.append(Placed(statement.node, names, uses, key, parsed.position(statement.origin)))
     if tracer.diagnostics:
         raise ConversionError(tracer.diagnostics)
+    direct_uses = {name: d.uses for d in tracer.definitions.values() for name in d.names}
+    direct_uses.update({name: item.uses for item in placed for name in item.names})
+    check_definition_time(parsed, merged.statements, tracer.definitions, direct_uses)
     placed += pulled_definitions(tracer, renamed, import_position(renamed))
     ordered = order_definitions(placed)
     names = frozenset(name for item in ordered for name in item.names)

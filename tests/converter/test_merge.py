@@ -1,6 +1,6 @@
 """Proves the merge_classes pass at class level: a modular subclass of a base-model class becomes
 the base class (renamed) with methods, attributes and the docstring overridden in place, new ones
-added, `AttributeError` removals, the base's bases, and the errors E201, E202, E204, E205.
+added, `AttributeError` removals, the base's bases, and the errors E201, E202, E204, E205, E212.
 
 Run: python -m pytest tests/converter/test_merge.py -q
 """
@@ -250,3 +250,59 @@ def test_a_decorated_base_class_is_e209(inherit: Inherit) -> None:
         inherit("from generated.tiny.modeling_tiny import TinyKey\n\n\nclass ToyKey(TinyKey):\n    pass\n", decorated)
     [diagnostic] = caught.value.diagnostics
     assert (diagnostic.line, diagnostic.col, diagnostic.code) == (4, 14, "E209")
+
+
+CHAIN = {
+    "tiny": {
+        "modeling": """
+            from torch import nn
+
+
+            class TinyBlock(nn.Module):
+                scale = 1
+
+                def extra(self):
+                    return 1
+
+
+            class TinyLayer(TinyBlock):
+                scale = 2
+
+                def extra(self):
+                    return 2
+
+                def own(self):
+                    return 3
+            """
+    }
+}
+
+
+@pytest.mark.parametrize(
+    ("member", "position"),
+    [("scale = AttributeError()", (5, 5)), ("def extra(self):\n        raise AttributeError", (5, 5))],
+)
+def test_removing_a_member_a_parent_class_of_the_base_defines_too_is_e212(
+    inherit: Inherit, member: str, position: tuple[int, int]
+) -> None:
+    """Dropping it from the merged body would expose ToyBlock's member instead of removing it."""
+    source = f"from generated.tiny.modeling_tiny import TinyLayer\n\n\nclass ToyLayer(TinyLayer):\n    {member}\n"
+    with pytest.raises(ConversionError) as caught:
+        inherit(source, CHAIN)
+    [diagnostic] = caught.value.diagnostics
+    name = "scale" if "scale" in member else "extra"
+    assert (diagnostic.line, diagnostic.col, diagnostic.code) == (*position, "E212")
+    assert diagnostic.message == (
+        f"ToyLayer removes {name}, but ToyBlock, a parent class of TinyLayer, defines {name} too: "
+        f"the generated ToyLayer would inherit ToyBlock.{name} instead of having no {name}"
+    )
+    assert diagnostic.fix == (
+        f"override {name} in ToyLayer with what it should do, or delete these lines to keep TinyLayer.{name}"
+    )
+
+
+def test_removing_a_member_only_the_base_class_defines_still_removes_it(inherit: Inherit) -> None:
+    source = "from generated.tiny.modeling_tiny import TinyLayer\n\n\nclass ToyLayer(TinyLayer):\n    def own(self):\n        raise AttributeError\n"
+    text = block(inherit(source, CHAIN)[MODELING], "ToyLayer")
+    assert "own" not in text
+    assert text.startswith("class ToyLayer(ToyBlock):\n")

@@ -131,6 +131,45 @@ def test_del_of_an_attribute_that_cannot_be_removed_exactly_is_e207(
     assert diagnostic.message == f"cannot delete self.{attribute} exactly: the base __init__ of TinyLayer {why}"
 
 
+def test_init_assignment_reading_the_attribute_it_replaces_is_appended(inherit: Inherit) -> None:
+    source = "def __init__(self, size: int) -> None:\n    super().__init__(size)\n    self.norm = self.norm.float()\n"
+    text = method(source, "__init__", inherit)
+    assert text.endswith("    self.norm = nn.LayerNorm(size)\n    self.norm = self.norm.float()\n")
+
+
+@pytest.mark.parametrize(
+    ("earlier", "attribute"),
+    [
+        ("self.scaling = self.norm.eps", "scaling"),  # reassigned (appended: it reads a later attribute)
+        ("self.out = self.norm", "norm"),  # read
+        ("self.setup()", "norm"),  # a method that may read it
+        ("register(self)", "norm"),  # a function that may read it
+    ],
+)
+def test_init_del_after_a_tail_statement_that_may_touch_it_is_kept_in_place(
+    inherit: Inherit, earlier: str, attribute: str
+) -> None:
+    """The base assignment stays, the earlier statement sees it, and `del` runs where it was written."""
+    source = f"def __init__(self, size: int) -> None:\n    super().__init__(size)\n    {earlier}\n    del self.{attribute}\n"
+    text = method(source, "__init__", inherit)
+    assert text.count(f"self.{attribute} = ") == 1 + (earlier.startswith(f"self.{attribute} ="))
+    assert text.endswith(f"    self.norm = nn.LayerNorm(size)\n    {earlier}\n    del self.{attribute}\n")
+
+
+def test_init_del_after_the_tail_replaced_it_in_place_removes_both(inherit: Inherit) -> None:
+    source = "def __init__(self, size: int) -> None:\n    super().__init__(size)\n    self.norm = nn.Identity()\n    del self.norm\n"
+    assert "self.norm" not in method(source, "__init__", inherit)
+
+
+def test_init_del_after_an_unrelated_tail_statement_still_removes_the_base_assignment(inherit: Inherit) -> None:
+    source = (
+        "def __init__(self, size: int) -> None:\n    super().__init__(size)\n    self.gate = 2\n    del self.norm\n"
+    )
+    text = method(source, "__init__", inherit)
+    assert "self.norm" not in text
+    assert text.endswith("    self.proj = nn.Linear(size, size, bias=False)\n    self.gate = 2\n")
+
+
 def test_assigned_call_inlines_the_body_and_assigns_the_returned_value(inherit: Inherit) -> None:
     source = "def forward(self, x, scale=1.0):\n    out = super().forward(x, scale)\n    return out + 1\n"
     assert method(source, "forward", inherit) == dedent(
@@ -205,6 +244,22 @@ def test_super_kwargs_inherits_the_base_signature_and_adds_to_it(inherit: Inheri
             y = self.proj(x) * self.scaling
             out = y * scale
             return out * gate
+        """
+    )
+
+
+def test_super_kwargs_keeps_the_override_spelling_of_self(inherit: Inherit) -> None:
+    source = """
+        def forward(this, gate: float = 0.5, **super_kwargs):
+            out = super().forward(**super_kwargs)
+            return out * gate + this.scaling
+        """
+    assert method(source, "forward", inherit) == dedent(
+        """
+        def forward(this, x: torch.Tensor, scale: float = 1.0, gate: float = 0.5) -> torch.Tensor:
+            y = this.proj(x) * this.scaling
+            out = y * scale
+            return out * gate + this.scaling
         """
     )
 

@@ -7,7 +7,13 @@ The overlay is the reference semantics of DESIGN.md, as tests/equivalence/overla
 for real models: the base source renamed as text (whole words: Toy -> Zed, toy -> zed,
 TOY -> ZED), executed into a fresh namespace, then the modular source without its
 `from generated...` imports executed into the same namespace, each imported base name bound
-first to the renamed object it shadows (`ToyThing = ZedThing`).
+first to the renamed object it shadows (`ToyThing = ZedThing`). One step goes beyond plain
+execution: Python binds class bases when a class statement runs, so the base's
+`class ZedModel(ZedThing)` would keep the base ZedThing after the modular file redefines it;
+DESIGN rule 6 (the modular definition wins everywhere, inside inherited code too) and the
+converter give it the modular ZedThing, so `rebind_class_bases` does too. Other definition-time
+reads of a redefined name (a class attribute, a default argument) are refused by the converter
+(E210, E211) instead.
 
 Removal the modular way (`x = AttributeError()`, a method that only raises AttributeError) means
 "this class has no `x`"; the overlay, being plain Python, would keep a class attribute holding
@@ -79,16 +85,35 @@ def overlay_namespace(modular_source: str, removed: Mapping[str, Sequence[str]])
     """The overlay of a modular program over the Toy base (see the module docstring)."""
     namespace: dict[str, Any] = {"__name__": f"overlay_{MODEL}"}
     exec(compile(rename(BASE_SOURCE), f"<overlay: renamed {BASE_MODULE}>", "exec"), namespace)
+    base_classes = {name: value for name, value in namespace.items() if isinstance(value, type)}
     imports, body = split_modular(modular_source)
     for item in imports:
         assert item.model == BASE_MODULE, item
         for name, alias in item.names:
             namespace[alias] = namespace[rename(name)]
     exec(compile(body, f"<overlay: modular_{MODEL}>", "exec"), namespace)
+    rebind_class_bases(namespace, base_classes)
     for class_name, names in removed.items():
         for name in names:
             setattr(namespace[class_name], name, Removed(name))
     return namespace
+
+
+def rebind_class_bases(namespace: Mapping[str, Any], base_classes: Mapping[str, type]) -> None:
+    """DESIGN rule 6 for class statements, which Python evaluates once: a modular class that
+    extends the base class of its own name (`class ZedThing(ToyThing)`) replaces it as a base of the
+    base's classes too (`class ZedModel(ZedThing)`), as in the generated file (and in every real
+    model: `GemmaModel` inherits the modular `GemmaPreTrainedModel`)."""
+
+    def replacement(base: type) -> type:
+        new = namespace.get(base.__name__)
+        extends = isinstance(new, type) and new is not base and issubclass(new, base)
+        return new if extends and base_classes.get(base.__name__) is base else base
+
+    for cls in base_classes.values():
+        bases = tuple(replacement(base) for base in cls.__bases__)
+        if bases != cls.__bases__:
+            cls.__bases__ = bases
 
 
 def generated_namespace(text: str) -> dict[str, Any]:

@@ -3,7 +3,8 @@
 A program is `modular/modular_zed.py`: some of `ZedHelper(ToyHelper)`, `ZedThing(ToyThing)`,
 `ZedModel(ToyModel)` (members from overrides.py), sometimes with a `Mixin` defined in the file as
 a second base, sometimes a plain new class `ZedExtra`, and module-level redefinitions of
-`SCALE`, `OFFSET`, `ZED_PREFIX`, `combine`, `label`, `bump` (with a new constant it reads), placed
+`SCALE`, `OFFSET`, `ZED_PREFIX`, `combine`, `label`, `bump` (with a new constant it reads), now
+and then `WINDOW`, placed
 before or after the classes, which inherited code must then reach. Classes may also get
 overridden, added or removed (`x = AttributeError()`) class attributes, an own docstring, methods
 removed by a body of only `raise AttributeError(...)`, and a new method calling helpers, other
@@ -17,16 +18,21 @@ while redefining `ZedHelper`): they are listed in `Program.risky`. The converter
 those, and some ordinary draws too (an argument bound by assignment that clobbers a local the
 override reads later: E203), but only with located diagnostics, never a traceback.
 
-Never drawn, because the overlay and the converter are known to disagree there (the xfail
-regressions in test_known_converter_bugs.py pin each one): a string literal bound to a parameter
-the base body puts in an f-string; `del self.x` after the tail assigned or read `x`; a tail
-assignment reading the attribute it replaces; a `**super_kwargs` override spelling `self`
-differently; redefining `WINDOW`, which base code reads at definition time; defining both
-`ZedThing` and `ZedModel`; removing a member that a parent class of the base also defines; a
-class body reading a helper the file redefines after it. Nor is `**super_kwargs` drawn for a
+Some ordinary draws are refused by design, with located diagnostics the property checks:
+redefining `WINDOW` (drawn now and then), which inherited code reads at definition time
+(`limit = WINDOW * 10`, `b=WINDOW`) unless the class overrides both: E210; a class body or a
+default argument reading a helper the file redefines further down: E211. Removing
+`ZedModel.score`, which `ZedThing` defines too (E212), is a risky draw. Both `ZedThing` and
+`ZedModel` may be defined: the base's `class ZedModel(ZedThing)` then inherits the modular
+ZedThing (DESIGN rule 6, modelled by the oracle).
+
+Never drawn, because the overlay and the converter are known to disagree there: a string literal
+bound to a parameter the base body puts in an f-string (in the forms of overrides.py
+`super_arguments`). Nor is `**super_kwargs` drawn for a
 method (or `__init__`) that the base calls positionally (the overlay's
 `def m(self, bonus=0, **super_kwargs)` would take that argument as `bonus`: a limit of the
-oracle, not of the converter) or that the direct base does not define (E208).
+oracle, not of the converter; so not at all in ZedThing when ZedModel, whose base calls ZedThing's
+methods positionally, is drawn too) or that the direct base does not define (E208).
 """
 
 from __future__ import annotations
@@ -61,6 +67,7 @@ HELPERS = {
     "combine": "def combine(a, b):\n    return a * SCALE - b\n",
     "label": 'def label(name):\n    return f"zed<{{name}}>"\n',
     "bump": "def bump(value):\n    return value * OFFSET + BIAS\n\n\nBIAS = {n}\n",
+    "WINDOW": "WINDOW = {n}\n",  # drawn apart (see `programs`)
 }
 EXTRA_CLASS = """\
 class ZedExtra:
@@ -135,10 +142,9 @@ def class_members(draw: st.DrawFn, base: BaseClass, ctx: Context, helpers_first:
     if ctx.risk(draw, "removes an attribute the base class does not have"):
         lines.append("missing = AttributeError()")
     if draw(st.booleans()):
-        # a definition-time read of a helper only when the file defines helpers first (else:
-        # test_a_helper_redefined_after_a_definition_time_use (xfail))
-        value = draw(st.sampled_from(["SCALE + 1", "len(label('b'))"] if helpers_first else ["3"]))
-        lines.append(f"bonus_attr = {value}")
+        # a definition-time read of a helper: E211 when the file redefines it further down
+        values = ["SCALE + 1", "len(label('b'))"] if helpers_first else ["3", "3", "3", "SCALE + 1"]
+        lines.append(f"bonus_attr = {draw(st.sampled_from(values))}")
     return lines, removed
 
 
@@ -155,7 +161,11 @@ def extra_method(draw: st.DrawFn, methods: dict[str, Signature], imports_math: b
 
 
 @st.composite
-def modular_class(draw: st.DrawFn, base: BaseClass, ctx: Context, layout: Layout, mixin: bool) -> ClassSpec:
+def modular_class(
+    draw: st.DrawFn, base: BaseClass, ctx: Context, layout: Layout, mixin: bool, parent: ClassSpec | None
+) -> ClassSpec:
+    """One class; `parent`: the modular class drawn for its base's parent class (ZedThing for
+    ZedModel), whose overrides and removals it inherits (DESIGN rule 6)."""
     docstring = f"{ctx.class_name}: drawn." if draw(st.booleans()) else None
     body = [f'"""{docstring}"""'] if docstring else []
     attributes, removed = draw(class_members(base, ctx, layout.helpers_first))
@@ -166,15 +176,26 @@ def modular_class(draw: st.DrawFn, base: BaseClass, ctx: Context, layout: Layout
         body += ["", *init_lines]
     methods: dict[str, Signature] = {}
     removable = {m.name for m in base.methods} - inherited_names(base)
+    if ctx.subclass is not None:  # not a method the subclass reaches through super() (messages differ)
+        removable -= {m.name for m in ctx.subclass.methods}
+    shadowing = sorted({m.name for m in base.methods} & inherited_names(base))
+    forced = None  # ZedModel.score, which ZedThing defines too: E212
+    if shadowing and ctx.risk(draw, "removes a method a parent class of the base defines too"):
+        forced = draw(st.sampled_from(shadowing))
+    inherited = dict(parent.methods) if parent is not None else {}
     for method in all_methods(base).values():
+        if parent is not None and method.name in parent.removed:
+            continue  # absent on both sides
         actions = ["keep", "keep", "override", "override"] + (["remove"] if method.name in removable else [])
-        action = draw(st.sampled_from(actions))
+        action = "remove" if method.name == forced else draw(st.sampled_from(actions))
         if action == "remove":
             body += ["", *removal(draw, method.name)]
             removed.append(method.name)
         elif action == "override":
             lines, methods[method.name] = method_override(draw, method, method in base.methods, ctx)
             body += ["", *lines]
+        elif method not in base.methods and method.name in inherited:
+            methods[method.name] = inherited[method.name]
         else:
             methods[method.name] = Signature(method.params, star_kwargs=method.star_kwargs)
     if mixin:
@@ -190,9 +211,12 @@ def modular_class(draw: st.DrawFn, base: BaseClass, ctx: Context, layout: Layout
 @st.composite
 def programs(draw: st.DrawFn) -> Program:
     """A modular program over the Toy base; see the module docstring."""
-    helper_names = draw(st.lists(st.sampled_from(sorted(HELPERS)), max_size=4, unique=True))
+    helper_names = draw(st.lists(st.sampled_from(sorted(set(HELPERS) - {"WINDOW"})), max_size=4, unique=True))
+    if draw(st.integers(0, 11)) == 0:  # read at definition time by inherited code: mostly E210
+        helper_names.append("WINDOW")
     helpers = tuple(HELPERS[name].format(n=draw(st.integers(1, 9))) for name in sorted(helper_names))
-    bases = draw(st.sampled_from([[HELPER], [THING], [MODEL], [HELPER, THING], [HELPER, MODEL]]))
+    choices = [[HELPER], [THING], [MODEL], [HELPER, THING], [HELPER, MODEL], [THING, MODEL], [HELPER, THING, MODEL]]
+    bases = draw(st.sampled_from(choices))
     helper_ref = "ZedHelper" if HELPER in bases or draw(st.booleans()) else "ToyHelper"
     risky: list[str] = []
     if HELPER in bases and Context("", "", risky).risk(draw, "names ToyHelper, which the file redefines"):
@@ -201,8 +225,12 @@ def programs(draw: st.DrawFn) -> Program:
     layout = Layout(draw(st.booleans()), mixin_index, draw(st.booleans()))
     classes = []
     for index, base in enumerate(bases):
-        ctx = Context(base.name.replace("Toy", "Zed", 1), helper_ref, risky)
-        classes.append(draw(modular_class(base, ctx, layout, index == mixin_index)))
+        subclass = next((other for other in bases if other.parent == base.name), None)
+        ctx = Context(base.name.replace("Toy", "Zed", 1), helper_ref, risky, subclass=subclass)
+        parent = next(
+            (spec for spec in classes if base.parent and spec.name == base.parent.replace("Toy", "Zed")), None
+        )
+        classes.append(draw(modular_class(base, ctx, layout, index == mixin_index, parent)))
     if draw(st.integers(0, 3)) == 0:
         source = EXTRA_CLASS.format(helper=helper_ref)
         mix = (("mix", Signature((Param("n", "int"),))),)

@@ -5,9 +5,8 @@ Python (no torch) built so that a converter mistake changes results: every metho
 that depend on attributes set in `__init__`, on module-level helpers and constants (looked up at
 call time), and on its arguments; strings mention the model name in renamed and unrenamed forms.
 
-`WINDOW` is the one constant read at definition time (a class attribute and a default argument).
-Redefining it in a modular file is a known divergence from the overlay (see
-test_known_converter_bugs.py), so the strategies never do.
+`WINDOW` is the one constant read at definition time (a class attribute and a default argument):
+a modular file that redefines it while inheriting those reads is refused (E210).
 
 The table (`BASE_CLASSES`) is written by hand from the source, independently of the converter:
 the strategies use it to write overrides and to draw call arguments.
