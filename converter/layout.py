@@ -125,10 +125,15 @@ def repo_model_import(small: cst.BaseSmallStatement) -> ModelImport | None:
 
 
 def tree_model_import(small: cst.BaseSmallStatement) -> ModelImport | None:
-    """`from ..<directory>.<kind>_<model> import ...`: another model's file, in a tree."""
-    if not isinstance(small, cst.ImportFrom) or len(small.relative) != 2:
+    """`from ..<directory>.<kind>_<model> import ...` (or `from transformers.models.<directory>.<kind>_<model>
+    import ...`): another model's file, in a tree."""
+    if not isinstance(small, cst.ImportFrom):
         return None
     parts = dotted(small.module).split(".")
+    if not small.relative and parts[:2] == ["transformers", "models"]:
+        parts = parts[2:]
+    elif len(small.relative) != 2:
+        return None
     if len(parts) != 2 or parts[0] in TREE_INFRASTRUCTURE:
         return None
     model = model_of_stem(parts[1])

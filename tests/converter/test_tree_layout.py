@@ -113,6 +113,10 @@ def test_library_imports_and_models_in_shared_directories() -> None:
     target = TREE.model_import(cst.parse_statement("from ..data2vec.modeling_data2vec_audio import X\n").body[0])
     assert target is not None and (target.directory, target.model) == ("data2vec", "data2vec_audio")
     assert model_of_stem("image_processing_pil_vit") == "vit"
+    absolute = cst.parse_statement("from transformers.models.siglip.modeling_siglip import X\n").body[0]
+    assert TREE.model_import(absolute) == TREE.model_import(
+        cst.parse_statement("from ..siglip.modeling_siglip import X\n").body[0]
+    )
 
 
 def test_outputs_go_beside_the_modular_file_with_the_upstream_header(tmp_path: Path) -> None:
