@@ -12,13 +12,16 @@ keywords, decorators, parameter defaults, module-level expressions:
 
 There Python binds whatever the name means at that moment, so:
 
-- E210: a name the modular file redefines, read at definition time by inherited code (a base
-  definition pulled into the output, or the part of a merged class that comes from its base).
-  In Python that code ran with the base's value; the generated file would give it the modular
-  one. The converter refuses rather than guess which one is meant. Exempt: a modular class that
-  extends the base class of the same name (`class GemmaConfig(LlamaConfig)` read by the
-  inherited `config_class = GemmaConfig`, `class GemmaModel(GemmaPreTrainedModel)`): DESIGN
-  rule 6, the modular class replaces the base one everywhere, class bases included.
+- E210: a value the modular file redefines by assignment (`WINDOW = 9`), read at definition
+  time by inherited code (a base definition pulled into the output, or the part of a merged
+  class that comes from its base). In Python that code ran with the base's value; the generated
+  file would bake in the modular one. The converter refuses rather than guess which one is meant.
+  Classes and functions are not refused: DESIGN rule 6, a modular class or function replaces the
+  base one everywhere, definition-time reads included (`class GemmaModel(GemmaPreTrainedModel)`
+  inherits the modular GemmaPreTrainedModel, `config_class = GemmaConfig` and
+  `_can_record_outputs = {"attentions": GemmaAttention}` name the modular classes, a decorator
+  naming `apply_rotary_pos_emb` gets the modular function), as every inheriting model (and
+  upstream transformers' modular files) rely on.
 - E211: modular code that reads at definition time a name the modular file defines only further
   down. Python reads the base's value (or fails); the converter would move the definition up.
 
@@ -211,6 +214,13 @@ def check_definition_time(
         raise ConversionError(diagnostics)
 
 
+def is_assignment(statement: cst.BaseStatement) -> bool:
+    """`X = ...`, `X: T = ...`, `X += ...` at the top level (not a class, function or import)."""
+    return isinstance(statement, cst.SimpleStatementLine) and all(
+        isinstance(small, (cst.Assign, cst.AnnAssign, cst.AugAssign)) for small in statement.body
+    )
+
+
 def is_import(statement: cst.BaseStatement) -> bool:
     return isinstance(statement, cst.SimpleStatementLine) and all(
         isinstance(small, (cst.Import, cst.ImportFrom)) for small in statement.body
@@ -223,11 +233,8 @@ def inherited_reads(
     """E210: one diagnostic per redefined name, at its modular definition, naming what reads it."""
     redefined: dict[str, ModularStatement] = {}
     for statement in statements:
-        if is_import(statement.origin):
-            continue
-        for name in bound_names([statement.node]):
-            extends_base = statement.base is not None and name in statement.base.names
-            if not extends_base:
+        if is_assignment(statement.origin):
+            for name in bound_names([statement.node]):
                 redefined.setdefault(name, statement)
     if not redefined:
         return

@@ -31,20 +31,20 @@ Codes, by the pass that reports them:
     E207       init_merge     `del self.x` that cannot remove exactly one base assignment
     E208       signature      `**super_kwargs` misuse
     E209       merge_classes  a decorated base class
-    E210       trace          a name the modular file redefines, read by inherited code when that code
-                              is defined (a class body, a default argument, class bases, a decorator,
+    E210       trace          a value the modular file redefines by assignment, read by inherited code
+                              when that code is defined (a class body, a default argument, a decorator,
                               a module-level statement): Python gives it the base's value there
     E211       trace          modular code that reads, at definition time, a name the file defines only
                               further down (the converter would move that definition up)
     E212       merge_classes  removing a member that a parent class of the base class defines too
                               (the merged class would expose the parent's member)
 
-Definition time: DESIGN rule 6 (the modular definition wins everywhere) is exact only where code
-looks a name up when it runs. Where it is read once, when a statement executes, the converter
-refuses (E210, E211) rather than pick a value, with one exemption: a modular class extending the
-base class of its own name (`class GemmaModel(LlamaModel)`) replaces that class everywhere,
-class bases and class attributes included (`class GemmaModel(GemmaPreTrainedModel)` inherits the
-modular GemmaPreTrainedModel), as every inheriting model relies on.
+Definition time: DESIGN rule 6 (the modular definition wins everywhere) matches plain Python only
+where code looks a name up when it runs. For a value read once, when a statement executes, the
+converter refuses (E210, E211) rather than pick one. Modular classes and functions replace the
+base ones everywhere, definition-time reads in inherited code included (class bases, class
+attributes naming them, decorators): `class GemmaModel(GemmaPreTrainedModel)` inherits the
+modular GemmaPreTrainedModel, as every inheriting model relies on.
     E900       workers        the converter itself crashed on this file (a bug; the traceback follows)
 """
 

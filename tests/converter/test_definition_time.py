@@ -1,8 +1,8 @@
-"""Proves the definition-time checks of the trace pass (converter/definition_time.py): a name the
-modular file redefines, read by inherited code when that code is defined (a class body, a default
-argument, class bases), is E210; modular code reading at definition time a name the file defines
-only further down is E211; reads at call time, modular classes extending the base class of their
-name (DESIGN rule 6) and annotations are not refused.
+"""Proves the definition-time checks of the trace pass (converter/definition_time.py): a value the
+modular file redefines by assignment, read by inherited code when that code is defined (a class
+body, a default argument, through a function called then), is E210; modular code reading at
+definition time a name the file defines only further down is E211; reads at call time, modular
+classes and functions (DESIGN rule 6) and annotations are not refused.
 
 Run: python -m pytest tests/converter/test_definition_time.py -q
 """
@@ -105,16 +105,37 @@ def test_a_modular_class_extending_the_base_class_of_its_name_reaches_inherited_
     assert block(inherit(source, TINY)[MODELING], "ToyModel").startswith("class ToyModel(ToyNorm):\n")
 
 
-def test_a_redefined_class_not_extending_the_base_one_read_by_inherited_bases_is_e210(inherit: Inherit) -> None:
+def test_a_redefined_class_or_function_read_at_definition_time_by_inherited_code_converts(inherit: Inherit) -> None:
+    """DESIGN rule 6 for classes and functions, extending the base one or not: the base's
+    `class TinyModel(TinyNorm)` inherits the modular ToyNorm; a decorator gets the modular function."""
+    decorated = {
+        "tiny": {
+            "modeling": """
+                from torch import nn
+
+
+                def registered(cls):
+                    return cls
+
+
+                class TinyNorm(nn.Module):
+                    pass
+
+
+                @registered
+                class TinyModel(TinyNorm):
+                    pass
+                """
+        }
+    }
     source = (
-        BASE
-        + "from torch import nn\n\n\nclass ToyNorm(nn.Module):\n    pass\n\n\nclass ToyModel(TinyModel):\n    pass\n"
+        "from torch import nn\n\nfrom generated.tiny.modeling_tiny import TinyModel\n\n\n"
+        "def registered(cls):\n    cls.marked = True\n    return cls\n\n\n"
+        "class ToyNorm(nn.Module):\n    pass\n\n\ndef build():\n    return ToyModel()\n"
     )
-    diagnostic = refused(inherit, source)
-    assert (diagnostic.line, diagnostic.code) == (5, "E210")
-    assert diagnostic.message.startswith(
-        "ToyNorm is redefined in this file, but inherited code reads it when it is defined (the bases of ToyModel, "
-    )
+    text = inherit(source, decorated)[MODELING]
+    assert block(text, "ToyModel") == "@registered\nclass ToyModel(ToyNorm):\n    pass\n"
+    assert "cls.marked = True" in block(text, "registered")
 
 
 @pytest.mark.parametrize(

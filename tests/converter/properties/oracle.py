@@ -11,9 +11,9 @@ first to the renamed object it shadows (`ToyThing = ZedThing`). One step goes be
 execution: Python binds class bases when a class statement runs, so the base's
 `class ZedModel(ZedThing)` would keep the base ZedThing after the modular file redefines it;
 DESIGN rule 6 (the modular definition wins everywhere, inside inherited code too) and the
-converter give it the modular ZedThing, so `rebind_class_bases` does too. Other definition-time
-reads of a redefined name (a class attribute, a default argument) are refused by the converter
-(E210, E211) instead.
+converter give it the modular ZedThing, so `rebind_class_bases` does too. Definition-time reads
+of a value the modular file redefines by assignment (a class attribute, a default argument) are
+refused by the converter (E210, E211) instead.
 
 Removal the modular way (`x = AttributeError()`, a method that only raises AttributeError) means
 "this class has no `x`"; the overlay, being plain Python, would keep a class attribute holding
@@ -100,15 +100,15 @@ def overlay_namespace(modular_source: str, removed: Mapping[str, Sequence[str]])
 
 
 def rebind_class_bases(namespace: Mapping[str, Any], base_classes: Mapping[str, type]) -> None:
-    """DESIGN rule 6 for class statements, which Python evaluates once: a modular class that
-    extends the base class of its own name (`class ZedThing(ToyThing)`) replaces it as a base of the
-    base's classes too (`class ZedModel(ZedThing)`), as in the generated file (and in every real
-    model: `GemmaModel` inherits the modular `GemmaPreTrainedModel`)."""
+    """DESIGN rule 6 for class statements, which Python evaluates once: a modular class
+    (`class ZedThing(ToyThing)`) replaces the base class of its name as a base of the base's
+    classes too (`class ZedModel(ZedThing)`), as in the generated file (and in every real model:
+    `GemmaModel` inherits the modular `GemmaPreTrainedModel`)."""
 
     def replacement(base: type) -> type:
         new = namespace.get(base.__name__)
-        extends = isinstance(new, type) and new is not base and issubclass(new, base)
-        return new if extends and base_classes.get(base.__name__) is base else base
+        redefined = isinstance(new, type) and new is not base and base_classes.get(base.__name__) is base
+        return new if redefined else base
 
     for cls in base_classes.values():
         bases = tuple(replacement(base) for base in cls.__bases__)
