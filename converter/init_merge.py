@@ -12,9 +12,10 @@
   overlay).
 - `del self.x` removes the base's assignment of `self.x` and nothing else; E207 when the base
   does not assign `self.x` exactly once or uses it elsewhere (removing it would change that use).
-  When an earlier appended statement may touch `self.x` (names it, calls a method of `self`,
-  passes `self` on), the base assignment stays and the `del` is appended where it was written:
-  that statement then sees the base's value, and `x` is gone afterwards, as in Python.
+  When an earlier tail statement assigned `self.x` (in place or appended) or may read it (names
+  it, calls a method of `self`, passes `self` on), the assignments stay and the `del` is appended
+  where it was written: those statements run and see what Python shows them, and `x` is gone
+  afterwards.
 - Every other statement is appended after the base body, in order.
 """
 
@@ -38,10 +39,12 @@ def merge_init_tail(
     """The inlined base body with the statements after `super().__init__()` merged into it."""
     merged: list[cst.BaseStatement | None] = list(base)
     appended: list[cst.BaseStatement] = []
+    replaced: set[str] = set()  # attributes whose base assignment a tail statement replaced in place
     for statement in post:
         deleted = deleted_attributes(statement, self_name)
-        if deleted and observed(appended, deleted, self_name):
-            # an earlier tail statement sets or reads it: delete it where Python would
+        if deleted and (observed(appended, deleted, self_name) or replaced & set(deleted)):
+            # an earlier tail statement sets or reads it: keep that statement (its value may fail
+            # or act) and delete the attribute where Python would
             appended.append(statement)
             continue
         if deleted:
@@ -52,6 +55,7 @@ def merge_init_tail(
         index = sole_assignment(merged, attr, self_name) if attr else None
         if attr and index is not None and movable(statement, attr, merged[index + 1 :], appended, self_name):
             merged[index] = with_lines_of(statement, merged[index])
+            replaced.add(attr)
         else:
             appended.append(statement)
     return [statement for statement in merged if statement is not None] + appended
