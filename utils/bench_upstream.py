@@ -297,7 +297,7 @@ def print_report(summary: Mapping[str, object], results: Sequence[FileResult], s
         ("modular files traceback", summary["modular_traceback"], summary["modular_files"]),
         ("generated files converted", summary["files_converted"], total),
         ("generated files refused", summary["files_refused"], total),
-        ("  of which deliberate", summary["files_deliberate"], total),
+        ("deliberately not copied (refused or upstream flaw)", summary["files_deliberate"], total),
         ("generated files traceback", summary["files_traceback"], total),
         ("generated files not produced", summary["files_missing"], total),
         ("generated files skipped (base refused)", summary["files_skipped"], total),
