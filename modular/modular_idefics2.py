@@ -424,18 +424,6 @@ class Idefics2ForConditionalGeneration(Idefics2PreTrainedModel, GenerationMixin)
         )
 
 
-__all__ = [
-    "Idefics2Config",
-    "Idefics2PerceiverConfig",
-    "Idefics2VisionConfig",
-    "Idefics2PreTrainedModel",
-    "Idefics2Model",
-    "Idefics2ForConditionalGeneration",
-    "Idefics2ImageProcessor",
-    "Idefics2Processor",
-]
-
-
 def get_resize_output_image_size(height: int, width: int, size: dict[str, int]) -> tuple[int, int]:
     """Shrink the longest edge to `longest_edge` (aspect ratio kept), then raise each edge to `shortest_edge`."""
     aspect_ratio = width / height
@@ -613,3 +601,15 @@ class Idefics2Processor(ProcessorMixin):
         # adjacent images share one fake token; a word right after an image starts after a space
         prompts = [sample.replace(image, image_str).replace(f"{fake}{fake}", fake) for sample in text]
         return [closing_fake.sub(f"{fake} ", sample) for sample in prompts]
+
+
+__all__ = [
+    "Idefics2Config",
+    "Idefics2PerceiverConfig",
+    "Idefics2VisionConfig",
+    "Idefics2PreTrainedModel",
+    "Idefics2Model",
+    "Idefics2ForConditionalGeneration",
+    "Idefics2ImageProcessor",
+    "Idefics2Processor",
+]

@@ -104,18 +104,6 @@ class Idefics3ForConditionalGeneration(Idefics2ForConditionalGeneration):
     pass
 
 
-__all__ = [
-    "Idefics3Config",
-    "Idefics3VisionConfig",
-    "Idefics3PreTrainedModel",
-    "Idefics3Model",
-    "Idefics3ForConditionalGeneration",
-    "Idefics3VisionTransformer",
-    "Idefics3ImageProcessor",
-    "Idefics3Processor",
-]
-
-
 MAX_IMAGE_SIZE = 4096  # 4k resolution as absolute maximum
 
 
@@ -260,3 +248,15 @@ class Idefics3Processor(Idefics2Processor):
             "".join(f"{fake}<row_{r + 1}_col_{c + 1}>{image_tokens}" for c in range(cols)) + "\n" for r in range(rows)
         )
         return f"{grid}\n{whole}"
+
+
+__all__ = [
+    "Idefics3Config",
+    "Idefics3VisionConfig",
+    "Idefics3PreTrainedModel",
+    "Idefics3Model",
+    "Idefics3ForConditionalGeneration",
+    "Idefics3VisionTransformer",
+    "Idefics3ImageProcessor",
+    "Idefics3Processor",
+]
