@@ -82,11 +82,11 @@ def render_file(plan: ImportPlan, output: OutputPlan, imports: FileImports, is_m
 
 def render_tree_file(plan: ImportPlan, output: OutputPlan, imports: FileImports, header: str) -> str:
     """A transformers tree's file, as upstream writes it: the header, the modular file's leading comments
-    and its imports with their own blank lines (upstream leaves out the module docstring), definitions,
-    `__all__`."""
+    with the blank lines after them, its imports with their own blank lines (upstream leaves out the
+    module docstring), definitions, `__all__`."""
     gathered = plan.split.gathered
     module = gathered.parsed.module
-    head = header + comments_of(module.header) + "".join(code(statement) for statement in imports.statements)
+    head = header + header_lines(module.header) + "".join(code(statement) for statement in imports.statements)
     parts = [head, *(code(definition.node) for definition in output.definitions)]
     parts.append(f"__all__ = [{', '.join(quote(name) for name in output.exports)}]")
     return join_parts(parts)
@@ -128,6 +128,13 @@ def code(node: cst.CSTNode) -> str:
 def comments_of(lines: Sequence[cst.EmptyLine]) -> str:
     """Only the comment lines of a module's header or footer (their blank lines are formatting)."""
     return "".join(f"{line.comment.value}\n" for line in lines if line.comment is not None)
+
+
+def header_lines(lines: Sequence[cst.EmptyLine]) -> str:
+    """A module header as written, its leading blank lines aside: upstream keeps the blank lines
+    between the modular file's leading comments and its imports (a tree's files, converter/layout.py)."""
+    text = "".join(f"{line.comment.value if line.comment else ''}\n" for line in lines)
+    return text.lstrip("\n") if any(line.comment is not None for line in lines) else ""
 
 
 def quote(name: str) -> str:

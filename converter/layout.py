@@ -88,6 +88,12 @@ class Layout:
         return not self.tree
 
     @property
+    def keeps_own_blank_lines(self) -> bool:
+        """A modular class attribute that replaces a base's in place keeps its own blank lines above it
+        (upstream's output, in a tree); the repository keeps the replaced attribute's (converter/members.py)."""
+        return self.tree
+
+    @property
     def kind_rules(self) -> tuple[tuple[str, str], ...] | None:
         """(kind, class suffix) rules of a tree; None: the repository's rules (converter/split.py)."""
         return TREE_KIND_RULES if self.tree else None

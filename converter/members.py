@@ -82,7 +82,10 @@ def classify_members(
             target.append(method)
         elif name is not None and name in present:
             replaced = present[name]
-            replacements.setdefault(name, []).append(with_lines_of(keep_annotation(statement, replaced), replaced))
+            kept = keep_annotation(statement, replaced)
+            if not override.parsed.layout.keeps_own_blank_lines:
+                kept = with_lines_of(kept, replaced)
+            replacements.setdefault(name, []).append(kept)
         elif isinstance(statement, cst.ClassDef):
             new_methods.append(statement)
         else:

@@ -140,3 +140,24 @@ def test_the_command_line_writes_into_the_tree(tmp_path: Path) -> None:
     assert (tmp_path / "small" / "modeling_small.py").is_file()
     assert not (tmp_path / "small" / "__init__.py").read_text()
     assert run_cli("--tree", str(tmp_path), "--all", "--check").returncode == 0
+
+
+def test_blank_lines_follow_the_modular_file_as_upstream_keeps_them(tmp_path: Path) -> None:
+    """In a tree the blank lines after the modular file's leading comments stay, and an attribute
+    that replaces a base's in place keeps its own blank lines above it, not the base's."""
+    write_tree(tmp_path)
+    config = (tmp_path / "tiny" / "configuration_tiny.py").read_text(encoding="utf-8")
+    config = config.replace('    model_type = "tiny"\n', '    model_type = "tiny"\n\n    vocab_size = 10\n')
+    (tmp_path / "tiny" / "configuration_tiny.py").write_text(config, encoding="utf-8")
+    modular = tmp_path / "small" / "modular_small.py"
+    modular.write_text(
+        "# Copyright the authors.\n\n\n"
+        "from ..tiny.configuration_tiny import TinyConfig\n\n\n"
+        "class SmallConfig(TinyConfig):\n"
+        '    model_type = "small"\n'
+        "    vocab_size = 20\n",
+        encoding="utf-8",
+    )
+    text = convert_files([modular], tmp_path, layout=TREE)[tmp_path / "small" / "configuration_small.py"]
+    assert "# Copyright the authors.\n\n\nfrom ...configuration_utils import PreTrainedConfig\n" in text
+    assert '    model_type = "small"\n    vocab_size = 20\n' in text
