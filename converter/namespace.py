@@ -87,33 +87,6 @@ class BaseNamespace:
         return self.imports_by_name.get(name)
 
 
-def build_namespace(model: str, rename: Rename, files: Sequence[tuple[str, str, cst.Module]]) -> BaseNamespace:
-    """The namespace of renamed files `(path, kind, module)`, given in file order."""
-    definitions: list[BaseDefinition] = []
-    imports: list[ImportBinding] = []
-    futures: list[cst.SimpleStatementLine] = []
-    exports: list[str] = []
-    for file_index, (path, _, module) in enumerate(files):
-        for index, statement in enumerate(module.body):
-            kind = kind_of(statement, index)
-            if kind is DefinitionKind.DOCSTRING:
-                continue
-            if kind is DefinitionKind.IMPORT:
-                assert isinstance(statement, cst.SimpleStatementLine)
-                for small in statement.body:
-                    is_future = isinstance(small, cst.ImportFrom) and dotted_name(small.module) == "__future__"
-                    if is_future:
-                        futures.append(statement.with_changes(body=[small], leading_lines=[]))
-                    else:
-                        imports += import_bindings(small)
-            elif kind is DefinitionKind.ALL:
-                exports += all_names(statement)
-            else:
-                names, uses = analyse_statement(statement)
-                definitions.append(BaseDefinition(model, names, statement, uses, (file_index, index), path))
-    return BaseNamespace(model, rename, tuple(definitions), tuple(imports), tuple(futures), tuple(exports))
-
-
 #: Analyses of base modules as parsed (before renaming), shared by every model built on them:
 #: id(module) -> (module, {statement index: (names, uses)}). The module is kept so its id stays its own.
 _ANALYSES: dict[int, tuple[cst.Module, dict[int, tuple[tuple[str, ...], tuple[str, ...]]]]] = {}
@@ -171,9 +144,8 @@ def build_renamed_namespace(
 ) -> BaseNamespace:
     """The namespace of the base files `(path, kind, module)` *as parsed*, renamed by `rename`.
 
-    The same as `build_namespace` over the renamed files (rename.py's `rename_tree`), but the
-    analysis of each statement is shared by every model built on the base, and statements are
-    renamed only when used. `imported[i]`: the names file i imports from outside the model, which
+    Statements are analysed once per parsed base module (the analysis is shared by every model
+    built on the base) and renamed only when used. `imported[i]`: the names file i imports from outside the model, which
     renaming keeps.
     """
     from converter.rename import RenameModel

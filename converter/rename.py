@@ -99,11 +99,6 @@ class RenameModel(cst.CSTTransformer):
         return updated_node.with_changes(value=self.rename.text(updated_node.value))
 
 
-def rename_tree(module: cst.Module, rename: Rename) -> cst.Module:
-    """`module` renamed; names it imports from outside the model are kept."""
-    return module.visit(RenameModel(rename, external_names(module)))
-
-
 def external_names(module: cst.Module) -> frozenset[str]:
     """The names `module` imports from outside its model (renaming keeps them)."""
     imports = [s for s in module.body if isinstance(s, cst.SimpleStatementLine)]
