@@ -11,6 +11,7 @@ differs. Parameter names and config.json fields match the Hugging Face checkpoin
 import torch
 from torch import nn
 
+from generated.llama.modeling_llama import eager_attention_forward
 from runtime.activations import ACT2FN
 from runtime.attention import get_attention_backend
 from runtime.configuration_utils import PretrainedConfig
@@ -100,41 +101,6 @@ class SiglipVisionEmbeddings(nn.Module):
         if interpolate_pos_encoding:
             return embeddings + self.interpolate_pos_encoding(embeddings, height, width)
         return embeddings + self.position_embedding(self.position_ids)
-
-
-def repeat_kv(hidden_states: torch.Tensor, n_rep: int) -> torch.Tensor:
-    """(B, Hkv, T, D) -> (B, Hkv * n_rep, T, D): each key/value head serves n_rep query heads."""
-    batch, num_key_value_heads, slen, head_dim = hidden_states.shape
-    if n_rep == 1:
-        return hidden_states
-    hidden_states = hidden_states[:, :, None, :, :].expand(batch, num_key_value_heads, n_rep, slen, head_dim)
-    return hidden_states.reshape(batch, num_key_value_heads * n_rep, slen, head_dim)
-
-
-def eager_attention_forward(
-    module: nn.Module,
-    query: torch.Tensor,
-    key: torch.Tensor,
-    value: torch.Tensor,
-    attention_mask: torch.Tensor | None,
-    *,
-    scaling: float,
-    dropout: float = 0.0,
-    **kwargs,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """The reference attention: softmax(q k^T * scaling, masked) v. Returns (B, T, H, D) and weights."""
-    key = repeat_kv(key, module.num_key_value_groups)
-    value = repeat_kv(value, module.num_key_value_groups)
-
-    attn_weights = torch.matmul(query, key.transpose(2, 3)) * scaling  # (B, H, Tq, Tk)
-    if attention_mask is not None:
-        attn_weights = attn_weights.masked_fill(~attention_mask, torch.finfo(attn_weights.dtype).min)
-
-    attn_weights = nn.functional.softmax(attn_weights, dim=-1, dtype=torch.float32).to(query.dtype)
-    attn_weights = nn.functional.dropout(attn_weights, p=dropout, training=module.training)
-    attn_output = torch.matmul(attn_weights, value)
-    attn_output = attn_output.transpose(1, 2).contiguous()  # (B, Tq, H, D)
-    return attn_output, attn_weights
 
 
 class SiglipAttention(nn.Module):

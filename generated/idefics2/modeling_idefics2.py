@@ -25,52 +25,18 @@ from runtime.outputs import BaseModelOutputWithPooling, ImageTextCausalLMOutputW
 from .configuration_idefics2 import Idefics2Config, Idefics2PerceiverConfig, Idefics2VisionConfig
 
 
-class Idefics2VisionEmbeddings(nn.Module):
-    """Patch embeddings for images of any size up to `image_size` (NaViT-style): each image's grid
-    of real patches is spread over the whole position table by bucketing fractional coordinates."""
+class Idefics2MLP(nn.Module):
+    """fc2(act(fc1(x)))."""
 
     def __init__(self, config: Idefics2VisionConfig) -> None:
         super().__init__()
         self.config = config
-        self.embed_dim = config.hidden_size
-        self.image_size = config.image_size
-        self.patch_size = config.patch_size
-        self.patch_embedding = nn.Conv2d(
-            in_channels=config.num_channels,
-            out_channels=self.embed_dim,
-            kernel_size=self.patch_size,
-            stride=self.patch_size,
-            padding="valid",
-        )
-        self.num_patches_per_side = self.image_size // self.patch_size
-        self.num_patches = self.num_patches_per_side**2
-        self.num_positions = self.num_patches
-        self.position_embedding = nn.Embedding(self.num_positions, self.embed_dim)
+        self.activation_fn = ACT2FN[config.hidden_act]
+        self.fc1 = nn.Linear(config.hidden_size, config.intermediate_size)
+        self.fc2 = nn.Linear(config.intermediate_size, config.hidden_size)
 
-    def embed_patches(self, pixel_values: torch.Tensor) -> torch.Tensor:
-        """(B, C, H, W) pixels -> (B, H/P * W/P, D) patch embeddings, row by row."""
-        pixel_values = pixel_values.to(dtype=self.patch_embedding.weight.dtype)
-        patch_embeds = self.patch_embedding(pixel_values)  # (B, D, H/P, W/P)
-        return patch_embeds.flatten(2).transpose(1, 2)
-
-    def forward(self, pixel_values: torch.Tensor, patch_attention_mask: torch.Tensor) -> torch.Tensor:
-        embeddings = self.embed_patches(pixel_values)
-        return embeddings + self.position_embedding(self.bucket_position_ids(patch_attention_mask))
-
-    def bucket_position_ids(self, patch_attention_mask: torch.Tensor) -> torch.Tensor:
-        """(B, h, w) mask of real patches -> (B, h * w) position ids; padding patches get 0."""
-        batch_size, max_patches_h, max_patches_w = patch_attention_mask.shape
-        device = patch_attention_mask.device
-        side = self.num_patches_per_side
-        boundaries = torch.arange(1 / side, 1.0, 1 / side, device=device)
-        step_h = 1.0 / patch_attention_mask[:, :, 0].sum(dim=1)  # (B,) one over the real rows
-        step_w = 1.0 / patch_attention_mask[:, 0, :].sum(dim=1)
-        coords_h = torch.arange(max_patches_h, device=device, dtype=torch.float32)[None, :] * step_h[:, None]
-        coords_w = torch.arange(max_patches_w, device=device, dtype=torch.float32)[None, :] * step_w[:, None]
-        bucket_h = torch.bucketize(torch.clamp(coords_h, max=1.0 - 1e-6), boundaries, right=True)  # (B, h)
-        bucket_w = torch.bucketize(torch.clamp(coords_w, max=1.0 - 1e-6), boundaries, right=True)  # (B, w)
-        position_ids = (bucket_h[:, :, None] * side + bucket_w[:, None, :]).reshape(batch_size, -1)
-        return torch.where(patch_attention_mask.view(batch_size, -1), position_ids, 0)
+    def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
+        return self.fc2(self.activation_fn(self.fc1(hidden_states)))
 
 
 def repeat_kv(hidden_states: torch.Tensor, n_rep: int) -> torch.Tensor:
@@ -94,16 +60,16 @@ def eager_attention_forward(
     **kwargs,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """The reference attention: softmax(q k^T * scaling, masked) v. Returns (B, T, H, D) and weights."""
-    key = repeat_kv(key, module.num_key_value_groups)
-    value = repeat_kv(value, module.num_key_value_groups)
+    key_states = repeat_kv(key, module.num_key_value_groups)
+    value_states = repeat_kv(value, module.num_key_value_groups)
 
-    attn_weights = torch.matmul(query, key.transpose(2, 3)) * scaling  # (B, H, Tq, Tk)
+    attn_weights = torch.matmul(query, key_states.transpose(2, 3)) * scaling  # (B, H, Tq, Tk)
     if attention_mask is not None:
         attn_weights = attn_weights.masked_fill(~attention_mask, torch.finfo(attn_weights.dtype).min)
 
     attn_weights = nn.functional.softmax(attn_weights, dim=-1, dtype=torch.float32).to(query.dtype)
     attn_weights = nn.functional.dropout(attn_weights, p=dropout, training=module.training)
-    attn_output = torch.matmul(attn_weights, value)
+    attn_output = torch.matmul(attn_weights, value_states)
     attn_output = attn_output.transpose(1, 2).contiguous()  # (B, Tq, H, D)
     return attn_output, attn_weights
 
@@ -153,18 +119,57 @@ class Idefics2Attention(nn.Module):
         return attn_output, attn_weights
 
 
-class Idefics2MLP(nn.Module):
-    """fc2(act(fc1(x)))."""
+class Idefics2PreTrainedModel(PreTrainedModel):
+    config_class = Idefics2Config
+    base_model_prefix = "model"
+
+
+class Idefics2VisionEmbeddings(nn.Module):
+    """Patch embeddings for images of any size up to `image_size` (NaViT-style): each image's grid
+    of real patches is spread over the whole position table by bucketing fractional coordinates."""
 
     def __init__(self, config: Idefics2VisionConfig) -> None:
         super().__init__()
         self.config = config
-        self.activation_fn = ACT2FN[config.hidden_act]
-        self.fc1 = nn.Linear(config.hidden_size, config.intermediate_size)
-        self.fc2 = nn.Linear(config.intermediate_size, config.hidden_size)
+        self.embed_dim = config.hidden_size
+        self.image_size = config.image_size
+        self.patch_size = config.patch_size
+        self.patch_embedding = nn.Conv2d(
+            in_channels=config.num_channels,
+            out_channels=self.embed_dim,
+            kernel_size=self.patch_size,
+            stride=self.patch_size,
+            padding="valid",
+        )
+        self.num_patches_per_side = self.image_size // self.patch_size
+        self.num_patches = self.num_patches_per_side**2
+        self.num_positions = self.num_patches
+        self.position_embedding = nn.Embedding(self.num_positions, self.embed_dim)
 
-    def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
-        return self.fc2(self.activation_fn(self.fc1(hidden_states)))
+    def embed_patches(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        """(B, C, H, W) pixels -> (B, H/P * W/P, D) patch embeddings, row by row."""
+        pixel_values = pixel_values.to(dtype=self.patch_embedding.weight.dtype)
+        patch_embeds = self.patch_embedding(pixel_values)  # (B, D, H/P, W/P)
+        return patch_embeds.flatten(2).transpose(1, 2)
+
+    def forward(self, pixel_values: torch.Tensor, patch_attention_mask: torch.Tensor) -> torch.Tensor:
+        embeddings = self.embed_patches(pixel_values)
+        return embeddings + self.position_embedding(self.bucket_position_ids(patch_attention_mask))
+
+    def bucket_position_ids(self, patch_attention_mask: torch.Tensor) -> torch.Tensor:
+        """(B, h, w) mask of real patches -> (B, h * w) position ids; padding patches get 0."""
+        batch_size, max_patches_h, max_patches_w = patch_attention_mask.shape
+        device = patch_attention_mask.device
+        side = self.num_patches_per_side
+        boundaries = torch.arange(1 / side, 1.0, 1 / side, device=device)
+        step_h = 1.0 / patch_attention_mask[:, :, 0].sum(dim=1)  # (B,) one over the real rows
+        step_w = 1.0 / patch_attention_mask[:, 0, :].sum(dim=1)
+        coords_h = torch.arange(max_patches_h, device=device, dtype=torch.float32)[None, :] * step_h[:, None]
+        coords_w = torch.arange(max_patches_w, device=device, dtype=torch.float32)[None, :] * step_w[:, None]
+        bucket_h = torch.bucketize(torch.clamp(coords_h, max=1.0 - 1e-6), boundaries, right=True)  # (B, h)
+        bucket_w = torch.bucketize(torch.clamp(coords_w, max=1.0 - 1e-6), boundaries, right=True)  # (B, w)
+        position_ids = (bucket_h[:, :, None] * side + bucket_w[:, None, :]).reshape(batch_size, -1)
+        return torch.where(patch_attention_mask.view(batch_size, -1), position_ids, 0)
 
 
 class Idefics2EncoderLayer(nn.Module):
@@ -208,11 +213,6 @@ class Idefics2Encoder(nn.Module):
         for encoder_layer in self.layers:
             hidden_states = encoder_layer(hidden_states, attention_mask)
         return hidden_states
-
-
-class Idefics2PreTrainedModel(PreTrainedModel):
-    config_class = Idefics2Config
-    base_model_prefix = "model"
 
 
 class Idefics2VisionTransformer(Idefics2PreTrainedModel):
