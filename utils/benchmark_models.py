@@ -152,21 +152,48 @@ def bench_size(size: str, attn: str, repeats: int, workdir: Path) -> dict[str, f
 
 
 def report(size: str, r: dict[str, float], bandwidth: float | None) -> None:
-    print(f"\n== {size}: {r['weight_bytes'] / 1e6:.1f} MB of fp32 weights; greedy tokens equal: {bool(r['same_tokens'])}")
+    print(
+        f"\n== {size}: {r['weight_bytes'] / 1e6:.1f} MB of fp32 weights; greedy tokens equal: {bool(r['same_tokens'])}"
+    )
     print(f"{'metric':<28}{'ours':>12}{'reference':>12}{'ratio':>10}  target")
     rows = [
-        ("prefill 1x512 (s)", r["prefill_ours"], r["prefill_ref"], r["prefill_ref"] / r["prefill_ours"], "ref/ours >= 1.0"),
-        ("decode (tokens/s)", r["decode_tps_ours"], r["decode_tps_ref"], r["decode_tps_ours"] / r["decode_tps_ref"],
-         ">= 1.5 small, >= 1.0 medium"),
-        ("load peak / weight bytes", r["load_peak_ours"], r["load_peak_ref"], r["load_peak_ours"] / r["load_peak_ref"], "ours <= 1.3"),
-        ("load time (s)", r["load_seconds_ours"], r["load_seconds_ref"], r["load_seconds_ref"] / r["load_seconds_ours"], ""),
+        (
+            "prefill 1x512 (s)",
+            r["prefill_ours"],
+            r["prefill_ref"],
+            r["prefill_ref"] / r["prefill_ours"],
+            "ref/ours >= 1.0",
+        ),
+        (
+            "decode (tokens/s)",
+            r["decode_tps_ours"],
+            r["decode_tps_ref"],
+            r["decode_tps_ours"] / r["decode_tps_ref"],
+            ">= 1.5 small, >= 1.0 medium",
+        ),
+        (
+            "load peak / weight bytes",
+            r["load_peak_ours"],
+            r["load_peak_ref"],
+            r["load_peak_ours"] / r["load_peak_ref"],
+            "ours <= 1.3",
+        ),
+        (
+            "load time (s)",
+            r["load_seconds_ours"],
+            r["load_seconds_ref"],
+            r["load_seconds_ref"] / r["load_seconds_ours"],
+            "",
+        ),
     ]
     for name, ours, ref, ratio, target in rows:
         print(f"{name:<28}{ours:>12.3f}{ref:>12.3f}{ratio:>10.2f}  {target}")
     if bandwidth is not None:
         streamed = r["weight_bytes"] * r["decode_tps_ours"]
-        print(f"weights read while decoding: {streamed / 1e9:.2f} GB/s (ours) vs {bandwidth / 1e9:.2f} GB/s copy "
-              f"bandwidth: {100 * streamed / bandwidth:.0f}% of the physical limit")
+        print(
+            f"weights read while decoding: {streamed / 1e9:.2f} GB/s (ours) vs {bandwidth / 1e9:.2f} GB/s copy "
+            f"bandwidth: {100 * streamed / bandwidth:.0f}% of the physical limit"
+        )
 
 
 def main() -> None:

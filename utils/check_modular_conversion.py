@@ -88,7 +88,11 @@ def load_cache(path: Path) -> dict[str, str]:
 def orphans(repo: Path, files: dict[str, Path]) -> list[str]:
     """Generated packages with no modular source."""
     packages = [p for p in sorted((repo / "generated").iterdir()) if p.is_dir() and (p / "__init__.py").exists()]
-    return [f"generated/{p.name}/ has no modular source modular/modular_{p.name}.py" for p in packages if p.name not in files]
+    return [
+        f"generated/{p.name}/ has no modular source modular/modular_{p.name}.py"
+        for p in packages
+        if p.name not in files
+    ]
 
 
 def check(repo: Path, fix: bool, use_cache: bool) -> int:
@@ -132,7 +136,10 @@ def report(problems: Iterable[str], changes: list, fix: bool) -> None:
     sys.stdout.write("".join(unified_diff(change) for change in changes))
     sources = " ".join(sorted({change.modular_path for change in changes}))
     print(f"{len(changes)} generated file(s) stale or missing", file=sys.stderr)
-    print(f"fix: python converter/run.py {sources}   (or: python utils/check_modular_conversion.py --fix)", file=sys.stderr)
+    print(
+        f"fix: python converter/run.py {sources}   (or: python utils/check_modular_conversion.py --fix)",
+        file=sys.stderr,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
