@@ -37,7 +37,7 @@ from converter.diagnostics import ConversionError, Diagnostic
 from converter.gather import DefinitionKind, kind_of
 from converter.merge import MergedModule, ModularStatement
 from converter.names import analyse_statement, bound_names, code_of
-from converter.namespace import BaseDefinition, BaseNamespace, ImportBinding
+from converter.namespace import BaseDefinition, BaseNamespace, ImportBinding, all_names
 from converter.parse import ParsedModule
 from converter.rename import RenamedModule
 
@@ -129,6 +129,10 @@ def trace_dependencies(merged: MergedModule) -> ParsedModule:
         tracer.pull(uses, model, statement.origin)
         key = modular_key(statement, names, index, renamed.namespaces)
         placed.append(Placed(statement.node, names, uses, key, parsed.position(statement.origin)))
+    for statement in exports:  # a name `__all__` lists that the modular file only inherits, from its base
+        for name in all_names(statement.node):
+            homes = [ns.model for ns in renamed.namespaces if ns.definition(name) is not None]
+            tracer.pull([name], homes[0] if homes else tracer.main.model, statement.origin)
     if tracer.diagnostics:
         raise ConversionError(tracer.diagnostics)
     direct_uses = {name: d.uses for d in tracer.definitions.values() for name in d.names}

@@ -191,3 +191,15 @@ def test_two_different_definitions_needed_under_one_name_are_e206(inherit: Inher
         "SCALE is needed from both generated/tiny/modeling_tiny.py and generated/other/modeling_other.py, "
         "which define it differently"
     )
+
+
+def test_a_base_class_listed_in_all_is_pulled_even_when_nothing_uses_it(inherit: Inherit) -> None:
+    text = inherit(MODEL + '\n\n__all__ = ["ToyModel", "ToyNorm"]\n', BASES)[MODELING]
+    assert "class ToyNorm(nn.Module):" in text
+    assert '__all__ = ["ToyModel", "ToyNorm"]' in text
+
+
+def test_all_listing_a_name_neither_the_modular_file_nor_its_base_defines_is_refused(inherit: Inherit) -> None:
+    with pytest.raises(ConversionError) as caught:
+        inherit(MODEL + '\n\n__all__ = ["ToyModel", "ToyMissing"]\n', BASES)
+    assert [d.code for d in caught.value.diagnostics] == ["E040"]
