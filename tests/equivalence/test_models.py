@@ -20,9 +20,8 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from runtime.cache import DynamicCache
 from tests.equivalence.overlay import MODULAR_DIR, build_overlay, camel_prefix
-from tests.models.helpers import ROPE_VARIANTS
+from tests.models.helpers import ROPE_VARIANTS, decode_in_steps
 
 # the decoder-only text models (vision-language models have their own file, test_vision_models.py)
 MODELS = sorted(
@@ -98,27 +97,7 @@ def build_pair(model: str, kwargs: dict[str, Any], attn: str) -> tuple[torch.nn.
 
 def decode_steps(model: torch.nn.Module, input_ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Logits of a prefill of half the prompt, then one cached step per remaining token."""
-    cache_ = DynamicCache(model.config)
-    position_ids = (mask.cumsum(-1) - 1).clamp(min=0)
-    split = max(1, input_ids.shape[1] // 2)
-    outs = [
-        model(
-            input_ids[:, :split],
-            attention_mask=mask[:, :split],
-            position_ids=position_ids[:, :split],
-            past_key_values=cache_,
-        ).logits
-    ]
-    for t in range(split, input_ids.shape[1]):
-        outs.append(
-            model(
-                input_ids[:, t : t + 1],
-                attention_mask=mask[:, : t + 1],
-                position_ids=position_ids[:, t : t + 1],
-                past_key_values=cache_,
-            ).logits
-        )
-    return torch.cat(outs, dim=1)
+    return decode_in_steps(model, input_ids, mask, split=max(1, input_ids.shape[1] // 2))
 
 
 @pytest.mark.parametrize("model", MODELS)

@@ -7,6 +7,8 @@ from typing import Any
 
 import torch
 
+from runtime.cache import DynamicCache
+
 
 def assert_close(actual: torch.Tensor, expected: torch.Tensor, atol: float = 1e-5, what: str = "tensor") -> None:
     """Fail with the max and mean absolute difference when two tensors differ beyond `atol`."""
@@ -73,3 +75,20 @@ def padded_batch(vocab_size: int, lengths: list[int], seed: int = 0) -> tuple[to
         input_ids[row, width - length :] = torch.randint(3, vocab_size, (length,), generator=generator)
         mask[row, width - length :] = 1
     return input_ids, mask
+
+
+def decode_in_steps(model: torch.nn.Module, input_ids: torch.Tensor, mask: torch.Tensor, split: int) -> torch.Tensor:
+    """Logits of a cached prefill of the first `split` tokens, then one cached step per remaining token."""
+    cache = DynamicCache(model.config)
+    position_ids = (mask.cumsum(-1) - 1).clamp(min=0)
+    steps = [(0, split), *((t, t + 1) for t in range(split, input_ids.shape[1]))]
+    logits = [
+        model(
+            input_ids[:, start:end],
+            attention_mask=mask[:, :end],
+            position_ids=position_ids[:, start:end],
+            past_key_values=cache,
+        ).logits
+        for start, end in steps
+    ]
+    return torch.cat(logits, dim=1)

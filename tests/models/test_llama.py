@@ -19,8 +19,14 @@ from generated.llama import (
     LlamaForSequenceClassification,
     LlamaForTokenClassification,
 )
-from runtime.cache import DynamicCache
-from tests.models.helpers import ROPE_VARIANTS, assert_close, padded_batch, reference_checkpoint, tiny_llama_kwargs
+from tests.models.helpers import (
+    ROPE_VARIANTS,
+    assert_close,
+    decode_in_steps,
+    padded_batch,
+    reference_checkpoint,
+    tiny_llama_kwargs,
+)
 
 transformers = pytest.importorskip("transformers")
 
@@ -95,22 +101,7 @@ def test_cache_matches_no_cache(tmp_path: Path) -> None:
     input_ids, mask = padded_batch(99, [10, 6], seed=7)
     with torch.no_grad():
         full = model(input_ids, attention_mask=mask, use_cache=False).logits
-        cache = DynamicCache(model.config)
-        position_ids = (mask.cumsum(-1) - 1).clamp(min=0)
-        prefix = model(
-            input_ids[:, :7], attention_mask=mask[:, :7], position_ids=position_ids[:, :7], past_key_values=cache
-        ).logits
-        steps = [prefix]
-        for t in range(7, 10):
-            steps.append(
-                model(
-                    input_ids[:, t : t + 1],
-                    attention_mask=mask[:, : t + 1],
-                    position_ids=position_ids[:, t : t + 1],
-                    past_key_values=cache,
-                ).logits
-            )
-    incremental = torch.cat(steps, dim=1)
+        incremental = decode_in_steps(model, input_ids, mask, split=7)
     assert_close(incremental[mask.bool()], full[mask.bool()], what="cached logits")
 
 

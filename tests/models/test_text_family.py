@@ -16,8 +16,7 @@ from typing import Any
 import pytest
 import torch
 
-from runtime.cache import DynamicCache
-from tests.models.helpers import assert_close, padded_batch, reference_checkpoint, tiny_llama_kwargs
+from tests.models.helpers import assert_close, decode_in_steps, padded_batch, reference_checkpoint, tiny_llama_kwargs
 
 transformers = pytest.importorskip("transformers")
 
@@ -80,27 +79,10 @@ def test_greedy_generation_matches_reference(tmp_path: Path, model_type: str, at
 def test_cache_matches_no_cache(tmp_path: Path, model_type: str) -> None:
     _, model = load_pair(tmp_path, model_type, MODELS[model_type][2][-1])
     input_ids, mask = padded_batch(99, [12, 7], seed=7)
-    position_ids = (mask.cumsum(-1) - 1).clamp(min=0)
     with torch.no_grad():
         full = model(input_ids, attention_mask=mask, use_cache=False).logits
-        cache = DynamicCache(model.config)
-        steps = [
-            model(
-                input_ids[:, :6], attention_mask=mask[:, :6], position_ids=position_ids[:, :6], past_key_values=cache
-            ).logits
-        ]
-        for t in range(6, 12):
-            steps.append(
-                model(
-                    input_ids[:, t : t + 1],
-                    attention_mask=mask[:, : t + 1],
-                    position_ids=position_ids[:, t : t + 1],
-                    past_key_values=cache,
-                ).logits
-            )
-    assert_close(
-        torch.cat(steps, dim=1)[mask.bool()], full[mask.bool()], atol=5e-5, what=f"{model_type} cached logits"
-    )
+        incremental = decode_in_steps(model, input_ids, mask, split=6)
+    assert_close(incremental[mask.bool()], full[mask.bool()], atol=5e-5, what=f"{model_type} cached logits")
 
 
 @pytest.mark.parametrize("model_type", list(MODELS))
