@@ -10,8 +10,10 @@ could not be asked), with a message naming the repo or directory and the file.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
+from typing import Any
 
 
 def resolve_file(
@@ -93,3 +95,9 @@ def _download(
     except OSError as error:
         raise OSError(f"cannot get {where}: {error}") from error
     return Path(downloaded)
+
+
+def read_json_file(path_or_repo_id: str | os.PathLike, filename: str, **hub_kwargs: Any) -> dict[str, Any] | None:
+    """The JSON object in `filename` of a directory or Hub repo; None when the file is not there."""
+    path = resolve_file(path_or_repo_id, filename, missing_ok=True, **hub_kwargs)
+    return json.loads(path.read_text(encoding="utf-8")) if path is not None else None

@@ -30,7 +30,7 @@ import PIL.Image
 import PIL.ImageOps
 import torch
 
-from runtime.hub import resolve_file
+from runtime.hub import read_json_file
 
 IMAGE_PROCESSOR_NAME = "preprocessor_config.json"
 PROCESSOR_NAME = "processor_config.json"
@@ -314,11 +314,10 @@ class BaseImageProcessor:
     def from_pretrained(cls, path_or_repo_id: str | os.PathLike, **hub_kwargs: Any) -> BaseImageProcessor:
         """From `preprocessor_config.json`, else the `image_processor` entry of `processor_config.json`
         (where transformers 5 writes it when saving a whole processor)."""
-        path = resolve_file(path_or_repo_id, IMAGE_PROCESSOR_NAME, missing_ok=True, **hub_kwargs)
-        if path is not None:
-            return cls.from_dict(json.loads(path.read_text(encoding="utf-8")))
-        path = resolve_file(path_or_repo_id, PROCESSOR_NAME, missing_ok=True, **hub_kwargs)
-        config = json.loads(path.read_text(encoding="utf-8")) if path is not None else {}
+        config = read_json_file(path_or_repo_id, IMAGE_PROCESSOR_NAME, **hub_kwargs)
+        if config is not None:
+            return cls.from_dict(config)
+        config = read_json_file(path_or_repo_id, PROCESSOR_NAME, **hub_kwargs) or {}
         if "image_processor" not in config:
             raise FileNotFoundError(f"{path_or_repo_id} has no {IMAGE_PROCESSOR_NAME} nor an image processor entry")
         return cls.from_dict(config["image_processor"])

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from runtime.chat_template import render_chat_template
-from runtime.hub import resolve_file
+from runtime.hub import read_json_file, resolve_file
 from runtime.image_processing_utils import PROCESSOR_NAME, BaseImageProcessor, BatchFeature
 from runtime.tokenization_utils import Tokenizer
 
@@ -31,8 +31,7 @@ LEGACY_CHAT_TEMPLATE_FILE = "chat_template.json"
 
 
 def _read_json(path_or_repo_id: str | os.PathLike, filename: str, **hub_kwargs: Any) -> dict[str, Any]:
-    path = resolve_file(path_or_repo_id, filename, missing_ok=True, **hub_kwargs)
-    return json.loads(path.read_text(encoding="utf-8")) if path is not None else {}
+    return read_json_file(path_or_repo_id, filename, **hub_kwargs) or {}
 
 
 def load_chat_template(path_or_repo_id: str | os.PathLike, tokenizer: Tokenizer, **hub_kwargs: Any) -> str | None:

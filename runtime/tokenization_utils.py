@@ -20,7 +20,7 @@ from typing import Any
 import tokenizers
 import torch
 
-from runtime.hub import resolve_file
+from runtime.hub import read_json_file, resolve_file
 from runtime.image_processing_utils import BatchFeature
 
 TOKENIZER_FILE = "tokenizer.json"
@@ -58,8 +58,7 @@ class Tokenizer:
     @classmethod
     def from_pretrained(cls, path_or_repo_id: str | os.PathLike, **hub_kwargs: Any) -> Tokenizer:
         tokenizer = tokenizers.Tokenizer.from_file(str(resolve_file(path_or_repo_id, TOKENIZER_FILE, **hub_kwargs)))
-        config_path = resolve_file(path_or_repo_id, TOKENIZER_CONFIG_FILE, missing_ok=True, **hub_kwargs)
-        config = json.loads(config_path.read_text(encoding="utf-8")) if config_path is not None else {}
+        config = read_json_file(path_or_repo_id, TOKENIZER_CONFIG_FILE, **hub_kwargs) or {}
         return cls(tokenizer, **config)
 
     def save_pretrained(self, save_directory: str | os.PathLike) -> None:
