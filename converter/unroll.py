@@ -16,9 +16,11 @@ the inlined body when that is provably exact (neither name is rebound there); an
 becomes `param = argument` before the body. The inlined body must not read a module-level name
 the override binds locally, nor set a local the override reads afterwards. Everything else is
 refused with E203 and the reason: early returns, `*args`/`**kwargs` that cannot be bound
-statically, decorated, generator or async base methods, super() in nested functions or inside
-expressions. `super().__init__(...)` in `__init__` also merges the statements after it (see
-converter/init_merge.py); `**super_kwargs` overrides are in converter/signature.py.
+statically, generator or async base methods, super() in nested functions or inside expressions,
+decorated base methods except where converter/decorators.py shows inlining exact (the unrolled
+method may then take the base's decorators). `super().__init__(...)` in `__init__` also merges the
+statements after it (see converter/init_merge.py); `**super_kwargs` overrides are in
+converter/signature.py.
 """
 
 from __future__ import annotations
@@ -28,10 +30,11 @@ from dataclasses import dataclass
 
 import libcst as cst
 
+from converter import decorators
 from converter.binding import Binding, bind_arguments, plan_bindings
 from converter.diagnostics import ConversionError
 from converter.init_merge import merge_init_tail
-from converter.names import bound_names, mentions
+from converter.names import bound_names, code_of, mentions
 from converter.parse import ParsedModule
 from converter.signature import check_super_kwargs_uses, merge_signature, param_names, uses_super_kwargs
 
@@ -132,7 +135,9 @@ def unroll_method(function: cst.FunctionDef, override: Override) -> cst.Function
         if site is None:
             body.append(statement)
             continue
-        assignments, inlined = inline_call(site, signature, override)
+        assignments, inlined, adopted = inline_call(site, signature, override)
+        if adopted is not None:
+            signature = signature.with_changes(decorators=adopted)
         merges_init = site.method == "__init__" == function.name.value and isinstance(site.small, cst.Expr)
         if merges_init:
             post = statements[index + 1 :]
@@ -206,23 +211,84 @@ def self_name(function: cst.FunctionDef) -> str:
 
 def inline_call(
     site: CallSite, signature: cst.FunctionDef, override: Override
-) -> tuple[list[cst.BaseStatement], list[cst.BaseStatement]]:
-    """(argument bindings, the base body fitted to the call's statement) that replace `site`."""
+) -> tuple[list[cst.BaseStatement], list[cst.BaseStatement], list[cst.Decorator] | None]:
+    """(argument bindings, the base body fitted to the call's statement, the unrolled method's
+    decorators when they change) that replace `site`."""
     base = override.base_methods[site.method]
     check_inlinable(base, site, override)
     body = [s for s in strip_docstring(base.body) if not is_pass(s)]
     bindings: Sequence[Binding] = bind_arguments(site, base, signature, override)
+    adopted, contexts = judge_decorators(site, signature, base, bindings, override)
     plan = plan_bindings(bindings, body, base, self_name(base), self_name(site.function))
     check_hygiene(site, signature, body, plan.assigned, override)
     body = resolve_returns(site, plan.apply(body), override)
-    return list(plan.assignments), body
+    if contexts:
+        items = [cst.WithItem(context) for context in contexts]
+        body = [cst.With(items=items, body=cst.IndentedBlock(body=body))]
+    return list(plan.assignments), body, adopted
+
+
+def judge_decorators(
+    site: CallSite, signature: cst.FunctionDef, base: cst.FunctionDef, bindings: Sequence[Binding], override: Override
+) -> tuple[list[cst.Decorator] | None, tuple[cst.BaseExpression, ...]]:
+    """(the unrolled method's decorators when the base's join them, the context managers the inlined
+    body runs in); E203 when the base's decorators forbid inlining."""
+    if not base.decorators:
+        return None, ()
+    own = list(signature.decorators)
+    same_method = site.method == site.function.name.value
+    through = same_method and passes_through(site, signature, base, bindings)
+    source = f"{override.base_class}.{site.method}"
+    verdict = decorators.judge(base, own, through, source)
+    if verdict.refusal is not None and same_method and discards_the_result(site, base):
+        why = f"it discards the value {source} returns, so the override returns None"
+        fix = f"write `return super().{site.method}(...)`, or override the whole method"
+        raise override.refuse(site.call, site.what, why, fix)
+    if verdict.refusal is not None:
+        raise override.refuse(site.call, site.what, *verdict.refusal)
+    if not same_method:
+        return None, verdict.contexts
+    if through:
+        return decorators.merged_decorators(own, base.decorators), verdict.contexts
+    documentation = [d for d in base.decorators if decorators.is_documentation(d)]
+    return (None if own else documentation), verdict.contexts
+
+
+def discards_the_result(site: CallSite, base: cst.FunctionDef) -> bool:
+    """The override is `super().method(...)` alone, as a statement, and the base returns a value."""
+    statements = strip_docstring(site.function.body)
+    if len(statements) != 1 or statements[0] is not site.statement or not isinstance(site.small, cst.Expr):
+        return False
+    final = final_return(strip_docstring(base.body))
+    return final is not None and final.value is not None
+
+
+def passes_through(
+    site: CallSite, signature: cst.FunctionDef, base: cst.FunctionDef, bindings: Sequence[Binding]
+) -> bool:
+    """The override is `return super().method(...)` alone, handing its own parameters on unchanged."""
+    statements = strip_docstring(site.function.body)
+    if len(statements) != 1 or statements[0] is not site.statement or not isinstance(site.small, cst.Return):
+        return False
+    return all(item.value is None for item in bindings) and parameter_shape(signature) == parameter_shape(base)
+
+
+def parameter_shape(function: cst.FunctionDef) -> tuple[tuple[str, str, str], ...]:
+    """Kind, name and default of each parameter after the first (annotations aside)."""
+    params = function.params
+    kinds = [
+        *(("positional", p) for p in [*params.posonly_params, *params.params][1:]),
+        *(("*", p) for p in [params.star_arg] if isinstance(p, cst.Param)),
+        *(("keyword", p) for p in params.kwonly_params),
+        *(("**", p) for p in [params.star_kwarg] if isinstance(p, cst.Param)),
+    ]
+    return tuple((kind, p.name.value, code_of(p.default) if p.default else "") for kind, p in kinds)
 
 
 def check_inlinable(base: cst.FunctionDef, site: CallSite, override: Override) -> None:
     source = f"{override.base_class}.{site.method}"
-    if base.decorators:
-        fix = "override the whole method, or leave this method to the base class"
-        raise override.refuse(site.call, site.what, f"{source} is decorated", fix)
+    if (refused := decorators.method_kind_refusal(base, source)) is not None:
+        raise override.refuse(site.call, site.what, *refused)
     if base.asynchronous is not None or contains_yield(base):
         raise override.refuse(site.call, site.what, f"{source} is async or a generator", "override the whole method")
 

@@ -60,14 +60,18 @@ MARKER = "This file was automatically generated from src/transformers/models/"
 RUFF_ARGS = ("--isolated", "--no-cache", "--line-length", "119", "--target-version", "py311")
 
 #: Refusals that stand for upstream behaviour we deliberately do not copy: code -> reason. E203 (a
-#: super() call not unrolled) is deliberate only for the flaw in DELIBERATE_E203; its other causes
-#: are limitations of ours and counted as such (see refusal_pattern).
+#: super() call not unrolled) is deliberate only for the flaws in DELIBERATE_E203 (message text ->
+#: reason); its other causes are limitations of ours and counted as such (see refusal_pattern).
 DELIBERATE = {
-    "E203": "upstream discards arguments of a super() call it unrolls (no argument for a base parameter)",
     "E207": "upstream deletes an attribute the base __init__ still uses",
     "E208": "upstream binds **super_kwargs where the base signature cannot take it exactly",
 }
-DELIBERATE_E203 = "no argument for '"
+DELIBERATE_E203 = {
+    "no argument for '": "upstream discards arguments of a super() call it unrolls (no argument for a base parameter)",
+    "so the override returns None": "upstream returns the value of a super() call whose value the modular code discards",
+    "super() there has no instance": "upstream unrolls super() in a staticmethod, where Python cannot run it",
+    "so it runs twice": "upstream applies once a decorator that the modular code applies twice",
+}
 DROPPED = "upstream drops top-level code of the modular file that its own output does not use (we keep it)"
 
 
@@ -208,11 +212,11 @@ def cause_of(their_names: Sequence[str], our_names: Sequence[str], result: FileR
     return "bodies differ"
 
 
-def is_deliberate(diagnostic: Diagnostic) -> bool:
-    """The refusal stands for upstream behaviour we deliberately do not copy (see DELIBERATE)."""
+def deliberate_reason(diagnostic: Diagnostic) -> str:
+    """Why the refusal stands for upstream behaviour we deliberately do not copy; "" when it does not."""
     if diagnostic.code == "E203":
-        return DELIBERATE_E203 in diagnostic.message
-    return diagnostic.code in DELIBERATE
+        return next((why for text, why in DELIBERATE_E203.items() if text in diagnostic.message), "")
+    return DELIBERATE.get(diagnostic.code, "")
 
 
 def refusal_pattern(diagnostic: Diagnostic) -> str:
@@ -274,10 +278,10 @@ def run_bench(
             result.status = "traceback" if any(d.code == "E900" for d in problems) else "refused"
             result.diagnostic = summarize_diagnostic(first)
             result.cause = f"{result.status}: {first.code}"
-            if all(is_deliberate(d) for d in problems):
-                result.deliberate = DELIBERATE[first.code]
+            if all(deliberate_reason(d) for d in problems):
+                result.deliberate = deliberate_reason(first)
             elif result.status == "refused":
-                limit = next(d for d in problems if not is_deliberate(d))
+                limit = next(d for d in problems if not deliberate_reason(d))
                 result.limitation = refusal_pattern(limit)
         elif modular not in converted_modular:
             result.status = "skipped"
