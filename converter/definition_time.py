@@ -34,12 +34,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import libcst as cst
-from libcst.metadata import GlobalScope, MetadataWrapper, ScopeProvider
+from libcst.metadata import GlobalScope
 
 from converter.diagnostics import ConversionError, Diagnostic
 from converter.members import member_name
 from converter.merge import ModularStatement, statements_of
-from converter.names import bound_names, code_of, mentions
+from converter.names import bound_names, code_of, mentions, scopes_of
 from converter.namespace import BaseDefinition
 from converter.parse import ParsedModule
 from converter.signature import uses_super_kwargs
@@ -156,7 +156,7 @@ def definition_time_reads(statement: cst.BaseStatement, names: frozenset[str], u
     if not names & (mentioned | {name for m in mentioned for name in uses.get(m, ())}):
         return []
     module = cst.Module(body=[statement])
-    scopes = MetadataWrapper(module, unsafe_skip_copy=True).resolve(ScopeProvider)
+    scopes = scopes_of(module)
     global_reads: set[int] = set()
     for scope in {id(scope): scope for scope in scopes.values() if scope is not None}.values():
         for access in scope.accesses:

@@ -19,9 +19,10 @@ from dataclasses import dataclass
 
 import libcst as cst
 from libcst.helpers import get_full_name_for_node
-from libcst.metadata import Access, GlobalScope, Scope, ScopeProvider
+from libcst.metadata import Access, GlobalScope, Scope
 
 from converter.diagnostics import ConversionError, Diagnostic
+from converter.names import scopes_of
 from converter.parse import ParsedModule
 
 
@@ -62,7 +63,7 @@ def gather_definitions(parsed: ParsedModule) -> GatheredModule:
     """Gather every top-level statement of `parsed`; raises ConversionError on duplicates or a bad `__all__`."""
     statements = tuple(parsed.module.body)
     finder = StatementFinder(parsed, statements)
-    scopes = parsed.wrapper.resolve(ScopeProvider)
+    scopes = scopes_of(parsed.module)
     global_scope = scopes[parsed.module]
     assert isinstance(global_scope, GlobalScope)
     defines = gather_bindings(global_scope, finder)

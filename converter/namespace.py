@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import libcst as cst
-from libcst.metadata import GlobalScope, MetadataWrapper, ScopeProvider
+from libcst.metadata import GlobalScope
 
 from converter.gather import DefinitionKind, assigned_all, kind_of
 from converter.layout import is_sibling_import
-from converter.names import analyse_statement, dotted_name, first_names
+from converter.names import analyse_statement, dotted_name, first_names, scopes_of
 
 if TYPE_CHECKING:
     from converter.rename import Rename
@@ -116,7 +116,7 @@ def analyse_module(module: cst.Module) -> dict[int, tuple[tuple[str, ...], tuple
             node = stack.pop()
             owner[id(node)] = index
             stack.extend(node.children)
-    scopes = MetadataWrapper(module, unsafe_skip_copy=True).resolve(ScopeProvider)
+    scopes = scopes_of(module)
     global_scope = scopes[module]
     defines: dict[int, set[str]] = {index: set() for index in range(len(module.body))}
     uses: dict[int, set[str]] = {index: set() for index in range(len(module.body))}
