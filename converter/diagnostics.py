@@ -28,7 +28,7 @@ Codes, by the pass that reports them:
     E203       unroll         a super() call that cannot be unrolled exactly (the message says why)
     E204-E205  merge_classes  a reference to a base name that the renamed file would redirect
     E206       trace          two different definitions (or imports) needed under one name
-    E207       init_merge     `del self.x` that cannot remove exactly one base assignment
+    E207       init_merge     `del self.x` that cannot remove exactly one base assignment; `del x` of a base local
     E208       signature      `**super_kwargs` misuse
     E209       merge_classes  a decorated base class
     E210       trace          a value the modular file redefines by assignment, read by inherited code

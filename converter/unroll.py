@@ -342,9 +342,72 @@ def check_hygiene(
         raise override.refuse(site.call, site.what, why, f"rename the local variable {clash[0]!r}")
     targets = bound_names([site.small]) if not isinstance(site.small, cst.Expr) else frozenset()
     clobbered = (bound_names(body) | assigned) - targets
-    if clash := sorted(clobbered & mentions(statements[site.index + 1 :])):
-        why = f"the base body sets {clash[0]!r}, which this method uses after the call"
-        raise override.refuse(site.call, site.what, why, f"rename {clash[0]!r} in this method")
+    after = statements[site.index + 1 :]
+    for name in sorted(clobbered & mentions(after)):
+        first = next(statement for statement in after if name in mentions([statement]))
+        if deletes_local(first, name):
+            message = (
+                f"del {name}: {name} is a local variable of {override.base_class}.{site.method}, not of this method"
+                " (Python raises UnboundLocalError here), and the unrolled body keeps the base's assignment"
+            )
+            fix = f"remove `del {name}`: an unused local of the base body is harmless"
+            raise ConversionError([override.parsed.diagnostic(first, "E207", message, fix)])
+        if not read_before_rebinding(name, after):
+            continue
+        if name not in own:
+            why = f"this method reads {name!r}, a local variable of the base body, which Python looks up as a global here"
+            raise override.refuse(site.call, site.what, why, f"bind {name!r} in this method before using it")
+        why = f"the base body sets {name!r}, which this method uses after the call"
+        raise override.refuse(site.call, site.what, why, f"rename {name!r} in this method")
+
+
+def read_before_rebinding(name: str, statements: Sequence[cst.BaseStatement]) -> bool:
+    """Whether running `statements` may read `name` before binding it anew (what it held is then lost)."""
+    for index, statement in enumerate(statements):
+        if name not in mentions([statement]):
+            continue
+        if rebinds_without_reading(statement, name):
+            return False
+        if loops_over(statement, name):  # binds it, unless the loop runs no iteration
+            return read_before_rebinding(name, statements[index + 1 :])
+        return True
+    return False
+
+
+def loops_over(statement: cst.BaseStatement, name: str) -> bool:
+    """`for name in iterable:` with no `else`, the iterable not reading `name`."""
+    return (
+        isinstance(statement, cst.For)
+        and isinstance(statement.target, cst.Name)
+        and statement.target.value == name
+        and statement.orelse is None
+        and name not in mentions([statement.iter])
+    )
+
+
+def rebinds_without_reading(statement: cst.BaseStatement, name: str) -> bool:
+    """`name = value` (or `name: T = value`) that does not read `name`: what `name` held before is lost."""
+    if not isinstance(statement, cst.SimpleStatementLine) or len(statement.body) != 1:
+        return False
+    small = statement.body[0]
+    if isinstance(small, cst.Assign):
+        targets = [target.target for target in small.targets]
+        read: list[cst.CSTNode] = [small.value]
+    elif isinstance(small, cst.AnnAssign) and small.value is not None:
+        targets, read = [small.target], [small.value, small.annotation]
+    else:
+        return False
+    named = [target for target in targets if isinstance(target, cst.Name) and target.value == name]
+    others = [target for target in targets if not any(target is n for n in named)]
+    return bool(named) and name not in mentions([*read, *others])
+
+
+def deletes_local(statement: cst.BaseStatement, name: str) -> bool:
+    """`del name` for a plain variable."""
+    if not isinstance(statement, cst.SimpleStatementLine) or len(statement.body) != 1:
+        return False
+    small = statement.body[0]
+    return isinstance(small, cst.Del) and isinstance(small.target, cst.Name) and small.target.value == name
 
 
 def resolve_returns(site: CallSite, body: list[cst.BaseStatement], override: Override) -> list[cst.BaseStatement]:

@@ -59,18 +59,22 @@ CACHE = REPO_ROOT / ".cache" / "upstream"
 MARKER = "This file was automatically generated from src/transformers/models/"
 RUFF_ARGS = ("--isolated", "--no-cache", "--line-length", "119", "--target-version", "py311")
 
-#: Refusals that stand for upstream behaviour we deliberately do not copy: code -> reason. E203 (a
-#: super() call not unrolled) is deliberate only for the flaws in DELIBERATE_E203 (message text ->
-#: reason); its other causes are limitations of ours and counted as such (see refusal_pattern).
+#: Refusals that stand for upstream behaviour we deliberately do not copy: code -> {text of the
+#: message -> reason}, first match wins ("" matches any). Other refusals (most E203 causes) are
+#: limitations of ours and counted as such (see refusal_pattern).
 DELIBERATE = {
-    "E207": "upstream deletes an attribute the base __init__ still uses",
-    "E208": "upstream binds **super_kwargs where the base signature cannot take it exactly",
-}
-DELIBERATE_E203 = {
-    "no argument for '": "upstream discards arguments of a super() call it unrolls (no argument for a base parameter)",
-    "so the override returns None": "upstream returns the value of a super() call whose value the modular code discards",
-    "super() there has no instance": "upstream unrolls super() in a staticmethod, where Python cannot run it",
-    "so it runs twice": "upstream applies once a decorator that the modular code applies twice",
+    "E207": {
+        "is a local variable of": "upstream gives `del <local>` a meaning Python code cannot have (drop a base assignment)",
+        "": "upstream deletes an attribute the base __init__ still uses",
+    },
+    "E208": {"": "upstream binds **super_kwargs where the base signature cannot take it exactly"},
+    "E203": {
+        "no argument for '": "upstream discards arguments of a super() call it unrolls (no argument for a base parameter)",
+        "so the override returns None": "upstream returns the value of a super() call whose value the modular code discards",
+        "super() there has no instance": "upstream unrolls super() in a staticmethod, where Python cannot run it",
+        "so it runs twice": "upstream applies once a decorator that the modular code applies twice",
+        "which Python looks up as a global here": "upstream lets an override read a local variable of the base body",
+    },
 }
 DROPPED = "upstream drops top-level code of the modular file that its own output does not use (we keep it)"
 
@@ -214,9 +218,8 @@ def cause_of(their_names: Sequence[str], our_names: Sequence[str], result: FileR
 
 def deliberate_reason(diagnostic: Diagnostic) -> str:
     """Why the refusal stands for upstream behaviour we deliberately do not copy; "" when it does not."""
-    if diagnostic.code == "E203":
-        return next((why for text, why in DELIBERATE_E203.items() if text in diagnostic.message), "")
-    return DELIBERATE.get(diagnostic.code, "")
+    reasons = DELIBERATE.get(diagnostic.code, {})
+    return next((why for text, why in reasons.items() if text in diagnostic.message), "")
 
 
 def refusal_pattern(diagnostic: Diagnostic) -> str:

@@ -300,6 +300,59 @@ def test_calls_that_cannot_be_unrolled_exactly_are_e203(inherit: Inherit, source
     assert refused(source, inherit) == ("E203", message)
 
 
+def test_a_local_the_base_body_sets_may_be_rebound_after_the_call(inherit: Inherit) -> None:
+    source = "def forward(self, x):\n    out = super().forward(x)\n    y = out * 2\n    return y + 1\n"
+    assert method(source, "forward", inherit) == dedent(
+        """
+        def forward(self, x):
+            y = self.proj(x) * self.scaling
+            out = y * 1.0
+            y = out * 2
+            return y + 1
+        """
+    )
+
+
+@pytest.mark.parametrize(
+    "tail",
+    ["    y = y + 1\n    return y\n", "    if x:\n        y = 2\n    return out + y\n"],
+)
+def test_a_local_the_base_body_sets_read_before_it_is_rebound_is_e203(inherit: Inherit, tail: str) -> None:
+    source = "def forward(self, x):\n    out = super().forward(x)\n" + tail
+    assert refused(source, inherit) == (
+        "E203",
+        "cannot unroll super().forward() in forward exactly: the base body sets 'y', which this method uses after the call",
+    )
+
+
+def test_a_loop_variable_rebinding_a_base_local_is_exact_unless_read_after_the_loop(inherit: Inherit) -> None:
+    source = "def forward(self, x):\n    out = super().forward(x)\n    for y in range(2):\n        out = out + y\n    return out\n"
+    assert "    for y in range(2):\n        out = out + y\n    return out\n" in method(source, "forward", inherit)
+    source = (
+        "def forward(self, x):\n    out = super().forward(x)\n    for y in []:\n        pass\n    return out + y\n"
+    )
+    assert refused(source, inherit)[1].endswith("the base body sets 'y', which this method uses after the call")
+
+
+def test_reading_a_local_of_the_base_body_is_e203(inherit: Inherit) -> None:
+    source = "def forward(self, x):\n    out = super().forward(x)\n    return out + y\n"
+    assert refused(source, inherit) == (
+        "E203",
+        "cannot unroll super().forward() in forward exactly: this method reads 'y', a local variable of the base body,"
+        " which Python looks up as a global here",
+    )
+
+
+def test_del_of_a_base_local_is_e207(inherit: Inherit) -> None:
+    source = "def forward(self, x):\n    out = super().forward(x)\n    del y\n    return out\n"
+    with pytest.raises(ConversionError) as caught:
+        method(source, "forward", inherit)
+    [diagnostic] = caught.value.diagnostics
+    assert diagnostic.code == "E207"
+    assert diagnostic.message.startswith("del y: y is a local variable of TinyLayer.forward, not of this method")
+    assert "remove `del y`" in diagnostic.fix
+
+
 def test_a_base_body_reading_a_global_the_override_binds_locally_is_e203(inherit: Inherit) -> None:
     source = "def __init__(self, size):\n    nn = None\n    super().__init__(size)\n"
     with pytest.raises(ConversionError) as caught:
