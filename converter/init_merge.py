@@ -54,7 +54,8 @@ def merge_init_tail(
         attr = assigned_attribute(statement, self_name)
         index = sole_assignment(merged, attr, self_name) if attr else None
         if attr and index is not None and movable(statement, attr, merged[index + 1 :], appended, self_name):
-            merged[index] = with_lines_of(statement, merged[index])
+            own_lines = override.parsed.layout.keeps_own_blank_lines
+            merged[index] = statement if own_lines else with_lines_of(statement, merged[index])
             replaced.add(attr)
         else:
             appended.append(statement)

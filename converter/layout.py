@@ -89,8 +89,9 @@ class Layout:
 
     @property
     def keeps_own_blank_lines(self) -> bool:
-        """A modular class attribute that replaces a base's in place keeps its own blank lines above it
-        (upstream's output, in a tree); the repository keeps the replaced attribute's (converter/members.py)."""
+        """A modular class attribute or `__init__` statement that replaces a base's in place keeps its own
+        blank lines above it (upstream's output, in a tree); the repository keeps the replaced one's
+        (converter/members.py, converter/init_merge.py)."""
         return self.tree
 
     @property
@@ -131,13 +132,15 @@ def repo_model_import(small: cst.BaseSmallStatement) -> ModelImport | None:
 
 
 def tree_model_import(small: cst.BaseSmallStatement) -> ModelImport | None:
-    """`from ..<directory>.<kind>_<model> import ...` (or `from transformers.models.<directory>.<kind>_<model>
-    import ...`): another model's file, in a tree."""
+    """`from ..<directory>.<kind>_<model> import ...` (or `from ...models.<directory>.<kind>_<model>`, or
+    `from transformers.models.<directory>.<kind>_<model> import ...`): another model's file, in a tree."""
     if not isinstance(small, cst.ImportFrom):
         return None
     parts = dotted(small.module).split(".")
     if not small.relative and parts[:2] == ["transformers", "models"]:
         parts = parts[2:]
+    elif len(small.relative) == 3 and parts[0] == "models":  # `from ...models.<directory>.<kind>_<model>`
+        parts = parts[1:]
     elif len(small.relative) != 2:
         return None
     if len(parts) != 2 or parts[0] in TREE_INFRASTRUCTURE:

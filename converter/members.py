@@ -14,6 +14,7 @@ from typing import Literal
 
 import libcst as cst
 
+from converter.decorators import is_documentation
 from converter.diagnostics import ConversionError
 from converter.init_merge import with_lines_of
 from converter.unroll import Override, is_pass, strip_docstring, unroll_method
@@ -78,6 +79,8 @@ def classify_members(
             removed.append(name)
         elif isinstance(statement, cst.FunctionDef):
             method = unroll_method(statement, override)
+            if name in present and override.parsed.layout.tree:
+                method = documented_as(method, present[name])
             target = replacements.setdefault(name, []) if name in present else new_methods
             target.append(method)
         elif name is not None and name in present:
@@ -91,6 +94,21 @@ def classify_members(
         else:
             new_attributes.append(statement)
     return Members(replacements, frozenset(removed), new_attributes, new_methods)
+
+
+def documented_as(method: cst.FunctionDef, base: cst.BaseStatement) -> cst.FunctionDef:
+    """In a tree, an override without a docstring (or decorators) takes the base method's docstring
+    (and its decorators when they only document), as upstream writes it; neither changes a call."""
+    if not isinstance(base, cst.FunctionDef) or not isinstance(method.body, cst.IndentedBlock):
+        return method
+    if not method.decorators and base.decorators and all(is_documentation(d) for d in base.decorators):
+        method = method.with_changes(decorators=base.decorators)
+    own = list(method.body.body)
+    base_statements = list(base.body.body) if isinstance(base.body, cst.IndentedBlock) else []
+    has_docstring = len(strip_docstring(method.body)) < len(own)
+    if has_docstring or not base_statements or len(strip_docstring(base.body)) == len(base_statements):
+        return method
+    return method.with_changes(body=method.body.with_changes(body=[base_statements[0], *own]))
 
 
 def removes_attribute(statement: cst.BaseStatement) -> bool:

@@ -37,6 +37,7 @@ from converter.diagnostics import ConversionError, Diagnostic
 from converter.members import classify_members, member_kind, member_name, removes_attribute, removes_method
 from converter.names import CollectMentions, bound_names, substitute_names
 from converter.namespace import BaseDefinition, BaseNamespace
+from converter.parent_calls import parent_calls_to_super
 from converter.parse import ParsedModule
 from converter.rename import RenamedModule
 from converter.resolve import is_model_import
@@ -104,6 +105,8 @@ def merge_statement(
         node = merge_class(statement, arg, base, parsed)
     aliases = {alias: target for alias in renamed.aliases if (target := renamed.target(alias)) != alias}
     [node] = substitute_names([node], {alias: aliases[alias] for alias in sorted(aliases)})
+    if parsed.layout.tree and isinstance(node, cst.ClassDef):
+        node = parent_calls_to_super(node)
     yield ModularStatement(node, statement, base)
 
 
@@ -239,8 +242,17 @@ def merge_class(statement: cst.ClassDef, arg: cst.Arg, base: BaseDefinition, par
         keywords=[k.with_changes(comma=cst.MaybeSentinel.DEFAULT) for k in keywords.values()],
         body=indented(base_class.body, body),
         decorators=statement.decorators or base_class.decorators,
-        leading_lines=statement.leading_lines,
+        leading_lines=leading_comments(statement, base_class),
     )
+
+
+def leading_comments(statement: cst.ClassDef, base_class: cst.ClassDef) -> Sequence[cst.EmptyLine]:
+    """The modular class's comment lines above it, else the base class's (which describe the code merged in)."""
+    if any(line.comment is not None for line in statement.leading_lines):
+        return statement.leading_lines
+    lines = list(base_class.leading_lines)
+    first = next((index for index, line in enumerate(lines) if line.comment is not None), len(lines))
+    return [*statement.leading_lines, *lines[first:]] if first < len(lines) else statement.leading_lines
 
 
 def keyword_name(arg: cst.Arg) -> str:

@@ -107,9 +107,8 @@ class Tracer:
     def add_import(self, name: str, binding: ImportBinding, origin: cst.CSTNode) -> None:
         present = self.imports.setdefault(name, binding)
         if present.key != binding.key:
-            message = (
-                f"{name} is imported both as {'.'.join(present.key)} and as {'.'.join(binding.key)} by base models"
-            )
+            first, second = (code_of(b.statement).strip() for b in (present, binding))
+            message = f"{name} is imported differently by base models: `{first}` and `{second}`"
             fix = f"import {name} explicitly in the modular file"
             self.diagnostics.append(self.renamed.resolved.parsed.diagnostic(origin, "E206", message, fix))
 

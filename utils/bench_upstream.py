@@ -18,10 +18,10 @@ own converter generated (the 🚨 header naming the modular file) is compared wi
                     line length 119)
 
 Files whose difference comes from upstream behaviour we deliberately do not copy are counted in
-their own category with the reason (see DELIBERATE), not as failures to fix. Other refusals are
-limitations of the converter and are counted as such, grouped by their message with the names
-abstracted (a super() call refused because the base is decorated is ours to fix; one refused
-because upstream would discard its arguments is not).
+their own category with the reason, not as failures to fix: refusals in DELIBERATE (a super()
+call whose arguments upstream would discard), and converted files whose AST equals upstream's
+once DROPPED and DECORATED are undone (see upstream_flaws). Other refusals are limitations of the
+converter and are counted as such, grouped by their message with the names abstracted.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import ast
 import collections
+import copy
 import difflib
 import json
 import os
@@ -77,6 +78,7 @@ DELIBERATE = {
     },
 }
 DROPPED = "upstream drops top-level code of the modular file that its own output does not use (we keep it)"
+DECORATED = "upstream gives an override without decorators the base method's decorators, which change what a call does"
 
 
 @dataclass
@@ -183,12 +185,47 @@ def compare(result: FileResult, theirs: str, ours: str, theirs_formatted: str, o
     result.cause = cause_of(their_names, our_names, result)
 
 
-def dropped_by_upstream(result: FileResult, modular: Path, ours: str) -> bool:
-    """Our extra definitions are all the modular file's own: upstream dropped them as unused."""
-    their_names = set(top_level_names(ast.parse(result.theirs)))
+def upstream_flaws(theirs: str, ours: str, modular: Path) -> str:
+    """The deliberate differences (DROPPED, DECORATED) that alone explain why `ours` differs from
+    `theirs` (their ASTs are equal once those are undone, imports aside); "" when others remain."""
+    their_tree, our_tree = ast.parse(theirs), ast.parse(ours)
     own = set(top_level_names(ast.parse(modular.read_text(encoding="utf-8"))))
-    extra = set(top_level_names(ast.parse(ours))) - their_names
-    return bool(extra) and extra <= own
+    extra = set(top_level_names(our_tree)) - set(top_level_names(their_tree))
+    if not extra <= own:
+        return ""
+    our_methods = {key: node for key, node in methods(our_tree)}
+    stripped = {key for key, node in methods(their_tree) if node.decorator_list and key in our_methods}
+    stripped = {key for key in stripped if not our_methods[key].decorator_list}
+    if normalized(their_tree, set(), stripped) != normalized(our_tree, extra, set()):
+        return ""
+    return "; ".join(reason for reason, found in ((DROPPED, extra), (DECORATED, stripped)) if found)
+
+
+def methods(tree: ast.Module) -> list[tuple[tuple[str, str], ast.FunctionDef | ast.AsyncFunctionDef]]:
+    """((class, method), node) for the methods of the top-level classes."""
+    return [
+        ((node.name, item.name), item)
+        for node in tree.body
+        if isinstance(node, ast.ClassDef)
+        for item in node.body
+        if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef))
+    ]
+
+
+def normalized(tree: ast.Module, dropped: set[str], undecorated: set[tuple[str, str]]) -> str:
+    """The module's AST without imports, without the top-level `dropped` names, with the
+    `undecorated` methods' decorators removed."""
+    body = []
+    for node in tree.body:
+        if isinstance(node, (ast.Import, ast.ImportFrom)) or set(top_level_names(ast.Module([node], []))) & dropped:
+            continue
+        if isinstance(node, ast.ClassDef):
+            node = copy.deepcopy(node)
+            for item in node.body:
+                if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)) and (node.name, item.name) in undecorated:
+                    item.decorator_list = []
+        body.append(node)
+    return ast.dump(ast.Module(body, []))
 
 
 def cause_of(their_names: Sequence[str], our_names: Sequence[str], result: FileResult) -> str:
@@ -294,10 +331,8 @@ def run_bench(
             result.cause = "file not produced by ours"
         else:
             compare(result, theirs[path], ours[path], formatted[f"theirs/{path}"], formatted[f"ours/{path}"])
-            if result.cause == "extra definitions in ours" and dropped_by_upstream(
-                result, models / modular, ours[path]
-            ):
-                result.deliberate = DROPPED
+            if not result.ast:
+                result.deliberate = upstream_flaws(theirs[path], ours[path], models / modular)
         results.append(result)
     compare_s = time.perf_counter() - compare_start
     usage_self = resource.getrusage(resource.RUSAGE_SELF)
@@ -319,7 +354,8 @@ def run_bench(
         "files_skipped": sum(r.status == "skipped" for r in results),
         "files_deliberate": sum(bool(r.deliberate) for r in results),
         "files_deliberate_refused": sum(bool(r.deliberate) and r.status == "refused" for r in results),
-        "files_dropped": sum(r.deliberate == DROPPED for r in results),
+        "files_dropped": sum(DROPPED in r.deliberate for r in results),
+        "files_decorated": sum(DECORATED in r.deliberate for r in results),
         "files_limitation": sum(bool(r.limitation) for r in results),
         "definitions_same": sum(r.definitions for r in results),
         "ast_identical": sum(r.ast for r in results),
@@ -350,6 +386,7 @@ def print_report(summary: Mapping[str, object], results: Sequence[FileResult], s
         ("deliberately not copied (all)", summary["files_deliberate"], total),
         ("  refused: upstream flaw", summary["files_deliberate_refused"], total),
         ("  upstream drops unused code", summary["files_dropped"], total),
+        ("  upstream adds base decorators", summary["files_decorated"], total),
         ("refused (converter limitation)", summary["files_limitation"], total),
         ("generated files traceback", summary["files_traceback"], total),
         ("generated files not produced", summary["files_missing"], total),

@@ -114,8 +114,11 @@ def test_library_imports_and_models_in_shared_directories() -> None:
     assert target is not None and (target.directory, target.model) == ("data2vec", "data2vec_audio")
     assert model_of_stem("image_processing_pil_vit") == "vit"
     absolute = cst.parse_statement("from transformers.models.siglip.modeling_siglip import X\n").body[0]
-    assert TREE.model_import(absolute) == TREE.model_import(
-        cst.parse_statement("from ..siglip.modeling_siglip import X\n").body[0]
+    through_models = cst.parse_statement("from ...models.siglip.modeling_siglip import X\n").body[0]
+    assert (
+        TREE.model_import(absolute)
+        == TREE.model_import(through_models)
+        == TREE.model_import(cst.parse_statement("from ..siglip.modeling_siglip import X\n").body[0])
     )
 
 
@@ -161,3 +164,53 @@ def test_blank_lines_follow_the_modular_file_as_upstream_keeps_them(tmp_path: Pa
     text = convert_files([modular], tmp_path, layout=TREE)[tmp_path / "small" / "configuration_small.py"]
     assert "# Copyright the authors.\n\n\nfrom ...configuration_utils import PreTrainedConfig\n" in text
     assert '    model_type = "small"\n    vocab_size = 20\n' in text
+
+
+def test_a_tree_writes_what_upstream_writes_where_a_call_means_the_same(tmp_path: Path) -> None:
+    """In a tree: `Parent.method(self, ...)` in a class whose first base is Parent becomes super();
+    an override without a docstring takes the base method's (and its documentation-only
+    decorators); a merged class without comments keeps the base class's comment; an `__init__`
+    statement that replaces a base one in place keeps its own blank lines; `import torch.nn as nn`
+    and `from torch import nn` are one import."""
+    write_tree(tmp_path)
+    base = (tmp_path / "tiny" / "modeling_tiny.py").read_text(encoding="utf-8")
+    base = base.replace(
+        "class TinyMLP(nn.Module):\n",
+        "def auto_docstring(function):\n    return function\n\n\n# Projects, then doubles.\nclass TinyMLP(nn.Module):\n",
+    )
+    base = base.replace(
+        "        self.proj = nn.Linear(config.hidden_size, config.hidden_size)\n",
+        "        self.proj = nn.Linear(config.hidden_size, config.hidden_size)\n\n        self.scale = 1.0\n",
+    )
+    base = base.replace(
+        "    def forward(self, x):\n",
+        '    @auto_docstring\n    def forward(self, x):\n        """Doubled projection."""\n',
+    )
+    (tmp_path / "tiny" / "modeling_tiny.py").write_text(base, encoding="utf-8")
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "modeling_other.py").write_text(
+        "import torch.nn as nn\n\n\ndef other_helper(x):\n    return nn.functional.relu(x)\n", encoding="utf-8"
+    )
+    modular = tmp_path / "small" / "modular_small.py"
+    modular.write_text(
+        MODULAR.replace(
+            "class SmallMLP(TinyMLP):\n    pass\n",
+            "class SmallMLP(TinyMLP):\n"
+            "    def __init__(self, config):\n"
+            "        super().__init__(config)\n"
+            "        self.scale = 2.0\n\n"
+            "    def forward(self, x):\n"
+            "        return other_helper(nn.Module.__call__(self, x))\n",
+        ).replace(
+            "from ..tiny.", "from torch import nn\n\nfrom ..other.modeling_other import other_helper\nfrom ..tiny."
+        ),
+        encoding="utf-8",
+    )
+    text = convert_files([modular], tmp_path, layout=TREE)[tmp_path / "small" / "modeling_small.py"]
+    assert "# Projects, then doubles.\nclass SmallMLP(nn.Module):\n" in text
+    assert "        self.proj = nn.Linear(config.hidden_size, config.hidden_size)\n        self.scale = 2.0\n" in text
+    assert (
+        '    @auto_docstring\n    def forward(self, x):\n        """Doubled projection."""\n'
+        "        return small_helper(super().__call__(x))\n"
+    ) in text
+    assert "import torch.nn as nn" not in text and text.count("from torch import nn\n") == 1
