@@ -215,4 +215,7 @@ def import_bindings(small: cst.BaseSmallStatement) -> Iterator[ImportBinding]:
         for alias in small.names:
             one = small.with_changes(names=[alias.with_changes(comma=cst.MaybeSentinel.DEFAULT)])
             bound = alias.evaluated_alias or alias.evaluated_name.split(".")[0]
-            yield ImportBinding(bound, ("", alias.evaluated_name), cst.SimpleStatementLine(body=[one]))
+            module, _, name = alias.evaluated_name.rpartition(".")
+            # `import torch.nn as nn` binds what `from torch import nn` binds: the same key
+            key = (module, name) if alias.evaluated_alias else ("", alias.evaluated_name)
+            yield ImportBinding(bound, key, cst.SimpleStatementLine(body=[one]))
