@@ -12,9 +12,8 @@ annotations ("LlamaConfig") count as uses of the names they mention.
 
 from __future__ import annotations
 
-import bisect
 import enum
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import libcst as cst
@@ -22,7 +21,7 @@ from libcst.helpers import get_full_name_for_node
 from libcst.metadata import Access, GlobalScope, Scope
 
 from converter.diagnostics import ConversionError, Diagnostic
-from converter.names import scopes_of
+from converter.names import scopes_of, statement_owners
 from converter.parse import ParsedModule
 
 
@@ -62,13 +61,13 @@ class GatheredModule:
 def gather_definitions(parsed: ParsedModule) -> GatheredModule:
     """Gather every top-level statement of `parsed`; raises ConversionError on duplicates or a bad `__all__`."""
     statements = tuple(parsed.module.body)
-    finder = StatementFinder(parsed, statements)
+    owners = statement_owners(parsed.module)
     scopes = scopes_of(parsed.module)
     global_scope = scopes[parsed.module]
     assert isinstance(global_scope, GlobalScope)
-    defines = gather_bindings(global_scope, finder)
+    defines = gather_bindings(global_scope, owners, len(statements))
     top_level = frozenset(name for names in defines for name in names)
-    uses = gather_uses(scopes.values(), global_scope, top_level, finder)
+    uses = gather_uses(scopes.values(), global_scope, top_level, owners, len(statements))
     definitions = []
     for index, statement in enumerate(statements):
         kind = kind_of(statement, index)
@@ -85,42 +84,30 @@ def gather_definitions(parsed: ParsedModule) -> GatheredModule:
     return GatheredModule(parsed, tuple(definitions), exports)
 
 
-class StatementFinder:
-    """Maps a node's position to the index of the top-level statement that contains it."""
-
-    def __init__(self, parsed: ParsedModule, statements: Sequence[cst.BaseStatement]) -> None:
-        self.parsed = parsed
-        # A decorated definition's position starts at `def`/`class`; its decorators come before.
-        decorated = [(statement, *getattr(statement, "decorators", ())) for statement in statements]
-        self.starts = [min(parsed.positions[node].start.line for node in nodes) for nodes in decorated]
-
-    def index_of(self, node: cst.CSTNode) -> int | None:
-        position = self.parsed.positions.get(node)
-        if position is None:
-            return None
-        index = bisect.bisect_right(self.starts, position.start.line) - 1
-        return index if index >= 0 else None
-
-
-def gather_bindings(global_scope: GlobalScope, finder: StatementFinder) -> list[set[str]]:
-    """Module-level names bound by each statement (`import os.path` binds `os`)."""
-    bindings: list[set[str]] = [set() for _ in finder.starts]
+def gather_bindings(global_scope: GlobalScope, owners: Mapping[int, int], count: int) -> list[set[str]]:
+    """Module-level names bound by each of the `count` statements (`import os.path` binds `os`);
+    `owners`: node id -> index of the statement holding it (`statement_owners`)."""
+    bindings: list[set[str]] = [set() for _ in range(count)]
     for assignment in global_scope.assignments:
         node = getattr(assignment, "node", None)
-        index = finder.index_of(node) if isinstance(node, cst.CSTNode) else None
+        index = owners.get(id(node)) if isinstance(node, cst.CSTNode) else None
         if index is not None:
             bindings[index].add(assignment.name.split(".")[0])
     return bindings
 
 
 def gather_uses(
-    scopes: Iterable[Scope | None], global_scope: GlobalScope, top_level: frozenset[str], finder: StatementFinder
+    scopes: Iterable[Scope | None],
+    global_scope: GlobalScope,
+    top_level: frozenset[str],
+    owners: Mapping[int, int],
+    count: int,
 ) -> list[set[str]]:
     """Module-level names each statement reads, from every access in every scope."""
-    uses: list[set[str]] = [set() for _ in finder.starts]
+    uses: list[set[str]] = [set() for _ in range(count)]
     for scope in {id(scope): scope for scope in scopes if scope is not None}.values():
         for access in scope.accesses:
-            index = finder.index_of(access.node)
+            index = owners.get(id(access.node))
             if index is not None:
                 uses[index] |= names_of_access(access, global_scope, top_level)
     return uses

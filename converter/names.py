@@ -11,6 +11,8 @@ variables. `analyse_statement` uses libcst's scope analysis instead, one top-lev
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from types import MappingProxyType
 
@@ -241,6 +243,37 @@ def scopes_of(module: cst.Module) -> Mapping[cst.CSTNode, Scope | None]:
     provider.metadata = {ExpressionContextProvider: MappingProxyType(dict(contexts._computed))}
     provider.visit_Module(module)
     return MappingProxyType(dict(provider._computed))
+
+
+@functools.cache
+def node_fields(node_type: type[cst.CSTNode]) -> tuple[str, ...]:
+    return tuple(field.name for field in dataclasses.fields(node_type))
+
+
+def child_nodes(node: cst.CSTNode) -> list[cst.CSTNode]:
+    """The nodes `node.children` gives, read straight off its fields (`children` rebuilds the node
+    through a visitor to collect them, several times slower)."""
+    found: list[cst.CSTNode] = []
+    for name in node_fields(type(node)):
+        value = getattr(node, name)
+        if isinstance(value, cst.CSTNode):
+            found.append(value)
+        elif isinstance(value, (list, tuple)):
+            found += [item for item in value if isinstance(item, cst.CSTNode)]
+    return found
+
+
+def statement_owners(module: cst.Module) -> dict[int, int]:
+    """id of every node inside `module.body[i]` -> i. A node object that several statements share
+    belongs to the last of them, as a position lookup by line would place it."""
+    owner: dict[int, int] = {}
+    for index, statement in enumerate(module.body):
+        stack: list[cst.CSTNode] = [statement]
+        while stack:
+            node = stack.pop()
+            owner[id(node)] = index
+            stack += child_nodes(node)
+    return owner
 
 
 def first_names(node: cst.CSTNode) -> tuple[str, ...]:

@@ -21,7 +21,7 @@ from libcst.metadata import GlobalScope
 
 from converter.gather import DefinitionKind, assigned_all, kind_of
 from converter.layout import is_sibling_import
-from converter.names import analyse_statement, dotted_name, first_names, scopes_of
+from converter.names import analyse_statement, dotted_name, first_names, scopes_of, statement_owners
 
 if TYPE_CHECKING:
     from converter.rename import Rename
@@ -109,13 +109,7 @@ def analyse_module(module: cst.Module) -> dict[int, tuple[tuple[str, ...], tuple
     A read in statement i counts when it resolves to module level or to nothing, as when the
     statement is analysed alone; names statement i binds itself are not reads of it.
     """
-    owner: dict[int, int] = {}
-    for index, statement in enumerate(module.body):
-        stack: list[cst.CSTNode] = [statement]
-        while stack:
-            node = stack.pop()
-            owner[id(node)] = index
-            stack.extend(node.children)
+    owner = statement_owners(module)
     scopes = scopes_of(module)
     global_scope = scopes[module]
     defines: dict[int, set[str]] = {index: set() for index in range(len(module.body))}

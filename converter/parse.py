@@ -11,8 +11,9 @@ parser (`ast.parse` only parses), which reports better positions and messages th
 from __future__ import annotations
 
 import ast
+import functools
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -66,6 +67,28 @@ class ParsedModule:
 
     def diagnostic_at(self, line: int, col: int, code: str, message: str, fix: str) -> Diagnostic:
         return make_diagnostic(self.display_path, self.source, line, col, code, message, fix)
+
+
+class LazyPositions(Mapping[cst.CSTNode, CodeRange]):
+    """The positions of a wrapper's module, computed on first use: a module the passes build is
+    printed with positions only when a diagnostic points into it (they are about as costly as
+    parsing it)."""
+
+    def __init__(self, wrapper: MetadataWrapper) -> None:
+        self.wrapper = wrapper
+
+    @functools.cached_property
+    def resolved(self) -> Mapping[cst.CSTNode, CodeRange]:
+        return self.wrapper.resolve(PositionProvider)
+
+    def __getitem__(self, node: cst.CSTNode) -> CodeRange:
+        return self.resolved[node]
+
+    def __iter__(self) -> Iterator[cst.CSTNode]:
+        return iter(self.resolved)
+
+    def __len__(self) -> int:
+        return len(self.resolved)
 
 
 def make_diagnostic(path: str, source: str, line: int, col: int, code: str, message: str, fix: str) -> Diagnostic:

@@ -30,7 +30,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import libcst as cst
-from libcst.metadata import MetadataWrapper, PositionProvider
+from libcst.metadata import MetadataWrapper
 
 from converter.definition_time import check_definition_time
 from converter.diagnostics import ConversionError, Diagnostic
@@ -38,7 +38,7 @@ from converter.gather import DefinitionKind, kind_of
 from converter.merge import MergedModule, ModularStatement
 from converter.names import analyse_statement, bound_names, code_of
 from converter.namespace import BaseDefinition, BaseNamespace, ImportBinding, all_names
-from converter.parse import ParsedModule
+from converter.parse import LazyPositions, ParsedModule
 from converter.rename import RenamedModule
 
 Key = tuple[int, ...]
@@ -273,6 +273,7 @@ def import_origins(
 def standalone(
     parsed: ParsedModule, module: cst.Module, origins: Mapping[cst.CSTNode, tuple[int, int]]
 ) -> ParsedModule:
+    """`parsed` with the module the passes built; positions in it are computed only if a diagnostic needs them."""
     wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
-    positions = wrapper.resolve(PositionProvider)
+    positions = LazyPositions(wrapper)
     return dataclasses.replace(parsed, module=module, wrapper=wrapper, positions=positions, origins=origins)
