@@ -1,10 +1,13 @@
-"""Definition order of a transformers tree (converter/layout.py): the modular file's order, each pulled
-base definition just before the first definition that needs it.
+"""Definition order of a transformers tree (converter/layout.py): the modular file's classes in its
+order, each preceded by what it needs that is not placed yet, in upstream's relative order.
 
 The repository orders a generated file like its main base (trace.py); upstream's converter keeps
-the modular file's order instead, inserting before each modular definition everything pulled from
-the bases that it needs, transitively, and that is not placed yet, in base order. Only the order changes: every definition still comes after what it needs at import
-time, since pulled definitions never need modular ones that follow them (those are new names).
+the modular file's class order instead. Before each class come the definitions it needs,
+transitively: pulled from the bases, or the modular file's own functions and assignments (which
+upstream does not place in modular order). A merged class orders them by their position in the
+file of its base class, a class among them right after its own dependencies, names that file
+does not define last (see relative_order). Only the order changes: every definition still comes
+after what it needs at import time.
 
     modular:  MistralMLP, MistralAttention, MistralDecoderLayer
     tree:     MistralMLP, rotate_half, apply_rotary_pos_emb, ..., MistralAttention, MistralRMSNorm, ...
@@ -13,14 +16,20 @@ time, since pulled definitions never need modular ones that follow them (those a
 from __future__ import annotations
 
 import dataclasses
+import math
+from collections.abc import Iterable, Sequence
 
-from converter.gather import GatheredModule
+import libcst as cst
+
+from converter.gather import Definition, DefinitionKind, GatheredModule
 from converter.merge import MergedModule
+from converter.namespace import BaseNamespace
 from converter.split import NOT_PLACED
 
 
 def order_like_upstream(gathered: GatheredModule, merged: MergedModule) -> GatheredModule:
-    """`gathered` with its definitions in modular order, pulled ones before their first user."""
+    """`gathered` with its classes in modular order, what they need (pulled, or the modular file's own
+    functions and assignments) before its first user."""
     definitions = list(gathered.definitions)
     placeable = [index for index, d in enumerate(definitions) if d.kind not in NOT_PLACED]
     modular_ids = {id(statement.node): rank for rank, statement in enumerate(merged.statements)}
@@ -30,7 +39,10 @@ def order_like_upstream(gathered: GatheredModule, merged: MergedModule) -> Gathe
     )
     if not modular:
         return gathered
-    is_modular = set(modular)
+    # upstream places the modular file's classes in its order; its functions and assignments are
+    # placed like pulled definitions, before the first class that needs them (unused ones last)
+    anchors = [i for i in modular if definitions[i].kind is DefinitionKind.CLASS]
+    is_modular = set(anchors)
     provider: dict[str, int] = {}
     for index in placeable:
         for name in definitions[index].defines:
@@ -50,10 +62,14 @@ def order_like_upstream(gathered: GatheredModule, merged: MergedModule) -> Gathe
                     stack.append(dependency)
         return found
 
-    for index in [*modular, *(i for i in placeable if i not in is_modular)]:
+    bases = {id(statement.node): statement.base for statement in merged.statements}
+    rest = [i for i in modular if i not in is_modular] + [i for i in placeable if i not in set(modular)]
+    for index in [*anchors, *rest]:
         if index in done:
             continue
-        needed = sorted(closure(index) - {index})
+        base = bases.get(id(definitions[index].node))
+        mapper = merged.renamed.namespace(base.model) if base is not None else None
+        needed = relative_order(closure(index) - {index}, definitions, mapper)
         out += needed
         done.update(needed)
         out.append(index)
@@ -61,3 +77,46 @@ def order_like_upstream(gathered: GatheredModule, merged: MergedModule) -> Gathe
     slots, placed = iter(out), set(placeable)
     reordered = [definitions[next(slots)] if index in placed else d for index, d in enumerate(definitions)]
     return dataclasses.replace(gathered, definitions=tuple(reordered))
+
+
+def relative_order(needed: set[int], definitions: Sequence[Definition], mapper: BaseNamespace | None) -> list[int]:
+    """Upstream's order for what a merged class pulls in: by position in the file of the class's base
+    (`mapper`); a class needed there comes right after its own dependencies; what that file does not
+    define comes last, in reverse alphabetical order. Without a base class: the traced order."""
+    if mapper is None:
+        return sorted(needed)
+    name = {index: definitions[index].name for index in needed}
+    own = {index: mapper.definition(name[index]) for index in needed}
+
+    def key(index: int) -> tuple[float, ...]:
+        found = own[index]
+        return (*found.rank, 0) if found is not None else (math.inf, math.inf, 0)
+
+    def sort(indices: Iterable[int]) -> list[int]:
+        reverse_alphabetical = sorted(indices, key=lambda index: name[index], reverse=True)
+        return sorted(reverse_alphabetical, key=key)
+
+    classes = sort(i for i in needed if own[i] is not None and isinstance(own[i].original, cst.ClassDef))
+    out: list[int] = []
+    remaining = set(needed)
+    for index in classes:
+        dependencies = class_dependencies(mapper, name[index])
+        before = sort(i for i in remaining if name[i] in dependencies and i != index)
+        out += before
+        remaining -= {index, *before} if index in remaining else set(before)
+        if index not in out:
+            out.append(index)
+    return out + sort(remaining)
+
+
+def class_dependencies(mapper: BaseNamespace, name: str) -> set[str]:
+    """The names a definition of `mapper` needs, transitively, within that model."""
+    found: set[str] = set()
+    stack = [name]
+    while stack:
+        definition = mapper.definition(stack.pop())
+        for use in definition.uses if definition is not None else ():
+            if use not in found and mapper.definition(use) is not None:
+                found.add(use)
+                stack.append(use)
+    return found

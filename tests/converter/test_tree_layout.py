@@ -214,3 +214,24 @@ def test_a_tree_writes_what_upstream_writes_where_a_call_means_the_same(tmp_path
         "        return small_helper(super().__call__(x))\n"
     ) in text
     assert "import torch.nn as nn" not in text and text.count("from torch import nn\n") == 1
+
+
+def test_a_tree_orders_what_a_merged_class_needs_like_the_file_of_its_base(tmp_path: Path) -> None:
+    """Upstream's order: the modular file's own function is placed like a pulled one, where the base
+    file has the function it replaces, not where the modular file writes it."""
+    write_tree(tmp_path)
+    base = (tmp_path / "tiny" / "modeling_tiny.py").read_text(encoding="utf-8")
+    base = base.replace(
+        "class TinyMLP(nn.Module):\n",
+        "def first(x):\n    return x\n\n\ndef second(x):\n    return first(x)\n\n\n"
+        "def third(x):\n    return x\n\n\nclass TinyMLP(nn.Module):\n",
+    ).replace("        return helper(self.proj(x))\n", "        return helper(second(third(self.proj(x))))\n")
+    (tmp_path / "tiny" / "modeling_tiny.py").write_text(base, encoding="utf-8")
+    modular = tmp_path / "small" / "modular_small.py"
+    modular.write_text(
+        MODULAR.replace("class SmallMLP(TinyMLP):", "def third(x):\n    return -x\n\n\nclass SmallMLP(TinyMLP):"),
+        encoding="utf-8",
+    )
+    text = convert_files([modular], tmp_path, layout=TREE)[tmp_path / "small" / "modeling_small.py"]
+    names = [line.split("(")[0].split()[1] for line in text.splitlines() if line.startswith(("def ", "class "))]
+    assert names == ["helper", "first", "second", "third", "SmallMLP", "SmallPreTrainedModel"]
