@@ -21,7 +21,7 @@ from libcst.helpers import get_full_name_for_node
 from libcst.metadata import Access, GlobalScope, Scope
 
 from converter.diagnostics import ConversionError, Diagnostic
-from converter.names import scopes_of, statement_owners
+from converter.names import child_nodes, scopes_of, statement_owners
 from converter.parse import ParsedModule
 
 
@@ -82,6 +82,41 @@ def gather_definitions(parsed: ParsedModule) -> GatheredModule:
     if diagnostics:
         raise ConversionError(diagnostics)
     return GatheredModule(parsed, tuple(definitions), exports)
+
+
+def check_definitions(parsed: ParsedModule) -> None:
+    """The checks of `gather_definitions` alone (E010, E041), for a file that is gathered for real later.
+
+    They need to know which statements bind `__all__`, and only a statement with a Name `__all__`
+    in it can: when no statement but the `__all__ = [...]` ones has one, the scope analysis is
+    skipped and the definitions are checked with what they bind left empty.
+    """
+    statements = parsed.module.body
+    kinds = [kind_of(statement, index) for index, statement in enumerate(statements)]
+    if any(kind is not DefinitionKind.ALL and names_all(s) for kind, s in zip(kinds, statements, strict=True)):
+        gather_definitions(parsed)
+        return
+    definitions = []
+    for kind, statement in zip(kinds, statements, strict=True):
+        line, col = parsed.position(statement)
+        name = getattr(statement, "name", None)
+        name = name.value if isinstance(name, cst.Name) else ""
+        definitions.append(Definition(name, statement, kind, (), (), bases_of(statement), line, col))
+    diagnostics = [*check_duplicates(parsed, definitions)]
+    read_exports(parsed, definitions, diagnostics)
+    if diagnostics:
+        raise ConversionError(diagnostics)
+
+
+def names_all(statement: cst.BaseStatement) -> bool:
+    """A Name `__all__` anywhere in `statement`."""
+    stack: list[cst.CSTNode] = [statement]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, cst.Name) and node.value == "__all__":
+            return True
+        stack += child_nodes(node)
+    return False
 
 
 def gather_bindings(global_scope: GlobalScope, owners: Mapping[int, int], count: int) -> list[set[str]]:

@@ -123,9 +123,10 @@ def parse_modular(path: Path, repo_root: Path, layout: Layout = REPO) -> ParsedM
         raise ConversionError([Diagnostic(display_path, 1, 1, "E002", message, fix)])
     source = read_source(path, display_path)
     module = parse_source(source, display_path)
-    # unsafe_skip_copy: positions are keyed by the very nodes later passes hold.
+    # unsafe_skip_copy: positions are keyed by the very nodes later passes hold. They are computed
+    # on first use: a run parses every modular file up front to schedule them, and workers parse again.
     wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
-    positions = wrapper.resolve(PositionProvider)
+    positions = LazyPositions(wrapper)
     return ParsedModule(path, display_path, source, model, module, wrapper, positions, layout=layout)
 
 

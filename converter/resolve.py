@@ -22,7 +22,7 @@ from libcst.helpers import get_full_name_for_node
 
 from converter.bases import GENERATED, BaseFile, BasePackage, Bases
 from converter.diagnostics import ConversionError, Diagnostic
-from converter.gather import gather_definitions
+from converter.gather import check_definitions
 from converter.layout import REPO, TREE, Layout, is_sibling_import
 from converter.parse import ParsedModule
 
@@ -60,7 +60,7 @@ def resolve_bases(parsed: ParsedModule, bases: Bases) -> ResolvedModule:
     imports: list[BaseImport] = []
     smalls = [*model_imports(parsed.module, parsed.layout)]
     if smalls:
-        gather_definitions(parsed)  # E010 and E041 on the modular file itself, before anything is merged
+        check_definitions(parsed)  # E010 and E041 on the modular file itself, before anything is merged
     for small in smalls:
         found = [*read_import(parsed, small, diagnostics)]
         imports += [item for item in found if check_name(parsed, bases, item, diagnostics)]
