@@ -7,7 +7,15 @@ import textwrap
 import libcst as cst
 from libcst.metadata import MetadataWrapper, Scope, ScopeProvider
 
-from converter.names import analyse_statement, code_of, scopes_of
+from converter.names import (
+    CollectBindings,
+    CollectMentions,
+    analyse_statement,
+    bound_names,
+    code_of,
+    mentioned_names,
+    scopes_of,
+)
 
 SOURCE = textwrap.dedent(
     '''
@@ -110,3 +118,25 @@ def test_scopes_of_matches_metadata_wrapper() -> None:
 def test_analyse_statement_reads_and_binds() -> None:
     statement = cst.parse_statement("def f(x):\n    return torch.ones(x) + helper(x)\n")
     assert analyse_statement(statement) == (("f",), ("helper", "torch"))
+
+
+def every_node(node: cst.CSTNode) -> list[cst.CSTNode]:
+    found, stack = [], [node]
+    while stack:
+        current = stack.pop()
+        found.append(current)
+        stack.extend(current.children)
+    return found
+
+
+def test_fast_walks_find_what_the_visitors_find() -> None:
+    """`mentioned_names` and `bound_names` walk node fields; `CollectMentions` and
+    `CollectBindings` are libcst visitors: the same names, for every node of the sample."""
+    for node in every_node(cst.parse_module(SOURCE)):
+        collector = CollectMentions()
+        node.visit(collector)
+        assert sorted(map(id, mentioned_names(node))) == sorted(map(id, collector.nodes))
+        for nested in (False, True):
+            bindings = CollectBindings(nested)
+            node.visit(bindings)
+            assert bound_names([node], nested) == frozenset(bindings.names)
