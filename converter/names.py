@@ -311,11 +311,25 @@ def child_nodes(node: cst.CSTNode) -> list[cst.CSTNode]:
     found: list[cst.CSTNode] = []
     for name in node_fields(type(node)):
         value = getattr(node, name)
-        if isinstance(value, cst.CSTNode):
+        kind = VALUE_KINDS.get(type(value)) or value_kind(type(value))
+        if kind is NODE:
             found.append(value)
-        elif isinstance(value, (list, tuple)):
-            found += [item for item in value if isinstance(item, cst.CSTNode)]
+        elif kind is SEQUENCE:
+            found += [item for item in value if (VALUE_KINDS.get(type(item)) or value_kind(type(item))) is NODE]
     return found
+
+
+NODE, SEQUENCE, OTHER = "node", "sequence", "other"
+#: type -> NODE, SEQUENCE (list or tuple) or OTHER; isinstance against CSTNode, an ABC, is slow.
+VALUE_KINDS: dict[type, str] = {}
+
+
+def value_kind(value_type: type) -> str:
+    kind = (
+        NODE if issubclass(value_type, cst.CSTNode) else SEQUENCE if issubclass(value_type, (list, tuple)) else OTHER
+    )
+    VALUE_KINDS[value_type] = kind
+    return kind
 
 
 def statement_owners(module: cst.Module) -> dict[int, int]:
