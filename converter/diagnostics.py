@@ -38,6 +38,7 @@ Codes, by the pass that reports them:
                               further down (the converter would move that definition up)
     E212       merge_classes  removing a member that a parent class of the base class defines too
                               (the merged class would expose the parent's member)
+    E213       merge_classes  an override dropping the base method's @staticmethod or @classmethod
 
 Definition time: DESIGN rule 6 (the modular definition wins everywhere) matches plain Python only
 where code looks a name up when it runs. For a value read once, when a statement executes, the

@@ -17,6 +17,7 @@ import libcst as cst
 from converter.decorators import is_documentation
 from converter.diagnostics import ConversionError
 from converter.init_merge import with_lines_of
+from converter.names import code_of
 from converter.unroll import Override, is_pass, strip_docstring, unroll_method
 
 MemberKind = Literal["attribute", "method", "other"]
@@ -78,6 +79,7 @@ def classify_members(
                 raise missing_attribute(statement, name, override)
             removed.append(name)
         elif isinstance(statement, cst.FunctionDef):
+            check_method_kind(statement, present.get(name), override)
             method = unroll_method(statement, override)
             if name in present and override.parsed.layout.tree:
                 method = documented_as(method, present[name])
@@ -94,6 +96,26 @@ def classify_members(
         else:
             new_attributes.append(statement)
     return Members(replacements, frozenset(removed), new_attributes, new_methods)
+
+
+def check_method_kind(method: cst.FunctionDef, base: cst.BaseStatement | None, override: Override) -> None:
+    """E213: an override that drops the base method's @staticmethod (or @classmethod) while its first
+    parameter is not `self`: Python would pass the instance as that parameter."""
+    if not isinstance(base, cst.FunctionDef):
+        return
+    kinds = {code_of(d.decorator).strip() for d in base.decorators} & {"staticmethod", "classmethod"}
+    own = {code_of(d.decorator).strip() for d in method.decorators}
+    params = [*method.params.posonly_params, *method.params.params]
+    if not kinds or kinds <= own or (params and params[0].name.value == "self"):
+        return
+    kind = sorted(kinds)[0]
+    first = params[0].name.value if params else "its first parameter"
+    message = (
+        f"{override.class_name}.{method.name.value} overrides a {kind} without @{kind}: "
+        f"Python would pass the instance as {first!r}"
+    )
+    fix = f"add @{kind} to the override"
+    raise ConversionError([override.parsed.diagnostic(method, "E213", message, fix)])
 
 
 def documented_as(method: cst.FunctionDef, base: cst.BaseStatement) -> cst.FunctionDef:

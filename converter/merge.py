@@ -35,7 +35,7 @@ import libcst as cst
 
 from converter.diagnostics import ConversionError, Diagnostic
 from converter.members import classify_members, member_kind, member_name, removes_attribute, removes_method
-from converter.names import CollectMentions, bound_names, mentioned_names, substitute_names
+from converter.names import CollectMentions, bound_names, code_of, mentioned_names, substitute_names
 from converter.namespace import BaseDefinition, BaseNamespace
 from converter.parent_calls import parent_calls_to_super
 from converter.parse import ParsedModule
@@ -242,9 +242,19 @@ def merge_class(statement: cst.ClassDef, arg: cst.Arg, base: BaseDefinition, par
         bases=merged_bases(statement, arg, base_class),
         keywords=[k.with_changes(comma=cst.MaybeSentinel.DEFAULT) for k in keywords.values()],
         body=indented(base_class.body, body),
-        decorators=statement.decorators or base_class.decorators,
+        decorators=class_decorators(statement, base_class),
         leading_lines=leading_comments(statement, base_class),
     )
+
+
+def class_decorators(statement: cst.ClassDef, base_class: cst.ClassDef) -> list[cst.Decorator]:
+    """The modular class's decorators, else the base class's. `@no_inherit_decorator` (upstream's
+    marker) stands for "none of the base's" and is dropped itself."""
+    own = [d for d in statement.decorators if code_of(d.decorator).strip() != NO_INHERIT]
+    return own if own or len(own) < len(statement.decorators) else list(base_class.decorators)
+
+
+NO_INHERIT = "no_inherit_decorator"
 
 
 def leading_comments(statement: cst.ClassDef, base_class: cst.ClassDef) -> Sequence[cst.EmptyLine]:
@@ -313,4 +323,16 @@ def merge_body(statement: cst.ClassDef, base_class: cst.ClassDef, override: Over
         if member_kind(base_statement) == "attribute":
             attributes_end = len(out)
     out[attributes_end:attributes_end] = members.new_attributes
-    return out + members.new_methods
+    out += members.new_methods
+    if override.parsed.layout.tree:  # upstream writes an empty merged body as `pass`, never `...`
+        out = [s for s in out if not is_ellipsis(s)]
+    return out
+
+
+def is_ellipsis(statement: cst.BaseStatement) -> bool:
+    return (
+        isinstance(statement, cst.SimpleStatementLine)
+        and len(statement.body) == 1
+        and isinstance(statement.body[0], cst.Expr)
+        and isinstance(statement.body[0].value, cst.Ellipsis)
+    )

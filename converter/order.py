@@ -5,8 +5,8 @@ The repository orders a generated file like its main base (trace.py); upstream's
 the modular file's class order instead. Before each class come the definitions it needs,
 transitively: pulled from the bases, or the modular file's own functions and assignments (which
 upstream does not place in modular order). A merged class orders them by their position in the
-file of its base class, a class among them right after its own dependencies, names that file
-does not define last (see relative_order). Only the order changes: every definition still comes
+file of its base class, the modular file's own after them, a class among them right after its
+own dependencies (see relative_order). Only the order changes: every definition still comes
 after what it needs at import time.
 
     modular:  MistralMLP, MistralAttention, MistralDecoderLayer
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import libcst as cst
 
@@ -63,13 +63,14 @@ def order_like_upstream(gathered: GatheredModule, merged: MergedModule) -> Gathe
         return found
 
     bases = {id(statement.node): statement.base for statement in merged.statements}
+    modular_rank = {index: rank for rank, index in enumerate(modular)}
     rest = [i for i in modular if i not in is_modular] + [i for i in placeable if i not in set(modular)]
     for index in [*anchors, *rest]:
         if index in done:
             continue
         base = bases.get(id(definitions[index].node))
         mapper = merged.renamed.namespace(base.model) if base is not None else None
-        needed = relative_order(closure(index) - {index}, definitions, mapper)
+        needed = relative_order(closure(index) - {index}, definitions, mapper, modular_rank)
         out += needed
         done.update(needed)
         out.append(index)
@@ -79,10 +80,14 @@ def order_like_upstream(gathered: GatheredModule, merged: MergedModule) -> Gathe
     return dataclasses.replace(gathered, definitions=tuple(reordered))
 
 
-def relative_order(needed: set[int], definitions: Sequence[Definition], mapper: BaseNamespace | None) -> list[int]:
-    """Upstream's order for what a merged class pulls in: by position in the file of the class's base
-    (`mapper`); a class needed there comes right after its own dependencies; what that file does not
-    define comes last, in reverse alphabetical order. Without a base class: the traced order."""
+def relative_order(
+    needed: set[int], definitions: Sequence[Definition], mapper: BaseNamespace | None, modular: Mapping[int, int]
+) -> list[int]:
+    """Upstream's order for what a merged class pulls in, by the file of the class's base (`mapper`):
+    each class needed comes right after its own dependencies; within each group, pulled definitions
+    by their position in that file (names it does not define last, in reverse alphabetical order),
+    then the modular file's own definitions (`modular`: index -> rank) in modular order. Without a
+    base class: the traced order."""
     if mapper is None:
         return sorted(needed)
     name = {index: definitions[index].name for index in needed}
@@ -93,10 +98,14 @@ def relative_order(needed: set[int], definitions: Sequence[Definition], mapper: 
         return (*found.rank, 0) if found is not None else (math.inf, math.inf, 0)
 
     def sort(indices: Iterable[int]) -> list[int]:
-        reverse_alphabetical = sorted(indices, key=lambda index: name[index], reverse=True)
-        return sorted(reverse_alphabetical, key=key)
+        group = list(indices)
+        pulled = sorted((i for i in group if i not in modular), key=lambda index: name[index], reverse=True)
+        return sorted(pulled, key=key) + sorted((i for i in group if i in modular), key=modular.__getitem__)
 
-    classes = sort(i for i in needed if own[i] is not None and isinstance(own[i].original, cst.ClassDef))
+    classes = sorted(
+        (i for i in needed if own[i] is not None and isinstance(own[i].original, cst.ClassDef)),
+        key=lambda index: (index in modular, *key(index)),
+    )
     out: list[int] = []
     remaining = set(needed)
     for index in classes:

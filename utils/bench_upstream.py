@@ -69,6 +69,7 @@ DELIBERATE = {
         "": "upstream deletes an attribute the base __init__ still uses",
     },
     "E208": {"": "upstream binds **super_kwargs where the base signature cannot take it exactly"},
+    "E213": {"": "upstream gives an override the base method's @staticmethod, which the modular code drops"},
     "E203": {
         "no argument for '": "upstream discards arguments of a super() call it unrolls (no argument for a base parameter)",
         "so the override returns None": "upstream returns the value of a super() call whose value the modular code discards",

@@ -7,6 +7,7 @@ import textwrap
 from pathlib import Path
 
 import libcst as cst
+import pytest
 
 from converter import convert_files
 from converter.bases import BaseLoader
@@ -216,9 +217,15 @@ def test_a_tree_writes_what_upstream_writes_where_a_call_means_the_same(tmp_path
     assert "import torch.nn as nn" not in text and text.count("from torch import nn\n") == 1
 
 
-def test_a_tree_orders_what_a_merged_class_needs_like_the_file_of_its_base(tmp_path: Path) -> None:
-    """Upstream's order: the modular file's own function is placed like a pulled one, where the base
-    file has the function it replaces, not where the modular file writes it."""
+@pytest.mark.parametrize(
+    ("replaced", "order"),
+    [("third", ["helper", "first", "second", "third"]), ("first", ["helper", "second", "third", "first"])],
+)
+def test_a_tree_orders_what_a_merged_class_needs_like_the_file_of_its_base(
+    tmp_path: Path, replaced: str, order: list[str]
+) -> None:
+    """Upstream's order: what a merged class needs comes before it, pulled definitions in the order
+    of the file of its base, then the modular file's own (wherever the modular file writes them)."""
     write_tree(tmp_path)
     base = (tmp_path / "tiny" / "modeling_tiny.py").read_text(encoding="utf-8")
     base = base.replace(
@@ -229,9 +236,63 @@ def test_a_tree_orders_what_a_merged_class_needs_like_the_file_of_its_base(tmp_p
     (tmp_path / "tiny" / "modeling_tiny.py").write_text(base, encoding="utf-8")
     modular = tmp_path / "small" / "modular_small.py"
     modular.write_text(
-        MODULAR.replace("class SmallMLP(TinyMLP):", "def third(x):\n    return -x\n\n\nclass SmallMLP(TinyMLP):"),
+        MODULAR.replace(
+            "class SmallMLP(TinyMLP):", f"def {replaced}(x):\n    return -x\n\n\nclass SmallMLP(TinyMLP):"
+        ),
         encoding="utf-8",
     )
     text = convert_files([modular], tmp_path, layout=TREE)[tmp_path / "small" / "modeling_small.py"]
     names = [line.split("(")[0].split()[1] for line in text.splitlines() if line.startswith(("def ", "class "))]
-    assert names == ["helper", "first", "second", "third", "SmallMLP", "SmallPreTrainedModel"]
+    assert names == [*order, "SmallMLP", "SmallPreTrainedModel"]
+
+
+def test_upstream_markers_in_a_tree(tmp_path: Path) -> None:
+    """`@no_inherit_decorator` drops the base class's decorators and itself; an empty merged body is
+    `pass`, as upstream writes it, not the base's `...`."""
+    write_tree(tmp_path)
+    base = (tmp_path / "tiny" / "modeling_tiny.py").read_text(encoding="utf-8")
+    base = base.replace(
+        "class TinyMLP(nn.Module):\n", "def register(cls):\n    return cls\n\n\n@register\nclass TinyMLP(nn.Module):\n"
+    ).replace(
+        "class TinyPreTrainedModel(PreTrainedModel):\n    config_class = TinyConfig\n",
+        "class TinyPreTrainedModel(PreTrainedModel): ...\n",
+    )
+    (tmp_path / "tiny" / "modeling_tiny.py").write_text(base, encoding="utf-8")
+    modular = tmp_path / "small" / "modular_small.py"
+    modular.write_text(
+        MODULAR.replace(
+            "class SmallMLP(TinyMLP):",
+            "from ...utils.generic import no_inherit_decorator\n\n\n@no_inherit_decorator\nclass SmallMLP(TinyMLP):",
+        ).replace("    config_class = SmallConfig\n", "    pass\n"),
+        encoding="utf-8",
+    )
+    text = convert_files([modular], tmp_path, layout=TREE)[tmp_path / "small" / "modeling_small.py"]
+    assert (
+        "\n\nclass SmallMLP(nn.Module):\n" in text and "no_inherit_decorator" not in text and "@register" not in text
+    )
+    assert "class SmallPreTrainedModel(PreTrainedModel):\n    pass\n" in text
+
+
+def test_an_override_dropping_staticmethod_is_e213(tmp_path: Path) -> None:
+    write_tree(tmp_path)
+    base = (tmp_path / "tiny" / "modeling_tiny.py").read_text(encoding="utf-8")
+    base = base.replace(
+        "    def forward(self, x):\n",
+        "    @staticmethod\n    def scale(config):\n        return 1.0\n\n    def forward(self, x):\n",
+    )
+    (tmp_path / "tiny" / "modeling_tiny.py").write_text(base, encoding="utf-8")
+    modular = tmp_path / "small" / "modular_small.py"
+    modular.write_text(
+        MODULAR.replace(
+            "class SmallMLP(TinyMLP):\n    pass\n",
+            "class SmallMLP(TinyMLP):\n    def scale(config):\n        return 2.0\n",
+        ),
+        encoding="utf-8",
+    )
+    result = run_cli("--tree", str(tmp_path), str(modular))
+    assert result.returncode == 1
+    assert (
+        "E213 SmallMLP.scale overrides a staticmethod without @staticmethod: Python would pass the instance as 'config'"
+        in result.stderr
+    )
+    assert "fix: add @staticmethod to the override" in result.stderr
