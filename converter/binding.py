@@ -51,8 +51,11 @@ def bind_arguments(
     star_arg, star_kwarg = params.star_arg, params.star_kwarg
     if extra_positional and not isinstance(star_arg, cst.Param):
         raise override.refuse(site.call, site.what, "it passes more positional arguments than the base takes", FIX)
-    if (extra_keywords or spread is not None) and not isinstance(star_kwarg, cst.Param):
+    if extra_keywords and not isinstance(star_kwarg, cst.Param):
         raise override.refuse(site.call, site.what, "it passes keywords the base does not take", FIX)
+    if spread is not None and not isinstance(star_kwarg, cst.Param):
+        why = f"it passes **{code(spread)}, and the base takes no **kwargs"
+        raise override.refuse(site.call, site.what, why, FIX)
     unbound = [p.name.value for p in keywordable if p.name.value not in values]
     if spread is not None and (unbound or extra_keywords):
         why = f"**{code(spread)} may or may not carry {', '.join(unbound) or 'the extra keywords'}"

@@ -73,6 +73,10 @@ DELIBERATE = {
     "E213": {"": "upstream gives an override the base method's @staticmethod, which the modular code drops"},
     "E203": {
         "no argument for '": "upstream discards arguments of a super() call it unrolls (no argument for a base parameter)",
+        "more positional arguments than the base takes": "upstream discards arguments of a super() call that Python "
+        "would refuse (TypeError: too many positional arguments)",
+        "keywords the base does not take": "upstream discards arguments of a super() call that Python would refuse "
+        "(TypeError: unexpected keyword)",
         "so the override returns None": "upstream returns the value of a super() call whose value the modular code discards",
         "super() there has no instance": "upstream unrolls super() in a staticmethod, where Python cannot run it",
         "so it runs twice": "upstream applies once a decorator that the modular code applies twice",

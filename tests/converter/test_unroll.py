@@ -292,6 +292,10 @@ def test_super_kwargs_keeps_the_override_spelling_of_self(inherit: Inherit) -> N
         ),
         (
             "def forward(self, x, **kwargs):\n    return super().forward(x, **kwargs)\n",
+            "cannot unroll super().forward() in forward exactly: it passes **kwargs, and the base takes no **kwargs",
+        ),
+        (
+            "def forward(self, x):\n    return super().forward(x, gate=2)\n",
             "cannot unroll super().forward() in forward exactly: it passes keywords the base does not take",
         ),
     ],
