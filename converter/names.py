@@ -18,7 +18,7 @@ from types import MappingProxyType
 
 import libcst as cst
 from libcst.helpers import get_full_name_for_node
-from libcst.metadata import ExpressionContextProvider, GlobalScope, Scope, ScopeProvider
+from libcst.metadata import ExpressionContext, ExpressionContextProvider, GlobalScope, Scope, ScopeProvider
 
 SCOPES = (cst.FunctionDef, cst.Lambda, cst.ClassDef)
 
@@ -292,12 +292,75 @@ def scopes_of(module: cst.Module) -> Mapping[cst.CSTNode, Scope | None]:
     two providers inside a batched visit of the whole tree that does nothing else, where both do
     their own traversal from `visit_Module`; here they are run directly.
     """
-    contexts = ExpressionContextProvider()
-    contexts.visit_Module(module)
+    contexts = expression_contexts(module)
+    if contexts is None:
+        provided = ExpressionContextProvider()
+        provided.visit_Module(module)
+        contexts = dict(provided._computed)
     provider = ScopeProvider()
-    provider.metadata = {ExpressionContextProvider: MappingProxyType(dict(contexts._computed))}
+    provider.metadata = {ExpressionContextProvider: MappingProxyType(contexts)}
     provider.visit_Module(module)
     return MappingProxyType(dict(provider._computed))
+
+
+def expression_contexts(module: cst.Module) -> dict[cst.CSTNode, ExpressionContext] | None:
+    """libcst's ExpressionContextProvider metadata of `module`, found by a walk of node fields that
+    applies its visitor's rules, not by the visitor (which rebuilds every node it passes). The walk
+    takes another order than the visitor, which matters only where one node object occurs twice in
+    the tree with two different contexts (the last one wins): then it gives None, and the caller
+    runs the provider itself."""
+    load, store = ExpressionContext.LOAD, ExpressionContext.STORE
+    found: dict[cst.CSTNode, ExpressionContext] = {}
+    stack: list[tuple[cst.CSTNode | None, ExpressionContext]] = [(module, load)]
+
+    def record(node: cst.CSTNode, context: ExpressionContext) -> bool:
+        return found.setdefault(node, context) is context
+
+    while stack:
+        node, context = stack.pop()
+        if node is None:
+            continue
+        kind = type(node)
+        if kind is cst.Name:
+            if not record(node, context):
+                return None
+        elif kind is cst.Assign:
+            stack += [(target, store) for target in node.targets] + [(node.value, context)]
+        elif kind is cst.AnnAssign:
+            stack += [(node.target, store), (node.annotation, context), (node.value, context)]
+        elif kind is cst.AugAssign or kind is cst.NamedExpr:
+            stack += [(node.target, store), (node.value, context)]
+        elif kind is cst.AsName:
+            stack.append((node.name, store))
+        elif kind is cst.CompFor:
+            parts = [node.iter, *node.ifs, node.inner_for_in]
+            stack += [(node.target, store)] + [(part, context) for part in parts]
+        elif kind is cst.For:
+            stack += [(node.target, store), (node.iter, context), (node.body, context), (node.orelse, context)]
+        elif kind is cst.Del:
+            stack.append((node.target, ExpressionContext.DEL))
+        elif kind is cst.Attribute:
+            if not record(node, context):
+                return None
+            stack.append((node.value, load))
+        elif kind is cst.Subscript:
+            if not record(node, context):
+                return None
+            slices = node.slice if isinstance(node.slice, Sequence) else [node.slice]
+            stack += [(node.value, load)] + [(part, load) for part in slices]
+        elif kind is cst.ClassDef:
+            parts = [node.body, *node.bases, *node.keywords, *node.decorators]
+            stack += [(node.name, store)] + [(part, context) for part in parts]
+        elif kind is cst.FunctionDef:
+            parts = [node.params, node.body, *node.decorators, node.returns]
+            stack += [(node.name, store)] + [(part, context) for part in parts]
+        elif kind is cst.Param:
+            stack += [(node.name, store), (node.annotation, context), (node.default, context)]
+        else:
+            if (kind is cst.Tuple or kind is cst.List or kind is cst.StarredElement) and not record(node, context):
+                return None
+            stack += [(child, context) for child in child_nodes(node)]
+    return found
 
 
 @functools.cache

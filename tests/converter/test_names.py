@@ -5,7 +5,7 @@ from __future__ import annotations
 import textwrap
 
 import libcst as cst
-from libcst.metadata import MetadataWrapper, Scope, ScopeProvider
+from libcst.metadata import ExpressionContextProvider, MetadataWrapper, Scope, ScopeProvider
 
 from converter.names import (
     CollectBindings,
@@ -13,6 +13,7 @@ from converter.names import (
     analyse_statement,
     bound_names,
     code_of,
+    expression_contexts,
     mentioned_names,
     scopes_of,
 )
@@ -140,3 +141,19 @@ def test_fast_walks_find_what_the_visitors_find() -> None:
             bindings = CollectBindings(nested)
             node.visit(bindings)
             assert bound_names([node], nested) == frozenset(bindings.names)
+
+
+def test_expression_contexts_match_the_provider() -> None:
+    module = cst.parse_module(SOURCE)
+    provider = ExpressionContextProvider()
+    provider.visit_Module(module)
+    assert expression_contexts(module) == dict(provider._computed)
+
+
+def test_a_node_shared_with_two_contexts_is_left_to_the_provider() -> None:
+    """`x = x` built with one Name object: the visitor's order decides its context, so the walk gives up."""
+    name = cst.Name("x")
+    shared = cst.Module(body=[cst.SimpleStatementLine([cst.Assign([cst.AssignTarget(name)], name)])])
+    assert expression_contexts(shared) is None
+    expected = describe(shared, MetadataWrapper(shared, unsafe_skip_copy=True).resolve(ScopeProvider))
+    assert describe(shared, scopes_of(shared)) == expected
