@@ -13,6 +13,7 @@ from __future__ import annotations
 import ast
 import functools
 import re
+import warnings
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,6 +52,9 @@ class ParsedModule:
         origin = self.origins.get(node)
         if origin is not None:
             return origin
+        start = self.positions.start_of(node) if isinstance(self.positions, LazyPositions) else None
+        if start is not None:
+            return start[0], start[1] + 1
         if node not in self.positions:
             # A wrapper built by a pass (a one-line class body split into statements): use what it wraps.
             inner = next((child for child in node.children if self.has_position(child)), None)
@@ -72,10 +76,20 @@ class ParsedModule:
 class LazyPositions(Mapping[cst.CSTNode, CodeRange]):
     """The positions of a wrapper's module, computed on first use: a module the passes build is
     printed with positions only when a diagnostic points into it (they are about as costly as
-    parsing it)."""
+    parsing it). Given the module's `source`, `start_of` answers for its statements without them."""
 
-    def __init__(self, wrapper: MetadataWrapper) -> None:
+    def __init__(self, wrapper: MetadataWrapper, source: str | None = None) -> None:
         self.wrapper = wrapper
+        self.source = source
+
+    @functools.cached_property
+    def statement_starts(self) -> Mapping[int, tuple[int, int]]:
+        return statement_starts(self.source, self.wrapper.module) if self.source is not None else {}
+
+    def start_of(self, node: cst.CSTNode) -> tuple[int, int] | None:
+        """Where `node` starts (1-based line, 0-based column) when it is a top-level statement or a
+        small statement of a top-level line, as PositionProvider gives it; else None."""
+        return self.statement_starts.get(id(node))
 
     @functools.cached_property
     def resolved(self) -> Mapping[cst.CSTNode, CodeRange]:
@@ -89,6 +103,32 @@ class LazyPositions(Mapping[cst.CSTNode, CodeRange]):
 
     def __len__(self) -> int:
         return len(self.resolved)
+
+
+def statement_starts(source: str, module: cst.Module) -> dict[int, tuple[int, int]]:
+    """id of each top-level statement of `module` (parsed from `source`), and of each small statement
+    of its simple lines -> its start (1-based line, 0-based column), read off CPython's parser,
+    which is much cheaper than PositionProvider; {} where the two parsers do not pair up."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # SyntaxWarning: invalid escape sequences, reported elsewhere
+            statements = ast.parse(source).body
+    except (SyntaxError, ValueError):
+        return {}
+    parts = [list(s.body) if isinstance(s, cst.SimpleStatementLine) else [s] for s in module.body]
+    if sum(map(len, parts)) != len(statements):
+        return {}
+    lines = re.split(r"\r\n|\r|\n", source)
+    starts: dict[int, tuple[int, int]] = {}
+    found = iter(statements)
+    for statement, nodes in zip(module.body, parts, strict=True):
+        for node in nodes:
+            parsed = next(found)
+            # col_offset counts UTF-8 bytes; columns count characters.
+            column = len(lines[parsed.lineno - 1].encode()[: parsed.col_offset].decode()) if parsed.col_offset else 0
+            starts[id(node)] = (parsed.lineno, column)
+        starts.setdefault(id(statement), starts[id(nodes[0])])
+    return starts
 
 
 def make_diagnostic(path: str, source: str, line: int, col: int, code: str, message: str, fix: str) -> Diagnostic:
@@ -126,7 +166,7 @@ def parse_modular(path: Path, repo_root: Path, layout: Layout = REPO) -> ParsedM
     # unsafe_skip_copy: positions are keyed by the very nodes later passes hold. They are computed
     # on first use: a run parses every modular file up front to schedule them, and workers parse again.
     wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
-    positions = LazyPositions(wrapper)
+    positions = LazyPositions(wrapper, source)
     return ParsedModule(path, display_path, source, model, module, wrapper, positions, layout=layout)
 
 
