@@ -39,6 +39,7 @@ Codes, by the pass that reports them:
     E212       merge_classes  removing a member that a parent class of the base class defines too
                               (the merged class would expose the parent's member)
     E213       merge_classes  an override dropping the base method's @staticmethod or @classmethod
+    E214       merge_classes  `Parent.__init__()` (a base's instance dunder method) called without the instance
 
 Definition time: DESIGN rule 6 (the modular definition wins everywhere) matches plain Python only
 where code looks a name up when it runs. For a value read once, when a statement executes, the

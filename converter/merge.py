@@ -37,7 +37,7 @@ from converter.diagnostics import ConversionError, Diagnostic
 from converter.members import classify_members, member_kind, member_name, removes_attribute, removes_method
 from converter.names import CollectMentions, bound_names, code_of, mentioned_names, substitute_names
 from converter.namespace import BaseDefinition, BaseNamespace
-from converter.parent_calls import parent_calls_to_super
+from converter.parent_calls import parent_calls_to_super, selfless_parent_calls
 from converter.parse import ParsedModule
 from converter.rename import RenamedModule
 from converter.resolve import is_model_import
@@ -105,9 +105,24 @@ def merge_statement(
         node = merge_class(statement, arg, base, parsed)
     aliases = {alias: target for alias in renamed.aliases if (target := renamed.target(alias)) != alias}
     [node] = substitute_names([node], {alias: aliases[alias] for alias in sorted(aliases)})
+    if isinstance(node, cst.ClassDef) and isinstance(statement, cst.ClassDef):
+        check_parent_calls(statement, node, parsed)
     if parsed.layout.tree and isinstance(node, cst.ClassDef):
         node = parent_calls_to_super(node)
     yield ModularStatement(node, statement, base)
+
+
+def check_parent_calls(statement: cst.ClassDef, merged: cst.ClassDef, parsed: ParsedModule) -> None:
+    """E214: `Parent.__init__()` and the like without the instance, a TypeError in Python."""
+    parents = {code_of(arg.value) for arg in (*statement.bases, *merged.bases)}
+    calls = selfless_parent_calls(statement, parents)
+    if calls:
+        func = calls[0].func
+        assert isinstance(func, cst.Attribute)
+        written = code_of(calls[0])
+        message = f"{written} passes no instance: Python raises TypeError (missing 'self')"
+        fix = f"write super().{func.attr.value}(...), or pass self first: {code_of(func)}(self, ...)"
+        raise ConversionError([parsed.diagnostic(calls[0], "E214", message, fix)])
 
 
 def find_model_base(statement: cst.ClassDef, renamed: RenamedModule) -> tuple[cst.Arg, BaseDefinition] | None:

@@ -80,3 +80,50 @@ class ParentCalls(cst.CSTTransformer):
 
 
 COMPREHENSIONS = (cst.ListComp, cst.SetComp, cst.DictComp, cst.GeneratorExp)
+
+
+def selfless_parent_calls(class_def: cst.ClassDef, parents: set[str]) -> list[cst.Call]:
+    """Calls `Parent.__method__(...)` in `class_def` (a base class's instance dunder method, taken from
+    the class) whose first argument is not the enclosing method's first parameter: Python raises
+    TypeError there, since no instance is passed (`nn.Module.__init__()`)."""
+    finder = FindSelflessCalls(parents)
+    class_def.visit(finder)
+    return finder.found
+
+
+#: dunder methods Python calls on the class, not on an instance
+CLASS_LEVEL = frozenset({"__new__", "__init_subclass__", "__class_getitem__", "__subclasshook__"})
+
+
+class FindSelflessCalls(cst.CSTVisitor):
+    def __init__(self, parents: set[str]) -> None:
+        self.parents = parents
+        self.selves: list[str] = []
+        self.found: list[cst.Call] = []
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        params = [*node.params.posonly_params, *node.params.params]
+        self.selves.append(params[0].name.value if params else "")
+
+    def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
+        self.selves.pop()
+
+    def visit_Call(self, node: cst.Call) -> None:
+        func = node.func
+        if not (isinstance(func, cst.Attribute) and isinstance(func.value, (cst.Name, cst.Attribute))):
+            return
+        method = func.attr.value
+        if not (method.startswith("__") and method.endswith("__")) or method in CLASS_LEVEL:
+            return
+        if code_of(func.value) not in self.parents or not self.selves:
+            return
+        first = node.args[0] if node.args else None
+        passes_self = (
+            first is not None
+            and first.keyword is None
+            and not first.star
+            and isinstance(first.value, cst.Name)
+            and first.value.value == self.selves[-1]
+        )
+        if not passes_self:
+            self.found.append(node)

@@ -71,6 +71,7 @@ DELIBERATE = {
     },
     "E208": {"": "upstream binds **super_kwargs where the base signature cannot take it exactly"},
     "E213": {"": "upstream gives an override the base method's @staticmethod, which the modular code drops"},
+    "E214": {"": "upstream turns Parent.__init__() without the instance (a TypeError in Python) into super()"},
     "E203": {
         "no argument for '": "upstream discards arguments of a super() call it unrolls (no argument for a base parameter)",
         "more positional arguments than the base takes": "upstream discards arguments of a super() call that Python "

@@ -252,6 +252,26 @@ def test_a_decorated_base_class_is_e209(inherit: Inherit) -> None:
     assert (diagnostic.line, diagnostic.col, diagnostic.code) == (4, 14, "E209")
 
 
+def test_a_base_dunder_method_called_without_the_instance_is_e214(inherit: Inherit) -> None:
+    base = {
+        "tiny": {
+            "modeling": "from torch import nn\n\n\nclass TinyNorm(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+        }
+    }
+    header = (
+        "from torch import nn\n\nfrom generated.tiny.modeling_tiny import TinyNorm\n\n\nclass ToyNorm(TinyNorm):\n"
+    )
+    with pytest.raises(ConversionError) as caught:
+        inherit(header + "    def __init__(self):\n        nn.Module.__init__()\n", base)
+    [diagnostic] = caught.value.diagnostics
+    assert (diagnostic.line, diagnostic.col, diagnostic.code) == (8, 9, "E214")
+    assert diagnostic.message == "nn.Module.__init__() passes no instance: Python raises TypeError (missing 'self')"
+    text = inherit(header + "    def __init__(self):\n        nn.Module.__init__(self)\n", base)[
+        "generated/toy/modeling_toy.py"
+    ]
+    assert "        nn.Module.__init__(self)\n" in text
+
+
 CHAIN = {
     "tiny": {
         "modeling": """
