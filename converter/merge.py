@@ -28,6 +28,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -74,7 +75,28 @@ def merge_classes(renamed: RenamedModule) -> MergedModule:
             diagnostics += error.diagnostics
     if diagnostics:
         raise ConversionError(diagnostics)
+    if parsed.layout.tree:
+        statements = explicit_calls_to_super(statements, renamed)
     return MergedModule(renamed, tuple(statements))
+
+
+def explicit_calls_to_super(statements: list[ModularStatement], renamed: RenamedModule) -> list[ModularStatement]:
+    """In a tree, `Ancestor.method(self, ...)` becomes `super().method(...)` where exact (parent_calls.py)."""
+    classes = {s.node.name.value: s.node for s in statements if isinstance(s.node, cst.ClassDef)}
+
+    def lookup(name: str) -> cst.ClassDef | None:
+        if name in classes:
+            return classes[name]
+        for namespace in renamed.namespaces:
+            definition = namespace.definition(name)
+            if definition is not None and isinstance(definition.node, cst.ClassDef):
+                return definition.node
+        return None
+
+    return [
+        dataclasses.replace(s, node=parent_calls_to_super(s.node, lookup)) if isinstance(s.node, cst.ClassDef) else s
+        for s in statements
+    ]
 
 
 def is_import_line(statement: cst.BaseStatement) -> bool:
@@ -107,8 +129,6 @@ def merge_statement(
     [node] = substitute_names([node], {alias: aliases[alias] for alias in sorted(aliases)})
     if isinstance(node, cst.ClassDef) and isinstance(statement, cst.ClassDef):
         check_parent_calls(statement, node, parsed)
-    if parsed.layout.tree and isinstance(node, cst.ClassDef):
-        node = parent_calls_to_super(node)
     yield ModularStatement(node, statement, base)
 
 

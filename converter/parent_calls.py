@@ -1,37 +1,60 @@
-"""In a transformers tree, `Parent.method(self, ...)` inside a class whose first base is `Parent` becomes
-`super().method(...)`, as upstream's converter writes it.
+"""In a transformers tree, `Ancestor.method(self, ...)` inside a class becomes `super().method(...)`
+where both reach the same method, as upstream's converter writes it.
 
-Both reach the same method whenever nothing sits between the class and `Parent` in the instance's
-method resolution order, which holds for every class of a generated file (a subclass would need a
-diamond, another subclass of `Parent` as a later base, to change it). The call must be in the
-method's own scope (a nested function, lambda or comprehension has no `super()` of its own) and
-pass the method's first parameter, never rebound there, as `self`. The repository's layout keeps
-the explicit call, which says the same without that argument.
+That holds when `Ancestor` is the class's first base, or is reached from it through classes of the
+same file (and its bases) that each have one base and do not define `method` themselves:
+`super()` then finds the method where `Ancestor.method` finds it (a subclass could change that only
+through a diamond, another subclass of a class in the chain as a later base). The call must be
+in the method's own scope (a nested function, lambda or comprehension has no `super()` of its own)
+and pass the method's first parameter, never rebound there, as `self`. The repository's layout
+keeps the explicit call, which says the same without that argument.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import libcst as cst
 
 from converter.names import bound_names, code_of
 
+Lookup = Callable[[str], cst.ClassDef | None]
 
-def parent_calls_to_super(class_def: cst.ClassDef) -> cst.ClassDef:
-    """`class_def` with `FirstBase.method(self, ...)` calls in its methods written `super().method(...)`."""
+
+def parent_calls_to_super(class_def: cst.ClassDef, lookup: Lookup) -> cst.ClassDef:
+    """`class_def` with `Ancestor.method(self, ...)` calls in its methods written `super().method(...)`
+    where that is the same method (`lookup` finds the file's classes by name)."""
     if not class_def.bases or not isinstance(class_def.bases[0].value, (cst.Name, cst.Attribute)):
         return class_def
-    parent = code_of(class_def.bases[0].value)
+    first = code_of(class_def.bases[0].value)
     body = class_def.body
     if not isinstance(body, cst.IndentedBlock):
         return class_def
+
+    def reaches(ancestor: str, method: str) -> bool:
+        current, seen = first, set()
+        while current != ancestor:
+            found = lookup(current) if current not in seen else None
+            if found is None or len(found.bases) != 1 or defines(found, method):
+                return False
+            seen.add(current)
+            current = code_of(found.bases[0].value)
+        return True
+
     statements = [
-        rewrite_method(statement, parent) if isinstance(statement, cst.FunctionDef) else statement
+        rewrite_method(statement, reaches) if isinstance(statement, cst.FunctionDef) else statement
         for statement in body.body
     ]
     return class_def.with_changes(body=body.with_changes(body=statements))
 
 
-def rewrite_method(function: cst.FunctionDef, parent: str) -> cst.FunctionDef:
+def defines(class_def: cst.ClassDef, name: str) -> bool:
+    """The class body binds `name` (a method or an attribute)."""
+    body = class_def.body.body if isinstance(class_def.body, cst.IndentedBlock) else ()
+    return name in bound_names(list(body))
+
+
+def rewrite_method(function: cst.FunctionDef, reaches: Callable[[str, str], bool]) -> cst.FunctionDef:
     params = [*function.params.posonly_params, *function.params.params]
     kinds = {code_of(d.decorator) for d in function.decorators}
     if not params or kinds & {"staticmethod", "classmethod"} or not isinstance(function.body, cst.IndentedBlock):
@@ -39,12 +62,12 @@ def rewrite_method(function: cst.FunctionDef, parent: str) -> cst.FunctionDef:
     own = params[0].name.value
     if own in bound_names(function.body.body, nested=False):
         return function
-    return function.with_changes(body=function.body.visit(ParentCalls(parent, own)))
+    return function.with_changes(body=function.body.visit(ParentCalls(reaches, own)))
 
 
 class ParentCalls(cst.CSTTransformer):
-    def __init__(self, parent: str, own: str) -> None:
-        self.parent = parent
+    def __init__(self, reaches: Callable[[str, str], bool], own: str) -> None:
+        self.reaches = reaches
         self.own = own
         self.depth = 0
 
@@ -71,11 +94,11 @@ class ParentCalls(cst.CSTTransformer):
             return False
         first = call.args[0]
         return (
-            code_of(func.value) == self.parent
-            and first.keyword is None
+            first.keyword is None
             and not first.star
             and isinstance(first.value, cst.Name)
             and first.value.value == self.own
+            and self.reaches(code_of(func.value), func.attr.value)
         )
 
 

@@ -107,6 +107,11 @@ def param_names(function: cst.FunctionDef) -> frozenset[str]:
 
 
 def strip_comma(param: cst.Param) -> cst.Param:
+    """The parameter without its comma (the merged order places commas anew), unless a comment
+    follows the comma (`x=None,  # unused`), which would be lost with it."""
+    comma = param.comma
+    if isinstance(comma, cst.Comma) and "#" in cst.Module([]).code_for_node(comma.whitespace_after):
+        return param
     return param.with_changes(comma=cst.MaybeSentinel.DEFAULT)
 
 

@@ -296,3 +296,26 @@ def test_an_override_dropping_staticmethod_is_e213(tmp_path: Path) -> None:
         in result.stderr
     )
     assert "fix: add @staticmethod to the override" in result.stderr
+
+
+@pytest.mark.parametrize("middle_defines_init", [False, True])
+def test_an_ancestor_call_becomes_super_only_where_super_reaches_the_same_method(
+    tmp_path: Path, middle_defines_init: bool
+) -> None:
+    write_tree(tmp_path)
+    middle = "    def __init__(self, config):\n        super().__init__(config)\n" if middle_defines_init else ""
+    modular = tmp_path / "small" / "modular_small.py"
+    modular.write_text(
+        MODULAR.replace(
+            "from ...utils import logging\n",
+            "from ...modeling_utils import PreTrainedModel\nfrom ...utils import logging\n",
+        )
+        + middle
+        + "\n\nclass SmallHead(SmallPreTrainedModel):\n    def __init__(self, config):\n"
+        "        PreTrainedModel.__init__(self, config)\n",
+        encoding="utf-8",
+    )
+    text = convert_files([modular], tmp_path, layout=TREE)[tmp_path / "small" / "modeling_small.py"]
+    head = text[text.index("class SmallHead") :]
+    expected = "PreTrainedModel.__init__(self, config)" if middle_defines_init else "super().__init__(config)"
+    assert f"    def __init__(self, config):\n        {expected}\n" in head

@@ -251,6 +251,21 @@ def test_super_kwargs_inherits_the_base_signature_and_adds_to_it(inherit: Inheri
     )
 
 
+def test_super_kwargs_keeps_comments_after_the_parameters(inherit: Inherit) -> None:
+    source = """
+        def forward(
+            self,
+            gate: float = 0.5,  # how much passes
+            **super_kwargs,
+        ):
+            out = super().forward(**super_kwargs)
+            return out * gate
+        """
+    assert "    scale: float = 1.0,\n    gate: float = 0.5,  # how much passes\n) -> torch.Tensor:\n" in method(
+        source, "forward", inherit
+    )
+
+
 def test_super_kwargs_keeps_the_override_spelling_of_self(inherit: Inherit) -> None:
     source = """
         def forward(this, gate: float = 0.5, **super_kwargs):
