@@ -14,7 +14,7 @@ import ast
 import functools
 import re
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -87,8 +87,8 @@ class LazyPositions(Mapping[cst.CSTNode, CodeRange]):
         return statement_starts(self.source, self.wrapper.module) if self.source is not None else {}
 
     def start_of(self, node: cst.CSTNode) -> tuple[int, int] | None:
-        """Where `node` starts (1-based line, 0-based column) when it is a top-level statement or a
-        small statement of a top-level line, as PositionProvider gives it; else None."""
+        """Where `node` starts (1-based line, 0-based column) when it is a top-level statement, a
+        small statement of a top-level line or a name it imports, as PositionProvider gives it; else None."""
         return self.statement_starts.get(id(node))
 
     @functools.cached_property
@@ -106,9 +106,9 @@ class LazyPositions(Mapping[cst.CSTNode, CodeRange]):
 
 
 def statement_starts(source: str, module: cst.Module) -> dict[int, tuple[int, int]]:
-    """id of each top-level statement of `module` (parsed from `source`), and of each small statement
-    of its simple lines -> its start (1-based line, 0-based column), read off CPython's parser,
-    which is much cheaper than PositionProvider; {} where the two parsers do not pair up."""
+    """id of each top-level statement of `module` (parsed from `source`), of each small statement of
+    its simple lines and of each name those import -> its start (1-based line, 0-based column), read
+    off CPython's parser, much cheaper than PositionProvider; {} where the two parsers do not pair up."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # SyntaxWarning: invalid escape sequences, reported elsewhere
@@ -121,12 +121,21 @@ def statement_starts(source: str, module: cst.Module) -> dict[int, tuple[int, in
     lines = re.split(r"\r\n|\r|\n", source)
     starts: dict[int, tuple[int, int]] = {}
     found = iter(statements)
+
+    def start(parsed: ast.stmt | ast.alias) -> tuple[int, int]:
+        # col_offset counts UTF-8 bytes; columns count characters.
+        column = len(lines[parsed.lineno - 1].encode()[: parsed.col_offset].decode()) if parsed.col_offset else 0
+        return parsed.lineno, column
+
     for statement, nodes in zip(module.body, parts, strict=True):
         for node in nodes:
             parsed = next(found)
-            # col_offset counts UTF-8 bytes; columns count characters.
-            column = len(lines[parsed.lineno - 1].encode()[: parsed.col_offset].decode()) if parsed.col_offset else 0
-            starts[id(node)] = (parsed.lineno, column)
+            starts[id(node)] = start(parsed)
+            # The names of an import too (diagnostics about pulled code point at the first base import).
+            if isinstance(node, (cst.Import, cst.ImportFrom)) and isinstance(parsed, (ast.Import, ast.ImportFrom)):
+                aliases = node.names if isinstance(node.names, Sequence) else ()
+                if len(aliases) == len(parsed.names):
+                    starts.update({id(alias): start(name) for alias, name in zip(aliases, parsed.names, strict=True)})
         starts.setdefault(id(statement), starts[id(nodes[0])])
     return starts
 

@@ -16,6 +16,7 @@ SOURCES = [
     'x = "é"; y = "ü"; z = 1\n\n# comment\n\nasync def f():\n    await g()\n',
     "if True:\n    a = 1\nelse:\n    a = 2\r\nb = '\\d'; c = 3\r\n",
     "x = 1;\ny = 2\n",
+    "from a import (\n    b,\n    c as d,\n)\nimport é.f as g, h\n",
 ]
 
 
@@ -26,6 +27,7 @@ def test_statement_starts_match_position_provider(source: str) -> None:
     starts = statement_starts(source, module)
     nodes = [*module.body]
     nodes += [small for s in module.body if isinstance(s, cst.SimpleStatementLine) for small in s.body]
+    nodes += [alias for small in nodes if isinstance(small, (cst.Import, cst.ImportFrom)) for alias in small.names]
     assert len(starts) == len({id(node) for node in nodes})
     for node in nodes:
         start = positions[node].start
