@@ -43,6 +43,7 @@ class EmittedModel:
     modular_path: str
     modular_lines: int
     files: tuple[EmittedFile, ...]
+    tree: bool = False  # a transformers tree's files (converter/layout.py), formatted as upstream's
 
 
 def emit_model(plan: ImportPlan) -> EmittedModel:
@@ -59,7 +60,7 @@ def emit_model(plan: ImportPlan) -> EmittedModel:
     if layout.writes_init:
         files.append(EmittedFile(f"{directory}/__init__.py", render_init(parsed, plan.split.files)))
     lines = count_lines(parsed.source)
-    return EmittedModel(parsed.model, parsed.display_path, lines, tuple(files))
+    return EmittedModel(parsed.model, parsed.display_path, lines, tuple(files), layout.tree)
 
 
 def render_file(plan: ImportPlan, output: OutputPlan, imports: FileImports, is_main: bool) -> str:
@@ -87,9 +88,9 @@ def render_tree_file(plan: ImportPlan, output: OutputPlan, imports: FileImports,
     gathered = plan.split.gathered
     module = gathered.parsed.module
     head = header + header_lines(module.header) + "".join(code(statement) for statement in imports.statements)
-    parts = [head, *(code(definition.node) for definition in output.definitions)]
+    parts = [code(definition.node) for definition in output.definitions]
     parts.append(f"__all__ = [{', '.join(quote(name) for name in output.exports)}]")
-    return join_parts(parts)
+    return head.rstrip("\n") + "\n\n\n" + join_parts(parts)  # two blank lines after the imports, as upstream
 
 
 def render_init(parsed: ParsedModule, outputs: Sequence[OutputPlan]) -> str:

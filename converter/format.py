@@ -32,6 +32,8 @@ CHECK_ARGS = (
     *COMMON_ARGS,
 )
 FORMAT_ARGS = ("format", *COMMON_ARGS)
+#: a transformers tree is formatted with its repository's isort setting: two blank lines after imports
+TREE_ARGS = ("--config", "lint.isort.lines-after-imports=2")
 TIMEOUT_S = 300
 
 
@@ -39,7 +41,7 @@ def format_models(models: Sequence[EmittedModel]) -> tuple[EmittedModel, ...]:
     """The same models with every file's text formatted by ruff; raises ConversionError (E090)."""
     paths = sorted(file.path for model in models for file in model.files)
     texts = {file.path: file.text for model in models for file in model.files}
-    formatted = run_ruff(texts, paths)
+    formatted = run_ruff(texts, paths, tree=any(model.tree for model in models))
     diagnostics = [d for path in paths if (d := check_parses(path, formatted[path])) is not None]
     if diagnostics:
         raise ConversionError(diagnostics)
@@ -51,14 +53,14 @@ def format_models(models: Sequence[EmittedModel]) -> tuple[EmittedModel, ...]:
     )
 
 
-def run_ruff(texts: dict[str, str], paths: Sequence[str]) -> dict[str, str]:
+def run_ruff(texts: dict[str, str], paths: Sequence[str], tree: bool = False) -> dict[str, str]:
     ruff = find_ruff()
     with tempfile.TemporaryDirectory(prefix="modular-converter-") as directory:
         root = Path(directory)
         for path in paths:
             (root / path).parent.mkdir(parents=True, exist_ok=True)
             (root / path).write_text(texts[path], encoding="utf-8", newline="\n")
-        for args in (CHECK_ARGS, FORMAT_ARGS):
+        for args in ((*CHECK_ARGS, *TREE_ARGS) if tree else CHECK_ARGS, FORMAT_ARGS):
             run_step(ruff, args, root, paths)
         return {path: (root / path).read_text(encoding="utf-8") for path in paths}
 

@@ -29,7 +29,8 @@ from converter.split import NOT_PLACED
 
 def order_like_upstream(gathered: GatheredModule, merged: MergedModule) -> GatheredModule:
     """`gathered` with its classes in modular order, what they need (pulled, or the modular file's own
-    functions and assignments) before its first user."""
+    functions and assignments) before its first user; the modular file's used assignments that
+    need nothing defined here first."""
     definitions = list(gathered.definitions)
     placeable = [index for index, d in enumerate(definitions) if d.kind not in NOT_PLACED]
     modular_ids = {id(statement.node): rank for rank, statement in enumerate(merged.statements)}
@@ -65,7 +66,18 @@ def order_like_upstream(gathered: GatheredModule, merged: MergedModule) -> Gathe
     bases = {id(statement.node): statement.base for statement in merged.statements}
     modular_rank = {index: rank for rank, index in enumerate(modular)}
     rest = [i for i in modular if i not in is_modular] + [i for i in placeable if i not in set(modular)]
-    for index in [*anchors, *rest]:
+    used = {name for index in placeable for name in definitions[index].uses}
+    defined = set(provider)
+    # the modular file's assignments that something uses and that need nothing defined here
+    # (`logger = logging.get_logger(__name__)`) go first, as upstream puts them
+    top = [
+        i
+        for i in modular
+        if definitions[i].kind is DefinitionKind.ASSIGNMENT
+        and set(definitions[i].defines) & used
+        and not set(definitions[i].uses) & defined
+    ]
+    for index in [*top, *anchors, *rest]:
         if index in done:
             continue
         base = bases.get(id(definitions[index].node))
