@@ -77,6 +77,7 @@ def order_like_upstream(gathered: GatheredModule, merged: MergedModule) -> Gathe
         and set(definitions[i].defines) & used
         and not set(definitions[i].uses) & defined
     ]
+    top += [i for i in placeable if definitions[i].defines == ("logger",) and i not in top]  # pulled too
     for index in [*top, *anchors, *rest]:
         if index in done:
             continue

@@ -50,6 +50,21 @@ class Rename:
     new_model: str
     old_camel: str
     new_camel: str
+    any_case: bool = False  # prose (strings, comments) in a tree: every casing, as upstream (prose())
+
+    def prose(self, value: str) -> str:
+        """A string literal's source or a comment: the rule; in a tree, upstream's rule instead, in one
+        pass: its three forms as `text` maps them, any other casing (`RoBERTa`) to the new CamelCase
+        name, after anything but a letter or digit."""
+        if not self.any_case or self.old_model == self.new_model:
+            return self.text(value)
+        forms = {self.old_model: self.new_model, self.old_model.upper(): self.new_model.upper()}
+        forms[self.old_camel] = self.new_camel
+
+        def replace(match: re.Match[str]) -> str:
+            return forms.get(match[1], self.new_camel) + match[2]
+
+        return any_case_pattern(tuple(forms)).sub(replace, value)
 
     def text(self, value: str) -> str:
         """`value` (an identifier, a string literal's source or a comment) with the rule applied."""
@@ -62,6 +77,13 @@ class Rename:
             if before != after:
                 value = word_pattern(before).sub(after.replace("\\", "\\\\"), value)
         return value
+
+
+@functools.cache
+def any_case_pattern(forms: tuple[str, ...]) -> re.Pattern[str]:
+    """Upstream's (`preserve_case_replace`): any casing of a form, not after a letter or digit."""
+    alternatives = "|".join(re.escape(form) for form in forms)
+    return re.compile(rf"(?<![a-z0-9])({alternatives})(.|$)", re.IGNORECASE | re.DOTALL)
 
 
 @functools.cache
@@ -88,15 +110,15 @@ class RenameModel(cst.CSTTransformer):
         return updated_node.with_changes(value=self.rename.text(updated_node.value))
 
     def leave_SimpleString(self, original_node: cst.SimpleString, updated_node: cst.SimpleString) -> cst.SimpleString:
-        return updated_node.with_changes(value=self.rename.text(updated_node.value))
+        return updated_node.with_changes(value=self.rename.prose(updated_node.value))
 
     def leave_FormattedStringText(
         self, original_node: cst.FormattedStringText, updated_node: cst.FormattedStringText
     ) -> cst.FormattedStringText:
-        return updated_node.with_changes(value=self.rename.text(updated_node.value))
+        return updated_node.with_changes(value=self.rename.prose(updated_node.value))
 
     def leave_Comment(self, original_node: cst.Comment, updated_node: cst.Comment) -> cst.Comment:
-        return updated_node.with_changes(value=self.rename.text(updated_node.value))
+        return updated_node.with_changes(value=self.rename.prose(updated_node.value))
 
 
 def external_names(module: cst.Module) -> frozenset[str]:
@@ -139,7 +161,8 @@ def rename_bases(resolved: ResolvedModule) -> RenamedModule:
     new_camel = new_camel_prefix(resolved)
     namespaces = []
     for package in resolved.packages:
-        rename = Rename(package.model, new_model, old_camel_prefix(package), new_camel)
+        tree = resolved.parsed.layout.tree
+        rename = Rename(package.model, new_model, old_camel_prefix(package), new_camel, any_case=tree)
         files = tuple((file.path, file.kind, file.module) for file in package.files)
         imported = [external_names(file.module) for file in package.files]
         namespaces.append(build_renamed_namespace(package.model, rename, files, imported))

@@ -319,3 +319,16 @@ def test_an_ancestor_call_becomes_super_only_where_super_reaches_the_same_method
     head = text[text.index("class SmallHead") :]
     expected = "PreTrainedModel.__init__(self, config)" if middle_defines_init else "super().__init__(config)"
     assert f"    def __init__(self, config):\n        {expected}\n" in head
+
+
+def test_prose_in_a_tree_renames_every_casing_of_the_old_name(tmp_path: Path) -> None:
+    """Upstream's rule for strings and comments: `TiNy` becomes the new CamelCase name; identifiers
+    keep the repository's rule."""
+    write_tree(tmp_path)
+    base = (tmp_path / "tiny" / "modeling_tiny.py").read_text(encoding="utf-8")
+    base = base.replace(
+        "class TinyMLP(nn.Module):\n", 'class TinyMLP(nn.Module):\n    """The TiNy MLP (tiny, TINY, Tiny)."""\n\n'
+    )
+    (tmp_path / "tiny" / "modeling_tiny.py").write_text(base, encoding="utf-8")
+    text = convert_files([tmp_path / "small" / "modular_small.py"], tmp_path, layout=TREE)
+    assert '    """The Small MLP (small, SMALL, Small)."""\n' in text[tmp_path / "small" / "modeling_small.py"]
