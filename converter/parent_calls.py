@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 import libcst as cst
 
-from converter.names import bound_names, code_of
+from converter.names import bound_names, child_nodes, code_of
 
 Lookup = Callable[[str], cst.ClassDef | None]
 
@@ -60,9 +60,22 @@ def rewrite_method(function: cst.FunctionDef, reaches: Callable[[str, str], bool
     if not params or kinds & {"staticmethod", "classmethod"} or not isinstance(function.body, cst.IndentedBlock):
         return function
     own = params[0].name.value
-    if own in bound_names(function.body.body, nested=False):
+    if not passes_own_first(function.body, own) or own in bound_names(function.body.body, nested=False):
         return function
     return function.with_changes(body=function.body.visit(ParentCalls(reaches, own)))
+
+
+def passes_own_first(node: cst.CSTNode, own: str) -> bool:
+    """Some call `X.method(own, ...)` occurs under `node` (a quick walk before the transformer)."""
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, cst.Call) and isinstance(current.func, cst.Attribute) and current.args:
+            first = current.args[0].value
+            if isinstance(first, cst.Name) and first.value == own:
+                return True
+        stack += child_nodes(current)
+    return False
 
 
 class ParentCalls(cst.CSTTransformer):
@@ -108,45 +121,39 @@ COMPREHENSIONS = (cst.ListComp, cst.SetComp, cst.DictComp, cst.GeneratorExp)
 def selfless_parent_calls(class_def: cst.ClassDef, parents: set[str]) -> list[cst.Call]:
     """Calls `Parent.__method__(...)` in `class_def` (a base class's instance dunder method, taken from
     the class) whose first argument is not the enclosing method's first parameter: Python raises
-    TypeError there, since no instance is passed (`nn.Module.__init__()`)."""
-    finder = FindSelflessCalls(parents)
-    class_def.visit(finder)
-    return finder.found
+    TypeError there, since no instance is passed (`nn.Module.__init__()`). In source order."""
+    found: list[cst.Call] = []
+    stack: list[tuple[cst.CSTNode, str | None]] = [(class_def, None)]
+    while stack:
+        node, own = stack.pop()
+        if isinstance(node, cst.FunctionDef):
+            params = [*node.params.posonly_params, *node.params.params]
+            own = params[0].name.value if params else ""
+        elif isinstance(node, cst.Call) and own is not None and is_selfless_call(node, parents, own):
+            found.append(node)
+        stack += [(child, own) for child in reversed(child_nodes(node))]
+    return found
 
 
 #: dunder methods Python calls on the class, not on an instance
 CLASS_LEVEL = frozenset({"__new__", "__init_subclass__", "__class_getitem__", "__subclasshook__"})
 
 
-class FindSelflessCalls(cst.CSTVisitor):
-    def __init__(self, parents: set[str]) -> None:
-        self.parents = parents
-        self.selves: list[str] = []
-        self.found: list[cst.Call] = []
-
-    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
-        params = [*node.params.posonly_params, *node.params.params]
-        self.selves.append(params[0].name.value if params else "")
-
-    def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
-        self.selves.pop()
-
-    def visit_Call(self, node: cst.Call) -> None:
-        func = node.func
-        if not (isinstance(func, cst.Attribute) and isinstance(func.value, (cst.Name, cst.Attribute))):
-            return
-        method = func.attr.value
-        if not (method.startswith("__") and method.endswith("__")) or method in CLASS_LEVEL:
-            return
-        if code_of(func.value) not in self.parents or not self.selves:
-            return
-        first = node.args[0] if node.args else None
-        passes_self = (
-            first is not None
-            and first.keyword is None
-            and not first.star
-            and isinstance(first.value, cst.Name)
-            and first.value.value == self.selves[-1]
-        )
-        if not passes_self:
-            self.found.append(node)
+def is_selfless_call(call: cst.Call, parents: set[str], own: str) -> bool:
+    func = call.func
+    if not (isinstance(func, cst.Attribute) and isinstance(func.value, (cst.Name, cst.Attribute))):
+        return False
+    method = func.attr.value
+    if not (method.startswith("__") and method.endswith("__")) or method in CLASS_LEVEL:
+        return False
+    if code_of(func.value) not in parents:
+        return False
+    first = call.args[0] if call.args else None
+    passes_self = (
+        first is not None
+        and first.keyword is None
+        and not first.star
+        and isinstance(first.value, cst.Name)
+        and first.value.value == own
+    )
+    return not passes_self
