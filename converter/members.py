@@ -119,12 +119,15 @@ def check_method_kind(method: cst.FunctionDef, base: cst.BaseStatement | None, o
 
 
 def documented_as(method: cst.FunctionDef, base: cst.BaseStatement) -> cst.FunctionDef:
-    """In a tree, an override without a docstring (or decorators) takes the base method's docstring
-    (and its decorators when they only document), as upstream writes it; neither changes a call."""
+    """In a tree, an override without a docstring (or decorators, or return annotation) takes the base
+    method's docstring (its decorators when they only document, its return annotation), as upstream
+    writes it; none of them changes a call."""
     if not isinstance(base, cst.FunctionDef) or not isinstance(method.body, cst.IndentedBlock):
         return method
     if not method.decorators and base.decorators and all(is_documentation(d) for d in base.decorators):
         method = method.with_changes(decorators=base.decorators)
+    if method.returns is None and base.returns is not None:
+        method = method.with_changes(returns=base.returns)  # an annotation only
     own = list(method.body.body)
     base_statements = list(base.body.body) if isinstance(base.body, cst.IndentedBlock) else []
     has_docstring = len(strip_docstring(method.body)) < len(own)

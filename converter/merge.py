@@ -282,6 +282,11 @@ def merge_class(statement: cst.ClassDef, arg: cst.Arg, base: BaseDefinition, par
     )
 
 
+def is_copied_from(line: cst.EmptyLine) -> bool:
+    """A `# Copied from ...` marker, which upstream does not carry into generated files."""
+    return line.comment is not None and line.comment.value.startswith("# Copied from")
+
+
 def class_decorators(statement: cst.ClassDef, base_class: cst.ClassDef) -> list[cst.Decorator]:
     """The modular class's decorators, else the base class's. `@no_inherit_decorator` (upstream's
     marker) stands for "none of the base's" and is dropped itself."""
@@ -296,7 +301,7 @@ def leading_comments(statement: cst.ClassDef, base_class: cst.ClassDef) -> Seque
     """The modular class's comment lines above it, else the base class's (which describe the code merged in)."""
     if any(line.comment is not None for line in statement.leading_lines):
         return statement.leading_lines
-    lines = list(base_class.leading_lines)
+    lines = [line for line in base_class.leading_lines if not is_copied_from(line)]
     first = next((index for index, line in enumerate(lines) if line.comment is not None), len(lines))
     return [*statement.leading_lines, *lines[first:]] if first < len(lines) else statement.leading_lines
 

@@ -35,7 +35,7 @@ from libcst.metadata import MetadataWrapper
 from converter.definition_time import check_definition_time
 from converter.diagnostics import ConversionError, Diagnostic
 from converter.gather import DefinitionKind, kind_of
-from converter.merge import MergedModule, ModularStatement
+from converter.merge import MergedModule, ModularStatement, is_copied_from
 from converter.names import analyse_statement, bound_names, code_of
 from converter.namespace import BaseDefinition, BaseNamespace, ImportBinding, all_names
 from converter.parse import LazyPositions, ParsedModule
@@ -188,10 +188,25 @@ def modular_key(
 
 def pulled_definitions(tracer: Tracer, renamed: RenamedModule, origin: tuple[int, int]) -> list[Placed]:
     unique = {id(definition): definition for definition in tracer.definitions.values()}
+    tree = renamed.resolved.parsed.layout.tree
     return [
-        Placed(d.node, d.names, d.uses, (*base_key(d, renamed.namespaces), 0), origin)
+        Placed(
+            without_copied_from(d.node) if tree else d.node,
+            d.names,
+            d.uses,
+            (*base_key(d, renamed.namespaces), 0),
+            origin,
+        )
         for d in sorted(unique.values(), key=lambda d: base_key(d, renamed.namespaces))
     ]
+
+
+def without_copied_from(node: cst.BaseStatement) -> cst.BaseStatement:
+    """A pulled definition without the `# Copied from ...` comment above it: in a tree, upstream's
+    output drops those markers (the definition is generated now, not copied)."""
+    lines = getattr(node, "leading_lines", ())
+    kept = [line for line in lines if not is_copied_from(line)]
+    return node.with_changes(leading_lines=kept) if len(kept) < len(lines) else node
 
 
 def order_definitions(placed: Sequence[Placed]) -> list[Placed]:
