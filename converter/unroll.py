@@ -370,8 +370,24 @@ def read_before_rebinding(name: str, statements: Sequence[cst.BaseStatement]) ->
             return False
         if loops_over(statement, name):  # binds it, unless the loop runs no iteration
             return read_before_rebinding(name, statements[index + 1 :])
+        if isinstance(statement, cst.If) and not branch_reads(statement, name):
+            continue  # its branches rebind before reading, or leave it; what follows decides
         return True
     return False
+
+
+def branch_reads(statement: cst.If, name: str) -> bool:
+    """Whether an `if` may read `name` before rebinding it: in a test, or in a branch."""
+    if name in mentions([statement.test]) or read_before_rebinding(name, suite(statement.body)):
+        return True
+    orelse = statement.orelse
+    if isinstance(orelse, cst.If):
+        return branch_reads(orelse, name)
+    return orelse is not None and read_before_rebinding(name, suite(orelse.body))
+
+
+def suite(body: cst.BaseSuite) -> list[cst.BaseStatement]:
+    return list(body.body) if isinstance(body, cst.IndentedBlock) else [cst.SimpleStatementLine(body.body)]
 
 
 def loops_over(statement: cst.BaseStatement, name: str) -> bool:
@@ -397,8 +413,13 @@ def rebinds_without_reading(statement: cst.BaseStatement, name: str) -> bool:
         targets, read = [small.target], [small.value, small.annotation]
     else:
         return False
-    named = [target for target in targets if isinstance(target, cst.Name) and target.value == name]
-    others = [target for target in targets if not any(target is n for n in named)]
+    named: list[cst.CSTNode] = []
+    others: list[cst.CSTNode] = []
+    for target in targets:
+        elements = [e.value for e in target.elements] if isinstance(target, (cst.Tuple, cst.List)) else [target]
+        for element in elements:  # `name = ...` or `name, other = ...`
+            is_name = isinstance(element, cst.Name) and element.value == name
+            (named if is_name else others).append(element)
     return bool(named) and name not in mentions([*read, *others])
 
 

@@ -344,6 +344,19 @@ def test_a_local_the_base_body_sets_read_before_it_is_rebound_is_e203(inherit: I
     )
 
 
+@pytest.mark.parametrize(
+    "tail",
+    [
+        "    y, z = out, 1\n    return y + z\n",
+        "    if x is not None:\n        y = out * 2\n        out = y\n    return out\n",
+        "    if x is None:\n        pass\n    else:\n        y = 1\n        out = out + y\n    return out\n",
+    ],
+)
+def test_a_base_local_rebound_in_a_tuple_or_a_branch_before_any_read_is_exact(inherit: Inherit, tail: str) -> None:
+    source = "def forward(self, x):\n    out = super().forward(x)\n" + tail
+    assert method(source, "forward", inherit).endswith(tail)
+
+
 def test_a_loop_variable_rebinding_a_base_local_is_exact_unless_read_after_the_loop(inherit: Inherit) -> None:
     source = "def forward(self, x):\n    out = super().forward(x)\n    for y in range(2):\n        out = out + y\n    return out\n"
     assert "    for y in range(2):\n        out = out + y\n    return out\n" in method(source, "forward", inherit)
