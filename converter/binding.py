@@ -11,6 +11,9 @@ and refuses (E203) whatever it cannot decide without running the code: `*seq` ar
     super().f(x + 1)     param x: `x = x + 1` before the body
     (no **kwargs given)  param **kwargs: drop `**kwargs` from the body's calls when that is all it
                          does with them, else `kwargs = {}`
+    super().f(x, **kw)   param scale (default 1.0) not passed by name: `options = {**kw}` then
+                         `scale = options.pop("scale", 1.0)` (a literal default only; a call that
+                         Python would reject for a key passed twice is not refused)
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ if TYPE_CHECKING:
     from converter.unroll import CallSite, Override
 
 ARGS, KWARGS = "*", "**"
+POP = "pop"  # taken from the base's new **kwargs dict, after it is bound
 
 
 @dataclass(frozen=True)
@@ -56,12 +60,16 @@ def bind_arguments(
     if spread is not None and not isinstance(star_kwarg, cst.Param):
         why = f"it passes **{code(spread)}, and the base takes no **kwargs"
         raise override.refuse(site.call, site.what, why, FIX)
-    unbound = [p.name.value for p in keywordable if p.name.value not in values]
-    if spread is not None and (unbound or extra_keywords):
-        why = f"**{code(spread)} may or may not carry {', '.join(unbound) or 'the extra keywords'}"
+    unbound = [p for p in keywordable if p.name.value not in values]
+    popped = spread is not None and bool(unbound)
+    if spread is not None and (extra_keywords or any(not poppable(p) for p in unbound)):
+        names = [p.name.value for p in unbound if not poppable(p)]
+        why = f"**{code(spread)} may or may not carry {', '.join(names) or 'the extra keywords'}"
         raise override.refuse(site.call, site.what, why, FIX)
     bindings = []
     for param in (*positional, *params.kwonly_params):
+        if popped and param in unbound:
+            continue
         value = values.get(param.name.value, param.default)
         if value is None:
             raise override.refuse(site.call, site.what, f"no argument for {param.name.value!r}", FIX)
@@ -71,8 +79,24 @@ def bind_arguments(
         bindings.append(Binding(star_arg.name.value, cst.Tuple(elements), ARGS))
     if isinstance(star_kwarg, cst.Param):
         value = spread if spread is not None else keywords_dict(extra_keywords)
+        if popped:  # the base's own **kwargs: a new dict, from which its named parameters are taken
+            assert spread is not None
+            value = cst.Dict([cst.StarredDictElement(spread)])
         bindings.append(binding(star_kwarg.name.value, value, KWARGS))
+    if popped:
+        assert isinstance(star_kwarg, cst.Param)
+        for param in unbound:
+            assert param.default is not None
+            pop = cst.Attribute(cst.Name(star_kwarg.name.value), cst.Name("pop"))
+            arguments = [cst.Arg(cst.SimpleString(repr(param.name.value))), cst.Arg(param.default)]
+            bindings.append(Binding(param.name.value, cst.Call(pop, arguments), POP))
     return bindings
+
+
+def poppable(param: cst.Param) -> bool:
+    """A parameter that `**mapping` may carry and that can be taken from it exactly with
+    `kwargs.pop(name, default)`: it has a default that is the same value whenever it is written."""
+    return param.default is not None and is_literal(param.default)
 
 
 FIX = "pass the base method's parameters explicitly, by name"
@@ -151,10 +175,14 @@ def plan_bindings(
     renames: dict[str, str | cst.BaseExpression] = {base_self: own_self} if base_self != own_self else {}
     dropped: list[str] = []
     assigned: list[tuple[str, cst.BaseExpression]] = []
+    pops: list[tuple[str, cst.BaseExpression]] = []
     for item in bindings:
         value = item.value
         spread_only = item.star == KWARGS and only_spread(body, item.param)
         if value is None:
+            continue
+        if item.star == POP:
+            pops.append((item.param, value))
             continue
         if spread_only and isinstance(value, cst.Dict) and not value.elements:
             dropped.append(item.param)
@@ -172,7 +200,8 @@ def plan_bindings(
             assigned.append((item.param, cst.Call(cst.Name("dict"), [cst.Arg(value)])))
         else:
             assigned.append((item.param, value))
-    return BindingPlan(renames, tuple(dropped), assignments(assigned), frozenset(name for name, _ in assigned))
+    statements = assignments(assigned) + tuple(assign(cst.Name(name), value) for name, value in pops)
+    return BindingPlan(renames, tuple(dropped), statements, frozenset(name for name, _ in [*assigned, *pops]))
 
 
 def renameable(item: Binding, name: str, rebound: frozenset[str], params: frozenset[str], spread_only: bool) -> bool:

@@ -50,6 +50,9 @@ TINY = {
                 def spread(self, x, **kwargs):
                     return self.proj(x, **kwargs)
 
+                def gated(self, x, gate=0.5, **options):
+                    return self.proj(x, **options) * gate
+
                 @torch.no_grad()
                 def frozen(self, x):
                     return x
@@ -383,6 +386,18 @@ def test_del_of_a_base_local_is_e207(inherit: Inherit) -> None:
     assert diagnostic.code == "E207"
     assert diagnostic.message.startswith("del y: y is a local variable of TinyLayer.forward, not of this method")
     assert "remove `del y`" in diagnostic.fix
+
+
+def test_parameters_a_spread_mapping_may_carry_are_popped_from_a_new_dict(inherit: Inherit) -> None:
+    source = "def forward(self, x, **kwargs):\n    return super().gated(x, **kwargs)\n"
+    assert method(source, "forward", inherit) == dedent(
+        """
+        def forward(self, x, **kwargs):
+            options = {**kwargs}
+            gate = options.pop("gate", 0.5)
+            return self.proj(x, **options) * gate
+        """
+    )
 
 
 def test_a_base_body_reading_a_global_the_override_binds_locally_is_e203(inherit: Inherit) -> None:
