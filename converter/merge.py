@@ -29,6 +29,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -40,7 +41,7 @@ from converter.names import CollectMentions, bound_names, code_of, mentioned_nam
 from converter.namespace import BaseDefinition, BaseNamespace
 from converter.parent_calls import parent_calls_to_super, selfless_parent_calls
 from converter.parse import ParsedModule
-from converter.rename import RenamedModule
+from converter.rename import Rename, RenamedModule
 from converter.resolve import is_model_import
 from converter.unroll import Override, strip_docstring
 
@@ -268,6 +269,8 @@ def merge_class(statement: cst.ClassDef, arg: cst.Arg, base: BaseDefinition, par
         message = f"cannot merge {statement.name.value} exactly: its base {base_class.name.value} is decorated"
         fix = "define the class in full in the modular file"
         raise ConversionError([parsed.diagnostic(arg, "E209", message, fix)])
+    if parsed.layout.tree:
+        base_class = prose_renamed(base_class, statement.name.value)
     written = arg.value.value if isinstance(arg.value, cst.Name) else base_class.name.value
     override = Override(parsed, statement.name.value, written, methods_of(base_class))
     body = merge_body(statement, base_class, override)
@@ -280,6 +283,48 @@ def merge_class(statement: cst.ClassDef, arg: cst.Arg, base: BaseDefinition, par
         decorators=class_decorators(statement, base_class),
         leading_lines=leading_comments(statement, base_class),
     )
+
+
+def prose_renamed(base_class: cst.ClassDef, new_name: str) -> cst.ClassDef:
+    """In a tree, the strings and comments of a base class whose (renamed) name has another prefix
+    than the modular class's (`Canary` in CanaryConfig for `class CanaryDecoderConfig(LlamaConfig)`)
+    speak of the new prefix (`CanaryDecoder`), as upstream writes them; code is not touched."""
+    old_name = base_class.name.value
+    suffix = common_partial_suffix(old_name, new_name)
+    old, new = old_name.replace(suffix, ""), new_name.replace(suffix, "")
+    if not old or not new or old == new:
+        return base_class
+    rename = Rename(snake_case(old), snake_case(new), old, new, any_case=True)
+    renamed = base_class.visit(ProseOnly(rename))
+    assert isinstance(renamed, cst.ClassDef)
+    return renamed
+
+
+def common_partial_suffix(first: str, second: str) -> str:
+    """The longest common suffix, unless it is one of the two names whole."""
+    size = 0
+    while size < min(len(first), len(second)) and first[-1 - size] == second[-1 - size]:
+        size += 1
+    suffix = first[len(first) - size :] if size else ""
+    return "" if suffix in (first, second) else suffix
+
+
+def snake_case(camel: str) -> str:
+    """`CanaryDecoder` -> `canary_decoder`."""
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", camel).lower()
+
+
+class ProseOnly(cst.CSTTransformer):
+    """A `Rename` applied to string literals and comments only."""
+
+    def __init__(self, rename: Rename) -> None:
+        self.rename = rename
+
+    def leave_SimpleString(self, original_node: cst.SimpleString, updated_node: cst.SimpleString) -> cst.SimpleString:
+        return updated_node.with_changes(value=self.rename.prose(updated_node.value))
+
+    def leave_Comment(self, original_node: cst.Comment, updated_node: cst.Comment) -> cst.Comment:
+        return updated_node.with_changes(value=self.rename.prose(updated_node.value))
 
 
 def is_copied_from(line: cst.EmptyLine) -> bool:

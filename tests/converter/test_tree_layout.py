@@ -351,3 +351,21 @@ def test_a_tree_drops_copied_from_markers_and_keeps_the_base_return_annotation(t
     text = convert_files([modular], tmp_path, layout=TREE)[tmp_path / "small" / "modeling_small.py"]
     assert "Copied from" not in text
     assert "    def forward(self, x) -> int:\n        return helper(x)\n" in text
+
+
+def test_prose_speaks_of_the_merged_class_prefix_in_a_tree(tmp_path: Path) -> None:
+    """`class SmallGateMLP(TinyMLP)`: in the base class's strings and comments, `Small` (the model's
+    rename) becomes `SmallGate`, the class's own prefix; code keeps the model's rename."""
+    write_tree(tmp_path)
+    base = (tmp_path / "tiny" / "modeling_tiny.py").read_text(encoding="utf-8")
+    base = base.replace(
+        "class TinyMLP(nn.Module):\n", 'class TinyMLP(nn.Module):\n    """TinyMLP of a tiny model."""  # a TinyMLP\n\n'
+    )
+    (tmp_path / "tiny" / "modeling_tiny.py").write_text(base, encoding="utf-8")
+    modular = tmp_path / "small" / "modular_small.py"
+    modular.write_text(MODULAR + "\n\nclass SmallGateMLP(TinyMLP):\n    pass\n", encoding="utf-8")
+    text = convert_files([modular], tmp_path, layout=TREE)[tmp_path / "small" / "modeling_small.py"]
+    gate = text[text.index("class SmallGateMLP") :]
+    assert '    """SmallGateMLP of a small_gate model."""  # a SmallGateMLP\n' in gate
+    assert "    def __init__(self, config: SmallConfig):\n" in gate
+    assert '    """SmallMLP of a small model."""  # a SmallMLP\n' in text
