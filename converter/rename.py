@@ -162,7 +162,10 @@ def rename_bases(resolved: ResolvedModule) -> RenamedModule:
     namespaces = []
     for package in resolved.packages:
         tree = resolved.parsed.layout.tree
-        rename = Rename(package.model, new_model, old_camel_prefix(package), new_camel, any_case=tree)
+        # each base gets the prefix of the modular classes built on it: in glm4v_moe, Glm4v -> Glm4vMoe
+        # but Glm4Moe -> Glm4vMoeText (its text part); a base no class subclasses gets the common one
+        own_camel = new_camel_prefix(resolved, package.model) or new_camel
+        rename = Rename(package.model, new_model, old_camel_prefix(package), own_camel, any_case=tree)
         files = tuple((file.path, file.kind, file.module) for file in package.files)
         imported = [external_names(file.module) for file in package.files]
         namespaces.append(build_renamed_namespace(package.model, rename, files, imported))
@@ -175,8 +178,9 @@ def old_camel_prefix(package: BasePackage) -> str:
     return most_common(prefix_matching(names, package.model)) or camelize(package.model)
 
 
-def new_camel_prefix(resolved: ResolvedModule) -> str:
-    """The prefix of modular classes that subclass a base class: `Gemma2MLP(GemmaMLP)` -> `Gemma2`."""
+def new_camel_prefix(resolved: ResolvedModule, model: str | None = None) -> str:
+    """The prefix of modular classes that subclass a base class: `Gemma2MLP(GemmaMLP)` -> `Gemma2`.
+    With `model`: only classes that subclass that base model's, "" when there are none."""
     old = {package.model: old_camel_prefix(package) for package in resolved.packages}
     aliases = {item.alias: item for item in resolved.imports}
     candidates = []
@@ -184,21 +188,33 @@ def new_camel_prefix(resolved: ResolvedModule) -> str:
     for statement in classes:
         for base in statement.bases:
             item = aliases.get(base.value.value) if isinstance(base.value, cst.Name) else None
-            if item is None or not item.name.startswith(old[item.model]):
+            if item is None or not item.name.startswith(old[item.model]) or model not in (None, item.model):
                 continue
             suffix = item.name[len(old[item.model]) :]
             name = statement.name.value
             if suffix and name.endswith(suffix) and len(name) > len(suffix):
                 candidates.append(name[: -len(suffix)])
-    model = resolved.parsed.model
-    fallback = most_common(prefix_matching([s.name.value for s in classes], model))
-    return most_common(candidates) or fallback or camelize(model)
+    if model is not None:
+        return most_common(candidates) or ""
+    own = resolved.parsed.model
+    fallback = most_common(prefix_matching([s.name.value for s in classes], own))
+    return most_common(candidates) or fallback or camelize(own)
 
 
 def prefix_matching(names: Iterable[str], model: str) -> list[str]:
-    """`Llama` for each name that starts with the model name, case and underscores aside."""
+    """`Llama` for each name that starts with the model name, case and underscores aside
+    (`MiniCPMV4_6` in `MiniCPMV4_6Model` for minicpmv4_6)."""
     compact = model.replace("_", "")
-    return [name[: len(compact)] for name in names if name.lower().startswith(compact)]
+    prefixes = []
+    for name in names:
+        if not name.lower().replace("_", "").startswith(compact):
+            continue
+        taken, end = 0, 0
+        while taken < len(compact):
+            taken += name[end] != "_"
+            end += 1
+        prefixes.append(name[:end])
+    return prefixes
 
 
 def most_common(candidates: list[str]) -> str | None:

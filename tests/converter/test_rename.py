@@ -121,3 +121,31 @@ def test_without_a_subclass_the_prefix_is_the_capitalised_model_name(inherit: In
         """
     outputs = inherit(source, BASE, model="toy_lm")
     assert "class ToyLmLayer(nn.Module):" in outputs["generated/toy_lm/modeling_toy_lm.py"]
+
+
+def test_model_prefixes_with_underscores_are_read_off_class_names() -> None:
+    from converter.rename import prefix_matching
+
+    assert prefix_matching(["MiniCPMV4_6Model", "MiniCPMV4_6Config", "Other"], "minicpmv4_6") == ["MiniCPMV4_6"] * 2
+    assert prefix_matching(["Gemma2MLP"], "gemma2") == ["Gemma2"]
+
+
+def test_each_base_model_gets_the_prefix_of_the_classes_built_on_it(inherit: Inherit) -> None:
+    """A vision-language file: its text classes subclass one base (`ToyTextLayer(TinyLayer)`), its
+    other classes another; each base is renamed with the prefix of the classes built on it."""
+    other_modeling = (
+        "from torch import nn\n\n\nclass OtherScale(nn.Module):\n    pass\n\n\n"
+        "class OtherHead(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+        "        self.scale = OtherScale()\n"
+    )
+    other = {"other": {"modeling": other_modeling}}
+    source = (
+        "from generated.other.modeling_other import OtherHead\n"
+        "from generated.tiny.modeling_tiny import TinyLayer\n\n\n"
+        "class ToyTextLayer(TinyLayer):\n    pass\n\n\n"
+        "class ToyTextNorm(TinyLayer):\n    pass\n\n\n"
+        "class ToyHead(OtherHead):\n    pass\n"
+    )
+    text = inherit(source, {**BASE, **other}, model="toy")["generated/toy/modeling_toy.py"]
+    assert "class ToyHead(nn.Module):" in text and "class ToyScale(nn.Module):" in text
+    assert "class ToyTextLayer(nn.Module):" in text and 'return f"ToyTextLayer {toy_name} of toy"' in text
