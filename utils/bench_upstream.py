@@ -72,6 +72,11 @@ DELIBERATE = {
     "E208": {"": "upstream binds **super_kwargs where the base signature cannot take it exactly"},
     "E213": {"": "upstream gives an override the base method's @staticmethod, which the modular code drops"},
     "E214": {"": "upstream turns Parent.__init__() without the instance (a TypeError in Python) into super()"},
+    "E212": {"": "upstream removes a member that a parent class of the base still defines (the class inherits it)"},
+    "E206": {
+        "which define it differently": "upstream keeps one of two different base definitions needed under one name, "
+        "so code from the other base calls the wrong one"
+    },
     "E203": {
         "no argument for '": "upstream discards arguments of a super() call it unrolls (no argument for a base parameter)",
         "more positional arguments than the base takes": "upstream discards arguments of a super() call that Python "
