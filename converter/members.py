@@ -146,8 +146,9 @@ def removes_attribute(statement: cst.BaseStatement) -> bool:
 
 
 def removes_method(statement: cst.BaseStatement) -> bool:
-    """A method whose body (docstring aside) is only `raise AttributeError(...)`."""
-    if not isinstance(statement, cst.FunctionDef):
+    """A method whose body (docstring aside) is only `raise AttributeError(...)`; a decorated one
+    (`@property` that raises) is a member like any other."""
+    if not isinstance(statement, cst.FunctionDef) or statement.decorators:
         return False
     body = strip_docstring(statement.body)
     if len(body) != 1 or not isinstance(body[0], cst.SimpleStatementLine) or len(body[0].body) != 1:

@@ -120,6 +120,16 @@ class RenameModel(cst.CSTTransformer):
     def leave_Comment(self, original_node: cst.Comment, updated_node: cst.Comment) -> cst.Comment:
         return updated_node.with_changes(value=self.rename.prose(updated_node.value))
 
+    def leave_EmptyLine(
+        self, original_node: cst.EmptyLine, updated_node: cst.EmptyLine
+    ) -> cst.EmptyLine | cst.RemovalSentinel:
+        """In a tree, a `# Copied from ...` comment line of base code is dropped, as upstream does: the
+        code is generated from the modular file now, not copied."""
+        comment = updated_node.comment
+        if self.rename.any_case and comment is not None and "# Copied from" in comment.value:
+            return cst.RemoveFromParent()
+        return updated_node
+
 
 def external_names(module: cst.Module) -> frozenset[str]:
     """The names `module` imports from outside its model (renaming keeps them)."""

@@ -252,6 +252,20 @@ def test_a_decorated_base_class_is_e209(inherit: Inherit) -> None:
     assert (diagnostic.line, diagnostic.col, diagnostic.code) == (4, 14, "E209")
 
 
+def test_a_decorated_method_that_raises_attribute_error_is_kept_not_a_removal(inherit: Inherit) -> None:
+    base = {
+        "tiny": {
+            "modeling": "from torch import nn\n\n\nclass TinyNorm(nn.Module):\n    @property\n    def size(self):\n        return 1\n"
+        }
+    }
+    source = (
+        "from generated.tiny.modeling_tiny import TinyNorm\n\n\nclass ToyNorm(TinyNorm):\n"
+        "    @property\n    def size(self):\n        raise AttributeError('no size')\n"
+    )
+    text = inherit(source, base)["generated/toy/modeling_toy.py"]
+    assert '    @property\n    def size(self):\n        raise AttributeError("no size")\n' in text
+
+
 def test_a_base_dunder_method_called_without_the_instance_is_e214(inherit: Inherit) -> None:
     base = {
         "tiny": {

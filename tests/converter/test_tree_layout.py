@@ -338,14 +338,18 @@ def test_a_tree_drops_copied_from_markers_and_keeps_the_base_return_annotation(t
     write_tree(tmp_path)
     base = (tmp_path / "tiny" / "modeling_tiny.py").read_text(encoding="utf-8")
     base = base.replace("def helper(x):\n", "# Copied from transformers.models.other.helper\ndef helper(x):\n")
-    base = base.replace("    def forward(self, x):\n", "    def forward(self, x) -> int:\n")
+    base = base.replace(
+        "    def forward(self, x):\n",
+        "    # Copied from transformers.models.other.forward\n    def forward(self, x) -> int:\n",
+    )
     (tmp_path / "tiny" / "modeling_tiny.py").write_text(base, encoding="utf-8")
     modular = tmp_path / "small" / "modular_small.py"
     modular.write_text(
         MODULAR.replace(
             "class SmallMLP(TinyMLP):\n    pass\n",
             "class SmallMLP(TinyMLP):\n    def forward(self, x):\n        return helper(x)\n",
-        ),
+        )
+        + "\n\nclass SmallOtherMLP(TinyMLP):\n    pass\n",
         encoding="utf-8",
     )
     text = convert_files([modular], tmp_path, layout=TREE)[tmp_path / "small" / "modeling_small.py"]
