@@ -1,7 +1,7 @@
 """Decorated base methods: when the body of `super().method(...)` may be inlined, and with which decorators.
 
 A decorator wraps the base method, so inlining its bare body would drop the wrapper from the call.
-Three cases are still exact:
+Four cases are still exact:
 
 1. **Documentation-only** decorators (`@auto_docstring`, `@add_start_docstrings...`) set `__doc__`
    and nothing else: they do not change what a call does, so they are ignored for inlining. When
