@@ -39,7 +39,7 @@ from libcst.metadata import GlobalScope
 from converter.diagnostics import ConversionError, Diagnostic
 from converter.members import member_name
 from converter.merge import ModularStatement, statements_of
-from converter.names import bound_names, code_of, mentions, scopes_of
+from converter.names import bound_names, code_of, mentions, module_scopes
 from converter.namespace import BaseDefinition
 from converter.parse import ParsedModule
 from converter.signature import uses_super_kwargs
@@ -156,9 +156,9 @@ def definition_time_reads(statement: cst.BaseStatement, names: frozenset[str], u
     if not names & (mentioned | {name for m in mentioned for name in uses.get(m, ())}):
         return []
     module = cst.Module(body=[statement])
-    scopes = scopes_of(module)
+    _, scopes = module_scopes(module)
     global_reads: set[int] = set()
-    for scope in {id(scope): scope for scope in scopes.values() if scope is not None}.values():
+    for scope in scopes:
         for access in scope.accesses:
             if not access.referents or any(isinstance(ref.scope, GlobalScope) for ref in access.referents):
                 global_reads.add(id(access.node))

@@ -21,7 +21,7 @@ from libcst.helpers import get_full_name_for_node
 from libcst.metadata import Access, GlobalScope, Scope
 
 from converter.diagnostics import ConversionError, Diagnostic
-from converter.names import child_nodes, scopes_of, statement_owners
+from converter.names import child_nodes, module_scopes, statement_owners
 from converter.parse import ParsedModule
 
 
@@ -62,12 +62,10 @@ def gather_definitions(parsed: ParsedModule) -> GatheredModule:
     """Gather every top-level statement of `parsed`; raises ConversionError on duplicates or a bad `__all__`."""
     statements = tuple(parsed.module.body)
     owners = statement_owners(parsed.module)
-    scopes = scopes_of(parsed.module)
-    global_scope = scopes[parsed.module]
-    assert isinstance(global_scope, GlobalScope)
+    global_scope, scopes = module_scopes(parsed.module)
     defines = gather_bindings(global_scope, owners, len(statements))
     top_level = frozenset(name for names in defines for name in names)
-    uses = gather_uses(scopes.values(), global_scope, top_level, owners, len(statements))
+    uses = gather_uses(scopes, global_scope, top_level, owners, len(statements))
     definitions = []
     for index, statement in enumerate(statements):
         kind = kind_of(statement, index)

@@ -21,7 +21,7 @@ from libcst.metadata import GlobalScope
 
 from converter.gather import DefinitionKind, assigned_all, kind_of
 from converter.layout import is_sibling_import
-from converter.names import analyse_statement, dotted_name, first_names, scopes_of, statement_owners
+from converter.names import analyse_statement, dotted_name, first_names, module_scopes, statement_owners
 
 if TYPE_CHECKING:
     from converter.rename import Rename
@@ -110,8 +110,7 @@ def analyse_module(module: cst.Module) -> dict[int, tuple[tuple[str, ...], tuple
     statement is analysed alone; names statement i binds itself are not reads of it.
     """
     owner = statement_owners(module)
-    scopes = scopes_of(module)
-    global_scope = scopes[module]
+    global_scope, scopes = module_scopes(module)
     defines: dict[int, set[str]] = {index: set() for index in range(len(module.body))}
     uses: dict[int, set[str]] = {index: set() for index in range(len(module.body))}
     assert isinstance(global_scope, GlobalScope)
@@ -120,7 +119,7 @@ def analyse_module(module: cst.Module) -> dict[int, tuple[tuple[str, ...], tuple
         index = owner.get(id(node)) if node is not None else None
         if index is not None:
             defines[index].add(assignment.name.split(".")[0])
-    for scope in {id(scope): scope for scope in scopes.values() if scope is not None}.values():
+    for scope in scopes:
         for access in scope.accesses:
             index = owner.get(id(access.node))
             if index is None:
