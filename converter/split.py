@@ -76,11 +76,12 @@ def split_by_kind(gathered: GatheredModule) -> SplitModule:
     placeable = [d for d in gathered.definitions if d.kind not in NOT_PLACED]
     rules = kind_rules_of(gathered.parsed.layout)
     order = kind_order_of(gathered.parsed.layout)
-    kinds = place_definitions(placeable, rules, order, classes_follow=gathered.parsed.layout.tree)
-    homes = {name: kinds[index] for index, d in enumerate(placeable) for name in d.defines}
+    tree = gathered.parsed.layout.tree
+    kinds = place_definitions(placeable, rules, order, classes_follow=tree, copies=tree)
+    homes = {name: kinds[index][0] for index, d in enumerate(placeable) for name in d.defines}
     files = []
     for kind in order:
-        members = tuple(d for index, d in enumerate(placeable) if kinds[index] == kind)
+        members = tuple(d for index, d in enumerate(placeable) if kind in kinds[index])
         if members:
             files.append(OutputPlan(kind, members, exports_of(gathered, kind, members, homes)))
     parsed = gathered.parsed
@@ -96,11 +97,16 @@ def place_definitions(
     rules: Sequence[KindRule] = KIND_RULES,
     order: Sequence[str] = KIND_ORDER,
     classes_follow: bool = False,
-) -> list[str]:
-    """The kind of each definition: classes by `classify`, the rest by who uses them.
+    copies: bool = False,
+) -> list[tuple[str, ...]]:
+    """The kinds of each definition: classes by `classify`, the rest by who uses them.
 
-    With `classes_follow` (a transformers tree), a class no rule matches (`XImageProcessorKwargs`)
-    is placed like a helper: in the first file kind that uses it, else the default kind.
+    A helper lives in the first file kind that uses it and is imported by the later ones; with
+    `copies` (a transformers tree, as upstream writes it), every file kind that uses it gets its
+    own copy. With `classes_follow` (a tree too), a class no rule matches (`XImageProcessorKwargs`)
+    is placed like a helper. Nothing uses a module `__getattr__` (the deprecated-alias hook of a
+    tree's processor kwargs); in a tree it goes to the `processing` file when there is one, with
+    what it uses. Other unused statements go to the default kind.
     """
     class_kinds: dict[str, str] = {}
     kinds = [""] * len(placeable)
@@ -109,16 +115,29 @@ def place_definitions(
             kind = classify(definition, class_kinds, rules)
             class_kinds[definition.name] = kind
             kinds[index] = "" if classes_follow and kind == DEFAULT_KIND else kind
-    fixed = {index for index, kind in enumerate(kinds) if kind}
+    if classes_follow and ALIAS_HOOK_KIND in kinds:
+        for index, definition in enumerate(placeable):
+            if definition.defines == (ALIAS_HOOK,) and definition.kind is not DefinitionKind.CLASS:
+                kinds[index] = ALIAS_HOOK_KIND
+    fixed = {index for index, kind in enumerate(kinds) if kind and placeable[index].kind is DefinitionKind.CLASS}
     providers = providers_of(placeable)
     reached = {kind: trace(placeable, providers, roots_of(kinds, kind), fixed) for kind in order}
     unused = [i for i, kind in enumerate(kinds) if not kind and not any(i in r for r in reached.values())]
     roots = [*roots_of(kinds, DEFAULT_KIND), *unused]
     reached[DEFAULT_KIND] = trace(placeable, providers, roots, fixed)
+    placed: list[tuple[str, ...]] = []
     for index, kind in enumerate(kinds):
-        if not kind:
-            kinds[index] = next(k for k in order if index in reached[k])
-    return kinds
+        if index in fixed:
+            placed.append((kind,))
+        else:
+            users = tuple(k for k in order if index in reached[k])
+            placed.append(users if copies else users[:1])
+    return placed
+
+
+#: A module-level `__getattr__` and the file kind it goes to in a transformers tree.
+ALIAS_HOOK = "__getattr__"
+ALIAS_HOOK_KIND = "processing"
 
 
 def classify(definition: Definition, class_kinds: Mapping[str, str], rules: Sequence[KindRule] = KIND_RULES) -> str:

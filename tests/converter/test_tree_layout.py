@@ -373,3 +373,72 @@ def test_prose_speaks_of_the_merged_class_prefix_in_a_tree(tmp_path: Path) -> No
     assert '    """SmallGateMLP of a small_gate model."""  # a SmallGateMLP\n' in gate
     assert "    def __init__(self, config: SmallConfig):\n" in gate
     assert '    """SmallMLP of a small model."""  # a SmallMLP\n' in text
+
+
+def test_a_tree_copies_a_helper_into_every_file_that_uses_it(tmp_path: Path) -> None:
+    """As upstream writes a tree: a helper function, a module constant and a kwargs class (a class no
+    file rule claims) are copied into each file that uses them, not imported from a sibling; a
+    module `__getattr__` (the deprecated-alias hook) goes to the processing file, with what it uses.
+    The repository layout keeps one copy and imports it (tests/converter/test_split.py)."""
+    write_tree(tmp_path)
+    modular = tmp_path / "small" / "modular_small.py"
+    modular.write_text(
+        textwrap.dedent(
+            """\
+            from ...image_processing_utils import BaseImageProcessor
+            from ...processing_utils import ImagesKwargs, ProcessingKwargs, ProcessorMixin
+            from ...utils import logging
+            from ...utils.deprecation import deprecate_attr
+
+            logger = logging.get_logger(__name__)
+            PATCH = 14
+
+
+            def smart_resize(size):
+                logger.info("resizing")
+                return size // PATCH * PATCH
+
+
+            class SmallImageProcessorKwargs(ImagesKwargs, total=False):
+                patch_size: int
+
+
+            class SmallImageProcessor(BaseImageProcessor):
+                valid_kwargs = SmallImageProcessorKwargs
+
+                def resize(self, size):
+                    return smart_resize(size)
+
+
+            class SmallImageProcessorPil(BaseImageProcessor):
+                valid_kwargs = SmallImageProcessorKwargs
+
+                def resize(self, size):
+                    return smart_resize(size)
+
+
+            class DeprecatedSmallProcessorKwargs(ProcessingKwargs, total=False):
+                suffix: str
+
+
+            class SmallProcessor(ProcessorMixin):
+                pass
+
+
+            __getattr__ = deprecate_attr(__name__, remove={"SmallProcessorKwargs": (DeprecatedSmallProcessorKwargs, "6")})
+            """
+        ),
+        encoding="utf-8",
+    )
+    outputs = convert_files([modular], tmp_path, layout=TREE)
+    texts = {path.name: text for path, text in outputs.items()}
+    assert sorted(texts) == ["image_processing_pil_small.py", "image_processing_small.py", "processing_small.py"]
+    for name in ("image_processing_small.py", "image_processing_pil_small.py"):
+        text = texts[name]
+        for definition in ("logger = logging", "PATCH = 14", "def smart_resize(", "class SmallImageProcessorKwargs("):
+            assert text.count(definition) == 1, (name, definition)
+        assert "from .image_processing" not in text
+    processing = texts["processing_small.py"]
+    assert "class DeprecatedSmallProcessorKwargs(ProcessingKwargs, total=False):" in processing
+    assert processing.index("class DeprecatedSmallProcessorKwargs") < processing.index("__getattr__ = deprecate_attr(")
+    assert "smart_resize" not in processing and "__getattr__" not in texts["image_processing_small.py"]
