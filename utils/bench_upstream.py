@@ -20,8 +20,9 @@ own converter generated (the 🚨 header naming the modular file) is compared wi
 Files whose difference comes from upstream behaviour we deliberately do not copy are counted in
 their own category with the reason, not as failures to fix: refusals in DELIBERATE (a super()
 call whose arguments upstream would discard), and converted files whose AST equals upstream's
-once DROPPED and DECORATED are undone (see upstream_flaws). Other refusals are limitations of the
-converter and are counted as such, grouped by their message with the names abstracted.
+once DROPPED, DECORATED, POST_INIT and MOVED_UP are undone (see upstream_flaws). Other refusals
+are limitations of the converter and are counted as such, grouped by their message with the names
+abstracted.
 """
 
 from __future__ import annotations
@@ -91,6 +92,14 @@ DELIBERATE = {
 }
 DROPPED = "upstream drops top-level code of the modular file that its own output does not use (we keep it)"
 DECORATED = "upstream gives an override without decorators the base method's decorators, which change what a call does"
+POST_INIT = (
+    "upstream moves self.post_init() to the end of __init__, after statements the modular code runs after it "
+    "(it then initialises what they create)"
+)
+MOVED_UP = (
+    "upstream moves an override's `self.x = ...` up to the base's assignment of `self.x`, before base statements "
+    "that read `self.x` or that it reads (they then compute something else)"
+)
 
 
 @dataclass
@@ -198,8 +207,9 @@ def compare(result: FileResult, theirs: str, ours: str, theirs_formatted: str, o
 
 
 def upstream_flaws(theirs: str, ours: str, modular: Path) -> str:
-    """The deliberate differences (DROPPED, DECORATED) that alone explain why `ours` differs from
-    `theirs` (their ASTs are equal once those are undone, imports aside); "" when others remain."""
+    """The deliberate differences (DROPPED, DECORATED, POST_INIT, MOVED_UP) that alone explain why
+    `ours` differs from `theirs`: their ASTs are equal, imports aside, once upstream's changes are
+    made to ours (or undone in theirs); "" when other differences remain."""
     their_tree, our_tree = ast.parse(theirs), ast.parse(ours)
     own = set(top_level_names(ast.parse(modular.read_text(encoding="utf-8"))))
     extra = set(top_level_names(our_tree)) - set(top_level_names(their_tree))
@@ -208,9 +218,75 @@ def upstream_flaws(theirs: str, ours: str, modular: Path) -> str:
     our_methods = {key: node for key, node in methods(our_tree)}
     stripped = {key for key, node in methods(their_tree) if node.decorator_list and key in our_methods}
     stripped = {key for key in stripped if not our_methods[key].decorator_list}
-    if normalized(their_tree, set(), stripped) != normalized(our_tree, extra, set()):
+    target = normalized(their_tree, set(), stripped)
+    found = [(DROPPED, bool(extra)), (DECORATED, bool(stripped))]
+    if normalized(our_tree, extra, set()) != target:
+        moves = next((moves for moves in MOVES if upstream_moved(our_tree, moves, extra) == target), None)
+        if moves is None:
+            return ""
+        found += [(reason, reason in moves) for reason in (POST_INIT, MOVED_UP)]
+    return "; ".join(reason for reason, present in found if present)
+
+
+def upstream_moved(tree: ast.Module, moves: Sequence[str], dropped: set[str]) -> str:
+    """`normalized` of `tree` with upstream's `moves` made (POST_INIT, MOVED_UP); "" when one of
+    them changes nothing (it does not explain the difference then)."""
+    changed = copy.deepcopy(tree)
+    for reason in moves:
+        if not {POST_INIT: post_init_last, MOVED_UP: assignments_moved_up}[reason](changed):
+            return ""
+    return normalized(changed, dropped, set())
+
+
+#: The combinations of upstream's statement moves tried, fewest first.
+MOVES: tuple[tuple[str, ...], ...] = ((POST_INIT,), (MOVED_UP,), (POST_INIT, MOVED_UP))
+
+
+def function_bodies(tree: ast.Module, name: str | None = None) -> list[list[ast.stmt]]:
+    """The bodies of the methods of top-level classes (only those called `name`, when given)."""
+    return [node.body for (_, method), node in methods(tree) if name is None or method == name]
+
+
+def post_init_last(tree: ast.Module) -> bool:
+    """Move `self.post_init()` to the end of each `__init__`, as upstream does; whether one moved."""
+    moved = False
+    for body in function_bodies(tree, "__init__"):
+        calls = [i for i, statement in enumerate(body) if ast.unparse(statement) == "self.post_init()"]
+        if len(calls) == 1 and calls[0] != len(body) - 1:
+            body.append(body.pop(calls[0]))
+            moved = True
+    return moved
+
+
+def assignments_moved_up(tree: ast.Module) -> bool:
+    """Replace the first `self.x = ...` of a method body with a later one, as upstream merges an
+    override's assignment into the base body it inlines; whether one moved."""
+    moved = False
+    for body in function_bodies(tree):
+        index = 0
+        while index < len(body):
+            attribute = assigned_self_attribute(body[index])
+            first = next(
+                (i for i in range(index) if attribute and assigned_self_attribute(body[i]) == attribute), None
+            )
+            if first is not None:
+                body[first] = body.pop(index)
+                moved = True
+            else:
+                index += 1
+    return moved
+
+
+def assigned_self_attribute(statement: ast.stmt) -> str:
+    """`x` for `self.x = ...` (one target) or `self.x: T = ...`; "" otherwise."""
+    if isinstance(statement, ast.Assign) and len(statement.targets) == 1:
+        target = statement.targets[0]
+    elif isinstance(statement, ast.AnnAssign) and statement.value is not None:
+        target = statement.target
+    else:
         return ""
-    return "; ".join(reason for reason, found in ((DROPPED, extra), (DECORATED, stripped)) if found)
+    is_self = isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name) and target.value.id == "self"
+    return target.attr if is_self else ""
 
 
 def methods(tree: ast.Module) -> list[tuple[tuple[str, str], ast.FunctionDef | ast.AsyncFunctionDef]]:
@@ -377,6 +453,8 @@ def run_bench(
         "files_deliberate_refused": sum(bool(r.deliberate) and r.status == "refused" for r in results),
         "files_dropped": sum(DROPPED in r.deliberate for r in results),
         "files_decorated": sum(DECORATED in r.deliberate for r in results),
+        "files_post_init": sum(POST_INIT in r.deliberate for r in results),
+        "files_moved_up": sum(MOVED_UP in r.deliberate for r in results),
         "files_limitation": sum(bool(r.limitation) for r in results),
         "definitions_same": sum(r.definitions for r in results),
         "ast_identical": sum(r.ast for r in results),
@@ -408,6 +486,8 @@ def print_report(summary: Mapping[str, object], results: Sequence[FileResult], s
         ("  refused: upstream flaw", summary["files_deliberate_refused"], total),
         ("  upstream drops unused code", summary["files_dropped"], total),
         ("  upstream adds base decorators", summary["files_decorated"], total),
+        ("  upstream moves self.post_init() last", summary["files_post_init"], total),
+        ("  upstream moves an assignment up", summary["files_moved_up"], total),
         ("refused (converter limitation)", summary["files_limitation"], total),
         ("generated files traceback", summary["files_traceback"], total),
         ("generated files not produced", summary["files_missing"], total),

@@ -1,0 +1,84 @@
+"""The upstream benchmark counts a converted file as deliberately different only when undoing
+upstream's changes (unused code dropped, decorators added, statements moved) makes the ASTs equal.
+Run: python -m pytest tests/utils/test_bench_upstream_flaws.py -q
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+import textwrap
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def bench() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("bench_upstream", REPO / "utils" / "bench_upstream.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("bench_upstream", module)
+    spec.loader.exec_module(module)
+    return module
+
+
+OURS = """\
+from torch import nn
+
+
+class Router(nn.Module):
+    def __init__(self, config):
+        super().__init__()
+        self.num_experts = config.num_experts
+        self.weight = nn.Parameter(torch.zeros(self.num_experts))
+        self.post_init()
+        self.scale = config.scale
+        self.num_experts = config.num_local_experts
+"""
+
+#: what upstream writes: the override's assignment where the base had it (the weight's shape
+#: changes), post_init() last
+THEIRS = """\
+from torch import nn
+
+
+class Router(nn.Module):
+    def __init__(self, config):
+        super().__init__()
+        self.num_experts = config.num_local_experts
+        self.weight = nn.Parameter(torch.zeros(self.num_experts))
+        self.scale = config.scale
+        self.post_init()
+"""
+
+
+def modular(tmp_path: Path) -> Path:
+    path = tmp_path / "modular_x.py"
+    path.write_text("class Router:\n    pass\n", encoding="utf-8")
+    return path
+
+
+def test_statement_moves_of_upstream_are_named(bench: ModuleType, tmp_path: Path) -> None:
+    reasons = bench.upstream_flaws(THEIRS, OURS, modular(tmp_path))
+    assert reasons == f"{bench.POST_INIT}; {bench.MOVED_UP}"
+    only_post_init = THEIRS.replace("config.num_local_experts", "config.num_experts")
+    only_post_init = only_post_init.replace(
+        "        self.post_init()\n", "        self.num_experts = config.num_local_experts\n        self.post_init()\n"
+    )
+    assert bench.upstream_flaws(only_post_init, OURS, modular(tmp_path)) == bench.POST_INIT
+
+
+def test_other_differences_are_not_deliberate(bench: ModuleType, tmp_path: Path) -> None:
+    assert bench.upstream_flaws(THEIRS.replace("config.scale", "config.other"), OURS, modular(tmp_path)) == ""
+    assert bench.upstream_flaws(THEIRS, OURS.replace("        self.post_init()\n", ""), modular(tmp_path)) == ""
+
+
+def test_unused_code_ours_keeps_is_dropped_code(bench: ModuleType, tmp_path: Path) -> None:
+    ours = textwrap.dedent(OURS).replace("class Router", "logger = 1\n\n\nclass Router")
+    path = tmp_path / "modular_x.py"
+    path.write_text("logger = 1\n\n\nclass Router:\n    pass\n", encoding="utf-8")
+    assert bench.upstream_flaws(THEIRS, ours, path) == f"{bench.DROPPED}; {bench.POST_INIT}; {bench.MOVED_UP}"
