@@ -20,7 +20,7 @@ own converter generated (the 🚨 header naming the modular file) is compared wi
 Files whose difference comes from upstream behaviour we deliberately do not copy are counted in
 their own category with the reason, not as failures to fix: refusals in DELIBERATE (a super()
 call whose arguments upstream would discard), and converted files whose AST equals upstream's
-once DROPPED, DECORATED, POST_INIT and MOVED_UP are undone (see upstream_flaws). Other refusals
+once DROPPED, DECORATED, POST_INIT, MOVED_UP and MODULE_BASE are undone (see upstream_flaws). Other refusals
 are limitations of the converter and are counted as such, grouped by their message with the names
 abstracted.
 """
@@ -33,6 +33,7 @@ import collections
 import contextlib
 import copy
 import difflib
+import itertools
 import json
 import os
 import re
@@ -95,6 +96,10 @@ DECORATED = "upstream gives an override without decorators the base method's dec
 POST_INIT = (
     "upstream moves self.post_init() to the end of __init__, after statements the modular code runs after it "
     "(it then initialises what they create)"
+)
+MODULE_BASE = (
+    "upstream drops a class's extra `nn.Module` base and turns `nn.Module.__init__(self)` into `super().__init__()`, "
+    "which runs the `__init__` of the other base that the modular code skips"
 )
 MOVED_UP = (
     "upstream moves an override's `self.x = ...` up to the base's assignment of `self.x`, before base statements "
@@ -207,7 +212,7 @@ def compare(result: FileResult, theirs: str, ours: str, theirs_formatted: str, o
 
 
 def upstream_flaws(theirs: str, ours: str, modular: Path) -> str:
-    """The deliberate differences (DROPPED, DECORATED, POST_INIT, MOVED_UP) that alone explain why
+    """The deliberate differences (DROPPED, DECORATED and the MOVERS) that alone explain why
     `ours` differs from `theirs`: their ASTs are equal, imports aside, once upstream's changes are
     made to ours (or undone in theirs); "" when other differences remain."""
     their_tree, our_tree = ast.parse(theirs), ast.parse(ours)
@@ -224,22 +229,26 @@ def upstream_flaws(theirs: str, ours: str, modular: Path) -> str:
         moves = next((moves for moves in MOVES if upstream_moved(our_tree, moves, extra) == target), None)
         if moves is None:
             return ""
-        found += [(reason, reason in moves) for reason in (POST_INIT, MOVED_UP)]
+        found += [(reason, reason in moves) for reason in (POST_INIT, MOVED_UP, MODULE_BASE)]
     return "; ".join(reason for reason, present in found if present)
 
 
 def upstream_moved(tree: ast.Module, moves: Sequence[str], dropped: set[str]) -> str:
-    """`normalized` of `tree` with upstream's `moves` made (POST_INIT, MOVED_UP); "" when one of
+    """`normalized` of `tree` with upstream's `moves` made (see MOVERS); "" when one of
     them changes nothing (it does not explain the difference then)."""
     changed = copy.deepcopy(tree)
     for reason in moves:
-        if not {POST_INIT: post_init_last, MOVED_UP: assignments_moved_up}[reason](changed):
+        if not MOVERS[reason](changed):
             return ""
     return normalized(changed, dropped, set())
 
 
-#: The combinations of upstream's statement moves tried, fewest first.
-MOVES: tuple[tuple[str, ...], ...] = ((POST_INIT,), (MOVED_UP,), (POST_INIT, MOVED_UP))
+#: The combinations of upstream's changes tried, fewest first.
+MOVES: tuple[tuple[str, ...], ...] = tuple(
+    combination
+    for size in (1, 2, 3)
+    for combination in itertools.combinations((POST_INIT, MOVED_UP, MODULE_BASE), size)
+)
 
 
 def function_bodies(tree: ast.Module, name: str | None = None) -> list[list[ast.stmt]]:
@@ -275,6 +284,30 @@ def assignments_moved_up(tree: ast.Module) -> bool:
             else:
                 index += 1
     return moved
+
+
+def module_base_dropped(tree: ast.Module) -> bool:
+    """Drop the trailing `nn.Module` base of classes with several bases and write their
+    `nn.Module.__init__(self, ...)` calls `super().__init__(...)`, as upstream does; whether one changed."""
+    changed = False
+    for node in tree.body:
+        if not (isinstance(node, ast.ClassDef) and len(node.bases) > 1 and ast.unparse(node.bases[-1]) == "nn.Module"):
+            continue
+        node.bases.pop()
+        for call in ast.walk(node):
+            if (
+                isinstance(call, ast.Call)
+                and ast.unparse(call.func) == "nn.Module.__init__"
+                and call.args
+                and ast.unparse(call.args[0]) == "self"
+            ):
+                call.func = ast.Attribute(ast.Call(ast.Name("super", ast.Load()), [], []), "__init__", ast.Load())
+                call.args.pop(0)
+        changed = True
+    return changed
+
+
+MOVERS = {POST_INIT: post_init_last, MOVED_UP: assignments_moved_up, MODULE_BASE: module_base_dropped}
 
 
 def assigned_self_attribute(statement: ast.stmt) -> str:
@@ -455,6 +488,7 @@ def run_bench(
         "files_decorated": sum(DECORATED in r.deliberate for r in results),
         "files_post_init": sum(POST_INIT in r.deliberate for r in results),
         "files_moved_up": sum(MOVED_UP in r.deliberate for r in results),
+        "files_module_base": sum(MODULE_BASE in r.deliberate for r in results),
         "files_limitation": sum(bool(r.limitation) for r in results),
         "definitions_same": sum(r.definitions for r in results),
         "ast_identical": sum(r.ast for r in results),
@@ -488,6 +522,7 @@ def print_report(summary: Mapping[str, object], results: Sequence[FileResult], s
         ("  upstream adds base decorators", summary["files_decorated"], total),
         ("  upstream moves self.post_init() last", summary["files_post_init"], total),
         ("  upstream moves an assignment up", summary["files_moved_up"], total),
+        ("  upstream drops an nn.Module base", summary["files_module_base"], total),
         ("refused (converter limitation)", summary["files_limitation"], total),
         ("generated files traceback", summary["files_traceback"], total),
         ("generated files not produced", summary["files_missing"], total),

@@ -82,3 +82,12 @@ def test_unused_code_ours_keeps_is_dropped_code(bench: ModuleType, tmp_path: Pat
     path = tmp_path / "modular_x.py"
     path.write_text("logger = 1\n\n\nclass Router:\n    pass\n", encoding="utf-8")
     assert bench.upstream_flaws(THEIRS, ours, path) == f"{bench.DROPPED}; {bench.POST_INIT}; {bench.MOVED_UP}"
+
+
+def test_an_extra_module_base_upstream_drops_is_named(bench: ModuleType, tmp_path: Path) -> None:
+    ours = "class Layer(CheckpointingLayer, nn.Module):\n    def __init__(self, config):\n        nn.Module.__init__(self)\n"
+    theirs = "class Layer(CheckpointingLayer):\n    def __init__(self, config):\n        super().__init__()\n"
+    path = tmp_path / "modular_x.py"
+    path.write_text("class Layer:\n    pass\n", encoding="utf-8")
+    assert bench.upstream_flaws(theirs, ours, path) == bench.MODULE_BASE
+    assert bench.upstream_flaws(theirs.replace("super().__init__()", "pass"), ours, path) == ""
