@@ -20,6 +20,7 @@ from libcst.helpers import get_full_name_for_node
 
 from converter.diagnostics import ConversionError, Diagnostic
 from converter.gather import Definition, DefinitionKind
+from converter.names import code_of
 from converter.parse import ParsedModule
 from converter.split import OutputPlan, SplitModule, kind_order_of
 
@@ -33,7 +34,7 @@ class FileImports:
     """The import statements of one output file: pruned module imports, then sibling imports."""
 
     kind: str
-    statements: tuple[cst.SimpleStatementLine, ...]
+    statements: tuple[cst.BaseStatement, ...]  # import lines, then guarded imports (`if ...:` blocks)
 
 
 @dataclass(frozen=True)
@@ -52,12 +53,38 @@ def plan_imports(split: SplitModule) -> ImportPlan:
     files = []
     for plan in split.files:
         used = names_used_by(plan)
-        statements = [*prune_imports(import_lines, used)]
+        guarded = list(prune_guarded(split.guarded, used))
+        used |= {name for definition, _ in guarded for name in definition.uses if name not in definition.defines}
+        statements: list[cst.BaseStatement] = [*prune_imports(import_lines, used)]
         statements += sibling_imports(split, plan, used, diagnostics)
+        statements += [node for _, node in guarded]
         files.append(FileImports(plan.kind, tuple(statements)))
     if diagnostics:
         raise ConversionError(diagnostics)
     return ImportPlan(split, tuple(files))
+
+
+def prune_guarded(guarded: Sequence[Definition], used: frozenset[str]) -> Iterable[tuple[Definition, cst.If]]:
+    """Each guarded import (`if is_torch_available(): import torch`) with only the imports `used`
+    needs, as upstream writes them after a file's other imports (like any import, one no file
+    uses is left out); a line another block already gave is dropped."""
+    seen_lines: set[str] = set()
+    seen: set[tuple[str, ...]] = set()
+    for definition in guarded:
+        node = definition.node
+        assert isinstance(node, cst.If) and isinstance(node.body, cst.IndentedBlock)
+        lines = []
+        for line in node.body.body:
+            assert isinstance(line, cst.SimpleStatementLine)
+            kept = [pruned for small in line.body if (pruned := prune_import(small, used, seen))]
+            text = code_of(line.with_changes(body=kept)) if kept else ""
+            if kept and text not in seen_lines:
+                seen_lines.add(text)
+                lines.append(
+                    line.with_changes(body=[small.with_changes(semicolon=cst.MaybeSentinel.DEFAULT) for small in kept])
+                )
+        if lines:
+            yield definition, node.with_changes(body=node.body.with_changes(body=lines))
 
 
 def names_used_by(plan: OutputPlan) -> frozenset[str]:

@@ -16,6 +16,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+import libcst as cst
+
 from converter.diagnostics import ConversionError
 from converter.gather import Definition, DefinitionKind, GatheredModule
 from converter.layout import Layout
@@ -64,16 +66,22 @@ class OutputPlan:
 
 @dataclass(frozen=True)
 class SplitModule:
-    """Output files in `KIND_ORDER` (only non-empty ones); `homes` maps a top-level name to its file's kind."""
+    """Output files in `KIND_ORDER` (only non-empty ones); `homes` maps a top-level name to its file's kind.
+
+    `guarded` holds a tree's guarded imports (`if is_torch_available(): import torch`), which go
+    with the imports of each file that uses them (see `guarded_imports`), not among its definitions.
+    """
 
     gathered: GatheredModule
     files: tuple[OutputPlan, ...]
     homes: Mapping[str, str]
+    guarded: tuple[Definition, ...] = ()
 
 
 def split_by_kind(gathered: GatheredModule) -> SplitModule:
     """Place every class, helper and leftover statement; raises ConversionError (E040, E050)."""
-    placeable = [d for d in gathered.definitions if d.kind not in NOT_PLACED]
+    guarded = guarded_imports(gathered) if gathered.parsed.layout.tree else ()
+    placeable = [d for d in gathered.definitions if d.kind not in NOT_PLACED and d not in guarded]
     rules = kind_rules_of(gathered.parsed.layout)
     order = kind_order_of(gathered.parsed.layout)
     tree = gathered.parsed.layout.tree
@@ -89,7 +97,33 @@ def split_by_kind(gathered: GatheredModule) -> SplitModule:
         fix = "define at least one class in the modular file"
         raise ConversionError([parsed.diagnostic_at(1, 1, "E050", "the modular file defines nothing", fix)])
     check_exports(gathered, homes)
-    return SplitModule(gathered, tuple(files), homes)
+    return SplitModule(gathered, tuple(files), homes, guarded)
+
+
+def guarded_imports(gathered: GatheredModule) -> tuple[Definition, ...]:
+    """Top-level `if <test>:` statements (no else) whose body only imports and whose test reads only
+    imported names, builtins and the names earlier such blocks import (`if TYPE_CHECKING:`,
+    `if is_torch_available():`). Upstream writes them after each file's imports, pruned to the names
+    the file uses; evaluating the test there instead of in its place changes nothing, since imports
+    are all it reads."""
+    imported = {name for d in gathered.definitions if d.kind is DefinitionKind.IMPORT for name in d.defines}
+    found = []
+    for definition in gathered.definitions:
+        node = definition.node
+        if not isinstance(node, cst.If) or node.orelse is not None or not isinstance(node.body, cst.IndentedBlock):
+            continue
+        lines = node.body.body
+        if not all(
+            isinstance(line, cst.SimpleStatementLine)
+            and all(isinstance(small, (cst.Import, cst.ImportFrom)) for small in line.body)
+            for line in lines
+        ):
+            continue
+        reads = {name for name in definition.uses if name not in definition.defines}
+        if reads <= imported:
+            found.append(definition)
+            imported.update(definition.defines)
+    return tuple(found)
 
 
 def place_definitions(

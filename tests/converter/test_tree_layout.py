@@ -442,3 +442,54 @@ def test_a_tree_copies_a_helper_into_every_file_that_uses_it(tmp_path: Path) -> 
     assert "class DeprecatedSmallProcessorKwargs(ProcessingKwargs, total=False):" in processing
     assert processing.index("class DeprecatedSmallProcessorKwargs") < processing.index("__getattr__ = deprecate_attr(")
     assert "smart_resize" not in processing and "__getattr__" not in texts["image_processing_small.py"]
+
+
+def test_a_tree_writes_guarded_imports_after_each_files_imports(tmp_path: Path) -> None:
+    """`if is_torch_available(): import torch, numpy` goes after the imports of each file that uses
+    its names, pruned to them, as upstream writes it (like any import, a block no file uses is left
+    out); a block whose test reads a module constant stays a statement of its own."""
+    write_tree(tmp_path)
+    modular = tmp_path / "small" / "modular_small.py"
+    modular.write_text(
+        textwrap.dedent(
+            """\
+            from typing import TYPE_CHECKING
+
+            from ...image_processing_utils import BaseImageProcessor
+            from ...utils import is_torch_available, is_vision_available
+
+
+            def scale(x):
+                return x * 2
+
+
+            if is_torch_available():
+                import numpy
+                import torch
+
+            if TYPE_CHECKING:
+                from .modeling_small import SmallOutput
+
+            if is_vision_available():
+                import PIL
+
+            USE_FAST = True
+
+            if USE_FAST:
+                import math
+
+
+            class SmallImageProcessor(BaseImageProcessor):
+                def resize(self, size) -> "SmallOutput":
+                    return torch.tensor(scale(size)) + math.pi
+            """
+        ),
+        encoding="utf-8",
+    )
+    text = convert_files([modular], tmp_path, layout=TREE)[tmp_path / "small" / "image_processing_small.py"]
+    guarded = "if is_torch_available():\n    import torch\n"
+    assert guarded in text and "numpy" not in text
+    assert text.index("from ...utils import is_torch_available") < text.index(guarded) < text.index("def scale(")
+    assert "if TYPE_CHECKING:\n    from .modeling_small import SmallOutput\n" in text
+    assert "is_vision_available" not in text and "PIL" not in text
+    assert text.index("USE_FAST = True") < text.index("if USE_FAST:\n    import math\n")
