@@ -20,7 +20,7 @@ own converter generated (the 🚨 header naming the modular file) is compared wi
 Files whose difference comes from upstream behaviour we deliberately do not copy are counted in
 their own category with the reason, not as failures to fix: refusals in DELIBERATE (a super()
 call whose arguments upstream would discard), and converted files whose AST equals upstream's
-once DROPPED, DECORATED, POST_INIT, MOVED_UP and MODULE_BASE are undone (see upstream_flaws). Other refusals
+once DROPPED, DECORATED and upstream's moves (MOVERS) are undone (see upstream_flaws). Other refusals
 are limitations of the converter and are counted as such, grouped by their message with the names
 abstracted.
 """
@@ -100,6 +100,10 @@ POST_INIT = (
 MODULE_BASE = (
     "upstream drops a class's extra `nn.Module` base and turns `nn.Module.__init__(self)` into `super().__init__()`, "
     "which runs the `__init__` of the other base that the modular code skips"
+)
+SUPER_FIRST = (
+    "upstream moves what an override does before super().__init__() after the base's own super().__init__() "
+    "call (the parent's __init__ then runs first)"
 )
 MOVED_UP = (
     "upstream moves an override's `self.x = ...` up to the base's assignment of `self.x`, before base statements "
@@ -229,7 +233,7 @@ def upstream_flaws(theirs: str, ours: str, modular: Path) -> str:
         moves = next((moves for moves in MOVES if upstream_moved(our_tree, moves, extra) == target), None)
         if moves is None:
             return ""
-        found += [(reason, reason in moves) for reason in (POST_INIT, MOVED_UP, MODULE_BASE)]
+        found += [(reason, reason in moves) for reason in MOVERS]
     return "; ".join(reason for reason, present in found if present)
 
 
@@ -246,8 +250,8 @@ def upstream_moved(tree: ast.Module, moves: Sequence[str], dropped: set[str]) ->
 #: The combinations of upstream's changes tried, fewest first.
 MOVES: tuple[tuple[str, ...], ...] = tuple(
     combination
-    for size in (1, 2, 3)
-    for combination in itertools.combinations((POST_INIT, MOVED_UP, MODULE_BASE), size)
+    for size in (1, 2, 3, 4)
+    for combination in itertools.combinations((POST_INIT, MOVED_UP, MODULE_BASE, SUPER_FIRST), size)
 )
 
 
@@ -307,7 +311,24 @@ def module_base_dropped(tree: ast.Module) -> bool:
     return changed
 
 
-MOVERS = {POST_INIT: post_init_last, MOVED_UP: assignments_moved_up, MODULE_BASE: module_base_dropped}
+def super_init_first(tree: ast.Module) -> bool:
+    """Move `super().__init__(...)` to the start of each `__init__` whose earlier statements only
+    assign attributes of `self`, as upstream does; whether one moved."""
+    moved = False
+    for body in function_bodies(tree, "__init__"):
+        calls = [i for i, statement in enumerate(body) if ast.unparse(statement).startswith("super().__init__(")]
+        if calls and calls[0] > 0 and all(assigned_self_attribute(statement) for statement in body[: calls[0]]):
+            body.insert(0, body.pop(calls[0]))
+            moved = True
+    return moved
+
+
+MOVERS = {
+    POST_INIT: post_init_last,
+    MOVED_UP: assignments_moved_up,
+    MODULE_BASE: module_base_dropped,
+    SUPER_FIRST: super_init_first,
+}
 
 
 def assigned_self_attribute(statement: ast.stmt) -> str:
@@ -489,6 +510,7 @@ def run_bench(
         "files_post_init": sum(POST_INIT in r.deliberate for r in results),
         "files_moved_up": sum(MOVED_UP in r.deliberate for r in results),
         "files_module_base": sum(MODULE_BASE in r.deliberate for r in results),
+        "files_super_first": sum(SUPER_FIRST in r.deliberate for r in results),
         "files_limitation": sum(bool(r.limitation) for r in results),
         "definitions_same": sum(r.definitions for r in results),
         "ast_identical": sum(r.ast for r in results),
@@ -523,6 +545,7 @@ def print_report(summary: Mapping[str, object], results: Sequence[FileResult], s
         ("  upstream moves self.post_init() last", summary["files_post_init"], total),
         ("  upstream moves an assignment up", summary["files_moved_up"], total),
         ("  upstream drops an nn.Module base", summary["files_module_base"], total),
+        ("  upstream runs super().__init__() first", summary["files_super_first"], total),
         ("refused (converter limitation)", summary["files_limitation"], total),
         ("generated files traceback", summary["files_traceback"], total),
         ("generated files not produced", summary["files_missing"], total),

@@ -91,3 +91,12 @@ def test_an_extra_module_base_upstream_drops_is_named(bench: ModuleType, tmp_pat
     path.write_text("class Layer:\n    pass\n", encoding="utf-8")
     assert bench.upstream_flaws(theirs, ours, path) == bench.MODULE_BASE
     assert bench.upstream_flaws(theirs.replace("super().__init__()", "pass"), ours, path) == ""
+
+
+def test_super_init_moved_first_is_named(bench: ModuleType, tmp_path: Path) -> None:
+    ours = "class A(nn.Module):\n    def __init__(self, c):\n        self.kind = c.kind\n        super().__init__()\n        self.x = 1\n"
+    theirs = "class A(nn.Module):\n    def __init__(self, c):\n        super().__init__()\n        self.kind = c.kind\n        self.x = 1\n"
+    path = tmp_path / "modular_x.py"
+    path.write_text("class A:\n    pass\n", encoding="utf-8")
+    assert bench.upstream_flaws(theirs, ours, path) == bench.SUPER_FIRST
+    assert bench.upstream_flaws(theirs, ours.replace("self.kind = c.kind", "kind = c.kind"), path) == ""
