@@ -60,9 +60,15 @@ class Rename:
             return self.text(value)
         forms = {self.old_model: self.new_model, self.old_model.upper(): self.new_model.upper()}
         forms[self.old_camel] = self.new_camel
+        # An UPPER CamelCase name (`T5`) is one form: alone as a word it becomes the new UPPER name
+        # (`SWITCH_TRANSFORMERS`), starting a longer name the new CamelCase one (`SwitchTransformersModel`).
+        upper_camel = len(forms) == 2
 
         def replace(match: re.Match[str]) -> str:
-            return forms.get(match[1], self.new_camel) + match[2]
+            found, after = match[1], match[2]
+            if upper_camel and found.isupper() and not after.isalpha():
+                return self.new_model.upper() + after
+            return forms.get(found, self.new_camel) + after
 
         return any_case_pattern(tuple(forms)).sub(replace, value)
 

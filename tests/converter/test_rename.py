@@ -149,3 +149,14 @@ def test_each_base_model_gets_the_prefix_of_the_classes_built_on_it(inherit: Inh
     text = inherit(source, {**BASE, **other}, model="toy")["generated/toy/modeling_toy.py"]
     assert "class ToyHead(nn.Module):" in text and "class ToyScale(nn.Module):" in text
     assert "class ToyTextLayer(nn.Module):" in text and 'return f"ToyTextLayer {toy_name} of toy"' in text
+
+
+def test_prose_of_an_upper_camel_name_in_a_tree() -> None:
+    """Upstream's rule when the CamelCase name is all UPPER (`T5`): alone as a word it becomes the
+    new UPPER name, starting a longer name the new CamelCase one; other names keep their forms."""
+    t5 = Rename("t5", "switch_transformers", "T5", "SwitchTransformers", any_case=True)
+    assert t5.prose("# T5 uses a T5LayerNorm, see t5.md") == (
+        "# SWITCH_TRANSFORMERS uses a SwitchTransformersLayerNorm, see switch_transformers.md"
+    )
+    llama = Rename("llama", "gemma2", "Llama", "Gemma2", any_case=True)
+    assert llama.prose("# LLAMA and Llama and llama, LlamaModel") == "# GEMMA2 and Gemma2 and gemma2, Gemma2Model"
