@@ -105,6 +105,10 @@ SUPER_FIRST = (
     "upstream moves what an override does before super().__init__() after the base's own super().__init__() "
     "call (the parent's __init__ then runs first)"
 )
+SELFLESS_CALL = (
+    "upstream turns `Ancestor.method(args)` without the instance (Python passes the first argument as self) "
+    "into `super().method(args)`"
+)
 MOVED_UP = (
     "upstream moves an override's `self.x = ...` up to the base's assignment of `self.x`, before base statements "
     "that read `self.x` or that it reads (they then compute something else)"
@@ -230,7 +234,11 @@ def upstream_flaws(theirs: str, ours: str, modular: Path) -> str:
     target = normalized(their_tree, set(), stripped)
     found = [(DROPPED, bool(extra)), (DECORATED, bool(stripped))]
     if normalized(our_tree, extra, set()) != target:
-        moves = next((moves for moves in MOVES if upstream_moved(our_tree, moves, extra) == target), None)
+        applicable = [reason for reason, mover in MOVERS.items() if mover(copy.deepcopy(our_tree))]
+        combinations = (
+            moves for size in range(1, len(applicable) + 1) for moves in itertools.combinations(applicable, size)
+        )
+        moves = next((moves for moves in combinations if upstream_moved(our_tree, moves, extra) == target), None)
         if moves is None:
             return ""
         found += [(reason, reason in moves) for reason in MOVERS]
@@ -245,14 +253,6 @@ def upstream_moved(tree: ast.Module, moves: Sequence[str], dropped: set[str]) ->
         if not MOVERS[reason](changed):
             return ""
     return normalized(changed, dropped, set())
-
-
-#: The combinations of upstream's changes tried, fewest first.
-MOVES: tuple[tuple[str, ...], ...] = tuple(
-    combination
-    for size in (1, 2, 3, 4)
-    for combination in itertools.combinations((POST_INIT, MOVED_UP, MODULE_BASE, SUPER_FIRST), size)
-)
 
 
 def function_bodies(tree: ast.Module, name: str | None = None) -> list[list[ast.stmt]]:
@@ -323,11 +323,28 @@ def super_init_first(tree: ast.Module) -> bool:
     return moved
 
 
+def selfless_calls_to_super(tree: ast.Module) -> bool:
+    """Write `Ancestor.method(args)` calls in methods, whose first argument is not `self`,
+    `super().method(args)`, as upstream does; whether one changed."""
+    changed = False
+    for _, method in methods(tree):
+        for call in ast.walk(method):
+            func = call.func if isinstance(call, ast.Call) else None
+            if not (isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name)):
+                continue
+            if not func.value.id[:1].isupper() or (call.args and ast.unparse(call.args[0]) == "self"):
+                continue
+            func.value = ast.Call(ast.Name("super", ast.Load()), [], [])
+            changed = True
+    return changed
+
+
 MOVERS = {
     POST_INIT: post_init_last,
     MOVED_UP: assignments_moved_up,
     MODULE_BASE: module_base_dropped,
     SUPER_FIRST: super_init_first,
+    SELFLESS_CALL: selfless_calls_to_super,
 }
 
 
@@ -511,6 +528,7 @@ def run_bench(
         "files_moved_up": sum(MOVED_UP in r.deliberate for r in results),
         "files_module_base": sum(MODULE_BASE in r.deliberate for r in results),
         "files_super_first": sum(SUPER_FIRST in r.deliberate for r in results),
+        "files_selfless_call": sum(SELFLESS_CALL in r.deliberate for r in results),
         "files_limitation": sum(bool(r.limitation) for r in results),
         "definitions_same": sum(r.definitions for r in results),
         "ast_identical": sum(r.ast for r in results),
@@ -546,6 +564,7 @@ def print_report(summary: Mapping[str, object], results: Sequence[FileResult], s
         ("  upstream moves an assignment up", summary["files_moved_up"], total),
         ("  upstream drops an nn.Module base", summary["files_module_base"], total),
         ("  upstream runs super().__init__() first", summary["files_super_first"], total),
+        ("  upstream makes a selfless parent call super()", summary["files_selfless_call"], total),
         ("refused (converter limitation)", summary["files_limitation"], total),
         ("generated files traceback", summary["files_traceback"], total),
         ("generated files not produced", summary["files_missing"], total),

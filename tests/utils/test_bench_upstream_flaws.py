@@ -106,3 +106,13 @@ def test_super_init_moved_first_is_named(bench: ModuleType, tmp_path: Path) -> N
         )
         == ""
     )
+
+
+def test_a_selfless_parent_call_upstream_makes_super_is_named(bench: ModuleType, tmp_path: Path) -> None:
+    ours = "class P(Backend):\n    def run(self, images):\n        return Backend.run(images, 2)\n"
+    theirs = "class P(Backend):\n    def run(self, images):\n        return super().run(images, 2)\n"
+    path = tmp_path / "modular_x.py"
+    path.write_text("class P:\n    pass\n", encoding="utf-8")
+    assert bench.upstream_flaws(theirs, ours, path) == bench.SELFLESS_CALL
+    with_self = ours.replace("Backend.run(images", "Backend.run(self, images")
+    assert bench.upstream_flaws(theirs, with_self, path) == ""  # an exact call: not upstream's flaw
