@@ -357,6 +357,12 @@ def check_hygiene(
         if name not in own:
             why = f"this method reads {name!r}, a local variable of the base body, which Python looks up as a global here"
             raise override.refuse(site.call, site.what, why, f"bind {name!r} in this method before using it")
+        if name in assigned and name not in bound_names(body):
+            why = (
+                f"it gives the base parameter {name!r} another value than this method's {name!r}, used after the call"
+            )
+            fix = f"pass {name} as {name} (a differently named variable in this method also works)"
+            raise override.refuse(site.call, site.what, why, fix)
         why = f"the base body sets {name!r}, which this method uses after the call"
         raise override.refuse(site.call, site.what, why, f"rename {name!r} in this method")
 

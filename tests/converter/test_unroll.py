@@ -309,6 +309,11 @@ def test_super_kwargs_keeps_the_override_spelling_of_self(inherit: Inherit) -> N
             "cannot unroll super().forward() in forward exactly: the base body sets 'y', which this method uses after the call",
         ),
         (
+            "def forward(self, x):\n    out = super().forward(x * 2)\n    return out + x\n",
+            "cannot unroll super().forward() in forward exactly: it gives the base parameter 'x' another value than "
+            "this method's 'x', used after the call",
+        ),
+        (
             "def forward(self, x, **kwargs):\n    return super().forward(x, **kwargs)\n",
             "cannot unroll super().forward() in forward exactly: it passes **kwargs, and the base takes no **kwargs",
         ),
