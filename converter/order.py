@@ -22,7 +22,8 @@ from collections.abc import Iterable, Mapping, Sequence
 import libcst as cst
 
 from converter.gather import Definition, DefinitionKind, GatheredModule
-from converter.merge import MergedModule
+from converter.merge import MergedModule, is_import_line
+from converter.names import bound_names
 from converter.namespace import BaseNamespace
 from converter.split import NOT_PLACED
 
@@ -51,12 +52,23 @@ def order_like_upstream(gathered: GatheredModule, merged: MergedModule) -> Gathe
     out: list[int] = []
     done: set[int] = set()
 
+    # what the modular file itself names: its own definitions and what it imports from base models;
+    # upstream does not place a name a class of its own only reads as a global
+    # before that class (a forward reference, flagged F821): it comes where what uses it is placed
+    visible = bound_names([s.origin for s in merged.statements if not is_import_line(s.origin)])
+    visible |= {target for alias in merged.renamed.aliases if (target := merged.renamed.target(alias))}
+    unmerged = {id(statement.node) for statement in merged.statements if statement.base is None}
+
     def closure(index: int) -> set[int]:
         """The pulled definitions `index` needs, transitively, not placed yet."""
         found: set[int] = set()
         stack = [index]
         while stack:
-            for name in definitions[stack.pop()].uses:
+            current = stack.pop()
+            uses = definitions[current].uses
+            if current == index and id(definitions[index].node) in unmerged:
+                uses = tuple(name for name in uses if name in visible)
+            for name in uses:
                 dependency = provider.get(name)
                 if dependency is not None and dependency not in is_modular | done | found:
                     found.add(dependency)

@@ -184,8 +184,26 @@ def rename_bases(resolved: ResolvedModule) -> RenamedModule:
         rename = Rename(package.model, new_model, old_camel_prefix(package), own_camel, any_case=tree)
         files = tuple((file.path, file.kind, file.module) for file in package.files)
         imported = [external_names(file.module) for file in package.files]
+        if tree:
+            aliases = modular_aliases(resolved.parsed.module)
+            imported = [frozenset(n for n in names if aliases.get(n, n) != rename.text(n)) for names in imported]
         namespaces.append(build_renamed_namespace(package.model, rename, files, imported))
     return RenamedModule(resolved, tuple(namespaces), new_camel)
+
+
+def modular_aliases(module: cst.Module) -> dict[str, str]:
+    """`{"Wav2Vec2BaseModelOutput": "WavLMBaseModelOutput"}` for `WavLMBaseModelOutput = Wav2Vec2BaseModelOutput`
+    at the top level of the modular file. In a tree, a name a base imports from the library is
+    renamed after all when the modular file binds the renamed name to it, as upstream writes it:
+    both names are the same object."""
+    aliases: dict[str, str] = {}
+    for statement in module.body:
+        small = statement.body[0] if isinstance(statement, cst.SimpleStatementLine) and statement.body else None
+        if isinstance(small, cst.Assign) and len(small.targets) == 1:
+            target, value = small.targets[0].target, small.value
+            if isinstance(target, cst.Name) and isinstance(value, cst.Name):
+                aliases[value.value] = target.value
+    return aliases
 
 
 def old_camel_prefix(package: BasePackage) -> str:

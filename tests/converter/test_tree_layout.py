@@ -493,3 +493,54 @@ def test_a_tree_writes_guarded_imports_after_each_files_imports(tmp_path: Path) 
     assert "if TYPE_CHECKING:\n    from .modeling_small import SmallOutput\n" in text
     assert "is_vision_available" not in text and "PIL" not in text
     assert text.index("USE_FAST = True") < text.index("if USE_FAST:\n    import math\n")
+
+
+def test_a_tree_renames_a_library_name_the_modular_file_aliases(tmp_path: Path) -> None:
+    """`SmallOutput = TinyOutput` in the modular file, where the base imports TinyOutput from the
+    library: inherited code says SmallOutput, as upstream writes it (the same object)."""
+    write_tree(tmp_path)
+    base = (tmp_path / "tiny" / "modeling_tiny.py").read_text(encoding="utf-8")
+    base = base.replace(
+        "from ...modeling_utils import PreTrainedModel\n",
+        "from ...modeling_utils import PreTrainedModel, TinyOutput\n",
+    )
+    base = base.replace("        return helper(self.proj(x))\n", "        return TinyOutput(helper(self.proj(x)))\n")
+    (tmp_path / "tiny" / "modeling_tiny.py").write_text(base, encoding="utf-8")
+    modular = tmp_path / "small" / "modular_small.py"
+    aliased = MODULAR.replace(
+        "logger = logging", "from ...modeling_utils import TinyOutput\n\nSmallOutput = TinyOutput\nlogger = logging"
+    )
+    modular.write_text(aliased, encoding="utf-8")
+    text = convert_files([modular], tmp_path, layout=TREE)[tmp_path / "small" / "modeling_small.py"]
+    assert "return SmallOutput(helper(self.proj(x)))" in text
+    assert (
+        "SmallOutput = TinyOutput\n" in text and "from ...modeling_utils import PreTrainedModel, TinyOutput\n" in text
+    )
+    modular.write_text(MODULAR, encoding="utf-8")  # without the alias, the library name stays
+    text = convert_files([modular], tmp_path, layout=TREE)[tmp_path / "small" / "modeling_small.py"]
+    assert "return TinyOutput(helper(self.proj(x)))" in text
+
+
+def test_a_tree_places_what_a_class_only_reads_as_a_global_where_its_user_needs_it(tmp_path: Path) -> None:
+    """A modular class with no base class reads `SmallLoss` as a global it neither defines nor
+    imports (`# noqa: F821`); upstream places the pulled class before the merged class that uses
+    it, not before the first reader."""
+    write_tree(tmp_path)
+    base = (tmp_path / "tiny" / "modeling_tiny.py").read_text(encoding="utf-8")
+    base = base.replace(
+        '__all__ = ["TinyMLP", "TinyPreTrainedModel"]',
+        "class TinyLoss(nn.Module):\n    pass\n\n\nclass TinyHead(nn.Module):\n    def __init__(self):\n"
+        "        super().__init__()\n        self.loss = TinyLoss()\n\n\n"
+        '__all__ = ["TinyMLP", "TinyPreTrainedModel", "TinyHead"]',
+    )
+    (tmp_path / "tiny" / "modeling_tiny.py").write_text(base, encoding="utf-8")
+    modular = tmp_path / "small" / "modular_small.py"
+    modular.write_text(
+        "from ...modeling_utils import PreTrainedModel\nfrom ..tiny.modeling_tiny import TinyHead\n\n\n"
+        "class SmallPreTrainedModel(PreTrainedModel):\n    def init(self, module):\n"
+        "        return isinstance(module, SmallLoss)  # noqa: F821\n\n\n"
+        "class SmallHead(TinyHead):\n    pass\n",
+        encoding="utf-8",
+    )
+    text = convert_files([modular], tmp_path, layout=TREE)[tmp_path / "small" / "modeling_small.py"]
+    assert text.index("class SmallPreTrainedModel") < text.index("class SmallLoss") < text.index("class SmallHead")
