@@ -97,7 +97,7 @@ DROPPED = "upstream drops top-level code of the modular file that its own output
 DECORATED = "upstream gives an override without decorators the base method's decorators, which change what a call does"
 POST_INIT = (
     "upstream moves self.post_init() to the end of __init__, after statements the modular code runs after it "
-    "(it then initialises what they create)"
+    "(it then initialises what they create), once where the modular code runs it twice"
 )
 MODULE_BASE = (
     "upstream drops a class's extra `nn.Module` base and turns `nn.Module.__init__(self)` into `super().__init__()`, "
@@ -263,12 +263,13 @@ def function_bodies(tree: ast.Module, name: str | None = None) -> list[list[ast.
 
 
 def post_init_last(tree: ast.Module) -> bool:
-    """Move `self.post_init()` to the end of each `__init__`, as upstream does; whether one moved."""
+    """Move `self.post_init()` to the end of each `__init__`, once, as upstream does; whether one moved."""
     moved = False
     for body in function_bodies(tree, "__init__"):
         calls = [i for i, statement in enumerate(body) if ast.unparse(statement) == "self.post_init()"]
-        if len(calls) == 1 and calls[0] != len(body) - 1:
-            body.append(body.pop(calls[0]))
+        if calls and (len(calls) > 1 or calls[0] != len(body) - 1):
+            call = body[calls[0]]
+            body[:] = [statement for i, statement in enumerate(body) if i not in calls] + [call]
             moved = True
     return moved
 

@@ -116,3 +116,11 @@ def test_a_selfless_parent_call_upstream_makes_super_is_named(bench: ModuleType,
     assert bench.upstream_flaws(theirs, ours, path) == bench.SELFLESS_CALL
     with_self = ours.replace("Backend.run(images", "Backend.run(self, images")
     assert bench.upstream_flaws(theirs, with_self, path) == ""  # an exact call: not upstream's flaw
+
+
+def test_a_repeated_post_init_upstream_runs_once_is_named(bench: ModuleType, tmp_path: Path) -> None:
+    ours = "class M(P):\n    def __init__(self, c):\n        super().__init__(c)\n        self.post_init()\n        self.post_init()\n"
+    theirs = "class M(P):\n    def __init__(self, c):\n        super().__init__(c)\n        self.post_init()\n"
+    path = tmp_path / "modular_x.py"
+    path.write_text("class M:\n    pass\n", encoding="utf-8")
+    assert bench.upstream_flaws(theirs, ours, path) == bench.POST_INIT
