@@ -281,7 +281,7 @@ def merge_class(statement: cst.ClassDef, arg: cst.Arg, base: BaseDefinition, par
         keywords=[k.with_changes(comma=cst.MaybeSentinel.DEFAULT) for k in keywords.values()],
         body=indented(base_class.body, body),
         decorators=class_decorators(statement, base_class),
-        leading_lines=leading_comments(statement, base_class),
+        leading_lines=leading_comments(statement, base_class, parsed.layout.tree),
     )
 
 
@@ -342,8 +342,13 @@ def class_decorators(statement: cst.ClassDef, base_class: cst.ClassDef) -> list[
 NO_INHERIT = "no_inherit_decorator"
 
 
-def leading_comments(statement: cst.ClassDef, base_class: cst.ClassDef) -> Sequence[cst.EmptyLine]:
-    """The modular class's comment lines above it, else the base class's (which describe the code merged in)."""
+def leading_comments(statement: cst.ClassDef, base_class: cst.ClassDef, tree: bool = False) -> Sequence[cst.EmptyLine]:
+    """The modular class's comment lines above it, else the base class's (which describe the code
+    merged in). In a tree, the base class's only, as upstream writes a merged class."""
+    if tree:
+        statement = statement.with_changes(
+            leading_lines=[line for line in statement.leading_lines if line.comment is None]
+        )
     if any(line.comment is not None for line in statement.leading_lines):
         return statement.leading_lines
     lines = [line for line in base_class.leading_lines if not is_copied_from(line)]

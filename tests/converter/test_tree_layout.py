@@ -544,3 +544,24 @@ def test_a_tree_places_what_a_class_only_reads_as_a_global_where_its_user_needs_
     )
     text = convert_files([modular], tmp_path, layout=TREE)[tmp_path / "small" / "modeling_small.py"]
     assert text.index("class SmallPreTrainedModel") < text.index("class SmallLoss") < text.index("class SmallHead")
+
+
+def test_a_merged_class_in_a_tree_keeps_the_base_class_comments_not_the_modular_ones(tmp_path: Path) -> None:
+    """Upstream writes a merged class with the comment lines of its base class; the comments above
+    the modular class go (they describe the modular file's inheritance); a class with no base
+    class keeps its own."""
+    write_tree(tmp_path)
+    base = (tmp_path / "tiny" / "modeling_tiny.py").read_text(encoding="utf-8")
+    base = base.replace("class TinyMLP(nn.Module):\n", "# Adapted from a tiny paper\nclass TinyMLP(nn.Module):\n")
+    (tmp_path / "tiny" / "modeling_tiny.py").write_text(base, encoding="utf-8")
+    modular = tmp_path / "small" / "modular_small.py"
+    modular.write_text(
+        "from torch import nn\n"
+        + MODULAR.replace("class SmallMLP(TinyMLP):", "# TODO: inherit less\nclass SmallMLP(TinyMLP):")
+        + "\n\n# a class of its own\nclass SmallHead(nn.Module):\n    pass\n",
+        encoding="utf-8",
+    )
+    text = convert_files([modular], tmp_path, layout=TREE)[tmp_path / "small" / "modeling_small.py"]
+    assert "# Adapted from a small paper\nclass SmallMLP(nn.Module):" in text
+    assert "TODO" not in text
+    assert "# a class of its own\nclass SmallHead(nn.Module):" in text
