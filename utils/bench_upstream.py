@@ -236,21 +236,21 @@ def upstream_flaws(theirs: str, ours: str, modular: Path) -> str:
     target = normalized(their_tree, set(), stripped)
     found = [(DROPPED, bool(extra)), (DECORATED, bool(stripped))]
     if normalized(our_tree, extra, set()) != target:
-        applicable = [reason for reason, mover in MOVERS.items() if mover(copy.deepcopy(our_tree))]
+        applicable = [reason for reason, mover in MOVERS.items() if mover(ast.parse(ours))]
         combinations = (
             moves for size in range(1, len(applicable) + 1) for moves in itertools.combinations(applicable, size)
         )
-        moves = next((moves for moves in combinations if upstream_moved(our_tree, moves, extra) == target), None)
+        moves = next((moves for moves in combinations if upstream_moved(ours, moves, extra) == target), None)
         if moves is None:
             return ""
         found += [(reason, reason in moves) for reason in MOVERS]
     return "; ".join(reason for reason, present in found if present)
 
 
-def upstream_moved(tree: ast.Module, moves: Sequence[str], dropped: set[str]) -> str:
-    """`normalized` of `tree` with upstream's `moves` made (see MOVERS); "" when one of
+def upstream_moved(ours: str, moves: Sequence[str], dropped: set[str]) -> str:
+    """`normalized` of our file with upstream's `moves` made (see MOVERS); "" when one of
     them changes nothing (it does not explain the difference then)."""
-    changed = copy.deepcopy(tree)
+    changed = ast.parse(ours)
     for reason in moves:
         if not MOVERS[reason](changed):
             return ""
@@ -266,7 +266,7 @@ def post_init_last(tree: ast.Module) -> bool:
     """Move `self.post_init()` to the end of each `__init__`, once, as upstream does; whether one moved."""
     moved = False
     for body in function_bodies(tree, "__init__"):
-        calls = [i for i, statement in enumerate(body) if ast.unparse(statement) == "self.post_init()"]
+        calls = [i for i, statement in enumerate(body) if is_self_call(statement, "post_init")]
         if calls and (len(calls) > 1 or calls[0] != len(body) - 1):
             call = body[calls[0]]
             body[:] = [statement for i, statement in enumerate(body) if i not in calls] + [call]
@@ -314,12 +314,32 @@ def module_base_dropped(tree: ast.Module) -> bool:
     return changed
 
 
+def is_self_call(statement: ast.stmt, method: str) -> bool:
+    """`self.<method>()` as a statement of its own, without arguments."""
+    call = statement.value if isinstance(statement, ast.Expr) else None
+    func = call.func if isinstance(call, ast.Call) and not call.args and not call.keywords else None
+    return (
+        isinstance(func, ast.Attribute)
+        and func.attr == method
+        and isinstance(func.value, ast.Name)
+        and func.value.id == "self"
+    )
+
+
+def is_super_init(statement: ast.stmt) -> bool:
+    """`super().__init__(...)` as a statement of its own."""
+    call = statement.value if isinstance(statement, ast.Expr) else None
+    func = call.func if isinstance(call, ast.Call) else None
+    inner = func.value if isinstance(func, ast.Attribute) and func.attr == "__init__" else None
+    return isinstance(inner, ast.Call) and isinstance(inner.func, ast.Name) and inner.func.id == "super"
+
+
 def super_init_first(tree: ast.Module) -> bool:
     """Move `super().__init__(...)` to the start of each `__init__` whose earlier statements only
     assign attributes of `self`, as upstream does; whether one moved."""
     moved = False
     for body in function_bodies(tree, "__init__"):
-        calls = [i for i, statement in enumerate(body) if ast.unparse(statement).startswith("super().__init__(")]
+        calls = [i for i, statement in enumerate(body) if is_super_init(statement)]
         if calls and calls[0] > 0 and all(assigned_self_attribute(statement) for statement in body[: calls[0]]):
             body.insert(0, body.pop(calls[0]))
             moved = True
@@ -335,7 +355,8 @@ def selfless_calls_to_super(tree: ast.Module) -> bool:
             func = call.func if isinstance(call, ast.Call) else None
             if not (isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name)):
                 continue
-            if not func.value.id[:1].isupper() or (call.args and ast.unparse(call.args[0]) == "self"):
+            first = call.args[0] if call.args else None
+            if not func.value.id[:1].isupper() or (isinstance(first, ast.Name) and first.id == "self"):
                 continue
             func.value = ast.Call(ast.Name("super", ast.Load()), [], [])
             changed = True
@@ -381,7 +402,7 @@ def normalized(tree: ast.Module, dropped: set[str], undecorated: set[tuple[str, 
     for node in tree.body:
         if isinstance(node, (ast.Import, ast.ImportFrom)) or set(top_level_names(ast.Module([node], []))) & dropped:
             continue
-        if isinstance(node, ast.ClassDef):
+        if isinstance(node, ast.ClassDef) and any(name == node.name for name, _ in undecorated):
             node = copy.deepcopy(node)
             for item in node.body:
                 if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)) and (node.name, item.name) in undecorated:
