@@ -63,11 +63,19 @@ class Tracer:
         self.modular_bound = modular_bound
         self.main = renamed.namespaces[0]
         self.explicit = {}
+        self.import_order: dict[str, int] = {}
         for item in renamed.resolved.imports:
+            self.import_order.setdefault(item.model, len(self.import_order))
             self.explicit.setdefault(renamed.target(item.alias) or "", item.model)
         self.definitions: dict[str, BaseDefinition] = {}
         self.imports: dict[str, ImportBinding] = {}
         self.diagnostics: list[Diagnostic] = []
+
+    def rank(self, binding: ImportBinding) -> int:
+        """Where the modular file first imports from the base model `binding` comes from (upstream
+        writes an import two bases share as the first of them writes it)."""
+        model = next((ns.model for ns in self.renamed.namespaces if binding in ns.imports), None)
+        return self.import_order.get(model or "", len(self.import_order))
 
     def pull(self, names: Iterable[str], model: str, origin: cst.CSTNode) -> None:
         work = [(name, model) for name in names]
@@ -106,6 +114,8 @@ class Tracer:
 
     def add_import(self, name: str, binding: ImportBinding, origin: cst.CSTNode) -> None:
         present = self.imports.setdefault(name, binding)
+        if present.key == binding.key and self.rank(binding) < self.rank(present):
+            self.imports[name] = binding  # the same import: written as the first base writes it
         if present.key != binding.key:
             first, second = (code_of(b.statement).strip() for b in (present, binding))
             message = f"{name} is imported differently by base models: `{first}` and `{second}`"

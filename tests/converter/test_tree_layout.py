@@ -565,3 +565,25 @@ def test_a_merged_class_in_a_tree_keeps_the_base_class_comments_not_the_modular_
     assert "# Adapted from a small paper\nclass SmallMLP(nn.Module):" in text
     assert "TODO" not in text
     assert "# a class of its own\nclass SmallHead(nn.Module):" in text
+
+
+def test_an_import_two_bases_share_is_written_as_the_first_imported_base_writes_it(tmp_path: Path) -> None:
+    """tiny writes `from torch import nn`, other writes `import torch.nn as nn` (the same binding);
+    the modular file imports from other first, so the output writes other's, as upstream does."""
+    write_tree(tmp_path)
+    other = BASE_MODELING.replace("from torch import nn", "import torch.nn as nn").replace("Tiny", "Other")
+    other = other.replace("tiny", "other")
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "__init__.py").write_text("", encoding="utf-8")
+    (tmp_path / "other" / "configuration_other.py").write_text(BASE_CONFIG.replace("Tiny", "Other"), encoding="utf-8")
+    (tmp_path / "other" / "modeling_other.py").write_text(other, encoding="utf-8")
+    modular = tmp_path / "small" / "modular_small.py"
+    modular.write_text(
+        "from ..other.modeling_other import OtherMLP, OtherPreTrainedModel\nfrom ..tiny.modeling_tiny import TinyMLP\n"
+        "from .configuration_small import SmallConfig\n\n\n"
+        "class SmallMLP(TinyMLP):\n    pass\n\n\nclass SmallPreTrainedModel(OtherPreTrainedModel):\n    pass\n\n\n"
+        "class SmallGateMLP(OtherMLP):\n    pass\n",
+        encoding="utf-8",
+    )
+    text = convert_files([modular], tmp_path, layout=TREE)[tmp_path / "small" / "modeling_small.py"]
+    assert "import torch.nn as nn\n" in text and "from torch import nn" not in text
