@@ -35,11 +35,13 @@ from libcst.metadata import MetadataWrapper
 from converter.definition_time import check_definition_time
 from converter.diagnostics import ConversionError, Diagnostic
 from converter.gather import DefinitionKind, kind_of
+from converter.layout import TREE_KIND_RULES
 from converter.merge import MergedModule, ModularStatement, is_copied_from
 from converter.names import analyse_statement, bound_names, code_of
 from converter.namespace import BaseDefinition, BaseNamespace, ImportBinding, all_names
 from converter.parse import LazyPositions, ParsedModule
 from converter.rename import RenamedModule
+from converter.split import DEFAULT_KIND
 
 Key = tuple[int, ...]
 
@@ -130,7 +132,11 @@ def trace_dependencies(merged: MergedModule) -> ParsedModule:
     if not renamed.namespaces:
         return parsed
     docstring, imports, exports, definitions = partition(merged.statements)
-    tracer = Tracer(renamed, bound_names([s.node for s in merged.statements]))
+    imports, from_own_files = without_own_file_imports(imports, renamed, definitions)
+    bound = bound_names([s.node for s in [*docstring, *imports, *exports, *definitions]])
+    tracer = Tracer(renamed, bound)
+    for name, origin in from_own_files:
+        tracer.pull([name], tracer.main.model, origin)
     placed = []
     for index, statement in enumerate(definitions):
         names, uses = analyse_statement(statement.node)
@@ -159,6 +165,56 @@ def trace_dependencies(merged: MergedModule) -> ParsedModule:
     origins.update(import_origins(parsed, [*docstring, *imports, *exports]))
     origins.update({statement: import_position(renamed) for statement in [*futures, *carried, *all_statement]})
     return standalone(parsed, parsed.module.with_changes(body=body), origins)
+
+
+def without_own_file_imports(
+    imports: Sequence[ModularStatement], renamed: RenamedModule, definitions: Sequence[ModularStatement]
+) -> tuple[list[ModularStatement], list[tuple[str, cst.CSTNode]]]:
+    """In a tree, `from .modeling_glm4 import Glm4RMSNorm` in modular_glm4.py names a class of the file
+    being generated, which a base provides renamed (GlmRMSNorm): the import goes (a file would
+    import itself) and the name is pulled like any other, as upstream does. Names the modular file
+    defines, or no base provides, keep their import."""
+    parsed = renamed.resolved.parsed
+    if not parsed.layout.tree:
+        return list(imports), []
+    defined = bound_names([s.node for s in definitions])
+    provided = {name for ns in renamed.namespaces for name in ns.by_name}
+    kept: list[ModularStatement] = []
+    pulled: list[tuple[str, cst.CSTNode]] = []
+    for statement in imports:
+        node = statement.node
+        if not isinstance(node, cst.SimpleStatementLine):
+            kept.append(statement)
+            continue
+        smalls = []
+        for small in node.body:
+            own = own_file_names(small, parsed.model)
+            if own is None:
+                smalls.append(small)
+                continue
+            names = [alias for alias in own if alias.evaluated_alias is None and alias.evaluated_name in provided]
+            names = [alias for alias in names if alias.evaluated_name not in defined]
+            pulled += [(alias.evaluated_name, small) for alias in names]
+            rest = [alias for alias in own if alias not in names]
+            if rest:
+                assert isinstance(small, cst.ImportFrom)
+                rest[-1] = rest[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
+                smalls.append(small.with_changes(names=rest))
+        if smalls:
+            kept.append(dataclasses.replace(statement, node=node.with_changes(body=smalls)))
+    return kept, pulled
+
+
+def own_file_names(small: cst.BaseSmallStatement, model: str) -> list[cst.ImportAlias] | None:
+    """The aliases of `from .modeling_<model> import ...` naming what goes to that file (no class a
+    file rule claims: `Glm4Config` lives in a configuration file, maybe hand-written), else None."""
+    if not (isinstance(small, cst.ImportFrom) and len(small.relative) == 1 and small.module is not None):
+        return None
+    if isinstance(small.names, cst.ImportStar) or code_of(small.module) != f"{DEFAULT_KIND}_{model}":
+        return None
+    aliases = list(small.names)
+    claimed = any(alias.evaluated_name.endswith(suffix) for alias in aliases for _, suffix in TREE_KIND_RULES)
+    return None if claimed else aliases
 
 
 def partition(

@@ -587,3 +587,22 @@ def test_an_import_two_bases_share_is_written_as_the_first_imported_base_writes_
     )
     text = convert_files([modular], tmp_path, layout=TREE)[tmp_path / "small" / "modeling_small.py"]
     assert "import torch.nn as nn\n" in text and "from torch import nn" not in text
+
+
+def test_an_import_from_the_file_being_generated_pulls_the_renamed_base_definition(tmp_path: Path) -> None:
+    """modular_small.py importing `SmallMLP` from `.modeling_small` (the file it generates) means the
+    renamed TinyMLP, as upstream reads it: the output defines it and does not import itself."""
+    write_tree(tmp_path)
+    modular = tmp_path / "small" / "modular_small.py"
+    modular.write_text(
+        "from torch import nn\n\nfrom ..tiny.modeling_tiny import TinyPreTrainedModel\n"
+        "from .configuration_small import SmallConfig\nfrom .modeling_small import SmallMLP\n\n\n"
+        "class SmallPreTrainedModel(TinyPreTrainedModel):\n    config_class = SmallConfig\n\n\n"
+        "class SmallBlock(nn.Module):\n    def __init__(self, config):\n        super().__init__()\n"
+        "        self.mlp = SmallMLP(config)\n",
+        encoding="utf-8",
+    )
+    text = convert_files([modular], tmp_path, layout=TREE)[tmp_path / "small" / "modeling_small.py"]
+    assert "from .modeling_small" not in text
+    assert "class SmallMLP(nn.Module):" in text and "self.mlp = SmallMLP(config)" in text
+    assert "from .configuration_small import SmallConfig" in text
