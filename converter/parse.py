@@ -19,10 +19,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import libcst as cst
-from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
+from libcst.metadata import CodePosition, CodeRange, MetadataWrapper, PositionProvider
 
 from converter.diagnostics import ConversionError, Diagnostic
 from converter.layout import REPO, Layout
+from converter.names import child_nodes
 
 MODULAR_NAME = re.compile(r"modular_(?P<model>[a-z][a-z0-9_]*)\.py")
 
@@ -76,7 +77,9 @@ class ParsedModule:
 class LazyPositions(Mapping[cst.CSTNode, CodeRange]):
     """The positions of a wrapper's module, computed on first use: a module the passes build is
     printed with positions only when a diagnostic points into it (they are about as costly as
-    parsing it). Given the module's `source`, `start_of` answers for its statements without them."""
+    parsing it), and then only the top-level statement holding the node (`StatementPositions`)
+    where that gives the same answer. Given the module's `source`, `start_of` answers for its
+    statements without printing anything."""
 
     def __init__(self, wrapper: MetadataWrapper, source: str | None = None) -> None:
         self.wrapper = wrapper
@@ -96,13 +99,97 @@ class LazyPositions(Mapping[cst.CSTNode, CodeRange]):
         return self.wrapper.resolve(PositionProvider)
 
     def __getitem__(self, node: cst.CSTNode) -> CodeRange:
+        if "resolved" not in self.__dict__:
+            found = self.statements.position(node)
+            if found is not None:
+                return found
         return self.resolved[node]
+
+    @functools.cached_property
+    def statements(self) -> StatementPositions:
+        return StatementPositions(self.wrapper.module)
 
     def __iter__(self) -> Iterator[cst.CSTNode]:
         return iter(self.resolved)
 
     def __len__(self) -> int:
         return len(self.resolved)
+
+
+class StatementPositions:
+    """PositionProvider's position of one node of `module`, from its top-level statement alone.
+
+    A diagnostic needs the position of one node, but PositionProvider prints the whole module to
+    give every node's. Here the statement holding the node is printed alone (as a module of that
+    one statement, with the module's indentation and newline) and its positions are moved down by
+    the lines the header and the statements before it take, counted in their code. That is what
+    the whole module's printing records for the node, provided that no node object belongs to two
+    top-level statements (or to a statement and the header or footer: the provider keeps the first
+    position of some nodes) and that the statement starts a line. `position` gives None where
+    that is not certain (shared nodes, `\r` newlines, the module node, its header and footer): the
+    caller then resolves the whole module.
+    """
+
+    #: `owners` value of the module node and of header and footer nodes: resolve the whole module
+    WHOLE = -1
+
+    def __init__(self, module: cst.Module) -> None:
+        self.module = module
+        self.computed: dict[int, Mapping[cst.CSTNode, CodeRange]] = {}
+
+    @functools.cached_property
+    def owners(self) -> dict[int, int] | None:
+        """id of every node of the module -> index of its top-level statement (`WHOLE` for the module,
+        header and footer); None when a node object occurs in two of them."""
+        owners = {id(self.module): self.WHOLE}
+        parts = [(self.WHOLE, [*self.module.header, *self.module.footer]), *enumerate(self.module.body)]
+        for index, roots in parts:
+            stack: list[cst.CSTNode] = list(roots) if isinstance(roots, list) else [roots]
+            while stack:
+                node = stack.pop()
+                if owners.setdefault(id(node), index) != index:
+                    return None
+                stack += child_nodes(node)
+        return owners
+
+    @functools.cached_property
+    def first_lines(self) -> list[int] | None:
+        """1-based line where the code of each top-level statement starts (at column 0); None where
+        the module's code has a `\r` newline (PositionProvider counts those token by token)."""
+        header = "".join(self.module.code_for_node(line) for line in self.module.header)
+        if "\r" in header:
+            return None
+        first_lines = []
+        count = 1 + header.count("\n")
+        for statement in self.module.body:
+            text = self.module.code_for_node(statement)
+            if "\r" in text or not text.endswith("\n"):
+                return None
+            first_lines.append(count)
+            count += text.count("\n")
+        return first_lines
+
+    def position(self, node: cst.CSTNode) -> CodeRange | None:
+        """PositionProvider's range of `node`; None when the whole module must be resolved instead.
+        Raises KeyError when `node` is not in the module."""
+        owners = self.owners
+        if owners is None:
+            return None
+        index = owners.get(id(node))
+        if index is None:
+            raise KeyError(node)
+        if index == self.WHOLE or self.first_lines is None:
+            return None
+        if index not in self.computed:
+            statement = self.module.body[index]
+            alone = self.module.with_changes(header=(), body=(statement,), footer=())
+            self.computed[index] = MetadataWrapper(alone, unsafe_skip_copy=True).resolve(PositionProvider)
+        found = self.computed[index].get(node)
+        if found is None:
+            return None
+        shift = self.first_lines[index] - 1
+        start, end = found.start, found.end
+        return CodeRange(CodePosition(start.line + shift, start.column), CodePosition(end.line + shift, end.column))
 
 
 def statement_starts(source: str, module: cst.Module) -> dict[int, tuple[int, int]]:

@@ -1,4 +1,5 @@
-"""converter/parse.py: statement starts read off CPython's parser equal libcst's PositionProvider.
+"""converter/parse.py: statement starts read off CPython's parser, and the positions of one statement
+printed alone, equal libcst's PositionProvider.
 
 Run: python -m pytest tests/converter/test_parse_positions.py -q
 """
@@ -9,7 +10,8 @@ import libcst as cst
 import pytest
 from libcst.metadata import MetadataWrapper, PositionProvider
 
-from converter.parse import statement_starts
+from converter.names import child_nodes
+from converter.parse import LazyPositions, StatementPositions, statement_starts
 
 SOURCES = [
     '"""Doc."""\nimport os; import sys  # two\n\n\n@decorator\n@other(1)\nclass A:\n    pass\n',
@@ -32,3 +34,47 @@ def test_statement_starts_match_position_provider(source: str) -> None:
     for node in nodes:
         start = positions[node].start
         assert starts[id(node)] == (start.line, start.column)
+
+
+def all_nodes(*roots: cst.CSTNode) -> list[cst.CSTNode]:
+    found, stack = [], list(roots)
+    while stack:
+        node = stack.pop()
+        found.append(node)
+        stack += child_nodes(node)
+    return found
+
+
+@pytest.mark.parametrize("source", [*SOURCES, "# head\n\nx = (\n    1,\n)\n\n\ndef f():\n    return x  # c\n# foot\n"])
+def test_statement_positions_match_position_provider(source: str) -> None:
+    module = cst.parse_module(source)
+    positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
+    alone = StatementPositions(module)
+    in_statements = all_nodes(*module.body)
+    for node in in_statements:
+        assert alone.position(node) == (None if "\r" in source else positions[node])
+    for node in [module, *all_nodes(*module.header, *module.footer)]:
+        assert alone.position(node) is None
+
+
+def test_statement_positions_leave_header_footer_and_shared_nodes_to_the_provider() -> None:
+    module = cst.parse_module("# head\n\nx = 1\ny = 2\n# foot\n")
+    alone = StatementPositions(module)
+    assert alone.position(module.header[0]) is None
+    assert alone.position(module.footer[0]) is None
+    assert alone.position(module.body[1]) is not None
+    with pytest.raises(KeyError):
+        alone.position(cst.Name("z"))
+    shared = module.with_changes(body=[module.body[0], module.body[0]])
+    assert StatementPositions(shared).position(shared.body[0]) is None
+
+
+def test_lazy_positions_equal_resolved_ones() -> None:
+    source = SOURCES[0] + SOURCES[1]
+    module = cst.parse_module(source)
+    lazy = LazyPositions(MetadataWrapper(module, unsafe_skip_copy=True), source)
+    positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
+    nodes = all_nodes(module)
+    assert all(lazy[node] == positions[node] for node in nodes if node is not module)
+    assert "resolved" not in lazy.__dict__
+    assert cst.Name("z") not in lazy
