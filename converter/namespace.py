@@ -88,18 +88,22 @@ class BaseNamespace:
 
 
 #: Analyses of base modules as parsed (before renaming), shared by every model built on them:
-#: id(module) -> (module, {statement index: (names, uses)}). The module is kept so its id stays its own.
+#: id(module) -> (module, {statement index: (names, uses)}), least recently used first. The module
+#: is kept so its id stays its own. A run's loader keeps every base module it parsed, so the bound
+#: is above the number of base files of a large run (the upstream corpus has about 700): a base
+#: such as Llama is analysed once, however many models later build on it.
 _ANALYSES: dict[int, tuple[cst.Module, dict[int, tuple[tuple[str, ...], tuple[str, ...]]]]] = {}
-_ANALYSES_KEPT = 256
+_ANALYSES_KEPT = 1024
 
 
 def analysis_of(module: cst.Module, index: int) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """`analyse_statement` of `module.body[index]`, for all statements at once, once per module object."""
-    entry = _ANALYSES.get(id(module))
+    entry = _ANALYSES.pop(id(module), None)
     if entry is None or entry[0] is not module:
         if len(_ANALYSES) >= _ANALYSES_KEPT:
             _ANALYSES.pop(next(iter(_ANALYSES)))
-        entry = _ANALYSES[id(module)] = (module, analyse_module(module))
+        entry = (module, analyse_module(module))
+    _ANALYSES[id(module)] = entry
     return entry[1][index]
 
 
