@@ -24,7 +24,7 @@ from converter.layout import is_sibling_import
 from converter.names import analyse_statement, dotted_name, first_names, module_scopes, statement_owners
 
 if TYPE_CHECKING:
-    from converter.rename import Rename
+    from converter.rename import Rename, RenameModel
 
 
 @dataclass(frozen=True)
@@ -41,15 +41,11 @@ class BaseDefinition:
     uses: tuple[str, ...]
     rank: tuple[int, int]
     path: str
-    renamer: cst.CSTTransformer | None = field(default=None, compare=False, repr=False)
+    renamer: RenameModel | None = field(default=None, compare=False, repr=False)
 
     @functools.cached_property
     def node(self) -> cst.BaseStatement:
-        if self.renamer is None:
-            return self.original
-        renamed = self.original.visit(self.renamer)
-        assert isinstance(renamed, cst.BaseStatement)
-        return renamed
+        return self.original if self.renamer is None else self.renamer.apply(self.original)
 
 
 @dataclass(frozen=True)
@@ -176,7 +172,7 @@ def build_renamed_namespace(
                 names, uses = analysis_of(module, index)
                 if any(use in kept and rename.text(use) != use for use in uses):
                     # A kept import named like the model may also appear in a (renamed) string annotation.
-                    names, uses = analyse_statement(statement.visit(renamer))  # type: ignore[arg-type]
+                    names, uses = analyse_statement(renamer.apply(statement))
                 else:
                     names = tuple(sorted({renamed(name) for name in names}))
                     uses = tuple(sorted({renamed(use) for use in uses} - set(names)))

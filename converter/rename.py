@@ -30,16 +30,19 @@ from __future__ import annotations
 import functools
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from typing import TypeVar
 
 import libcst as cst
 
 from converter.bases import BasePackage
 from converter.layout import is_sibling_import
-from converter.names import bound_names
+from converter.names import NODE, SEQUENCE, VALUE_KINDS, bound_names, node_fields, value_kind
 from converter.namespace import BaseNamespace, build_renamed_namespace
 from converter.resolve import BaseImport, ResolvedModule
+
+N = TypeVar("N", bound=cst.CSTNode)
 
 
 @dataclass(frozen=True)
@@ -103,6 +106,8 @@ class RenameModel(cst.CSTTransformer):
     def __init__(self, rename: Rename, imported: frozenset[str]) -> None:
         self.rename = rename
         self.imported = imported
+        self.names: dict[str, str] = {}
+        self.prose: dict[str, str] = {}
 
     def visit_Import(self, node: cst.Import) -> bool:
         return False
@@ -135,6 +140,59 @@ class RenameModel(cst.CSTTransformer):
         if self.rename.any_case and comment is not None and "# Copied from" in comment.value:
             return cst.RemoveFromParent()
         return updated_node
+
+    def apply(self, node: N) -> N:
+        """`node.visit(self)`, several times faster: a walk of node fields with the same rules that
+        rebuilds only the nodes something under them changes, so unchanged subtrees are `node`'s own
+        objects (as libcst's visitor already keeps the imports it does not enter). Each name and
+        string value is renamed once per renamer."""
+        renamed = self.renamed_node(node)
+        assert renamed is not None, "a `# Copied from` line is only dropped from its parent's sequence"
+        return renamed  # type: ignore[return-value]
+
+    def renamed_node(self, node: cst.CSTNode) -> cst.CSTNode | None:
+        """`node` renamed (itself when nothing changes); None for a `# Copied from` line to drop."""
+        kind = type(node)
+        if kind is cst.Import or (kind is cst.ImportFrom and not is_sibling_import(node)):  # type: ignore[arg-type]
+            return node
+        changes: dict[str, object] = {}
+        if kind is cst.Name:
+            value = node.value  # type: ignore[attr-defined]
+            if value not in self.imported and (new := self.renamed_text(value, self.names, self.rename.text)) != value:
+                changes["value"] = new
+        elif kind is cst.SimpleString or kind is cst.FormattedStringText or kind is cst.Comment:
+            value = node.value  # type: ignore[attr-defined]
+            if (new := self.renamed_text(value, self.prose, self.rename.prose)) != value:
+                changes["value"] = new
+        for name in node_fields(kind):
+            value = getattr(node, name)
+            what = VALUE_KINDS.get(type(value)) or value_kind(type(value))
+            if what is NODE:
+                child = self.renamed_node(value)
+                assert child is not None, "a `# Copied from` line is only dropped from its parent's sequence"
+                if child is not value:
+                    changes[name] = child
+            elif what is SEQUENCE:
+                items = [self.renamed_node(item) if is_node(item) else item for item in value]
+                if any(new is not old for new, old in zip(items, value, strict=True)):
+                    changes[name] = tuple(item for item in items if item is not None)
+        renamed = node.with_changes(**changes) if changes else node
+        if kind is cst.EmptyLine and self.rename.any_case:
+            comment = renamed.comment  # type: ignore[attr-defined]
+            if comment is not None and "# Copied from" in comment.value:
+                return None  # leave_EmptyLine's RemoveFromParent
+        return renamed
+
+    @staticmethod
+    def renamed_text(value: str, cache: dict[str, str], rule: Callable[[str], str]) -> str:
+        found = cache.get(value)
+        if found is None:
+            found = cache[value] = rule(value)
+        return found
+
+
+def is_node(value: object) -> bool:
+    return (VALUE_KINDS.get(type(value)) or value_kind(type(value))) is NODE
 
 
 def external_names(module: cst.Module) -> frozenset[str]:

@@ -7,11 +7,13 @@ Run: python -m pytest tests/converter/test_rename.py -q
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 
+import libcst as cst
 import pytest
 
-from converter.rename import Rename
+from converter.rename import Rename, RenameModel, external_names
 from tests.converter.conftest import block, dedent
 
 Inherit = Callable[..., dict[str, str]]
@@ -160,3 +162,58 @@ def test_prose_of_an_upper_camel_name_in_a_tree() -> None:
     )
     llama = Rename("llama", "gemma2", "Llama", "Gemma2", any_case=True)
     assert llama.prose("# LLAMA and Llama and llama, LlamaModel") == "# GEMMA2 and Gemma2 and gemma2, Gemma2Model"
+
+
+RENAMED_SOURCE = dedent(
+    '''
+    """Llama model."""
+    import torch
+    from tokenizers import LlamaTokenizer
+    from .configuration_llama import LlamaConfig
+
+    # Copied from transformers.models.llama.modeling_llama.rotate
+    def rotate(x: "LlamaConfig", tokenizer: LlamaTokenizer):  # llama helper
+        import llama_kernels
+        return f"llama {x!r} {LLAMA_SIZE}" + (  # keep Llama
+            LlamaConfig
+        )
+
+
+    class LlamaMLP(torch.nn.Module):
+        config_class = LlamaConfig
+        base_model_prefix = "llama"
+
+        def forward(self, x):
+            # Copied from transformers.models.llama
+            return self.llama_act(x)
+    '''
+)
+
+
+@pytest.mark.parametrize("any_case", [False, True])
+def test_apply_gives_what_the_visitor_gives(any_case: bool) -> None:
+    """`RenameModel.apply` (a field walk) builds the tree `visit` builds: same node types, fields and
+    sequence types, the `# Copied from` lines dropped alike; unchanged subtrees are shared."""
+    module = cst.parse_module(RENAMED_SOURCE)
+    renamer = RenameModel(Rename("llama", "gemma2", "Llama", "Gemma2", any_case=any_case), external_names(module))
+    for statement in module.body:
+        visited, applied = statement.visit(renamer), renamer.apply(statement)
+        assert same_tree(visited, applied)
+    assert renamer.apply(module).code == module.visit(renamer).code
+    function = module.body[4]
+    assert renamer.apply(function).params.params[0].name is function.params.params[0].name  # `x`, kept
+
+
+def same_tree(first: object, second: object) -> bool:
+    if isinstance(first, cst.CSTNode):
+        fields = [field.name for field in dataclasses.fields(first)]
+        return type(first) is type(second) and all(
+            same_tree(getattr(first, name), getattr(second, name)) for name in fields
+        )
+    if isinstance(first, (list, tuple)):
+        return (
+            type(first) is type(second)
+            and len(first) == len(second)  # type: ignore[arg-type]
+            and all(map(same_tree, first, second))  # type: ignore[call-overload]
+        )
+    return type(first) is type(second) and first == second
