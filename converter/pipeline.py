@@ -26,7 +26,6 @@ run's output, not from stale files on disk. Writing files is not a pass: see wri
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import Executor, ProcessPoolExecutor
 from contextlib import nullcontext
 from pathlib import Path
 from typing import TypeVar
@@ -46,7 +45,7 @@ from converter.resolve import resolve_bases
 from converter.schedule import base_imports, schedule
 from converter.split import split_by_kind
 from converter.trace import trace_dependencies
-from converter.workers import convert_level
+from converter.workers import WorkerPool, convert_level
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -114,10 +113,9 @@ def convert_what_converts(
         levels = []
     models: list[EmittedModel] = []
     if levels:
-        pool = ProcessPoolExecutor(max_workers=jobs) if jobs > 1 else nullcontext(None)
-        with pool as executor:
+        with WorkerPool(jobs) if jobs > 1 else nullcontext(None) as pool:
             loader = BaseLoader(repo_root, layout=layout)
-            models = convert_levels(levels, loader, executor, diagnostics, progress, skip_failed=not keep_going)
+            models = convert_levels(levels, loader, pool, diagnostics, progress, skip_failed=not keep_going)
     ordered = tuple(sorted(models, key=lambda model: model.modular_path))
     return ordered, tuple(sorted(diagnostics, key=Diagnostic.sort_key))
 
@@ -125,7 +123,7 @@ def convert_what_converts(
 def convert_levels(
     levels: Sequence[Sequence[ParsedModule]],
     loader: BaseLoader,
-    executor: Executor | None,
+    pool: WorkerPool | None,
     diagnostics: list[Diagnostic],
     progress: Progress | None,
     skip_failed: bool = True,
@@ -149,7 +147,7 @@ def convert_levels(
         failed.update(parsed.model for parsed in level if parsed not in runnable)
         converted = []
         for parsed, outcome in zip(
-            runnable, convert_level(runnable, loader, convert_model, executor, on_done), strict=True
+            runnable, convert_level(runnable, loader, convert_model, pool, on_done), strict=True
         ):
             if isinstance(outcome, EmittedModel):
                 converted.append(outcome)
