@@ -21,7 +21,7 @@ from libcst.helpers import get_full_name_for_node
 from libcst.metadata import Access, GlobalScope, Scope
 
 from converter.diagnostics import ConversionError, Diagnostic
-from converter.names import child_nodes, module_scopes, statement_owners
+from converter.names import code_nodes, module_scopes, statement_owners
 from converter.parse import ParsedModule
 
 
@@ -113,7 +113,7 @@ def names_all(statement: cst.BaseStatement) -> bool:
         node = stack.pop()
         if isinstance(node, cst.Name) and node.value == "__all__":
             return True
-        stack += child_nodes(node)
+        stack += code_nodes(node)
     return False
 
 

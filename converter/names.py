@@ -16,6 +16,7 @@ import dataclasses
 import functools
 import inspect
 import re
+import typing
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
@@ -113,7 +114,7 @@ def mentioned_names(node: cst.CSTNode) -> list[cst.Name]:
         elif kind is cst.ClassDef:
             stack += (*current.decorators, *current.bases, *current.keywords, current.body)  # type: ignore[union-attr]
         else:
-            stack += child_nodes(current)  # type: ignore[arg-type]
+            stack += code_nodes(current)  # type: ignore[arg-type]
     return found
 
 
@@ -205,7 +206,7 @@ def bound_names(nodes: Iterable[cst.CSTNode], nested: bool = False) -> frozenset
                 continue
         elif kind is cst.Lambda and not nested:
             continue
-        stack += child_nodes(node)
+        stack += code_nodes(node)
     return frozenset(collector.names)
 
 
@@ -373,13 +374,25 @@ def expression_contexts(module: cst.Module) -> dict[cst.CSTNode, ExpressionConte
         else:
             if (kind is cst.Tuple or kind is cst.List or kind is cst.StarredElement) and not record(node, context):
                 return None
-            stack += [(child, context) for child in child_nodes(node)]
+            stack += [(child, context) for child in code_nodes(node)]
     return found
 
 
 @functools.cache
 def node_fields(node_type: type[cst.CSTNode]) -> tuple[str, ...]:
-    return tuple(field.name for field in dataclasses.fields(node_type))
+    """The fields of `node_type` that may hold nodes: not those typed as text or flags (`Name.value`,
+    `SimpleWhitespace.value`, `EmptyLine.indent`), which most nodes of a tree have."""
+    return tuple(field.name for field in dataclasses.fields(node_type) if not is_scalar(field.type))
+
+
+def is_scalar(annotation: object) -> bool:
+    """`str`, `bool`, `int`, a `Literal`, or an optional one of them."""
+    if annotation in (str, bool, int, type(None)):
+        return True
+    origin = typing.get_origin(annotation)
+    if origin is typing.Literal:
+        return True
+    return origin is typing.Union and all(is_scalar(arg) for arg in typing.get_args(annotation))
 
 
 def child_nodes(node: cst.CSTNode) -> list[cst.CSTNode]:
@@ -391,10 +404,59 @@ def child_nodes(node: cst.CSTNode) -> list[cst.CSTNode]:
         kind = VALUE_KINDS.get(type(value)) or value_kind(type(value))
         if kind is NODE:
             found.append(value)
-        elif kind is SEQUENCE:
+        elif kind is SEQUENCE and value:
             found += [item for item in value if (VALUE_KINDS.get(type(item)) or value_kind(type(item))) is NODE]
     return found
 
+
+def code_nodes(node: cst.CSTNode) -> list[cst.CSTNode]:
+    """`child_nodes` but whitespace, comments and punctuation (`TRIVIA`), about half of a tree's nodes:
+    enough for a walk that looks for names, calls, strings or statements, none of which is ever under them."""
+    found: list[cst.CSTNode] = []
+    for name in node_fields(type(node)):
+        value = getattr(node, name)
+        value_type = type(value)
+        if value_type in TRIVIA:
+            continue
+        kind = VALUE_KINDS.get(value_type) or value_kind(value_type)
+        if kind is NODE:
+            found.append(value)
+        elif kind is SEQUENCE and value:
+            found += [
+                item
+                for item in value
+                if type(item) not in TRIVIA and (VALUE_KINDS.get(type(item)) or value_kind(type(item))) is NODE
+            ]
+    return found
+
+
+#: Node types that hold nothing but whitespace and comments.
+TRIVIA: frozenset[type[cst.CSTNode]] = frozenset(
+    {
+        cst.SimpleWhitespace,
+        cst.ParenthesizedWhitespace,
+        cst.TrailingWhitespace,
+        cst.Newline,
+        cst.EmptyLine,
+        cst.Comment,
+        cst.Comma,
+        cst.Dot,
+        cst.LeftParen,
+        cst.RightParen,
+        cst.LeftSquareBracket,
+        cst.RightSquareBracket,
+        cst.LeftCurlyBrace,
+        cst.RightCurlyBrace,
+        cst.AssignEqual,
+        cst.Colon,
+        cst.Semicolon,
+        *(
+            operator
+            for base in (cst.BaseBinaryOp, cst.BaseBooleanOp, cst.BaseCompOp, cst.BaseUnaryOp, cst.BaseAugOp)
+            for operator in base.__subclasses__()
+        ),
+    }
+)
 
 NODE, SEQUENCE, OTHER = "node", "sequence", "other"
 #: type -> NODE, SEQUENCE (list or tuple) or OTHER; isinstance against CSTNode, an ABC, is slow.
@@ -410,15 +472,16 @@ def value_kind(value_type: type) -> str:
 
 
 def statement_owners(module: cst.Module) -> dict[int, int]:
-    """id of every node inside `module.body[i]` -> i. A node object that several statements share
-    belongs to the last of them, as a position lookup by line would place it."""
+    """id of every node inside `module.body[i]` -> i, whitespace, comments and punctuation aside
+    (`code_nodes`). A node object that several statements share belongs to the last of them, as a
+    position lookup by line would place it."""
     owner: dict[int, int] = {}
     for index, statement in enumerate(module.body):
         stack: list[cst.CSTNode] = [statement]
         while stack:
             node = stack.pop()
             owner[id(node)] = index
-            stack += child_nodes(node)
+            stack += code_nodes(node)
     return owner
 
 
@@ -762,6 +825,27 @@ SKIPPED: frozenset[type[cst.CSTNode]] = frozenset(
         or kind in (cst.Integer, cst.Float, cst.Imaginary)
     )
 )
+
+
+def read_visit(node: cst.CSTNode, visitor: cst.CSTVisitor) -> None:
+    """`node.visit(visitor)` for a visitor that only reads and looks at no whitespace or punctuation:
+    the same `visit_*` and `leave_*` calls on the same nodes in the same order, without libcst's
+    visit, which rebuilds every node it passes (several times slower). Attribute visitors
+    (`visit_Call_func`) are not called, and `TRIVIA` nodes and fields (`visit_order`) not entered."""
+    kind = type(node)
+    if visitor.on_visit(node):
+        order = VISIT_ORDERS.get(kind)
+        for name in visit_order(kind) if order is None else order:
+            value = getattr(node, name)
+            what = VALUE_KINDS.get(type(value)) or value_kind(type(value))
+            if what is NODE:
+                if type(value) not in TRIVIA:
+                    read_visit(value, visitor)
+            elif what is SEQUENCE:
+                for child in value:
+                    if type(child) not in TRIVIA and (VALUE_KINDS.get(type(child)) or value_kind(type(child))) is NODE:
+                        read_visit(child, visitor)
+    visitor.on_leave(node)
 
 
 def visit_order(node_type: type[cst.CSTNode]) -> tuple[str, ...]:

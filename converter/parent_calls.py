@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 import libcst as cst
 
-from converter.names import bound_names, child_nodes, code_of
+from converter.names import bound_names, code_nodes, code_of
 
 Lookup = Callable[[str], cst.ClassDef | None]
 
@@ -74,7 +74,7 @@ def passes_own_first(node: cst.CSTNode, own: str) -> bool:
             first = current.args[0].value
             if isinstance(first, cst.Name) and first.value == own:
                 return True
-        stack += child_nodes(current)
+        stack += code_nodes(current)
     return False
 
 
@@ -131,7 +131,7 @@ def selfless_parent_calls(class_def: cst.ClassDef, parents: set[str]) -> list[cs
             own = params[0].name.value if params else ""
         elif isinstance(node, cst.Call) and own is not None and is_selfless_call(node, parents, own):
             found.append(node)
-        stack += [(child, own) for child in reversed(child_nodes(node))]
+        stack += [(child, own) for child in reversed(code_nodes(node))]
     return found
 
 

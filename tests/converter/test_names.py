@@ -8,15 +8,19 @@ import libcst as cst
 from libcst.metadata import ExpressionContextProvider, MetadataWrapper, Scope, ScopeProvider
 
 from converter.names import (
+    TRIVIA,
     CollectBindings,
     CollectMentions,
     analyse_statement,
     bound_names,
+    child_nodes,
+    code_nodes,
     code_of,
     expression_contexts,
     fast_scopes,
     mentioned_names,
     module_scopes,
+    read_visit,
     scopes_of,
 )
 from converter.namespace import analyse_module
@@ -144,6 +148,35 @@ def test_fast_walks_find_what_the_visitors_find() -> None:
             bindings = CollectBindings(nested)
             node.visit(bindings)
             assert bound_names([node], nested) == frozenset(bindings.names)
+
+
+class RecordVisits(cst.CSTVisitor):
+    """Every visit and leave of a node that is not whitespace or punctuation, in order."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, int]] = []
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        if type(node) not in TRIVIA:
+            self.calls.append(("visit", id(node)))
+        return not isinstance(node, cst.Lambda)  # a visitor that prunes a subtree
+
+    def on_leave(self, original_node: cst.CSTNode) -> None:
+        if type(original_node) not in TRIVIA:
+            self.calls.append(("leave", id(original_node)))
+
+
+def test_read_visit_makes_the_calls_of_a_visit() -> None:
+    module = cst.parse_module(SOURCE)
+    visited, read = RecordVisits(), RecordVisits()
+    module.visit(visited)
+    read_visit(module, read)
+    assert read.calls == visited.calls
+
+
+def test_code_nodes_are_the_child_nodes_but_trivia() -> None:
+    for node in every_node(cst.parse_module(SOURCE)):
+        assert code_nodes(node) == [child for child in child_nodes(node) if type(child) not in TRIVIA]
 
 
 def test_expression_contexts_match_the_provider() -> None:
