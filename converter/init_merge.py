@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 import libcst as cst
 
 from converter.diagnostics import ConversionError
-from converter.names import CollectMentions, bound_names, is_self_attribute, mentions, self_attributes
+from converter.names import CollectMentions, bound_names, is_self_attribute, mentions, read_visit, self_attributes
 
 if TYPE_CHECKING:
     from converter.unroll import Override
@@ -181,7 +181,7 @@ def collect_self_attributes(statements: Sequence[cst.BaseStatement], self_name: 
     """Every `self.<name>` occurrence, read or written, with repeats."""
     collector = AttributeCollector(self_name, targets_only=False)
     for statement in statements:
-        statement.visit(collector)
+        read_visit(statement, collector)
     return collector.names
 
 
@@ -189,7 +189,7 @@ def assigned_self_attributes(statements: Sequence[cst.BaseStatement], self_name:
     """Every `self.<name>` that is assigned, augmented, deleted or a loop target, with repeats."""
     collector = AttributeCollector(self_name, targets_only=True)
     for statement in statements:
-        statement.visit(collector)
+        read_visit(statement, collector)
     return collector.names
 
 
@@ -248,5 +248,5 @@ class FindSelfCalls(cst.CSTVisitor):
 def calls_self(nodes: Sequence[cst.CSTNode], self_name: str) -> bool:
     finder = FindSelfCalls(self_name)
     for node in nodes:
-        node.visit(finder)
+        read_visit(node, finder)
     return finder.found

@@ -34,7 +34,7 @@ from converter import decorators
 from converter.binding import Binding, bind_arguments, plan_bindings
 from converter.diagnostics import ConversionError
 from converter.init_merge import merge_init_tail
-from converter.names import bound_names, code_of, mentions
+from converter.names import bound_names, code_of, mentions, read_visit
 from converter.parse import ParsedModule
 from converter.signature import check_super_kwargs_uses, merge_signature, param_names, uses_super_kwargs
 
@@ -165,7 +165,7 @@ def call_site(
 ) -> CallSite | None:
     """The unrollable super() call of a body statement, None when it has none; E203 when misplaced."""
     finder = FindSuperCalls(override.base_methods)
-    statement.visit(finder)
+    read_visit(statement, finder)
     if not finder.calls:
         if finder.references:
             fix = "call the method: super().method(...)"
@@ -295,7 +295,7 @@ def check_inlinable(base: cst.FunctionDef, site: CallSite, override: Override) -
 
 def contains_yield(function: cst.FunctionDef) -> bool:
     finder = FindOwnNodes((cst.Yield,))
-    function.body.visit(finder)
+    read_visit(function.body, finder)
     return bool(finder.found)
 
 
@@ -441,7 +441,7 @@ def resolve_returns(site: CallSite, body: list[cst.BaseStatement], override: Ove
     """Fit the base body's returns to the statement the call was in."""
     finder = FindOwnNodes((cst.Return,))
     for statement in body:
-        statement.visit(finder)
+        read_visit(statement, finder)
     final = final_return(body)
     if isinstance(site.small, cst.Return):
         statements = site.function.body.body if isinstance(site.function.body, cst.IndentedBlock) else ()
