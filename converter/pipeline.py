@@ -16,8 +16,9 @@ Each pass lives in its own module, takes the previous pass's frozen value and re
 
 For a root model (no `generated.*` imports) the inheritance passes change nothing. A run converts
 its models in dependency levels (schedule.py): bases first, each level formatted before the next
-starts, and the formatted texts handed to the `BaseLoader`, so later models inherit from this
-run's output, not from stale files on disk. Writing files is not a pass: see write.py.
+starts (with worker processes, each model once its own bases are formatted: flow.py), and the
+formatted texts handed to the `BaseLoader`, so later models inherit from this run's output, not
+from stale files on disk. Writing files is not a pass: see write.py.
 
     outputs = convert_files([Path("modular/modular_llama.py")], repo_root)
     outputs[repo_root / "generated/llama/modeling_llama.py"]   # the formatted text
@@ -33,6 +34,7 @@ from typing import TypeVar
 from converter.bases import BaseLoader
 from converter.diagnostics import ConversionError, Diagnostic
 from converter.emit import EmittedModel, emit_model
+from converter.flow import convert_flowing
 from converter.format import format_models
 from converter.gather import gather_definitions
 from converter.imports import plan_imports
@@ -130,7 +132,8 @@ def convert_levels(
 ) -> list[EmittedModel]:
     """Convert and format level by level; a model whose base failed is skipped (its base reports).
 
-    Without `skip_failed`, it is converted anyway, from its base's files on disk.
+    Without `skip_failed`, it is converted anyway, from its base's files on disk. With worker
+    processes, each model starts as soon as its bases are formatted (flow.py), with the same result.
     """
     total = sum(len(level) for level in levels)
     done: list[str] = []
@@ -140,15 +143,15 @@ def convert_levels(
         if progress is not None:
             progress(len(done), total, model)
 
+    if pool is not None:
+        return convert_flowing(levels, loader, pool, convert_model, format_level, diagnostics, on_done, skip_failed)
     failed: set[str] = set()
     models: list[EmittedModel] = []
     for level in levels:
         runnable = [parsed for parsed in level if not (skip_failed and failed & set(base_imports(parsed)))]
         failed.update(parsed.model for parsed in level if parsed not in runnable)
         converted = []
-        for parsed, outcome in zip(
-            runnable, convert_level(runnable, loader, convert_model, pool, on_done), strict=True
-        ):
+        for parsed, outcome in zip(runnable, convert_level(runnable, loader, convert_model, on_done), strict=True):
             if isinstance(outcome, EmittedModel):
                 converted.append(outcome)
             else:

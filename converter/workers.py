@@ -1,23 +1,21 @@
-"""Converting the models of one dependency level, in this process or in worker processes (`-j N`).
+"""Converting models, in this process or in worker processes (`-j N`; flow.py says which model when).
 
 A worker re-parses its modular file and reads base models through a `BaseLoader` of its own,
 kept for the life of the process (so a base is parsed once per worker) and fed the formatted
 texts of the models converted earlier in the run. Workers return values, never raise: a
-`Diagnostic` tuple stands for a failed model. Results come back in the level's order, so the
-output does not depend on which worker converts a model or finishes first, and `-j N` gives the
-bytes of `-j 1`.
+`Diagnostic` tuple stands for a failed model. The output does not depend on which worker
+converts a model or finishes first, and `-j N` gives the bytes of `-j 1`.
 
 Parsing a base package and analysing its scopes cost about as much as converting a model, and
 each worker pays them again for every base it has not loaded yet. So a `WorkerPool` hands a free
-worker the waiting model with most bases that worker has already loaded (the largest first among
-equals), instead of a shared queue's next model: models built on the same base go to the same worker.
-"""
+worker the ready model with most bases that worker has already loaded (the largest first among
+equals), instead of a shared queue's next model: models built on the same base go to the same worker."""
 
 from __future__ import annotations
 
 import traceback
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 
 from converter.bases import BaseLoader
@@ -34,20 +32,14 @@ _LOADERS: dict[str, BaseLoader] = {}
 
 
 def convert_level(
-    level: Sequence[ParsedModule],
-    loader: BaseLoader,
-    convert: Converter,
-    pool: WorkerPool | None,
-    on_done: Callable[[str], None],
+    level: Sequence[ParsedModule], loader: BaseLoader, convert: Converter, on_done: Callable[[str], None]
 ) -> list[Outcome]:
-    """One outcome per module of `level`, in order."""
-    if pool is None:
-        outcomes = []
-        for parsed in level:
-            outcomes.append(attempt(convert, parsed, loader))
-            on_done(parsed.model)
-        return outcomes
-    return pool.convert_level(level, loader, convert, on_done)
+    """One outcome per module of `level`, in order, converted in this process."""
+    outcomes = []
+    for parsed in level:
+        outcomes.append(attempt(convert, parsed, loader))
+        on_done(parsed.model)
+    return outcomes
 
 
 class WorkerPool:
@@ -57,6 +49,8 @@ class WorkerPool:
     def __init__(self, jobs: int) -> None:
         self.executors = [ProcessPoolExecutor(max_workers=1) for _ in range(jobs)]
         self.loaded: list[set[str]] = [set() for _ in range(jobs)]  # base models each worker has loaded
+        self.idle = list(range(jobs))
+        self.working: dict[Future[Outcome], int] = {}
 
     def __enter__(self) -> WorkerPool:
         return self
@@ -65,39 +59,28 @@ class WorkerPool:
         for executor in self.executors:
             executor.shutdown()
 
-    def convert_level(
-        self, level: Sequence[ParsedModule], loader: BaseLoader, convert: Converter, on_done: Callable[[str], None]
-    ) -> list[Outcome]:
-        """One outcome per module of `level`, in order; a free worker gets the waiting model it suits best."""
-        outcomes: dict[int, Outcome] = {}
-        waiting = list(range(len(level)))
-        bases = [set(base_imports(parsed)) for parsed in level]
-        running: dict[Future[Outcome], tuple[int, int]] = {}
-        idle = list(range(len(self.executors)))
-        while waiting or running:
-            while idle and waiting:
-                worker = idle.pop(0)
-                loaded = self.loaded[worker]
-                # most bases loaded in this worker first, then the largest source, then level order
-                index = max(waiting, key=lambda i: (len(loaded & bases[i]), len(level[i].source), -i))
-                waiting.remove(index)
-                loaded |= bases[index]
-                future = self.executors[worker].submit(
-                    convert_in_worker,
-                    level[index].path,
-                    loader.repo_root,
-                    base_texts(loader, level[index]),
-                    convert,
-                    loader.layout,
-                )
-                running[future] = (index, worker)
-            finished, _ = wait(running, return_when=FIRST_COMPLETED)
-            for future in sorted(finished, key=lambda future: running[future]):
-                index, worker = running.pop(future)
-                outcomes[index] = future.result()
-                idle.append(worker)
-                on_done(level[index].model)
-        return [outcomes[index] for index in range(len(level))]
+    def start(
+        self, candidates: Sequence[ParsedModule], loader: BaseLoader, convert: Converter
+    ) -> tuple[Future[Outcome], ParsedModule]:
+        """Hand an idle worker the candidate with most bases it has loaded (the largest source among
+        those, the first among equals); its outcome comes from `result`."""
+        worker = self.idle.pop(0)
+        loaded = self.loaded[worker]
+        bases = [set(base_imports(parsed)) for parsed in candidates]
+        best = max(range(len(candidates)), key=lambda i: (len(loaded & bases[i]), len(candidates[i].source), -i))
+        parsed = candidates[best]
+        loaded |= bases[best]
+        texts = base_texts(loader, parsed)
+        future = self.executors[worker].submit(
+            convert_in_worker, parsed.path, loader.repo_root, texts, convert, loader.layout
+        )
+        self.working[future] = worker
+        return future, parsed
+
+    def result(self, future: Future[Outcome]) -> Outcome:
+        """The outcome of a finished `start`; its worker is idle again."""
+        self.idle.append(self.working.pop(future))
+        return future.result()
 
 
 def base_texts(loader: BaseLoader, parsed: ParsedModule) -> dict[str, str]:

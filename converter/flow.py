@@ -1,0 +1,179 @@
+"""Converting with worker processes (`-j N`): each model starts as soon as its own bases are formatted.
+
+Converting level by level (schedule.py) leaves a worker idle whenever a level's last models are
+slower than the rest, and both idle while the level is formatted. Here a model is handed to a
+worker once every base it imports from has been formatted (or has failed); models that finish
+converting are formatted together in the next ruff run (a *wave*) while the workers go on.
+
+The formatted bytes are the level-by-level ones. Ruff formats each file on its own but for one
+thing the batch changes: an absolute import is first-party when the temporary root it formats in
+has a directory of that name, and that root holds the output directories of the batch. A level
+batch holds its level's; a wave holds other ones. So a model is formatted in a wave only when none
+of its files imports, by absolute name, the output directory of another model of the run
+(`formats_alone`: then no batch changes it); any other model waits for its level and is formatted
+in its level's batch, as level by level. Diagnostics and failures are those of `pipeline.format_level` either way: a batch
+that fails is formatted again one model at a time.
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, wait
+
+from converter.bases import BaseLoader
+from converter.diagnostics import Diagnostic
+from converter.emit import EmittedModel
+from converter.parse import ParsedModule
+from converter.schedule import base_imports
+from converter.workers import Converter, Outcome, WorkerPool
+
+Formatter = Callable[[Sequence[EmittedModel], list[Diagnostic], set[str]], tuple[EmittedModel, ...]]
+
+
+class Flow:
+    """The state of one run: what waits, runs, waits for formatting, and is finished."""
+
+    def __init__(self, levels: Sequence[Sequence[ParsedModule]], loader: BaseLoader, format_level: Formatter) -> None:
+        self.levels = levels
+        self.loader = loader
+        self.format_level = format_level
+        self.level_of = {parsed.model: index for index, level in enumerate(levels) for parsed in level}
+        self.bases = {parsed.model: [b for b in base_imports(parsed) if b in self.level_of] for parsed in self.all()}
+        self.waiting = list(self.all())
+        self.left = [len(level) for level in levels]  # models of each level not converted yet
+        self.converted: list[list[EmittedModel]] = [[] for _ in levels]  # in level order once complete
+        self.held: list[list[EmittedModel]] = [[] for _ in levels]  # formatted with their level
+        self.finished: set[str] = set()  # formatted, or failed
+        self.failed: set[str] = set()
+        self.models: list[EmittedModel] = []
+
+    def all(self) -> Iterable[ParsedModule]:
+        return (parsed for level in self.levels for parsed in level)
+
+    def ready(self) -> list[ParsedModule]:
+        return [p for p in self.waiting if all(base in self.finished for base in self.bases[p.model])]
+
+    @functools.cached_property
+    def directories(self) -> set[str] | None:
+        """The top directories the outputs of the run go to (a batch's root holds some of them);
+        None when one is the root itself or `src`."""
+        found = {output_top(parsed) for parsed in self.all()}
+        return None if found & {".", "", "src"} else found
+
+    def add_converted(self, parsed: ParsedModule, model: EmittedModel, wave: list[EmittedModel]) -> None:
+        level = self.level_of[parsed.model]
+        self.converted[level].append(model)
+        (wave if formats_alone(model, output_top(parsed), self.directories) else self.held[level]).append(model)
+
+    def add_failed(self, parsed: ParsedModule) -> None:
+        self.failed.add(parsed.model)
+        self.finished.add(parsed.model)
+
+    def done(self, parsed: ParsedModule, diagnostics: list[Diagnostic]) -> None:
+        """`parsed` is converted, failed or skipped: when it is its level's last, format the held ones."""
+        level = self.level_of[parsed.model]
+        self.left[level] -= 1
+        if not self.left[level]:
+            self.format_held(level, diagnostics)
+
+    def skip_failed_bases(self, diagnostics: list[Diagnostic]) -> None:
+        """A model whose base failed fails too, unconverted (its base reports), and so on down."""
+        while skipped := [p for p in self.ready() if self.failed & set(self.bases[p.model])]:
+            for parsed in skipped:
+                self.waiting.remove(parsed)
+                self.add_failed(parsed)
+                self.done(parsed, diagnostics)
+
+    def finish(self, formatted: Sequence[EmittedModel], models: Iterable[str]) -> None:
+        self.loader.add_texts({file.path: file.text for model in formatted for file in model.files})
+        self.models += formatted
+        self.finished.update(models)
+
+    def format_wave(self, wave: Sequence[EmittedModel], diagnostics: list[Diagnostic]) -> None:
+        if wave:
+            self.finish(self.format_level(wave, diagnostics, self.failed), [model.model for model in wave])
+
+    def format_held(self, level: int, diagnostics: list[Diagnostic]) -> None:
+        """The held models of a complete level, formatted in the level's whole batch (level order)."""
+        held = self.held[level]
+        if not held:
+            return
+        names = {model.model for model in held}
+        order = {parsed.model: index for index, parsed in enumerate(self.levels[level])}
+        batch = sorted(self.converted[level], key=lambda model: order[model.model])
+        scratch: list[Diagnostic] = []
+        failed: set[str] = set()
+        formatted = [model for model in self.format_level(batch, scratch, failed) if model.model in names]
+        paths = {file.path for model in held for file in model.files}
+        diagnostics += [d for d in scratch if d.path in paths]
+        self.failed |= failed & names
+        self.finish(formatted, names)
+
+
+def convert_flowing(
+    levels: Sequence[Sequence[ParsedModule]],
+    loader: BaseLoader,
+    pool: WorkerPool,
+    convert: Converter,
+    format_level: Formatter,
+    diagnostics: list[Diagnostic],
+    on_done: Callable[[str], None],
+    skip_failed: bool = True,
+) -> list[EmittedModel]:
+    """The formatted models of a run (see the module docstring); `skip_failed` as in pipeline.convert_levels."""
+    flow = Flow(levels, loader, format_level)
+    running: dict[Future[Outcome], ParsedModule] = {}
+    while flow.waiting or running:
+        if skip_failed:
+            flow.skip_failed_bases(diagnostics)
+        ready = flow.ready()
+        while ready and pool.idle:
+            future, parsed = pool.start(ready, loader, convert)
+            running[future] = parsed
+            flow.waiting.remove(parsed)
+            ready.remove(parsed)
+        if not running:
+            assert not flow.waiting, "every waiting model waits for a running one"
+            break
+        finished, _ = wait(running, return_when=FIRST_COMPLETED)
+        wave: list[EmittedModel] = []
+        outcomes = [(running.pop(future), pool.result(future)) for future in finished]
+        outcomes.sort(key=lambda pair: (flow.level_of[pair[0].model], pair[0].display_path))
+        for parsed, outcome in outcomes:
+            on_done(parsed.model)
+            if isinstance(outcome, EmittedModel):
+                flow.add_converted(parsed, outcome, wave)
+            else:
+                diagnostics.extend(outcome)
+                flow.add_failed(parsed)
+        flow.format_wave(wave, diagnostics)
+        for parsed, _ in outcomes:
+            flow.done(parsed, diagnostics)
+    return flow.models
+
+
+def formats_alone(model: EmittedModel, own: str, directories: set[str] | None) -> bool:
+    """Ruff formats `model` (its outputs under the directory `own`) in any batch of the run's models
+    (whose outputs go to `directories`) as in its level's batch: no file of it imports another of
+    those directories by absolute name."""
+    if directories is None:
+        return False
+    others = directories - {own}
+    for file in model.files:
+        try:
+            tree = ast.parse(file.text)
+        except SyntaxError:
+            return False
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import) and any(alias.name.split(".")[0] in others for alias in node.names):
+                return False
+            if isinstance(node, ast.ImportFrom) and not node.level and (node.module or "").split(".")[0] in others:
+                return False
+    return True
+
+
+def output_top(parsed: ParsedModule) -> str:
+    """The top directory of the outputs of `parsed` (`llama` for `llama/modeling_llama.py`)."""
+    return parsed.layout.output_directory(parsed.display_path, parsed.model).split("/", 1)[0]
