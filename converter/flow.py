@@ -11,8 +11,8 @@ has a directory of that name, and that root holds the output directories of the 
 batch holds its level's; a wave holds other ones. So a model is formatted in a wave only when none
 of its files imports, by absolute name, the output directory of another model of the run
 (`formats_alone`: then no batch changes it); any other model waits for its level and is formatted
-in its level's batch, as level by level. Diagnostics and failures are those of `pipeline.format_level` either way: a batch
-that fails is formatted again one model at a time.
+in its level's batch, as level by level. Diagnostics and failures are those of
+`pipeline.format_level` either way: a batch that fails is formatted again one model at a time.
 """
 
 from __future__ import annotations
