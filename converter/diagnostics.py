@@ -19,6 +19,7 @@ Codes, by the pass that reports them:
     E040-E041  split/gather   `__all__` lists an undefined name / is not a literal list
     E050       split          the modular file defines nothing
     E090       format         ruff failed, or its output does not parse
+    E091       format         the output uses a name its file neither defines nor imports
     E101-E105  resolve_bases  unknown base model, module or name; a name bound twice; an import form
                               that cannot be resolved
     E106       schedule       a cycle between modular files (`a -> b -> a`)
