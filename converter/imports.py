@@ -20,7 +20,6 @@ from libcst.helpers import get_full_name_for_node
 
 from converter.diagnostics import ConversionError, Diagnostic
 from converter.gather import Definition, DefinitionKind
-from converter.names import code_of
 from converter.parse import ParsedModule
 from converter.split import OutputPlan, SplitModule, kind_order_of
 
@@ -67,22 +66,12 @@ def plan_imports(split: SplitModule) -> ImportPlan:
 def prune_guarded(guarded: Sequence[Definition], used: frozenset[str]) -> Iterable[tuple[Definition, cst.If]]:
     """Each guarded import (`if is_torch_available(): import torch`) with only the imports `used`
     needs, as upstream writes them after a file's other imports (like any import, one no file
-    uses is left out); a line another block already gave is dropped."""
-    seen_lines: set[str] = set()
+    uses is left out); an import another block already gave is dropped."""
     seen: set[tuple[str, ...]] = set()
     for definition in guarded:
         node = definition.node
         assert isinstance(node, cst.If) and isinstance(node.body, cst.IndentedBlock)
-        lines = []
-        for line in node.body.body:
-            assert isinstance(line, cst.SimpleStatementLine)
-            kept = [pruned for small in line.body if (pruned := prune_import(small, used, seen))]
-            text = code_of(line.with_changes(body=kept)) if kept else ""
-            if kept and text not in seen_lines:
-                seen_lines.add(text)
-                lines.append(
-                    line.with_changes(body=[small.with_changes(semicolon=cst.MaybeSentinel.DEFAULT) for small in kept])
-                )
+        lines = [pruned for line in node.body.body if (pruned := prune_line(line, used, seen))]
         if lines:
             yield definition, node.with_changes(body=node.body.with_changes(body=lines))
 
@@ -114,11 +103,19 @@ def prune_imports(import_lines: Sequence[Definition], used: frozenset[str]) -> I
     """Each import line with only the aliases whose bound name is used; repeats of an alias are dropped."""
     seen: set[tuple[str, ...]] = set()
     for definition in import_lines:
-        assert isinstance(definition.node, cst.SimpleStatementLine)
-        kept = [pruned for small in definition.node.body if (pruned := prune_import(small, used, seen))]
-        if kept:
-            kept = [small.with_changes(semicolon=cst.MaybeSentinel.DEFAULT) for small in kept]
-            yield definition.node.with_changes(body=kept)
+        if pruned := prune_line(definition.node, used, seen):
+            yield pruned
+
+
+def prune_line(
+    line: cst.BaseStatement, used: frozenset[str], seen: set[tuple[str, ...]]
+) -> cst.SimpleStatementLine | None:
+    """An import line with only the aliases `used` needs and `seen` does not hold yet; None when none is left."""
+    assert isinstance(line, cst.SimpleStatementLine)
+    kept = [pruned for small in line.body if (pruned := prune_import(small, used, seen))]
+    if not kept:
+        return None
+    return line.with_changes(body=[small.with_changes(semicolon=cst.MaybeSentinel.DEFAULT) for small in kept])
 
 
 def prune_import(

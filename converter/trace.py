@@ -26,6 +26,7 @@ models' `__all__` names the output defines, then the new public modular classes.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -76,8 +77,16 @@ class Tracer:
     def rank(self, binding: ImportBinding) -> int:
         """Where the modular file first imports from the base model `binding` comes from (upstream
         writes an import two bases share as the first of them writes it)."""
-        model = next((ns.model for ns in self.renamed.namespaces if binding in ns.imports), None)
-        return self.import_order.get(model or "", len(self.import_order))
+        return self.import_order.get(self.binding_models.get(id(binding), ""), len(self.import_order))
+
+    @functools.cached_property
+    def binding_models(self) -> dict[int, str]:
+        """id of each base import binding -> the first base model whose namespace holds it."""
+        models: dict[int, str] = {}
+        for namespace in self.renamed.namespaces:
+            for binding in namespace.imports:
+                models.setdefault(id(binding), namespace.model)
+        return models
 
     def pull(self, names: Iterable[str], model: str, origin: cst.CSTNode) -> None:
         work = [(name, model) for name in names]
@@ -116,7 +125,7 @@ class Tracer:
 
     def add_import(self, name: str, binding: ImportBinding, origin: cst.CSTNode) -> None:
         present = self.imports.setdefault(name, binding)
-        if present.key == binding.key and self.rank(binding) < self.rank(present):
+        if present is not binding and present.key == binding.key and self.rank(binding) < self.rank(present):
             self.imports[name] = binding  # the same import: written as the first base writes it
         if present.key != binding.key:
             first, second = (code_of(b.statement).strip() for b in (present, binding))

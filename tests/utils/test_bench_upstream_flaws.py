@@ -56,9 +56,10 @@ class Router(nn.Module):
 """
 
 
-def modular(tmp_path: Path) -> Path:
+def modular(tmp_path: Path, source: str = "class Router:\n    pass\n") -> Path:
+    """A modular file with `source`: the names it defines are the ones it owns."""
     path = tmp_path / "modular_x.py"
-    path.write_text("class Router:\n    pass\n", encoding="utf-8")
+    path.write_text(source, encoding="utf-8")
     return path
 
 
@@ -79,16 +80,14 @@ def test_other_differences_are_not_deliberate(bench: ModuleType, tmp_path: Path)
 
 def test_unused_code_ours_keeps_is_dropped_code(bench: ModuleType, tmp_path: Path) -> None:
     ours = textwrap.dedent(OURS).replace("class Router", "logger = 1\n\n\nclass Router")
-    path = tmp_path / "modular_x.py"
-    path.write_text("logger = 1\n\n\nclass Router:\n    pass\n", encoding="utf-8")
+    path = modular(tmp_path, "logger = 1\n\n\nclass Router:\n    pass\n")
     assert bench.upstream_flaws(THEIRS, ours, path) == f"{bench.DROPPED}; {bench.POST_INIT}; {bench.MOVED_UP}"
 
 
 def test_an_extra_module_base_upstream_drops_is_named(bench: ModuleType, tmp_path: Path) -> None:
     ours = "class Layer(CheckpointingLayer, nn.Module):\n    def __init__(self, config):\n        nn.Module.__init__(self)\n"
     theirs = "class Layer(CheckpointingLayer):\n    def __init__(self, config):\n        super().__init__()\n"
-    path = tmp_path / "modular_x.py"
-    path.write_text("class Layer:\n    pass\n", encoding="utf-8")
+    path = modular(tmp_path, "class Layer:\n    pass\n")
     assert bench.upstream_flaws(theirs, ours, path) == bench.MODULE_BASE
     assert bench.upstream_flaws(theirs.replace("super().__init__()", "pass"), ours, path) == ""
 
@@ -96,8 +95,7 @@ def test_an_extra_module_base_upstream_drops_is_named(bench: ModuleType, tmp_pat
 def test_super_init_moved_first_is_named(bench: ModuleType, tmp_path: Path) -> None:
     ours = "class A(nn.Module):\n    def __init__(self, c):\n        self.kind = c.kind\n        super().__init__()\n        self.x = 1\n"
     theirs = "class A(nn.Module):\n    def __init__(self, c):\n        super().__init__()\n        self.kind = c.kind\n        self.x = 1\n"
-    path = tmp_path / "modular_x.py"
-    path.write_text("class A:\n    pass\n", encoding="utf-8")
+    path = modular(tmp_path, "class A:\n    pass\n")
     assert bench.upstream_flaws(theirs, ours, path) == bench.SUPER_FIRST
     local = "kind = c.kind"  # a local the parent's __init__ cannot see: upstream keeps it first
     assert (
@@ -111,8 +109,7 @@ def test_super_init_moved_first_is_named(bench: ModuleType, tmp_path: Path) -> N
 def test_a_selfless_parent_call_upstream_makes_super_is_named(bench: ModuleType, tmp_path: Path) -> None:
     ours = "class P(Backend):\n    def run(self, images):\n        return Backend.run(images, 2)\n"
     theirs = "class P(Backend):\n    def run(self, images):\n        return super().run(images, 2)\n"
-    path = tmp_path / "modular_x.py"
-    path.write_text("class P:\n    pass\n", encoding="utf-8")
+    path = modular(tmp_path, "class P:\n    pass\n")
     assert bench.upstream_flaws(theirs, ours, path) == bench.SELFLESS_CALL
     with_self = ours.replace("Backend.run(images", "Backend.run(self, images")
     assert bench.upstream_flaws(theirs, with_self, path) == ""  # an exact call: not upstream's flaw
@@ -121,6 +118,5 @@ def test_a_selfless_parent_call_upstream_makes_super_is_named(bench: ModuleType,
 def test_a_repeated_post_init_upstream_runs_once_is_named(bench: ModuleType, tmp_path: Path) -> None:
     ours = "class M(P):\n    def __init__(self, c):\n        super().__init__(c)\n        self.post_init()\n        self.post_init()\n"
     theirs = "class M(P):\n    def __init__(self, c):\n        super().__init__(c)\n        self.post_init()\n"
-    path = tmp_path / "modular_x.py"
-    path.write_text("class M:\n    pass\n", encoding="utf-8")
+    path = modular(tmp_path, "class M:\n    pass\n")
     assert bench.upstream_flaws(theirs, ours, path) == bench.POST_INIT
