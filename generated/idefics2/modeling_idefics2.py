@@ -401,21 +401,45 @@ class Idefics2Model(Idefics2PreTrainedModel):
         return self.connector(image_hidden_states, patch_attention_mask.view(image_hidden_states.shape[0], -1))
 
     def get_image_features(
-        self, pixel_values: torch.Tensor, pixel_attention_mask: torch.Tensor | None = None
-    ) -> torch.Tensor:
-        """(B, I, C, H, W) pixels, all-zero images being padding -> (image tokens of the real images, D)."""
+        self, pixel_values: torch.Tensor, pixel_attention_mask: torch.Tensor | None = None, **kwargs
+    ) -> BaseModelOutputWithPooling:
+        """(B, I, C, H, W) pixels, all-zero images being padding -> the vision tower's output over the
+        real images, whose `pooler_output` holds each sample's image tokens, (tokens, D)."""
         batch_size, num_images = pixel_values.shape[:2]
         pixel_values = pixel_values.to(dtype=self.dtype).flatten(0, 1)  # (B * I, C, H, W)
         real_images = (pixel_values != 0.0).flatten(1).any(dim=-1)
+        images_per_sample = real_images.view(batch_size, num_images).sum(dim=1)
         pixel_values = pixel_values[real_images].contiguous()
         if pixel_attention_mask is None:
             pixel_attention_mask = torch.ones_like(pixel_values[:, 0], dtype=torch.bool)
         else:
             pixel_attention_mask = pixel_attention_mask.flatten(0, 1)[real_images]
         patch_attention_mask = self.patch_mask_from_pixels(pixel_attention_mask)
-        image_hidden_states = self.vision_model(pixel_values, patch_attention_mask).last_hidden_state
-        image_features = self.connect(image_hidden_states, patch_attention_mask)  # (N, tokens per image, D)
-        return image_features.reshape(-1, image_features.shape[-1])
+        image_outputs = self.vision_model(pixel_values, patch_attention_mask)
+        image_features = self.connect(image_outputs.last_hidden_state, patch_attention_mask)  # (N, tokens, D)
+        per_sample = image_features.split(images_per_sample.tolist())
+        image_outputs.pooler_output = [features.reshape(-1, features.shape[-1]) for features in per_sample]
+        return image_outputs
+
+    def image_hidden_states_of(
+        self,
+        pixel_values: torch.Tensor | None,
+        pixel_attention_mask: torch.Tensor | None,
+        mm_encoder_outputs: dict[str, BaseModelOutputWithPooling] | torch.Tensor | None,
+    ) -> torch.Tensor | None:
+        """The image tokens, from the pixels or from `get_image_features` run beforehand, passed as
+        `mm_encoder_outputs={"image": output}` (or, deprecated in transformers, the tokens themselves)."""
+        if pixel_values is not None and mm_encoder_outputs is not None:
+            raise ValueError("You cannot specify both pixel_values and mm_encoder_outputs at the same time")
+        if pixel_values is not None:
+            image_hidden_states = self.get_image_features(pixel_values, pixel_attention_mask).pooler_output
+        elif isinstance(mm_encoder_outputs, dict) and mm_encoder_outputs.get("image") is not None:
+            image_hidden_states = mm_encoder_outputs["image"].pooler_output
+        else:
+            image_hidden_states = mm_encoder_outputs if isinstance(mm_encoder_outputs, torch.Tensor) else None
+        if isinstance(image_hidden_states, (list, tuple)):
+            image_hidden_states = torch.cat(image_hidden_states, dim=0)
+        return image_hidden_states.to(dtype=self.dtype) if image_hidden_states is not None else None
 
     def inputs_merger(
         self, input_ids: torch.Tensor | None, inputs_embeds: torch.Tensor, image_hidden_states: torch.Tensor
@@ -442,6 +466,7 @@ class Idefics2Model(Idefics2PreTrainedModel):
         inputs_embeds: torch.Tensor | None = None,
         pixel_values: torch.Tensor | None = None,
         pixel_attention_mask: torch.Tensor | None = None,
+        mm_encoder_outputs: dict[str, BaseModelOutputWithPooling] | torch.Tensor | None = None,
         use_cache: bool | None = None,
         **kwargs,
     ) -> ImageTextModelOutputWithPast:
@@ -449,9 +474,10 @@ class Idefics2Model(Idefics2PreTrainedModel):
             raise ValueError("pass exactly one of input_ids or inputs_embeds")
         if inputs_embeds is None:
             inputs_embeds = self.get_input_embeddings()(input_ids)
-        image_hidden_states = None
-        if pixel_values is not None:  # prefill only: later steps read the image tokens from the cache
-            image_hidden_states = self.get_image_features(pixel_values, pixel_attention_mask)
+        # prefill only: later steps read the image tokens from the cache
+        image_hidden_states = self.image_hidden_states_of(pixel_values, pixel_attention_mask, mm_encoder_outputs)
+        if image_hidden_states is not None:
+            image_hidden_states = image_hidden_states.to(inputs_embeds.device)
             inputs_embeds = self.inputs_merger(input_ids, inputs_embeds, image_hidden_states)
         outputs = self.text_model(
             inputs_embeds=inputs_embeds,
@@ -485,6 +511,11 @@ class Idefics2ForConditionalGeneration(Idefics2PreTrainedModel, GenerationMixin)
     def get_input_embeddings(self) -> nn.Module:
         return self.model.get_input_embeddings()
 
+    def get_image_features(
+        self, pixel_values: torch.Tensor, pixel_attention_mask: torch.Tensor | None = None, **kwargs
+    ) -> BaseModelOutputWithPooling:
+        return self.model.get_image_features(pixel_values, pixel_attention_mask, **kwargs)
+
     def forward(
         self,
         input_ids: torch.Tensor | None = None,
@@ -494,6 +525,7 @@ class Idefics2ForConditionalGeneration(Idefics2PreTrainedModel, GenerationMixin)
         inputs_embeds: torch.Tensor | None = None,
         pixel_values: torch.Tensor | None = None,
         pixel_attention_mask: torch.Tensor | None = None,
+        mm_encoder_outputs: dict[str, BaseModelOutputWithPooling] | torch.Tensor | None = None,
         labels: torch.Tensor | None = None,
         use_cache: bool | None = None,
         logits_to_keep: int = 0,
@@ -507,6 +539,7 @@ class Idefics2ForConditionalGeneration(Idefics2PreTrainedModel, GenerationMixin)
             inputs_embeds=inputs_embeds,
             pixel_values=pixel_values,
             pixel_attention_mask=pixel_attention_mask,
+            mm_encoder_outputs=mm_encoder_outputs,
             use_cache=use_cache,
             **kwargs,
         )

@@ -5,7 +5,8 @@ On tiny random checkpoints (fp32, CPU): checkpoints load both ways (transformers
 image sizes. For the vision-language models, on left-padded prompts with several images per row
 (padding images, and images padded to the batch's size with `pixel_attention_mask`): logits within
 1e-5 with eager and sdpa attention, identical greedy tokens (the images are encoded once, at
-prefill), and the same training loss with pad and image positions labelled -100.
+prefill), the same with images encoded beforehand (`get_image_features`, then `mm_encoder_outputs`),
+and the same training loss with pad and image positions labelled -100.
 Run: python -m pytest tests/models/test_vision_language.py -q
 """
 
@@ -172,6 +173,40 @@ def test_vlm_greedy_generation_matches_reference(tmp_path: Path, model_type: str
     expected = reference.generate(**batch, max_new_tokens=8, do_sample=False, pad_token_id=0)
     actual = model.generate(**batch, max_new_tokens=8)
     assert actual.tolist() == expected.tolist()
+
+
+@pytest.mark.parametrize("model_type", list(VLMS))
+def test_vlm_precomputed_image_features_match_reference(tmp_path: Path, model_type: str) -> None:
+    """Images encoded once with `get_image_features`, then passed as `mm_encoder_outputs` instead of
+    pixels (to forward and to generate): the same features, logits and tokens as transformers, and
+    as passing the pixels."""
+    reference, model = vlm_pair(tmp_path, model_type, "sdpa", seed=1)
+    batch = image_text_batch(model_type)
+    pixels = {key: batch.pop(key) for key in ("pixel_values", "pixel_attention_mask")}
+    real = batch["attention_mask"].bool()
+    with torch.no_grad():
+        expected, actual = reference.get_image_features(**pixels), model.get_image_features(**pixels)
+        assert_close(actual.last_hidden_state, expected.last_hidden_state, what=f"{model_type} vision output")
+        assert [tuple(f.shape) for f in actual.pooler_output] == [tuple(f.shape) for f in expected.pooler_output]
+        for ours, theirs in zip(actual.pooler_output, expected.pooler_output, strict=True):
+            assert_close(ours, theirs, what=f"{model_type} image tokens of one sample")
+        precomputed = model(**batch, mm_encoder_outputs={"image": actual})
+        assert_close(
+            precomputed.logits[real],
+            reference(**batch, mm_encoder_outputs={"image": expected}).logits[real],
+            what=f"{model_type} logits from precomputed image features",
+        )
+        assert torch.equal(precomputed.logits, model(**batch, **pixels).logits)
+        as_tensor = model(**batch, mm_encoder_outputs=torch.cat(actual.pooler_output))  # transformers' older form
+        assert torch.equal(as_tensor.logits, precomputed.logits)
+        with pytest.raises(ValueError, match="both pixel_values and mm_encoder_outputs"):
+            model(**batch, **pixels, mm_encoder_outputs={"image": actual})
+    expected_tokens = reference.generate(
+        **batch, mm_encoder_outputs={"image": expected}, max_new_tokens=8, do_sample=False, pad_token_id=0
+    )
+    actual_tokens = model.generate(**batch, mm_encoder_outputs={"image": actual}, max_new_tokens=8)
+    assert actual_tokens.tolist() == expected_tokens.tolist()
+    assert actual_tokens.tolist() == model.generate(**batch, **pixels, max_new_tokens=8).tolist()
 
 
 @pytest.mark.parametrize("model_type", list(VLMS))
