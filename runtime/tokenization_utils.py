@@ -3,10 +3,12 @@
     tokenizer = Tokenizer.from_pretrained("path/to/checkpoint")     # tokenizer.json + tokenizer_config.json
     batch = tokenizer(["a prompt", "a longer prompt"], padding=True, return_tensors="pt")
     tokenizer.batch_decode(batch["input_ids"], skip_special_tokens=True)
+    tokenizer.apply_chat_template(messages, return_assistant_tokens_mask=True)  # input_ids, assistant_masks
 
 Encoding, special tokens (the post-processor in `tokenizer.json`, e.g. a BOS token) and decoding
 are the `tokenizers` library's, as in transformers' `TokenizersBackend`; this class adds padding
-(`padding_side` from the config or per call), truncation, tensors and the special-token names.
+(`padding_side` from the config or per call), truncation, tensors, character offsets
+(`offset_mapping`, `char_to_token`), the special-token names and the chat template.
 """
 
 from __future__ import annotations
@@ -14,23 +16,39 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import tokenizers
 import torch
 
+from runtime.chat_template import (
+    assistant_mask_from_char_to_token,
+    normalize_conversations,
+    render_conversations,
+)
 from runtime.hub import read_json_file, resolve_file
 from runtime.image_processing_utils import BatchFeature
 
 TOKENIZER_FILE = "tokenizer.json"
 TOKENIZER_CONFIG_FILE = "tokenizer_config.json"
+CHAT_TEMPLATE_FILE = "chat_template.jinja"
 SPECIAL_TOKEN_NAMES = ("bos_token", "eos_token", "unk_token", "sep_token", "pad_token", "cls_token", "mask_token")
 
 
 def _token_text(token: Any) -> str | None:
     """A special token as tokenizer_config.json stores it: a string or an AddedToken dict."""
     return token.get("content") if isinstance(token, dict) else token
+
+
+def _named_templates(template: Any) -> str | dict[str, str] | None:
+    """A chat template as tokenizer_config.json may store it: a string, or a list of
+    `{"name": ..., "template": ...}` (several named templates) -> a dict by name."""
+    if isinstance(template, list):
+        return {entry["name"]: entry["template"] for entry in template}
+    return template
 
 
 def clean_up_tokenization(text: str) -> str:
@@ -40,6 +58,59 @@ def clean_up_tokenization(text: str) -> str:
     for suffix in ("'m", "'s", "'ve", "'re"):
         text = text.replace(" " + suffix, suffix)
     return text
+
+
+@dataclass(frozen=True)
+class EncodedRow:
+    """One text's tokens as returned: `encoding.ids[start:stop]` (truncation) between `left_pad`
+    and `right_pad` padding tokens; maps characters to token positions in the returned row."""
+
+    encoding: tokenizers.Encoding
+    start: int
+    stop: int
+    left_pad: int = 0
+    right_pad: int = 0
+
+    def __len__(self) -> int:
+        return self.left_pad + self.stop - self.start + self.right_pad
+
+    def padded(self, width: int, side: str) -> EncodedRow:
+        if side not in ("left", "right"):
+            raise ValueError(f"padding_side must be 'left' or 'right', got {side!r}")
+        fill = max(width - len(self), 0)
+        return replace(self, left_pad=fill) if side == "left" else replace(self, right_pad=fill)
+
+    def ids(self, pad_id: int | None) -> list[int]:
+        return [pad_id] * self.left_pad + self.encoding.ids[self.start : self.stop] + [pad_id] * self.right_pad
+
+    def attention_mask(self) -> list[int]:
+        return [0] * self.left_pad + [1] * (self.stop - self.start) + [0] * self.right_pad
+
+    def offsets(self) -> list[tuple[int, int]]:
+        kept = self.encoding.offsets[self.start : self.stop]
+        return [(0, 0)] * self.left_pad + kept + [(0, 0)] * self.right_pad
+
+    def char_to_token(self, char_index: int) -> int | None:
+        """The position of the token holding this character of the text; None when no token does
+        (whitespace a pre-tokenizer drops, a character truncated away)."""
+        index = self.encoding.char_to_token(char_index)
+        if index is None or not self.start <= index < self.stop:
+            return None
+        return index - self.start + self.left_pad
+
+
+class BatchEncoding(BatchFeature):
+    """A tokenizer's output: the features by name, and `char_to_token` as in transformers."""
+
+    def __init__(self, data: dict[str, Any], rows: list[EncodedRow], tensor_type: str | None = None) -> None:
+        super().__init__(data, tensor_type=tensor_type)
+        self._rows = rows
+
+    def char_to_token(self, batch_or_char_index: int, char_index: int | None = None) -> int | None:
+        """`char_to_token(char)` for the first text, `char_to_token(batch_index, char)` for any."""
+        if char_index is None:
+            batch_or_char_index, char_index = 0, batch_or_char_index
+        return self._rows[batch_or_char_index].char_to_token(char_index)
 
 
 class Tokenizer:
@@ -53,12 +124,17 @@ class Tokenizer:
         self.clean_up_tokenization_spaces: bool = bool(config.get("clean_up_tokenization_spaces", False))
         for name in SPECIAL_TOKEN_NAMES:
             setattr(self, name, _token_text(config.get(name)))
-        self.chat_template: str | dict[str, str] | None = config.get("chat_template")
+        self.chat_template: str | dict[str, str] | None = _named_templates(config.get("chat_template"))
 
     @classmethod
     def from_pretrained(cls, path_or_repo_id: str | os.PathLike, **hub_kwargs: Any) -> Tokenizer:
+        """tokenizer.json and tokenizer_config.json; the chat template from chat_template.jinja
+        (where transformers 5 writes it) or else the config's `chat_template`."""
         tokenizer = tokenizers.Tokenizer.from_file(str(resolve_file(path_or_repo_id, TOKENIZER_FILE, **hub_kwargs)))
         config = read_json_file(path_or_repo_id, TOKENIZER_CONFIG_FILE, **hub_kwargs) or {}
+        template_path = resolve_file(path_or_repo_id, CHAT_TEMPLATE_FILE, missing_ok=True, **hub_kwargs)
+        if template_path is not None:
+            config["chat_template"] = template_path.read_text(encoding="utf-8")
         return cls(tokenizer, **config)
 
     def save_pretrained(self, save_directory: str | os.PathLike) -> None:
@@ -68,8 +144,12 @@ class Tokenizer:
         config = {key: value for key, value in self.config.items() if key != "chat_template"}
         config.update({name: getattr(self, name) for name in SPECIAL_TOKEN_NAMES if getattr(self, name) is not None})
         config.setdefault("tokenizer_class", "TokenizersBackend")
+        if isinstance(self.chat_template, dict):
+            config["chat_template"] = [{"name": name, "template": text} for name, text in self.chat_template.items()]
         text = json.dumps(config, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
         (directory / TOKENIZER_CONFIG_FILE).write_text(text, encoding="utf-8")
+        if isinstance(self.chat_template, str):
+            (directory / CHAT_TEMPLATE_FILE).write_text(self.chat_template, encoding="utf-8")
 
     # ---- tokens and ids ----
 
@@ -125,42 +205,38 @@ class Tokenizer:
         max_length: int | None = None,
         padding_side: str | None = None,
         return_attention_mask: bool = True,
+        return_offsets_mapping: bool = False,
         return_tensors: str | None = None,
-    ) -> BatchFeature:
-        """`input_ids` and `attention_mask`, one row per text (a single string gives flat lists)."""
+    ) -> BatchEncoding:
+        """`input_ids` and `attention_mask` (and `offset_mapping`: each token's (start, end)
+        characters, (0, 0) for padding), one row per text; a single string gives flat lists, or
+        tensors with a batch axis of 1, as transformers does."""
         single = isinstance(text, str)
         encodings = self.backend_tokenizer.encode_batch(
             [text] if single else list(text), add_special_tokens=add_special_tokens
         )
-        rows = [encoding.ids for encoding in encodings]
-        if truncation and max_length is not None:
-            rows = [row[:max_length] if self.truncation_side == "right" else row[-max_length:] for row in rows]
-        masks = [[1] * len(row) for row in rows]
+        rows = [self._truncated(encoding, max_length if truncation else None) for encoding in encodings]
         if padding:
+            if self.pad_token_id is None:
+                raise ValueError("padding needs a pad token; set pad_token in tokenizer_config.json")
             width = max_length if padding == "max_length" and max_length is not None else max(map(len, rows))
-            rows, masks = self._pad(rows, masks, width, padding_side or self.padding_side)
-        data: dict[str, Any] = {"input_ids": rows[0] if single else rows}
+            rows = [row.padded(width, padding_side or self.padding_side) for row in rows]
+        data: dict[str, list[Any]] = {"input_ids": [row.ids(self.pad_token_id) for row in rows]}
         if return_attention_mask:
-            data["attention_mask"] = masks[0] if single else masks
-        return BatchFeature(data, tensor_type=return_tensors)
+            data["attention_mask"] = [row.attention_mask() for row in rows]
+        if return_offsets_mapping:
+            data["offset_mapping"] = [row.offsets() for row in rows]
+        if single and return_tensors is None:
+            data = {key: value[0] for key, value in data.items()}
+        return BatchEncoding(data, rows, tensor_type=return_tensors)
 
-    def _pad(
-        self, rows: list[list[int]], masks: list[list[int]], width: int, side: str
-    ) -> tuple[list[list[int]], list[list[int]]]:
-        if self.pad_token_id is None:
-            raise ValueError("padding needs a pad token; set pad_token in tokenizer_config.json")
-        if side not in ("left", "right"):
-            raise ValueError(f"padding_side must be 'left' or 'right', got {side!r}")
-        padded_rows, padded_masks = [], []
-        for row, mask in zip(rows, masks, strict=True):
-            fill = width - len(row)
-            if side == "left":
-                padded_rows.append([self.pad_token_id] * fill + row)
-                padded_masks.append([0] * fill + mask)
-            else:
-                padded_rows.append(row + [self.pad_token_id] * fill)
-                padded_masks.append(mask + [0] * fill)
-        return padded_rows, padded_masks
+    def _truncated(self, encoding: tokenizers.Encoding, max_length: int | None) -> EncodedRow:
+        length = len(encoding.ids)
+        if max_length is None or length <= max_length:
+            return EncodedRow(encoding, 0, length)
+        if self.truncation_side == "left":
+            return EncodedRow(encoding, length - max_length, length)
+        return EncodedRow(encoding, 0, max_length)
 
     def decode(self, token_ids: int | Sequence[int] | torch.Tensor, skip_special_tokens: bool = False) -> str:
         if isinstance(token_ids, torch.Tensor):
@@ -174,3 +250,76 @@ class Tokenizer:
         self, sequences: Sequence[Sequence[int]] | torch.Tensor, skip_special_tokens: bool = False
     ) -> list[str]:
         return [self.decode(sequence, skip_special_tokens=skip_special_tokens) for sequence in sequences]
+
+    # ---- chat templates ----
+
+    def get_chat_template(self, chat_template: str | None = None) -> str:
+        """The template to render: `chat_template` itself, or the one of this name, or the tokenizer's
+        (its "default" one when it has several)."""
+        templates = self.chat_template
+        if isinstance(templates, dict):
+            if chat_template is not None:
+                return templates.get(chat_template, chat_template)
+            if "default" not in templates:
+                raise ValueError(
+                    "This model has multiple chat templates with no default specified! Please either pass a chat "
+                    "template or the name of the template you wish to use to the `chat_template` argument. "
+                    f"Available template names are {sorted(templates)}."
+                )
+            return templates["default"]
+        if chat_template is not None:
+            return chat_template
+        if templates is None:
+            raise ValueError("this tokenizer has no chat template; pass chat_template=...")
+        return templates
+
+    def apply_chat_template(
+        self,
+        conversation: list[dict[str, Any]] | list[list[dict[str, Any]]],
+        chat_template: str | None = None,
+        add_generation_prompt: bool = False,
+        tokenize: bool = True,
+        padding: bool | str = False,
+        truncation: bool = False,
+        max_length: int | None = None,
+        return_tensors: str | None = None,
+        return_dict: bool = True,
+        return_assistant_tokens_mask: bool = False,
+        tokenizer_kwargs: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> str | list[str] | list[int] | list[list[int]] | BatchEncoding:
+        """transformers' `apply_chat_template`: the prompt of one conversation (a list of them: one
+        per conversation), tokenized by default without adding special tokens (the template writes
+        them); a `BatchEncoding` with `return_dict=True` (the default), else the `input_ids`.
+
+        With `return_assistant_tokens_mask=True` the output also holds `assistant_masks`: 1 on the
+        tokens rendered inside `{% generation %}` blocks. Extra keywords are template variables.
+
+            tokenizer.apply_chat_template(messages, return_assistant_tokens_mask=True)["assistant_masks"]
+        """
+        return_dict = return_dict and tokenize
+        if return_assistant_tokens_mask and not return_dict:
+            raise ValueError("`return_assistant_tokens_mask=True` requires `return_dict=True` and `tokenize=True`")
+        template = self.get_chat_template(chat_template)
+        conversations, batched = normalize_conversations(conversation)
+        variables = {**self.special_tokens_map, **kwargs}
+        prompts, spans = render_conversations(
+            template, conversations, add_generation_prompt, return_assistant_tokens_mask, **variables
+        )
+        if not tokenize:
+            return prompts if batched else prompts[0]
+        options = {"padding": padding, "truncation": truncation, "max_length": max_length, **(tokenizer_kwargs or {})}
+        out = self(
+            prompts if batched else prompts[0], add_special_tokens=False, return_tensors=return_tensors, **options
+        )
+        if not return_dict:
+            return out["input_ids"]
+        if return_assistant_tokens_mask:
+            width = [len(row) for row in out._rows]
+            masks = [
+                assistant_mask_from_char_to_token(spans[i], width[i], partial(out.char_to_token, i))
+                for i in range(len(prompts))
+            ]
+            out["assistant_masks"] = masks if batched or return_tensors else masks[0]
+            out.convert_to_tensors(return_tensors)
+        return out
