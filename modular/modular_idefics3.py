@@ -19,7 +19,9 @@ from generated.idefics2.modeling_idefics2 import (
     Idefics2VisionTransformer,
 )
 from generated.idefics2.processing_idefics2 import Idefics2Processor
+from runtime.image_loading import fetch_image
 from runtime.image_processing_utils import BatchFeature, ImageArray, PILImageResampling, resize_image
+from runtime.processing_utils import TrackedText
 from runtime.tokenization_utils import Tokenizer
 
 
@@ -227,17 +229,20 @@ class Idefics3Processor(Idefics2Processor):
         self.global_image_tag = "<global-img>"
 
     def load_image(self, image: Any) -> Any:
-        return image
+        return fetch_image(image)
 
-    def expand_prompts(self, text: list[str], image_inputs: BatchFeature | None, image_seq_len: int) -> list[str]:
+    def expand_prompts(
+        self, text: list[str], image_inputs: BatchFeature | None, image_seq_len: int
+    ) -> list[TrackedText]:
         if image_inputs is None:
             if any(self.image_token in sample for sample in text):
                 count = sum(sample.count(self.image_token) for sample in text)
                 raise ValueError(f"Found {count} {self.image_token} tokens in the text but no images were passed.")
-            return text
+            return [TrackedText(sample) for sample in text]
         grids = zip(sum(image_inputs["rows"], []), sum(image_inputs["cols"], []), strict=True)
         replacements = iter([self.image_prompt(rows, cols, image_seq_len) for rows, cols in grids])
-        return [re.sub(re.escape(self.image_token), lambda _: next(replacements), sample) for sample in text]
+        image_token = re.escape(self.image_token)
+        return [TrackedText(sample).sub(image_token, lambda _: next(replacements)) for sample in text]
 
     def image_prompt(self, rows: int, cols: int, image_seq_len: int) -> str:
         fake, image_tokens = self.fake_image_token, self.image_token * image_seq_len

@@ -28,6 +28,7 @@ from datetime import datetime
 from typing import Any
 
 import jinja2
+import jinja2.meta
 from jinja2 import nodes
 from jinja2.ext import Extension, loopcontrols
 from jinja2.parser import Parser
@@ -113,6 +114,12 @@ def render_with_generation_spans(
     finally:
         _TRACKING.reset(token)
     return "".join(rendered), spans
+
+
+def template_variables(template: str) -> frozenset[str]:
+    """The variables a template reads (jinja2's undeclared variables)."""
+    environment = compile_chat_template(template).environment
+    return frozenset(jinja2.meta.find_undeclared_variables(environment.parse(template)))
 
 
 def normalize_conversations(

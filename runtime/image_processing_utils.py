@@ -3,8 +3,9 @@
 A model's image processor (generated, e.g. `Idefics2ImageProcessor`) declares its defaults as class
 attributes and lists them in `config_keys`; this base reads and writes them as the
 `preprocessor_config.json` transformers writes, turns every input (PIL image, NumPy array, torch
-tensor; one image, a list, or one list per sample) into channels-first NumPy arrays, and calls the
-model's `_preprocess(images, **options, return_tensors=...)` with the options resolved:
+tensor, or a string naming an image: a path, a URL, base64; one image, a list, or one list per
+sample) into channels-first NumPy arrays, and calls the model's
+`_preprocess(images, **options, return_tensors=...)` with the options resolved:
 
     processor = Idefics2ImageProcessor.from_pretrained("path/to/checkpoint")
     batch = processor(images=[[image_a, image_b], [image_c]], return_tensors="pt")
@@ -27,10 +28,10 @@ from typing import Any, ClassVar
 
 import numpy as np
 import PIL.Image
-import PIL.ImageOps
 import torch
 
 from runtime.hub import read_json_file
+from runtime.image_loading import fetch_images, is_valid_image
 
 IMAGE_PROCESSOR_NAME = "preprocessor_config.json"
 PROCESSOR_NAME = "processor_config.json"
@@ -98,16 +99,6 @@ def _as_tensor(value: Any) -> torch.Tensor:
 
 
 # ---- inputs: any image -> channels-first NumPy ----
-
-
-def is_valid_image(image: Any) -> bool:
-    return isinstance(image, (PIL.Image.Image, np.ndarray, torch.Tensor))
-
-
-def load_image(image: Any) -> Any:
-    """A PIL image upright (EXIF orientation) and RGB, alpha dropped, as transformers' `load_image`;
-    arrays and tensors unchanged."""
-    return PIL.ImageOps.exif_transpose(image).convert("RGB") if isinstance(image, PIL.Image.Image) else image
 
 
 def make_nested_list_of_images(images: Any) -> list[list[Any]]:
@@ -284,7 +275,7 @@ class BaseImageProcessor:
         if unknown:
             raise ValueError(f"{type(self).__name__} got unknown options {unknown}; valid: {list(keys)}")
         options = {key: getattr(self, key) if kwargs.get(key) is None else kwargs[key] for key in keys}
-        nested = make_nested_list_of_images(images)
+        nested = make_nested_list_of_images(fetch_images(images))
         arrays = [[to_channels_first(image, options["do_convert_rgb"]) for image in sample] for sample in nested]
         return self._preprocess(arrays, return_tensors=return_tensors, **options)
 

@@ -11,23 +11,38 @@ loads and saves the directory layout transformers 5 writes and reads the older o
 
     processor = Idefics2Processor.from_pretrained("path/to/checkpoint")
     prompt = processor.apply_chat_template(messages, add_generation_prompt=True)
-    inputs = processor(images=[image], text=[prompt], return_tensors="pt")
+    inputs = processor(images=[image], text=[prompt], return_tensors="pt")   # image: PIL, array, path, URL, ...
+    inputs = processor.apply_chat_template(messages, tokenize=True, return_dict=True, return_assistant_tokens_mask=True)
+
+`TrackedText` lets a processor expand its prompts (`<image>` -> many tokens) while keeping track of
+where the caller's characters went, which is how assistant masks survive the expansion.
 """
 
 from __future__ import annotations
 
+import bisect
 import json
 import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-from runtime.chat_template import render_chat_template
+from runtime.chat_template import (
+    Span,
+    assistant_mask_from_offsets,
+    normalize_conversations,
+    render_conversations,
+    template_variables,
+)
 from runtime.hub import read_json_file, resolve_file
 from runtime.image_processing_utils import PROCESSOR_NAME, BaseImageProcessor, BatchFeature
-from runtime.tokenization_utils import Tokenizer
+from runtime.tokenization_utils import CHAT_TEMPLATE_FILE, Tokenizer
 
-CHAT_TEMPLATE_FILE = "chat_template.jinja"
 LEGACY_CHAT_TEMPLATE_FILE = "chat_template.json"
+IMAGE_KEYS = ("image", "url", "path", "base64")  # where an image block of a message holds its image
+TRACKED_PROMPTS = "tracked_prompts"
 
 
 def _read_json(path_or_repo_id: str | os.PathLike, filename: str, **hub_kwargs: Any) -> dict[str, Any]:
@@ -44,6 +59,41 @@ def load_chat_template(path_or_repo_id: str | os.PathLike, tokenizer: Tokenizer,
         if template is not None:
             return template
     return tokenizer.chat_template
+
+
+@dataclass(frozen=True)
+class TrackedText:
+    """A prompt rewritten by substitutions (each `<image>` expanded, ...) that remembers where each
+    character of the original went, so spans found in the original can be found in the result.
+
+        prompt = TrackedText("a<image>b").sub("<image>", "<i><i>")
+        prompt.text == "a<i><i>b" and prompt.position(8) == 7   # where "b" went
+
+    A character moves by what the matches ending at or before it added, as in transformers'
+    `text_replacement_offsets`; a character inside a match stays where the match starts plus its offset.
+    """
+
+    text: str
+    steps: tuple[tuple[tuple[int, int], ...], ...] = ()  # per substitution: (match end, total growth) per match
+
+    def sub(self, pattern: str | re.Pattern[str], replacement: str | Callable[[re.Match[str]], str]) -> TrackedText:
+        """`re.sub(pattern, ...)` recording each match; a string replacement is literal (no group references)."""
+        pieces, ends, last, growth = [], [], 0, 0
+        for match in re.finditer(pattern, self.text):
+            new = replacement if isinstance(replacement, str) else replacement(match)
+            pieces += [self.text[last : match.start()], new]
+            growth += len(new) - (match.end() - match.start())
+            ends.append((match.end(), growth))
+            last = match.end()
+        pieces.append(self.text[last:])
+        return TrackedText("".join(pieces), (*self.steps, tuple(ends)))
+
+    def position(self, char: int) -> int:
+        """Where character `char` of the original text is in `text` (len(original) -> len(text))."""
+        for ends in self.steps:
+            index = bisect.bisect_right(ends, char, key=lambda end: end[0])
+            char += ends[index - 1][1] if index else 0
+        return char
 
 
 class ProcessorMixin:
@@ -76,7 +126,7 @@ class ProcessorMixin:
         }
         text = json.dumps(config, indent=2, sort_keys=True) + "\n"
         (directory / PROCESSOR_NAME).write_text(text, encoding="utf-8")
-        if self.chat_template is not None:
+        if isinstance(self.chat_template, str):  # named templates stay in tokenizer_config.json
             (directory / CHAT_TEMPLATE_FILE).write_text(self.chat_template, encoding="utf-8")
 
     def __call__(self, images: Any = None, text: Any = None, **kwargs: Any) -> BatchFeature:
@@ -94,34 +144,84 @@ class ProcessorMixin:
         conversation: list[dict[str, Any]] | list[list[dict[str, Any]]],
         chat_template: str | None = None,
         add_generation_prompt: bool = False,
+        return_assistant_tokens_mask: bool = False,
         tokenize: bool = False,
-        return_dict: bool = False,
         return_tensors: str | None = None,
+        return_dict: bool = False,
+        processor_kwargs: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> str | list[str] | Any:
         """The prompt text of one conversation (a list of them: a list of prompts).
 
         With `tokenize=True`, the prompts go through `__call__` with the images found in the
-        messages (`{"type": "image", "image": <PIL image or array>}`); returns `input_ids`, or the
-        whole `BatchFeature` with `return_dict=True`.
+        messages (`{"type": "image", ...}` with an `image`, `url`, `path` or `base64` key, or
+        OpenAI's `{"type": "image_url", "image_url": {"url": ...}}`); returns `input_ids`, or the
+        whole `BatchFeature` with `return_dict=True`, plus `assistant_masks` (1 on the tokens
+        rendered inside `{% generation %}` blocks) with `return_assistant_tokens_mask=True`.
+        `processor_kwargs` go to `__call__` (`padding`, ...); so do the keywords the template does
+        not use, as in transformers; every keyword is also a template variable.
         """
-        template = chat_template or self.chat_template
-        if template is None:
-            raise ValueError("this processor has no chat template; pass chat_template=...")
-        batched = bool(conversation) and isinstance(conversation[0], (list, tuple))
-        conversations = conversation if batched else [conversation]
+        template = self.resolve_chat_template(chat_template)
+        conversations, batched = normalize_conversations(conversation)
+        conversations = [[_with_image_blocks(message) for message in chat] for chat in conversations]
         variables = {**self.tokenizer.special_tokens_map, **kwargs}
-        prompts = [
-            render_chat_template(template, list(chat), add_generation_prompt, **variables) for chat in conversations
-        ]
+        prompts, spans = render_conversations(
+            template, conversations, add_generation_prompt, return_assistant_tokens_mask, **variables
+        )
         if not tokenize:
             return prompts if batched else prompts[0]
-        images = [[item["image"] for item in _content_items(chat) if "image" in item] for chat in conversations]
-        call_kwargs: dict[str, Any] = {"return_tensors": return_tensors}
+        used = template_variables(template)
+        call_kwargs = {**(processor_kwargs or {}), **{k: v for k, v in kwargs.items() if k not in used}}
+        tensors_in_kwargs = call_kwargs.pop("return_tensors", None)
+        return_tensors = return_tensors or tensors_in_kwargs
         if self.tokenizer.bos_token is not None and prompts[0].startswith(self.tokenizer.bos_token):
             call_kwargs["add_special_tokens"] = False
-        out = self(text=prompts, images=images if any(images) else None, **call_kwargs)
+        images = [_images_of(chat) for chat in conversations]
+        if given := call_kwargs.pop("images", None):  # images passed in processor_kwargs win, as in transformers
+            images = given if batched else [given]
+        call_kwargs["images"] = images if any(images) else None
+        if return_assistant_tokens_mask and return_dict:
+            return self._call_with_assistant_masks(prompts, spans, return_tensors, **call_kwargs)
+        out = self(text=prompts, return_tensors=return_tensors, **call_kwargs)
         return out if return_dict else out["input_ids"]
+
+    def _call_with_assistant_masks(
+        self, prompts: list[str], spans: list[list[Span]], return_tensors: str | None, **call_kwargs: Any
+    ) -> BatchFeature:
+        """`__call__`'s output plus `assistant_masks`: the generation spans, moved to where the
+        expanded prompts put them (transformers' `text_replacement_offsets`), mark the tokens
+        whose characters overlap them."""
+        out = self(text=prompts, **{**call_kwargs, "return_offsets_mapping": True, "return_tracked_prompts": True})
+        offsets, tracked = out.pop("offset_mapping"), out.pop(TRACKED_PROMPTS)
+        out["assistant_masks"] = [
+            assistant_mask_from_offsets([tuple(map(prompt.position, span)) for span in prompt_spans], row_offsets)
+            for prompt, prompt_spans, row_offsets in zip(tracked, spans, offsets, strict=True)
+        ]
+        return out.convert_to_tensors(return_tensors)
+
+    def resolve_chat_template(self, chat_template: str | None = None) -> str:
+        """`chat_template` itself or the one of this name, else the processor's own."""
+        templates = self.chat_template
+        if isinstance(templates, dict):
+            if chat_template is not None:
+                return templates.get(chat_template, chat_template)
+            if "default" not in templates:
+                raise ValueError(f"this processor has several chat templates {sorted(templates)}; pass chat_template=")
+            return templates["default"]
+        template = chat_template or templates
+        if template is None:
+            raise ValueError("this processor has no chat template; pass chat_template=...")
+        return template
+
+    def tokenize_prompts(self, prompts: list[TrackedText], **text_kwargs: Any) -> dict[str, Any]:
+        """The tokenizer's output on the expanded prompts. With `return_tracked_prompts=True` (what
+        `apply_chat_template` asks for assistant masks) the prompts themselves come back too, under
+        `tracked_prompts`: they map characters of the caller's text to the expanded one."""
+        track = text_kwargs.pop("return_tracked_prompts", False)
+        encoding = self.tokenizer([prompt.text for prompt in prompts], **text_kwargs)
+        if track:
+            encoding[TRACKED_PROMPTS] = prompts
+        return encoding
 
     def decode(self, *args: Any, **kwargs: Any) -> str:
         return self.tokenizer.decode(*args, **kwargs)
@@ -134,5 +234,26 @@ class ProcessorMixin:
         return ["input_ids", "attention_mask", *self.image_processor.model_input_names]
 
 
-def _content_items(chat: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [item for message in chat if isinstance(message.get("content"), list) for item in message["content"]]
+def _images_of(chat: list[dict[str, Any]]) -> list[Any]:
+    """The images of a conversation's image blocks, in order, under any of the keys transformers
+    reads (an image, a URL, a path, base64; a block holding several gives each)."""
+    items = [item for message in chat if isinstance(message.get("content"), list) for item in message["content"]]
+    return [item[key] for item in items if item.get("type") == "image" for key in IMAGE_KEYS if key in item]
+
+
+def _with_image_blocks(message: dict[str, Any]) -> dict[str, Any]:
+    """OpenAI's `{"type": "image_url", "image_url": {"url": u}}` -> `{"type": "image", "url": u}`."""
+    content = message.get("content")
+    if not isinstance(content, list):
+        return message
+    blocks = [
+        {"type": "image", "url": _url_of(item["image_url"])}
+        if isinstance(item, dict) and item.get("type") == "image_url" and "image_url" in item
+        else item
+        for item in content
+    ]
+    return {**message, "content": blocks}
+
+
+def _url_of(image_url: Any) -> Any:
+    return image_url.get("url", "") if isinstance(image_url, dict) else image_url

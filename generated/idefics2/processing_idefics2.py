@@ -8,8 +8,9 @@ import re
 from itertools import accumulate
 from typing import Any
 
-from runtime.image_processing_utils import BatchFeature, is_valid_image, load_image
-from runtime.processing_utils import ProcessorMixin
+from runtime.image_loading import load_image
+from runtime.image_processing_utils import BatchFeature
+from runtime.processing_utils import ProcessorMixin, TrackedText
 from runtime.tokenization_utils import Tokenizer
 
 from .image_processing_idefics2 import Idefics2ImageProcessor
@@ -51,7 +52,8 @@ class Idefics2Processor(ProcessorMixin):
     ) -> BatchFeature:
         """Image options (`do_image_splitting`, ...) go to the image processor, the rest (`padding`,
         `padding_side`, ...) to the tokenizer. Images: one, a flat list (cut by each prompt's
-        `<image>` count) or one list per prompt."""
+        `<image>` count) or one list per prompt; each a PIL image, an array, a tensor, or a string
+        naming one (a path, an http(s) or file:// URL, base64)."""
         if text is None and images is None:
             raise ValueError("You must provide either `text` or `images`.")
         images_kwargs, text_kwargs = self.split_kwargs(kwargs)
@@ -65,7 +67,7 @@ class Idefics2Processor(ProcessorMixin):
             image_inputs = self.image_processor(images, **{**self.images_kwargs, **images_kwargs})
         if text is not None:
             prompts = self.expand_prompts(text, image_inputs, image_seq_len or self.image_seq_len)
-            inputs.update(self.tokenizer(prompts, **text_kwargs))
+            inputs.update(self.tokenize_prompts(prompts, **text_kwargs))
         if image_inputs is not None:
             names = self.image_processor.model_input_names
             inputs.update({key: value for key, value in image_inputs.items() if key in names})
@@ -73,9 +75,9 @@ class Idefics2Processor(ProcessorMixin):
 
     def group_images(self, images: Any, counts: list[int] | None) -> list[list[Any]]:
         """One list of images per prompt; `counts` are the prompts' `<image>` counts (None without text)."""
-        if is_valid_image(images):
+        if not isinstance(images, (list, tuple)):
             images = [[images]]
-        elif isinstance(images, (list, tuple)) and is_valid_image(images[0]):
+        elif images and not isinstance(images[0], (list, tuple)):
             if counts is not None and sum(counts) != len(images):
                 raise ValueError(
                     f"The total number of {self.image_token} tokens in the prompts should be the same as the number "
@@ -92,15 +94,22 @@ class Idefics2Processor(ProcessorMixin):
     def load_image(self, image: Any) -> Any:
         return load_image(image)
 
-    def expand_prompts(self, text: list[str], image_inputs: BatchFeature | None, image_seq_len: int) -> list[str]:
+    def expand_prompts(
+        self, text: list[str], image_inputs: BatchFeature | None, image_seq_len: int
+    ) -> list[TrackedText]:
         fake, image = self.fake_image_token, self.image_token
         image_str = f"{fake}{image * image_seq_len}{fake}"
         if self.image_processor.do_image_splitting:
             image_str = image_str * 5  # 4 crops + the whole image
         closing_fake = re.compile(rf"{re.escape(fake)}(?=[^\s<])")
         # adjacent images share one fake token; a word right after an image starts after a space
-        prompts = [sample.replace(image, image_str).replace(f"{fake}{fake}", fake) for sample in text]
-        return [closing_fake.sub(f"{fake} ", sample) for sample in prompts]
+        return [
+            TrackedText(sample)
+            .sub(re.escape(image), image_str)
+            .sub(re.escape(fake + fake), fake)
+            .sub(closing_fake, f"{fake} ")
+            for sample in text
+        ]
 
 
 __all__ = ["Idefics2Processor"]

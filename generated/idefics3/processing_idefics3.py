@@ -8,8 +8,9 @@ import re
 from itertools import accumulate
 from typing import Any
 
-from runtime.image_processing_utils import BatchFeature, is_valid_image
-from runtime.processing_utils import ProcessorMixin
+from runtime.image_loading import fetch_image
+from runtime.image_processing_utils import BatchFeature
+from runtime.processing_utils import ProcessorMixin, TrackedText
 from runtime.tokenization_utils import Tokenizer
 
 from .image_processing_idefics3 import Idefics3ImageProcessor
@@ -53,7 +54,8 @@ class Idefics3Processor(ProcessorMixin):
     ) -> BatchFeature:
         """Image options (`do_image_splitting`, ...) go to the image processor, the rest (`padding`,
         `padding_side`, ...) to the tokenizer. Images: one, a flat list (cut by each prompt's
-        `<image>` count) or one list per prompt."""
+        `<image>` count) or one list per prompt; each a PIL image, an array, a tensor, or a string
+        naming one (a path, an http(s) or file:// URL, base64)."""
         if text is None and images is None:
             raise ValueError("You must provide either `text` or `images`.")
         images_kwargs, text_kwargs = self.split_kwargs(kwargs)
@@ -67,7 +69,7 @@ class Idefics3Processor(ProcessorMixin):
             image_inputs = self.image_processor(images, **{**self.images_kwargs, **images_kwargs})
         if text is not None:
             prompts = self.expand_prompts(text, image_inputs, image_seq_len or self.image_seq_len)
-            inputs.update(self.tokenizer(prompts, **text_kwargs))
+            inputs.update(self.tokenize_prompts(prompts, **text_kwargs))
         if image_inputs is not None:
             names = self.image_processor.model_input_names
             inputs.update({key: value for key, value in image_inputs.items() if key in names})
@@ -75,9 +77,9 @@ class Idefics3Processor(ProcessorMixin):
 
     def group_images(self, images: Any, counts: list[int] | None) -> list[list[Any]]:
         """One list of images per prompt; `counts` are the prompts' `<image>` counts (None without text)."""
-        if is_valid_image(images):
+        if not isinstance(images, (list, tuple)):
             images = [[images]]
-        elif isinstance(images, (list, tuple)) and is_valid_image(images[0]):
+        elif images and not isinstance(images[0], (list, tuple)):
             if counts is not None and sum(counts) != len(images):
                 raise ValueError(
                     f"The total number of {self.image_token} tokens in the prompts should be the same as the number "
@@ -92,17 +94,20 @@ class Idefics3Processor(ProcessorMixin):
         return images
 
     def load_image(self, image: Any) -> Any:
-        return image
+        return fetch_image(image)
 
-    def expand_prompts(self, text: list[str], image_inputs: BatchFeature | None, image_seq_len: int) -> list[str]:
+    def expand_prompts(
+        self, text: list[str], image_inputs: BatchFeature | None, image_seq_len: int
+    ) -> list[TrackedText]:
         if image_inputs is None:
             if any(self.image_token in sample for sample in text):
                 count = sum(sample.count(self.image_token) for sample in text)
                 raise ValueError(f"Found {count} {self.image_token} tokens in the text but no images were passed.")
-            return text
+            return [TrackedText(sample) for sample in text]
         grids = zip(sum(image_inputs["rows"], []), sum(image_inputs["cols"], []), strict=True)
         replacements = iter([self.image_prompt(rows, cols, image_seq_len) for rows, cols in grids])
-        return [re.sub(re.escape(self.image_token), lambda _: next(replacements), sample) for sample in text]
+        image_token = re.escape(self.image_token)
+        return [TrackedText(sample).sub(image_token, lambda _: next(replacements)) for sample in text]
 
     def image_prompt(self, rows: int, cols: int, image_seq_len: int) -> str:
         fake, image_tokens = self.fake_image_token, self.image_token * image_seq_len

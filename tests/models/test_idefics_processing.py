@@ -7,12 +7,26 @@ and ours is loaded from that directory. On synthetic images (uint8 and float arr
 PIL images of several modes, torch tensors; several sizes and aspect ratios; one, a list, and nested
 per sample): `pixel_values` and `pixel_attention_mask` are identical, and so are `input_ids` and
 `attention_mask`; the chat template reproduces the documented Idefics2 prompt.
+
+`apply_chat_template(..., return_assistant_tokens_mask=True)` with a `{% generation %}` template
+(a system turn, several assistant turns, images in the messages, batches of different lengths,
+padding either side, tensors or lists) gives transformers' `input_ids`, pixels and
+`assistant_masks`: for Idefics3 always, for Idefics2 where transformers 5.23.0 gets them right (no
+image before an assistant turn; elsewhere its masks are shifted by the `<image>` expansion, ours
+cover exactly the assistant turns' tokens). Images named by a path, an http URL (a local
+`http.server` on 127.0.0.1), base64, a data URI or file://, in calls and in chat messages
+(`image`, `url`, `path`, `base64` keys, OpenAI `image_url` blocks), give the features of the
+PIL images and transformers' where it reads them; bad sources are clear errors.
 Run: python -m pytest tests/models/test_idefics_processing.py -q
 """
 
 from __future__ import annotations
 
+import base64
+import copy
 import json
+import socket
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +38,7 @@ from tokenizers import Tokenizer, models, pre_tokenizers, trainers
 
 from generated.idefics2 import Idefics2ImageProcessor, Idefics2Processor
 from generated.idefics3 import Idefics3ImageProcessor, Idefics3Processor
+from tests.http_server import serve_directory
 
 transformers = pytest.importorskip("transformers")
 from transformers.models.idefics2.image_processing_pil_idefics2 import Idefics2ImageProcessorPil  # noqa: E402
@@ -97,6 +112,9 @@ def assert_same_features(actual: dict[str, Any], expected: dict[str, Any]) -> No
             assert actual[key].dtype == value.dtype, f"{key}: dtype {actual[key].dtype} vs {value.dtype}"
             assert actual[key].shape == value.shape, f"{key}: shape {tuple(actual[key].shape)} vs {tuple(value.shape)}"
             assert torch.equal(actual[key], value), f"{key}: max |diff| {(actual[key] - value).abs().max()}"
+        elif isinstance(value, np.ndarray):
+            assert isinstance(actual[key], np.ndarray) and actual[key].dtype == value.dtype, key
+            np.testing.assert_array_equal(actual[key], value, err_msg=key)
         else:
             assert actual[key] == value, key
 
@@ -247,3 +265,251 @@ def test_processor_loads_the_older_hub_layout(tmp_path: Path) -> None:
     processor = Idefics2Processor.from_pretrained(tmp_path)
     assert processor.image_seq_len == 5 and processor.image_processor.do_image_splitting
     assert processor.apply_chat_template(TWO_IMAGES, add_generation_prompt=True).endswith("Assistant:")
+
+
+# ---- assistant masks: `{% generation %}` blocks through the processors ----
+
+# The Idefics2 template with each assistant turn inside a generation block.
+GENERATION_TEMPLATE = (
+    "{% for message in messages %}{{ message['role'].capitalize() + ': ' }}"
+    "{% if message['role'] == 'assistant' %}{% generation %}"
+    "{% for line in message['content'] %}{{ line['text'] }}{% endfor %}<end_of_utterance>{% endgeneration %}\n"
+    "{% else %}{% for line in message['content'] %}{% if line['type'] == 'text' %}{{ line['text'] }}"
+    "{% elif line['type'] == 'image' %}{{ '<image>' }}{% endif %}{% endfor %}<end_of_utterance>\n{% endif %}"
+    "{% endfor %}{% if add_generation_prompt %}{{ 'Assistant:' }}{% endif %}"
+)
+
+
+def text(words: str) -> dict[str, str]:
+    return {"type": "text", "text": words}
+
+
+def image_block(image: Any) -> dict[str, Any]:
+    return {"type": "image", "image": image}
+
+
+def chats(images: list[Any]) -> dict[str, list[dict[str, Any]]]:
+    """A system turn, images before and between assistant turns ("long", "short"), or only after the
+    last one ("late")."""
+    return {
+        "long": [
+            {"role": "system", "content": [text("a red cat")]},
+            {"role": "user", "content": [image_block(images[0]), text("What is the difference?")]},
+            {"role": "assistant", "content": [text("a red cat and a blue dog.")]},
+            {"role": "user", "content": [text("What is"), image_block(images[1]), image_block(images[2])]},
+            {"role": "assistant", "content": [text("a blue dog.")]},
+        ],
+        "short": [
+            {"role": "user", "content": [text("a cat"), image_block(images[3])]},
+            {"role": "assistant", "content": [text("a red cat.")]},
+        ],
+        "late": [
+            {"role": "system", "content": [text("a red cat")]},
+            {"role": "user", "content": [text("What is the difference?")]},
+            {"role": "assistant", "content": [text("a red cat and a blue dog.")]},
+            {"role": "user", "content": [text("a cat")]},
+            {"role": "assistant", "content": [text("a blue dog.")]},
+            {"role": "user", "content": [image_block(images[4]), text("What is it?"), image_block(images[5])]},
+        ],
+    }
+
+
+def apply_with_masks(processor: Any, conversation: Any, **kwargs: Any) -> Any:
+    kwargs = copy.deepcopy(kwargs)  # transformers writes its own options into the caller's processor_kwargs
+    return processor.apply_chat_template(
+        conversation,
+        chat_template=GENERATION_TEMPLATE,
+        tokenize=True,
+        return_dict=True,
+        return_assistant_tokens_mask=True,
+        **kwargs,
+    )
+
+
+MASK_CALLS = [
+    {"batch": ["long"]},
+    {"batch": ["long", "short"], "processor_kwargs": {"padding": True}},
+    {
+        "batch": ["short", "long"],
+        "processor_kwargs": {"padding": True, "padding_side": "left"},
+        "return_tensors": "pt",
+    },
+    {"batch": ["late", "short"], "processor_kwargs": {"padding": True}, "return_tensors": "pt"},
+    {"batch": "late"},  # one conversation, not a batch
+    {"batch": ["late", "long"], "padding": True, "add_generation_prompt": True},  # padding as a legacy keyword
+]
+
+
+@pytest.mark.parametrize("call", MASK_CALLS)
+@pytest.mark.parametrize("options", [{}, {"do_image_splitting": False}])
+def test_idefics3_assistant_masks_match_reference(tmp_path: Path, call: dict[str, Any], options: dict) -> None:
+    ours, reference = processor_pair(tmp_path, "idefics3", **options)
+    conversations, kwargs = chats(pil_images(seed=6)), dict(call)
+    batch = kwargs.pop("batch")
+    conversation = conversations[batch] if isinstance(batch, str) else [conversations[name] for name in batch]
+    expected = apply_with_masks(reference, conversation, **{"return_tensors": "auto", **kwargs})
+    assert_same_features(apply_with_masks(ours, conversation, **kwargs), expected)
+    assert any(sum(row) for row in expected["assistant_masks"])
+
+
+@pytest.mark.parametrize("options", [{}, {"do_image_splitting": True}])
+def test_idefics2_assistant_masks_match_reference_where_it_is_right(tmp_path: Path, options: dict) -> None:
+    """transformers 5.23.0's Idefics2Processor does not report how it expanded `<image>`, so its
+    masks are right only where no image comes before an assistant turn; there they must agree."""
+    ours, reference = processor_pair(tmp_path, "idefics2", **options)
+    conversations = chats(pil_images(seed=7))
+    for conversation, kwargs in (
+        (conversations["late"], {}),
+        ([conversations["late"], conversations["late"][:3]], {"processor_kwargs": {"padding": True}}),
+        ([conversations["late"][:3], conversations["late"]], {"padding": True, "return_tensors": "pt"}),
+    ):
+        expected = apply_with_masks(reference, conversation, **{"return_tensors": "auto", **kwargs})
+        assert_same_features(apply_with_masks(ours, conversation, **kwargs), expected)
+
+
+@pytest.mark.parametrize("model", ["idefics2", "idefics3"])
+@pytest.mark.parametrize("options", [{}, {"do_image_splitting": True}])
+def test_masked_tokens_are_the_assistant_turns(tmp_path: Path, model: str, options: dict) -> None:
+    """With images before the assistant turns (adjacent ones too, split or not), the masked tokens
+    are exactly the tokens of the assistant turns' text, as transformers' tokenizer encodes them."""
+    from transformers.utils.chat_template_utils import render_jinja_template
+
+    ours, reference = processor_pair(tmp_path, model, **options)
+    conversations = chats(pil_images(seed=8))
+    batch = [conversations["long"], conversations["short"]]
+    out = apply_with_masks(ours, batch, processor_kwargs={"padding": True, "padding_side": "left"})
+    prompts, spans = render_jinja_template(batch, chat_template=GENERATION_TEMPLATE, return_assistant_tokens_mask=True)
+    for ids, mask, prompt, prompt_spans in zip(out["input_ids"], out["assistant_masks"], prompts, spans, strict=True):
+        masked = [index for index, flag in zip(ids, mask, strict=True) if flag]
+        pieces = [prompt[start:end] for start, end in prompt_spans]
+        assert masked == sum(
+            (reference.tokenizer(piece, add_special_tokens=False)["input_ids"] for piece in pieces), []
+        )
+    if model == "idefics2":  # what transformers 5.23.0 gives instead: masks shifted by the image expansion
+        expected = apply_with_masks(reference, batch, processor_kwargs={"padding": True, "padding_side": "left"})
+        assert expected["input_ids"] == out["input_ids"] and expected["assistant_masks"] != out["assistant_masks"]
+
+
+@pytest.mark.parametrize("model", ["idefics2", "idefics3"])
+def test_template_without_generation_block_warns_and_masks_nothing(tmp_path: Path, model: str) -> None:
+    ours, reference = processor_pair(tmp_path, model)
+    conversation = chats(pil_images(seed=9))["short"]
+    with pytest.warns(UserWarning, match="does not contain `{% generation %}`"):
+        actual = ours.apply_chat_template(
+            conversation, tokenize=True, return_dict=True, return_assistant_tokens_mask=True
+        )
+    expected = reference.apply_chat_template(
+        conversation, tokenize=True, return_dict=True, return_assistant_tokens_mask=True
+    )
+    assert_same_features(actual, expected)
+    assert not any(any(row) for row in actual["assistant_masks"])
+
+
+# ---- images as paths, URLs and base64, in calls and in chat messages ----
+
+
+@pytest.fixture
+def image_sources(tmp_path: Path) -> Iterator[dict[str, list[Any]]]:
+    """An RGB PNG, a JPEG and an RGBA PNG in tmp_path, named every way transformers' `load_image`
+    reads (and file://), the http ones served from 127.0.0.1; "pil" holds the files opened with PIL."""
+    rng = np.random.default_rng(10)
+    names = ["cat.png", "dog.jpg", "alpha.png"]
+    PIL.Image.fromarray(rng.integers(0, 256, (40, 70, 3), dtype=np.uint8)).save(tmp_path / names[0])
+    PIL.Image.fromarray(rng.integers(0, 256, (64, 30, 3), dtype=np.uint8)).save(tmp_path / names[1])
+    PIL.Image.fromarray(rng.integers(0, 256, (30, 20, 4), dtype=np.uint8), mode="RGBA").save(tmp_path / names[2])
+    encoded = [base64.b64encode((tmp_path / name).read_bytes()).decode() for name in names]
+    media = ["image/png", "image/jpeg", "image/png"]
+    with serve_directory(tmp_path) as base_url:
+        yield {
+            "path": [str(tmp_path / name) for name in names],
+            "http": [f"{base_url}/{name}" for name in names],
+            "base64": encoded,
+            "data": [f"data:{kind};base64,{data}" for kind, data in zip(media, encoded, strict=True)],
+            "file": [(tmp_path / name).as_uri() for name in names],
+            "pil": [PIL.Image.open(tmp_path / name) for name in names],
+        }
+
+
+SOURCE_KINDS = ["path", "http", "base64", "data", "file"]
+
+
+@pytest.mark.parametrize("model", ["idefics2", "idefics3"])
+def test_image_sources_give_the_pil_images_features(tmp_path: Path, image_sources: dict, model: str) -> None:
+    """One image, a flat list and one list per prompt, named every way: the same features as the
+    PIL images, and as transformers where it reads that source in that layout (it reads no file://
+    URL; its Idefics2Processor takes strings only in per-prompt lists, and URLs in any layout)."""
+    ours, reference = processor_pair(tmp_path / "processors", model)
+    prompts = ["User:<image>What is it?", "User: a cat<image>"]
+    for kind in SOURCE_KINDS:
+        first, second = image_sources[kind][:2]  # RGB: loading one gives the PIL image's pixels
+        pil_first, pil_second = image_sources["pil"][:2]
+        for images, pil, prompt in (
+            (first, pil_first, prompts[0]),
+            ([first, second], [pil_first, pil_second], prompts),
+            ([[first], [second]], [[pil_first], [pil_second]], prompts),
+        ):
+            kwargs = {"text": prompt, "padding": True, "return_tensors": "pt"}
+            actual = ours(images=images, **kwargs)
+            assert_same_features(actual, ours(images=pil, **kwargs))
+            nested = isinstance(images, list) and isinstance(images[0], list)
+            if kind != "file" and (model == "idefics3" or nested or kind == "http"):
+                assert_same_features(actual, reference(images=images, **kwargs))
+
+
+@pytest.mark.parametrize("kind", ["path", "http", "base64"])
+def test_image_processors_read_image_sources_as_reference(image_sources: dict, kind: str) -> None:
+    """transformers' image processors read strings too (an RGBA file loses its alpha, as `load_image` drops it)."""
+    png, jpeg, rgba = image_sources[kind]
+    pairs = [
+        (Idefics2ImageProcessor(**IDEFICS2_OPTIONS[1]), Idefics2ImageProcessorPil(**IDEFICS2_OPTIONS[1])),
+        (Idefics3ImageProcessor(**IDEFICS3_OPTIONS[0]), Idefics3ImageProcessorPil(**IDEFICS3_OPTIONS[0])),
+    ]
+    for ours, reference in pairs:
+        for images in (png, [png, rgba], [[png, jpeg], [rgba]]):
+            assert_same_features(ours(images, return_tensors="pt"), reference(images, return_tensors="pt"))
+
+
+@pytest.mark.parametrize("model", ["idefics2", "idefics3"])
+def test_chat_messages_name_images_every_way(tmp_path: Path, image_sources: dict, model: str) -> None:
+    """Image blocks with an `image`, `url`, `path` or `base64` key, and OpenAI's `image_url` blocks:
+    the same features as transformers' `apply_chat_template(tokenize=True)` (batched, padded)."""
+    ours, reference = processor_pair(tmp_path / "processors", model)
+    png, jpeg, _ = image_sources["pil"]
+    blocks = [
+        {"type": "image", "image": png},
+        {"type": "image", "url": image_sources["http"][1]},
+        {"type": "image", "path": image_sources["path"][0]},
+        {"type": "image", "base64": image_sources["base64"][1]},
+        {"type": "image", "url": image_sources["data"][0]},
+        {"type": "image_url", "image_url": {"url": image_sources["http"][0]}},
+    ]
+    batch = [
+        [{"role": "user", "content": [blocks[0], text("What is the difference?"), blocks[1], blocks[2]]}],
+        [{"role": "user", "content": [text("a red cat"), *blocks[3:]]}],
+    ]
+    kwargs = {"tokenize": True, "return_dict": True, "add_generation_prompt": True, "return_tensors": "pt"}
+    kwargs["processor_kwargs"] = {"padding": True}
+    assert_same_features(ours.apply_chat_template(batch, **kwargs), reference.apply_chat_template(batch, **kwargs))
+    paths = [[{"role": "user", "content": [{"type": "image", "path": image_sources["path"][1]}, text("a cat")]}]]
+    pil = [[{"role": "user", "content": [image_block(jpeg), text("a cat")]}]]
+    assert_same_features(ours.apply_chat_template(paths, **kwargs), ours.apply_chat_template(pil, **kwargs))
+
+
+@pytest.mark.parametrize("model", ["idefics2", "idefics3"])
+def test_bad_image_sources_are_clear_errors(tmp_path: Path, model: str) -> None:
+    ours, reference = processor_pair(tmp_path / "processors", model)
+    PIL.Image.new("RGB", (8, 8)).save(tmp_path / "cat.png")
+    text_with_image = "User:<image>What is it?"
+    for processor in (ours, reference):  # a pathlib.Path is not read by transformers either
+        with pytest.raises(TypeError):
+            processor(images=[[tmp_path / "cat.png"]], text=text_with_image)
+    with pytest.raises(ValueError, match="missing.png"):
+        ours(images=str(tmp_path / "missing.png"), text=text_with_image)
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{closed.getsockname()[1]}/cat.png"
+    with pytest.raises(OSError, match=url):
+        ours(images=url, text=text_with_image)
+    conversation = [{"role": "user", "content": [{"type": "image", "url": url}, text("What is it?")]}]
+    with pytest.raises(OSError, match=url):
+        ours.apply_chat_template(conversation, chat_template=IDEFICS2_CHAT_TEMPLATE, tokenize=True)
