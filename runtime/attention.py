@@ -43,7 +43,9 @@ def sdpa_attention_forward(
 ) -> tuple[torch.Tensor, None]:
     """torch's scaled_dot_product_attention; refuses what it cannot compute (softcapping)."""
     if softcap is not None:
-        raise ValueError("the 'sdpa' backend cannot apply attention logit softcapping; use attn_implementation='eager'")
+        raise ValueError(
+            "the 'sdpa' backend cannot apply attention logit softcapping; use attn_implementation='eager'"
+        )
     groups = getattr(module, "num_key_value_groups", 1)
     q_len = query.shape[2]
     is_causal = attention_mask is None and q_len > 1 and getattr(module, "is_causal", True)
@@ -107,7 +109,9 @@ def check_attn_implementation(name: str | None) -> str:
     if name not in VALID_NAMES:
         raise ValueError(f"unknown attn_implementation {name!r}; valid names: {', '.join(VALID_NAMES)}")
     if name == "flash_attention_2" and not flash_attn_available():
-        raise ImportError(f"attn_implementation='flash_attention_2' needs the flash-attn package: {FLASH_INSTALL_HINT}")
+        raise ImportError(
+            f"attn_implementation='flash_attention_2' needs the flash-attn package: {FLASH_INSTALL_HINT}"
+        )
     return name
 
 

@@ -240,9 +240,7 @@ class PretrainedConfig:
             raise ValueError(f"{json_file}: expected a JSON object, got {type(data).__name__}")
         file_type = data.get("model_type")
         if cls.model_type and file_type and file_type != cls.model_type:
-            raise ValueError(
-                f"{json_file}: model_type={file_type!r} but {cls.__name__} expects {cls.model_type!r}"
-            )
+            raise ValueError(f"{json_file}: model_type={file_type!r} but {cls.__name__} expects {cls.model_type!r}")
         try:
             return cls.from_dict(data)
         except ValueError as error:

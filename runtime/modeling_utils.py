@@ -42,8 +42,16 @@ class CheckpointError(ValueError):
 
 
 _INIT_FUNCTIONS = (
-    "uniform_", "normal_", "trunc_normal_", "constant_", "ones_", "zeros_",
-    "xavier_uniform_", "xavier_normal_", "kaiming_uniform_", "kaiming_normal_",
+    "uniform_",
+    "normal_",
+    "trunc_normal_",
+    "constant_",
+    "ones_",
+    "zeros_",
+    "xavier_uniform_",
+    "xavier_normal_",
+    "kaiming_uniform_",
+    "kaiming_normal_",
 )
 
 
@@ -235,7 +243,11 @@ class PreTrainedModel(nn.Module):
     # -- construction -------------------------------------------------------------------------
     @classmethod
     def from_config(
-        cls, config: PretrainedConfig, *, dtype: torch.dtype | str | None = None, attn_implementation: str | None = None
+        cls,
+        config: PretrainedConfig,
+        *,
+        dtype: torch.dtype | str | None = None,
+        attn_implementation: str | None = None,
     ) -> PreTrainedModel:
         """A randomly initialised model; without `dtype`, in torch's current default dtype (so a
         sub-model built inside a composite model gets the composite's dtype)."""
@@ -277,7 +289,9 @@ class PreTrainedModel(nn.Module):
     def _expected_tensors(self) -> dict[str, tuple[int, ...]]:
         """Checkpoint name -> shape of every parameter and persistent buffer."""
         shapes = {name: tuple(p.shape) for name, p in self.named_parameters(remove_duplicate=False)}
-        shapes.update((name, tuple(b.shape)) for name, b in self.state_dict(keep_vars=True).items() if name not in shapes)
+        shapes.update(
+            (name, tuple(b.shape)) for name, b in self.state_dict(keep_vars=True).items() if name not in shapes
+        )
         return shapes
 
     def _model_name(self, name: str, expected: dict[str, tuple[int, ...]]) -> str | None:
@@ -306,7 +320,9 @@ class PreTrainedModel(nn.Module):
                 name = self._model_name(key, expected)
                 if name is None:
                     ignored = self._keys_to_ignore_on_load_unexpected
-                    if not (head_checkpoint and not key.startswith(prefix)) and not any(re.search(p, key) for p in ignored):
+                    if not (head_checkpoint and not key.startswith(prefix)) and not any(
+                        re.search(p, key) for p in ignored
+                    ):
                         report["unexpected"].append(key)
                     continue
                 seen.add(name)
@@ -320,9 +336,12 @@ class PreTrainedModel(nn.Module):
         return plan, report
 
     def _describe(self, report: dict[str, list[str]]) -> str:
-        lines = [f"{kind} tensors ({len(names)}): {', '.join(names)}" for kind, names in sorted(report.items()) if names]
+        lines = [
+            f"{kind} tensors ({len(names)}): {', '.join(names)}" for kind, names in sorted(report.items()) if names
+        ]
         return (
-            f"{type(self).__name__}: checkpoint does not fit the model\n  " + "\n  ".join(lines)
+            f"{type(self).__name__}: checkpoint does not fit the model\n  "
+            + "\n  ".join(lines)
             + "\n  (pass strict=False to load anyway and initialise what is missing)"
         )
 
@@ -347,7 +366,7 @@ class PreTrainedModel(nn.Module):
         self.tie_weights()
 
     def _target_layout(self, step: LoadStep, dtype: torch.dtype) -> str:
-        """"direct" (read as stored), "same" (convert dtype only) or "column_major" (see decode_friendly)."""
+        """ "direct" (read as stored), "same" (convert dtype only) or "column_major" (see decode_friendly)."""
         owner = self.get_submodule(step.name.rpartition(".")[0])
         if len(step.info.shape) == 2 and (isinstance(owner, nn.Linear) or step.name in self._ties().values()):
             return "column_major"
@@ -390,7 +409,9 @@ class PreTrainedModel(nn.Module):
             for key, p in module._parameters.items()
             if p is not None and p.device.type != "meta"
         }
-        module._parameters[attr] = nn.Parameter(torch.empty(param.shape, dtype=dtype), requires_grad=param.requires_grad)
+        module._parameters[attr] = nn.Parameter(
+            torch.empty(param.shape, dtype=dtype), requires_grad=param.requires_grad
+        )
         self._init_weights(module)
         for key, value in saved.items():  # keep what the checkpoint provided
             module._parameters[key].copy_(value)
@@ -406,7 +427,11 @@ class PreTrainedModel(nn.Module):
         ties = self._ties()
         state = {name: t.detach().contiguous() for name, t in self.state_dict().items() if name not in ties}
         shards = _shard(state, parse_size(max_shard_size))
-        for stale in [*directory.glob("model-*-of-*.safetensors"), directory / WEIGHTS_NAME, directory / WEIGHTS_INDEX_NAME]:
+        for stale in [
+            *directory.glob("model-*-of-*.safetensors"),
+            directory / WEIGHTS_NAME,
+            directory / WEIGHTS_INDEX_NAME,
+        ]:
             stale.unlink(missing_ok=True)
         if len(shards) == 1:
             save_file(_unshare(shards[0]), directory / WEIGHTS_NAME, metadata={"format": "pt"})

@@ -1,7 +1,7 @@
 """Model outputs: dataclasses readable by attribute, by key, or by position (None fields skipped).
 
-    out = CausalLMOutputWithPast(logits=logits)
-    out.logits is out["logits"] is out[0]
+out = CausalLMOutputWithPast(logits=logits)
+out.logits is out["logits"] is out[0]
 """
 
 from __future__ import annotations
