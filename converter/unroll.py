@@ -130,10 +130,11 @@ def unroll_method(function: cst.FunctionDef, override: Override) -> cst.Function
     assert isinstance(function.body, cst.IndentedBlock)
     statements = list(function.body.body)
     body: list[cst.BaseStatement] = []
+    getters = readable_properties(function, override)
     for index, statement in enumerate(statements):
-        site = call_site(statement, index, function, override)
+        site = call_site(statement, index, function, override, getters)
         if site is None:
-            body.append(statement)
+            body.append(inline_property_reads(statement, getters))
             continue
         assignments, inlined, adopted = inline_call(site, signature, override)
         if adopted is not None:
@@ -150,6 +151,128 @@ def unroll_method(function: cst.FunctionDef, override: Override) -> cst.Function
     return signature.with_changes(body=function.body.with_changes(body=body or empty))
 
 
+def readable_properties(function: cst.FunctionDef, override: Override) -> Mapping[str, cst.BaseExpression]:
+    """The base properties whose reads, `super().name`, in `function` become the expression the
+    getter returns (parenthesized): exact when the getter is `@property` with a body of one
+    `return <expr>`, both methods spell `self` alike, and the expression reads no module-level
+    name `function` binds locally. `super()` in the expression still reaches the base's own bases,
+    which the merged class keeps. The reads must also be in the method itself (not in a nested
+    function): `call_site` refuses any other read with the reason."""
+    if self_name(function) != "self":
+        return {}
+    local = param_names(function) | bound_names(suite(function.body))
+    getters = {}
+    for name, base in override.base_methods.items():
+        getter = property_getter(base)
+        if getter is not None and self_name(base) == "self" and not (mentions([getter]) - {"self"}) & local:
+            getters[name] = getter
+    return getters
+
+
+def inline_property_reads(
+    statement: cst.BaseStatement, getters: Mapping[str, cst.BaseExpression]
+) -> cst.BaseStatement:
+    """`statement` with its reads of the base properties in `getters` replaced (see readable_properties);
+    the very node when it reads none."""
+    finder = FindReferences(getters)
+    read_visit(statement, finder)
+    return statement.visit(InlinePropertyReads(getters)) if finder.names else statement
+
+
+def property_getter(base: cst.FunctionDef) -> cst.BaseExpression | None:
+    """The expression a base `@property` returns, when its body is `return <expr>` alone."""
+    decorators = [decorator.decorator for decorator in base.decorators]
+    if len(decorators) != 1 or not (isinstance(decorators[0], cst.Name) and decorators[0].value == "property"):
+        return None
+    body = [statement for statement in strip_docstring(base.body) if not is_pass(statement)]
+    if len(body) != 1 or not isinstance(body[0], cst.SimpleStatementLine) or len(body[0].body) != 1:
+        return None
+    small = body[0].body[0]
+    return small.value if isinstance(small, cst.Return) and small.value is not None else None
+
+
+class InlinePropertyReads(cst.CSTTransformer):
+    """`super().name` -> `(<getter expression>)` outside nested functions, lambdas and classes."""
+
+    def __init__(self, getters: Mapping[str, cst.BaseExpression]) -> None:
+        self.getters = getters
+        self.depth = 0
+        self.left = 0  # reads of super() attributes that stay
+
+    @classmethod
+    def left_in(cls, statement: cst.BaseStatement, getters: Mapping[str, cst.BaseExpression]) -> int:
+        """How many `super().name` reads in `statement` would stay."""
+        transformer = cls(getters)
+        statement.visit(transformer)
+        return transformer.left
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self.depth += 1
+
+    def leave_FunctionDef(self, original_node: cst.FunctionDef, updated_node: cst.FunctionDef) -> cst.FunctionDef:
+        self.depth -= 1
+        return updated_node
+
+    def visit_Lambda(self, node: cst.Lambda) -> None:
+        self.depth += 1
+
+    def leave_Lambda(self, original_node: cst.Lambda, updated_node: cst.Lambda) -> cst.Lambda:
+        self.depth -= 1
+        return updated_node
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> None:
+        self.depth += 1
+
+    def leave_ClassDef(self, original_node: cst.ClassDef, updated_node: cst.ClassDef) -> cst.ClassDef:
+        self.depth -= 1
+        return updated_node
+
+    def leave_Attribute(self, original_node: cst.Attribute, updated_node: cst.Attribute) -> cst.BaseExpression:
+        name = super_method(cst.Call(func=original_node)) if isinstance(original_node.value, cst.Call) else None
+        if name is None:
+            return updated_node
+        getter = self.getters.get(name) if not self.depth and not original_node.value.args else None
+        if getter is None:  # in a nested scope, super(C, self).name, or not a readable property
+            self.left += 1
+            return updated_node
+        return getter.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()])
+
+
+def unreadable_reference(
+    statement: cst.BaseStatement, override: Override, getters: Mapping[str, cst.BaseExpression] | None
+) -> tuple[str, str]:
+    """(why, fix) for a `super().name` read that cannot be replaced (see readable_properties)."""
+    finder = FindReferences(override.base_methods)
+    read_visit(statement, finder)
+    name = next((name for name in finder.names if name not in (getters or {})), finder.names[0])
+    base = override.base_methods.get(name)
+    if base is None or property_getter(base) is None:
+        why = "it is referenced without being called"
+        if base is not None and any(
+            isinstance(d.decorator, cst.Name) and d.decorator.value == "property" for d in base.decorators
+        ):
+            why = f"{override.base_class}.{name} is a property whose body is more than one `return <expr>`"
+        return why, "call the method: super().method(...), or read the base property's body into this one"
+    return (
+        f"the base property {name} cannot be read here exactly (it is in a nested function, `self` is spelled "
+        "otherwise, or the property reads a module-level name this method binds locally)",
+        "read it in the method body itself, as `self`, without shadowing the names it reads",
+    )
+
+
+class FindReferences(cst.CSTVisitor):
+    """The names of base methods read through `super().name` without a call."""
+
+    def __init__(self, methods: Mapping[str, cst.FunctionDef]) -> None:
+        self.methods = methods
+        self.names: list[str] = []
+
+    def visit_Attribute(self, node: cst.Attribute) -> None:
+        name = super_method(cst.Call(func=node)) if isinstance(node.value, cst.Call) else None
+        if name in self.methods:
+            self.names.append(name)
+
+
 def check_no_more_calls(
     post: Sequence[cst.BaseStatement], start: int, function: cst.FunctionDef, override: Override
 ) -> None:
@@ -161,15 +284,19 @@ def check_no_more_calls(
 
 
 def call_site(
-    statement: cst.BaseStatement, index: int, function: cst.FunctionDef, override: Override
+    statement: cst.BaseStatement,
+    index: int,
+    function: cst.FunctionDef,
+    override: Override,
+    getters: Mapping[str, cst.BaseExpression] | None = None,
 ) -> CallSite | None:
-    """The unrollable super() call of a body statement, None when it has none; E203 when misplaced."""
+    """The unrollable super() call of a body statement, None when it has none (reads of the base
+    properties in `getters` aside, which `inline_property_reads` replaces); E203 when misplaced."""
     finder = FindSuperCalls(override.base_methods)
     read_visit(statement, finder)
     if not finder.calls:
-        if finder.references:
-            fix = "call the method: super().method(...)"
-            raise override.refuse(statement, "super().method", "it is referenced without being called", fix)
+        if finder.references and (not getters or InlinePropertyReads.left_in(statement, getters)):
+            raise override.refuse(statement, "super().method", *unreadable_reference(statement, override, getters))
         return None
     call, depth = finder.calls[0]
     what = f"super().{super_method(call)}() in {function.name.value}"

@@ -56,6 +56,19 @@ TINY = {
                 @torch.no_grad()
                 def frozen(self, x):
                     return x
+
+                @property
+                def names(self):
+                    """The input names."""
+                    return [*super().names, f"{LABEL}_ids"] if self.size else []
+
+                @property
+                def busy(self):
+                    found = self.size > 1
+                    return found
+
+
+            LABEL = "tiny"
             '''
     }
 }
@@ -440,3 +453,57 @@ def test_a_new_parameter_without_default_after_base_defaults_becomes_keyword_onl
 def test_a_one_line_override_is_unrolled_like_any_other(inherit: Inherit) -> None:
     source = "def spread(self, x): return super().spread(x)\n"
     assert method(source, "spread", inherit) == "def spread(self, x):\n    return self.proj(x)\n"
+
+
+def test_a_read_of_a_base_property_becomes_the_expression_its_getter_returns(inherit: Inherit) -> None:
+    source = """
+        @property
+        def names(self):
+            return super().names + ["mask"] * 2
+        """
+    assert method(source, "names", inherit) == dedent(
+        """
+        def names(self):
+            return ([*super().names, f"{LABEL}_ids"] if self.size else []) + ["mask"] * 2
+        """
+    )
+
+
+def test_a_base_property_read_in_a_plain_method_or_a_branch_is_inlined_too(inherit: Inherit) -> None:
+    source = """
+        def forward(self, x):
+            if x is not None:
+                return super().names
+            return []
+        """
+    assert "return [*super().names, f\"{LABEL}_ids\"] if self.size else []" in method(source, "forward", inherit)
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        (
+            "def forward(self, x):\n    return super().busy\n",
+            "cannot unroll super().method exactly: TinyLayer.busy is a property whose body is more than one "
+            "`return <expr>`",
+        ),
+        (
+            "def forward(self, x):\n    LABEL = 'x'\n    return super().names\n",
+            "cannot unroll super().method exactly: the base property names cannot be read here exactly (it is in a "
+            "nested function, `self` is spelled otherwise, or the property reads a module-level name this method "
+            "binds locally)",
+        ),
+        (
+            "def forward(self, x):\n    return (lambda: super().names)()\n",
+            "cannot unroll super().method exactly: the base property names cannot be read here exactly (it is in a "
+            "nested function, `self` is spelled otherwise, or the property reads a module-level name this method "
+            "binds locally)",
+        ),
+        (
+            "def forward(self, x):\n    return super().remember\n",
+            "cannot unroll super().method exactly: it is referenced without being called",
+        ),
+    ],
+)
+def test_property_reads_that_cannot_be_inlined_exactly_are_e203(inherit: Inherit, source: str, message: str) -> None:
+    assert refused(source, inherit) == ("E203", message)
