@@ -21,7 +21,7 @@ from pathlib import Path
 import libcst as cst
 
 from converter.diagnostics import ConversionError, Diagnostic
-from converter.layout import REPO, TREE_KINDS, Layout, model_of_stem
+from converter.layout import REPO, TREE_KINDS, Layout, Library, model_of_stem
 from converter.split import KIND_ORDER
 
 GENERATED = "generated"
@@ -57,10 +57,13 @@ class Bases:
     """The base packages one modular file imports from, loaded before the passes run (passes read no file).
 
     `packages` holds the models that exist; `available` names every generated model, for messages.
+    `library` says where library modules are, which the MRO check reads lazily, cached per process
+    (converter/ancestry.py): only a merged class with several bases needs them.
     """
 
     packages: Mapping[str, BasePackage]
     available: tuple[str, ...]
+    library: Library | None = None
 
     def package(self, model: str) -> BasePackage | None:
         return self.packages.get(model)
@@ -118,7 +121,7 @@ class BaseLoader:
     def bases(self, models: Iterable[str]) -> Bases:
         """The packages of `models` (those that exist), each parsed at most once per loader."""
         packages = {model: package for model in models if (package := self.package(model)) is not None}
-        return Bases(packages, self.available())
+        return Bases(packages, self.available(), self.layout.library(self.repo_root))
 
     def available(self) -> tuple[str, ...]:
         """Model names with a generated package, on disk or in memory, sorted."""

@@ -9,6 +9,10 @@ the `Layout` carried by every `ParsedModule`:
                      bases: from ..gemma.modeling_gemma import GemmaMLP (another model's file);
                      `from ...modeling_utils import X` and `from ..auto import Y` stay imports
 
+Library modules (the classes models inherit from, read by the MRO check, converter/ancestry.py) are
+the tree's parent package (`<models>/../modeling_layers.py` for `from ...modeling_layers import X`)
+or the repository's `runtime/` (`from runtime.generation import GenerationMixin`).
+
 In a tree, a model's files sit in a directory that may hold several models (`data2vec/` holds
 `modeling_data2vec_audio.py` and `modeling_data2vec_text.py`); a base model is named by its
 file (`data2vec_audio`), and the loader finds its directory. Paths are POSIX and relative to the
@@ -18,8 +22,9 @@ root the run was given (the repository, or the tree's `models` directory).
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import libcst as cst
 from libcst.helpers import get_full_name_for_node
@@ -40,6 +45,9 @@ TREE_KIND_RULES: tuple[tuple[str, str], ...] = (
     ("processing", "Processor"),
 )
 TREE_KINDS: tuple[str, ...] = (*dict.fromkeys(kind for kind, _ in TREE_KIND_RULES), "modeling")
+
+#: The package a tree's root (`models`) is, inside the library package (converter/ancestry.py).
+TREE_MODELS_PACKAGE = "transformers.models"
 
 TREE_HEADER = """\
 #                🚨🚨🚨🚨🚨🚨🚨🚨🚨🚨🚨🚨🚨🚨🚨🚨🚨🚨🚨🚨🚨🚨🚨🚨🚨🚨🚨🚨🚨🚨🚨🚨🚨🚨🚨🚨🚨🚨🚨🚨🚨🚨🚨🚨🚨🚨🚨🚨
@@ -99,11 +107,57 @@ class Layout:
         """(kind, class suffix) rules of a tree; None: the repository's rules (converter/split.py)."""
         return TREE_KIND_RULES if self.tree else None
 
+    def module_name(self, path: str) -> str:
+        """The dotted name Python would import the file at `path` (relative to the root) as: in a tree,
+        `llama/modeling_llama.py` is `transformers.models.llama.modeling_llama`; in the repository,
+        `generated/llama/modeling_llama.py` is `generated.llama.modeling_llama`. Relative imports
+        in the file resolve against it (converter/ancestry.py)."""
+        parts = path.removesuffix(".py").split("/")
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        return ".".join([*TREE_MODELS_PACKAGE.split("."), *parts] if self.tree else parts)
+
+    @property
+    def models_package(self) -> str:
+        """The package whose modules are model files (base models), never library modules."""
+        return TREE_MODELS_PACKAGE if self.tree else "generated"
+
+    def library(self, root: Path) -> Library:
+        return Library(self.library_packages(root), self.models_package)
+
+    def library_packages(self, root: Path) -> Mapping[str, Path]:
+        """Top-level package -> its directory, for the library modules whose classes a model may
+        inherit: a tree's root is `transformers/models`, so `transformers` is the root's parent
+        (`from ...modeling_layers import X` climbs to it); the repository's is `runtime/`."""
+        if self.tree:
+            return {TREE_MODELS_PACKAGE.split(".")[0]: root.parent}
+        return {"runtime": root / "runtime"}
+
     def header(self, display_path: str) -> str | None:
         """A tree's generated-file header; None: the repository's template (templates/header.py.jinja)."""
         if not self.tree:
             return None
         return TREE_HEADER.format(path=display_path, name=display_path.rsplit("/", 1)[-1])
+
+
+@dataclass(frozen=True)
+class Library:
+    """Where library modules live: top-level package -> directory (`Layout.library_packages`), read
+    by converter/ancestry.py when a merged class needs the MRO check."""
+
+    packages: Mapping[str, Path]
+    models_package: str
+
+    def module_file(self, parts: Sequence[str]) -> Path | None:
+        """`transformers/a/b.py` or `transformers/a/b/__init__.py` for ("transformers", "a", "b")."""
+        directory = self.packages.get(parts[0]) if parts else None
+        if directory is None:
+            return None
+        base = directory.joinpath(*parts[1:])
+        for path in (base.with_name(base.name + ".py") if len(parts) > 1 else None, base / "__init__.py"):
+            if path is not None and path.is_file():
+                return path
+        return None
 
 
 REPO = Layout(tree=False)

@@ -23,7 +23,7 @@ from libcst.helpers import get_full_name_for_node
 from converter.bases import GENERATED, BaseFile, BasePackage, Bases
 from converter.diagnostics import ConversionError, Diagnostic
 from converter.gather import check_definitions
-from converter.layout import REPO, TREE, Layout, is_sibling_import
+from converter.layout import REPO, TREE, Layout, Library, is_sibling_import
 from converter.parse import ParsedModule
 
 
@@ -45,6 +45,7 @@ class ResolvedModule:
     parsed: ParsedModule
     imports: tuple[BaseImport, ...]
     packages: tuple[BasePackage, ...]
+    library: Library | None = None
 
     @property
     def main(self) -> str | None:
@@ -67,7 +68,7 @@ def resolve_bases(parsed: ParsedModule, bases: Bases) -> ResolvedModule:
     diagnostics += check_bound_once(parsed, imports)
     if diagnostics:
         raise ConversionError(diagnostics)
-    return ResolvedModule(parsed, tuple(imports), tuple(order_packages(bases, imports)))
+    return ResolvedModule(parsed, tuple(imports), tuple(order_packages(bases, imports)), bases.library)
 
 
 def model_imports(module: cst.Module, layout: Layout = REPO) -> Iterator[cst.Import | cst.ImportFrom]:
