@@ -41,6 +41,9 @@ Codes, by the pass that reports them:
                               (the merged class would expose the parent's member)
     E213       merge_classes  an override dropping the base method's @staticmethod or @classmethod
     E214       merge_classes  `Parent.__init__()` (a base's instance dunder method) called without the instance
+    E215       merge_classes  a class whose bases, once the model base is replaced by its own bases, would
+                              not keep its method resolution order (or whose order depends on classes the
+                              converter cannot read, such as torch's): converter/mro.py
 
 Definition time: DESIGN rule 6 (the modular definition wins everywhere) matches plain Python only
 where code looks a name up when it runs. For a value read once, when a statement executes, the

@@ -7,7 +7,8 @@
                                                     mlp_bias removed>
 
 - The class keeps the base class's bases (renamed) in place of the model base, plus its own
-  other bases (`GenerationMixin`), without repeats. Two model bases: E201.
+  other bases (`GenerationMixin`), without repeats (converter/class_bases.py), provided that keeps
+  the class's method resolution order (converter/mro.py; else E215). Two model bases: E201.
 - Methods replace the base method of the same name in place (see converter/unroll.py for the
   super() calls inside them); new methods are appended. A method whose body only raises
   AttributeError removes the inherited one.
@@ -35,6 +36,7 @@ from dataclasses import dataclass
 
 import libcst as cst
 
+from converter.class_bases import BasesCheck, flattened_bases
 from converter.diagnostics import ConversionError, Diagnostic
 from converter.members import classify_members, member_kind, member_name, removes_attribute, removes_method
 from converter.names import CollectMentions, bound_names, code_of, mentioned_names, substitute_names
@@ -67,11 +69,12 @@ def merge_classes(renamed: RenamedModule) -> MergedModule:
     if not renamed.namespaces:
         return MergedModule(renamed, tuple(ModularStatement(s, s, None) for s in parsed.module.body))
     defined = bound_names([s for s in parsed.module.body if not is_import_line(s)])
+    check = BasesCheck(renamed, lambda statement: model_base_of(statement, renamed))
     diagnostics: list[Diagnostic] = []
     statements = []
     for statement in parsed.module.body:
         try:
-            statements += merge_statement(statement, renamed, defined)
+            statements += merge_statement(statement, renamed, defined, check)
         except ConversionError as error:
             diagnostics += error.diagnostics
     if diagnostics:
@@ -107,7 +110,7 @@ def is_import_line(statement: cst.BaseStatement) -> bool:
 
 
 def merge_statement(
-    statement: cst.BaseStatement, renamed: RenamedModule, defined: frozenset[str]
+    statement: cst.BaseStatement, renamed: RenamedModule, defined: frozenset[str], check: BasesCheck
 ) -> Iterator[ModularStatement]:
     if isinstance(statement, cst.SimpleStatementLine) and any(is_model_import(s) for s in statement.body):
         kept = [small for small in statement.body if not is_model_import(small)]
@@ -125,7 +128,7 @@ def merge_statement(
         assert isinstance(statement, cst.ClassDef)
         arg, base = model_base
         check_removals(statement, arg, base, renamed)
-        node = merge_class(statement, arg, base, parsed)
+        node = merge_class(statement, arg, base, parsed, check)
     aliases = {alias: target for alias in renamed.aliases if (target := renamed.target(alias)) != alias}
     [node] = substitute_names([node], {alias: aliases[alias] for alias in sorted(aliases)})
     if isinstance(node, cst.ClassDef) and isinstance(statement, cst.ClassDef):
@@ -144,6 +147,11 @@ def check_parent_calls(statement: cst.ClassDef, merged: cst.ClassDef, parsed: Pa
         message = f"{written} passes no instance: Python raises TypeError (missing 'self')"
         fix = f"write super().{func.attr.value}(...), or pass self first: {code_of(func)}(self, ...)"
         raise ConversionError([parsed.diagnostic(calls[0], "E214", message, fix)])
+
+
+def model_base_of(statement: cst.ClassDef, renamed: RenamedModule) -> BaseDefinition | None:
+    found = find_model_base(statement, renamed)
+    return found[1] if found is not None else None
 
 
 def find_model_base(statement: cst.ClassDef, renamed: RenamedModule) -> tuple[cst.Arg, BaseDefinition] | None:
@@ -259,7 +267,9 @@ class CollectExplicitCalls(cst.CSTVisitor):
                 self.methods[id(func.value)] = func.attr.value
 
 
-def merge_class(statement: cst.ClassDef, arg: cst.Arg, base: BaseDefinition, parsed: ParsedModule) -> cst.ClassDef:
+def merge_class(
+    statement: cst.ClassDef, arg: cst.Arg, base: BaseDefinition, parsed: ParsedModule, check: BasesCheck
+) -> cst.ClassDef:
     base_class = base.node
     assert isinstance(base_class, cst.ClassDef)
     # In a transformers tree (converter/layout.py) class decorators register or document the class
@@ -275,9 +285,11 @@ def merge_class(statement: cst.ClassDef, arg: cst.Arg, base: BaseDefinition, par
     override = Override(parsed, statement.name.value, written, methods_of(base_class))
     body = merge_body(statement, base_class, override)
     keywords = {keyword_name(k): k for k in (*base_class.keywords, *statement.keywords)}
+    flat = flattened_bases(statement, arg, base_class)
+    bases = check.bases(statement, arg, base, flat) if check.needed(statement, flat) else [item.arg for item in flat]
     return base_class.with_changes(
         name=statement.name,
-        bases=merged_bases(statement, arg, base_class),
+        bases=bases,
         keywords=[k.with_changes(comma=cst.MaybeSentinel.DEFAULT) for k in keywords.values()],
         body=indented(base_class.body, body),
         decorators=class_decorators(statement, base_class),
@@ -363,19 +375,6 @@ def keyword_name(arg: cst.Arg) -> str:
 def methods_of(class_def: cst.ClassDef) -> Mapping[str, cst.FunctionDef]:
     statements = statements_of(class_def.body)
     return {s.name.value: s for s in statements if isinstance(s, cst.FunctionDef)}
-
-
-def merged_bases(statement: cst.ClassDef, model_arg: cst.Arg, base_class: cst.ClassDef) -> list[cst.Arg]:
-    """The base class's bases in place of the model base; the first of any repeated base is kept."""
-    bases: list[cst.Arg] = []
-    seen: set[str] = set()
-    for arg in statement.bases:
-        for candidate in base_class.bases if arg is model_arg else (arg,):
-            text = cst.Module(body=[]).code_for_node(candidate.value)
-            if candidate.keyword is None and text not in seen:
-                seen.add(text)
-                bases.append(candidate.with_changes(comma=cst.MaybeSentinel.DEFAULT))
-    return bases
 
 
 def statements_of(body: cst.BaseSuite) -> list[cst.BaseStatement]:

@@ -14,8 +14,10 @@ Each pass lives in its own module, takes the previous pass's frozen value and re
     emit_model           emit.py       ImportPlan       -> EmittedModel
     format_models        format.py     every EmittedModel of a level, formatted (always last)
 
-For a root model (no `generated.*` imports) the inheritance passes change nothing. A run converts
-its models in dependency levels (schedule.py): bases first, each level formatted before the next
+The bases merge_classes writes are checked against the library modules models inherit from
+(converter/mro.py), which `Bases.library` lets it read lazily, once per process, when a merged
+class has several bases. For a root model (no `generated.*` imports) the inheritance passes
+change nothing. A run converts its models in dependency levels (schedule.py): bases first, each level formatted before the next
 starts (with worker processes, each model once its own bases are formatted: flow.py), and the
 formatted texts handed to the `BaseLoader`, so later models inherit from this run's output, not
 from stale files on disk. Writing files is not a pass: see write.py.

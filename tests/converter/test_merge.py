@@ -1,6 +1,7 @@
 """Proves the merge_classes pass at class level: a modular subclass of a base-model class becomes
 the base class (renamed) with methods, attributes and the docstring overridden in place, new ones
-added, `AttributeError` removals, the base's bases, and the errors E201, E202, E204, E205, E212.
+added, `AttributeError` removals, the base's bases (their MRO check: test_mro.py), and the errors
+E201, E202, E204, E205, E212.
 
 Run: python -m pytest tests/converter/test_merge.py -q
 """
@@ -8,6 +9,7 @@ Run: python -m pytest tests/converter/test_merge.py -q
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -165,7 +167,10 @@ def test_a_method_that_only_raises_attribute_error_removes_the_inherited_method(
     assert "extra_repr" not in inherit(source, TINY)[MODELING]
 
 
-def test_the_base_bases_replace_the_model_base_and_other_bases_stay(inherit: Inherit) -> None:
+def test_the_base_bases_replace_the_model_base_and_other_bases_stay(inherit: Inherit, tmp_path: Path) -> None:
+    # runtime/generation.py tells the MRO check (converter/mro.py) that GenerationMixin is no nn.Module
+    (tmp_path / "runtime").mkdir()
+    (tmp_path / "runtime" / "generation.py").write_text("class GenerationMixin:\n    pass\n", encoding="utf-8")
     source = (
         IMPORTS
         + "from runtime.generation import GenerationMixin\n\n\nclass ToyModel(TinyModel, GenerationMixin):\n    pass\n"
