@@ -5,7 +5,8 @@
     python utils/bench_upstream.py --models olmo2,aria --json /tmp/r.json   # a subset (bases as shipped)
 
 The wheel (`pip download --no-deps transformers==5.23.0`) is cached in `.cache/upstream/` and
-reused. Its `transformers/models` is copied to a scratch directory, every `*/modular_*.py` is
+reused. Its `transformers/models` is copied to a scratch directory (the rest of the package linked
+beside it, for the library modules classes inherit from), every `*/modular_*.py` is
 converted there in dependency order with the tree layout (`converter/run.py --tree`; bases
 first, so later levels read their regenerated parents) and written, and each file upstream's
 own converter generated (the 🚨 header naming the modular file) is compared with ours:
@@ -61,6 +62,8 @@ from converter.write import pending_changes, write_changes  # noqa: E402
 VERSION = "5.23.0"
 CACHE = REPO_ROOT / ".cache" / "upstream"
 MARKER = "This file was automatically generated from src/transformers/models/"
+#: What the unpacked cache holds (see unpack_models); a new value unpacks into a new directory.
+UNPACK_LAYOUT = "library"
 RUFF_ARGS = ("--isolated", "--no-cache", "--line-length", "119", "--target-version", "py311")
 
 #: Refusals that stand for upstream behaviour we deliberately do not copy: code -> {text of the
@@ -145,16 +148,32 @@ def fetch_wheel(cache: Path) -> Path:
 
 
 def unpack_models(wheel: Path, cache: Path) -> Path:
-    """`transformers/models` of the wheel, unpacked once into the cache."""
-    target = cache / f"unpacked-{VERSION}"
-    models = target / "transformers" / "models"
-    if not (target / ".complete").is_file():
+    """The wheel's `transformers` package, unpacked once into the cache; its `models` directory.
+
+    The whole package is unpacked, not only `models`: the MRO check reads the library modules a
+    model's classes inherit from (`from ...modeling_layers import GradientCheckpointingLayer`).
+    A cache written by another layout (its `.complete` marker says which) is unpacked again."""
+    target = cache / f"unpacked-{VERSION}-{UNPACK_LAYOUT}"
+    marker = target / ".complete"
+    if not marker.is_file() or marker.read_text(encoding="utf-8") != UNPACK_LAYOUT:
         shutil.rmtree(target, ignore_errors=True)
         with zipfile.ZipFile(wheel) as archive:
-            members = [name for name in archive.namelist() if name.startswith("transformers/models/")]
+            members = [name for name in archive.namelist() if name.startswith("transformers/")]
             archive.extractall(target, members)
-        (target / ".complete").touch()
-    return models
+        marker.write_text(UNPACK_LAYOUT, encoding="utf-8")
+    return target / "transformers" / "models"
+
+
+def scratch_tree(models: Path, scratch_dir: Path) -> Path:
+    """A copy of `models` at `<scratch_dir>/models` (the converter writes beside the modular files),
+    with the rest of the library package linked beside it, not copied (the converter only reads
+    it): `<scratch_dir>` stands for `transformers/`, where the tree's relative imports lead."""
+    scratch = scratch_dir / "models"
+    shutil.copytree(models, scratch)
+    for entry in sorted(models.parent.iterdir()):
+        if entry.name != "models":
+            (scratch_dir / entry.name).symlink_to(entry, target_is_directory=entry.is_dir())
+    return scratch
 
 
 def shipped_generated(models: Path) -> dict[str, str]:
@@ -484,8 +503,7 @@ def run_bench(
         else tempfile.TemporaryDirectory(prefix="bench-scratch-", dir=scratch_parent)
     )
     with scratch_context as scratch_dir:
-        scratch = Path(scratch_dir) / "models"
-        shutil.copytree(models, scratch)
+        scratch = scratch_tree(models, Path(scratch_dir))
         modular_files = sorted(path for path in scratch.glob("*/modular_*.py") if not only or path.parent.name in only)
         convert_start = time.perf_counter()
         converted, diagnostics = convert_what_converts(modular_files, scratch, jobs, layout=TREE)
