@@ -476,7 +476,7 @@ def test_a_base_property_read_in_a_plain_method_or_a_branch_is_inlined_too(inher
                 return super().names
             return []
         """
-    assert "return [*super().names, f\"{LABEL}_ids\"] if self.size else []" in method(source, "forward", inherit)
+    assert 'return [*super().names, f"{LABEL}_ids"] if self.size else []' in method(source, "forward", inherit)
 
 
 @pytest.mark.parametrize(
