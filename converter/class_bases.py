@@ -133,7 +133,7 @@ class BasesCheck:
         """The modular class named as base model class `key` is, renamed."""
         if key.kind != MODEL:
             return None
-        renamed = self.renamed.namespace(key.module).rename.text(key.name)
+        renamed = self.renamed.namespace(key.module).renamed(key.name)
         return ClassKey(MODULAR, "", renamed) if renamed in self.modular_classes else None
 
     def bases(

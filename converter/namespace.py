@@ -67,6 +67,16 @@ class BaseNamespace:
     imports: tuple[ImportBinding, ...]
     futures: tuple[cst.SimpleStatementLine, ...]
     exports: tuple[str, ...]
+    #: (file stem, its rename, the names it defines as parsed), in file order: in a tree each base file
+    #: has its own rename (converter/prefixes.py); in the repository all are `rename`
+    files: tuple[tuple[str, Rename, frozenset[str]], ...] = ()
+
+    def renamed(self, name: str, stem: str | None = None) -> str:
+        """A base name as renamed in file `stem`, else in the file that defines it, else by `rename`."""
+        for file_stem, rename, defined in self.files:
+            if file_stem == stem or (stem is None and name in defined):
+                return rename.name(name)
+        return self.rename.name(name)
 
     @functools.cached_property
     def by_name(self) -> Mapping[str, BaseDefinition]:
@@ -133,9 +143,14 @@ def analyse_module(module: cst.Module) -> dict[int, tuple[tuple[str, ...], tuple
 
 
 def build_renamed_namespace(
-    model: str, rename: Rename, files: Sequence[tuple[str, str, cst.Module]], imported: Sequence[frozenset[str]]
+    model: str,
+    rename: Rename,
+    files: Sequence[tuple[str, str, cst.Module]],
+    imported: Sequence[frozenset[str]],
+    renames: Sequence[Rename] | None = None,
 ) -> BaseNamespace:
-    """The namespace of the base files `(path, kind, module)` *as parsed*, renamed by `rename`.
+    """The namespace of the base files `(path, kind, module)` *as parsed*, renamed by `rename` (file i by
+    `renames[i]` where given).
 
     Statements are analysed once per parsed base module (the analysis is shared by every model
     built on the base) and renamed only when used. `imported[i]`: the names file i imports from outside the model, which
@@ -147,12 +162,16 @@ def build_renamed_namespace(
     imports: list[ImportBinding] = []
     futures: list[cst.SimpleStatementLine] = []
     exports: list[str] = []
+    per_file: list[tuple[str, Rename, frozenset[str]]] = []
     for file_index, (path, _, module) in enumerate(files):
         kept = imported[file_index]
-        renamer = RenameModel(rename, kept)
+        file_rename = rename if renames is None else renames[file_index]
+        renamer = RenameModel(file_rename, kept)
+        stem = path.rsplit("/", 1)[-1].removesuffix(".py")
+        per_file.append((stem, file_rename, frozenset(bound_names_of(module))))
 
-        def renamed(name: str, kept: frozenset[str] = kept) -> str:
-            return name if name in kept else rename.text(name)
+        def renamed(name: str, kept: frozenset[str] = kept, file_rename: Rename = file_rename) -> str:
+            return name if name in kept else file_rename.name(name)
 
         for index, statement in enumerate(module.body):
             kind = kind_of(statement, index)
@@ -167,10 +186,10 @@ def build_renamed_namespace(
                     else:
                         imports += import_bindings(small)
             elif kind is DefinitionKind.ALL:
-                exports += [rename.text(name) for name in all_names(statement)]
+                exports += [file_rename.name(name) for name in all_names(statement)]
             else:
                 names, uses = analysis_of(module, index)
-                if any(use in kept and rename.text(use) != use for use in uses):
+                if any(use in kept and file_rename.name(use) != use for use in uses):
                     # A kept import named like the model may also appear in a (renamed) string annotation.
                     names, uses = analyse_statement(renamer.apply(statement))
                 else:
@@ -178,7 +197,16 @@ def build_renamed_namespace(
                     uses = tuple(sorted({renamed(use) for use in uses} - set(names)))
                 definition = BaseDefinition(model, names, statement, uses, (file_index, index), path, renamer)
                 definitions.append(definition)
-    return BaseNamespace(model, rename, tuple(definitions), tuple(imports), tuple(futures), tuple(exports))
+    return BaseNamespace(
+        model, rename, tuple(definitions), tuple(imports), tuple(futures), tuple(exports), tuple(per_file)
+    )
+
+
+def bound_names_of(module: cst.Module) -> Iterator[str]:
+    """The classes and functions a module defines at the top level, as parsed."""
+    for statement in module.body:
+        if isinstance(statement, (cst.ClassDef, cst.FunctionDef)):
+            yield statement.name.value
 
 
 def all_names(statement: cst.BaseStatement) -> tuple[str, ...]:

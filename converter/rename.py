@@ -40,6 +40,7 @@ from converter.bases import BasePackage
 from converter.layout import is_sibling_import
 from converter.names import NODE, SEQUENCE, VALUE_KINDS, bound_names, node_fields, value_kind
 from converter.namespace import BaseNamespace, build_renamed_namespace
+from converter.prefixes import cased_name, file_prefixes, model_types
 from converter.resolve import BaseImport, ResolvedModule
 
 N = TypeVar("N", bound=cst.CSTNode)
@@ -74,6 +75,11 @@ class Rename:
             return forms.get(found, self.new_camel) + after
 
         return any_case_pattern(tuple(forms)).sub(replace, value)
+
+    def name(self, value: str) -> str:
+        """An identifier: the rule; in a tree, upstream's any-casing rule (`prose`), which renames names too
+        (`Dinov3ViTDropPath` -> `EomtDinov3DropPath` for the dinov3_vit base, whose CamelCase name is `DINOv3ViT`)."""
+        return self.prose(value) if self.any_case else self.text(value)
 
     def text(self, value: str) -> str:
         """`value` (an identifier, a string literal's source or a comment) with the rule applied."""
@@ -118,7 +124,7 @@ class RenameModel(cst.CSTTransformer):
     def leave_Name(self, original_node: cst.Name, updated_node: cst.Name) -> cst.Name:
         if original_node.value in self.imported:
             return updated_node
-        return updated_node.with_changes(value=self.rename.text(updated_node.value))
+        return updated_node.with_changes(value=self.rename.name(updated_node.value))
 
     def leave_SimpleString(self, original_node: cst.SimpleString, updated_node: cst.SimpleString) -> cst.SimpleString:
         return updated_node.with_changes(value=self.rename.prose(updated_node.value))
@@ -158,7 +164,7 @@ class RenameModel(cst.CSTTransformer):
         changes: dict[str, object] = {}
         if kind is cst.Name:
             value = node.value  # type: ignore[attr-defined]
-            if value not in self.imported and (new := self.renamed_text(value, self.names, self.rename.text)) != value:
+            if value not in self.imported and (new := self.renamed_text(value, self.names, self.rename.name)) != value:
                 changes["value"] = new
         elif kind is cst.SimpleString or kind is cst.FormattedStringText or kind is cst.Comment:
             value = node.value  # type: ignore[attr-defined]
@@ -226,7 +232,7 @@ class RenamedModule:
     def target(self, alias: str) -> str | None:
         """The renamed name a base import alias stands for (`LlamaMLP` -> `MistralMLP`), else None."""
         item = self.aliases.get(alias)
-        return None if item is None else self.namespace(item.model).rename.text(item.name)
+        return None if item is None else self.namespace(item.model).renamed(item.name, item.stem or None)
 
 
 def rename_bases(resolved: ResolvedModule) -> RenamedModule:
@@ -234,19 +240,54 @@ def rename_bases(resolved: ResolvedModule) -> RenamedModule:
     new_model = resolved.parsed.model
     new_camel = new_camel_prefix(resolved)
     namespaces = []
+    tree = resolved.parsed.layout.tree
+    prefixes, known = tree_prefixes(resolved) if tree else ({}, {})
     for package in resolved.packages:
-        tree = resolved.parsed.layout.tree
         # each base gets the prefix of the modular classes built on it: in glm4v_moe, Glm4v -> Glm4vMoe
         # but Glm4Moe -> Glm4vMoeText (its text part); a base no class subclasses gets the common one
         own_camel = new_camel_prefix(resolved, package.model) or new_camel
         rename = Rename(package.model, new_model, old_camel_prefix(package), own_camel, any_case=tree)
         files = tuple((file.path, file.kind, file.module) for file in package.files)
         imported = [external_names(file.module) for file in package.files]
+        renames = None
         if tree:
+            renames = [tree_rename(package.model, file.stem, new_model, prefixes, known) for file in package.files]
+            rename = renames[0]
             aliases = modular_aliases(resolved.parsed.module)
-            imported = [frozenset(n for n in names if aliases.get(n, n) != rename.text(n)) for names in imported]
-        namespaces.append(build_renamed_namespace(package.model, rename, files, imported))
+            imported = [
+                frozenset(n for n in names if aliases.get(n, n) != file_rename.name(n))
+                for names, file_rename in zip(imported, renames, strict=True)
+            ]
+        namespaces.append(build_renamed_namespace(package.model, rename, files, imported, renames))
     return RenamedModule(resolved, tuple(namespaces), new_camel)
+
+
+def tree_prefixes(resolved: ResolvedModule) -> tuple[dict[tuple[str, str], tuple[str, str]], dict[str, str]]:
+    """Upstream's new names per base file (converter/prefixes.py), and the CamelCase names of the
+    models whose config classes the modular file and its bases define."""
+    modules = [resolved.parsed.module, *(file.module for package in resolved.packages for file in package.files)]
+    known = model_types(modules)
+    aliases = {item.alias: item for item in resolved.imports}
+    classes = []
+    for statement in resolved.parsed.module.body:
+        if isinstance(statement, cst.ClassDef):
+            names = [base.value.value for base in statement.bases if isinstance(base.value, cst.Name)]
+            items = [aliases[name] for name in names if name in aliases]
+            if items:  # upstream refuses a class with two model bases; the first one counts here
+                classes.append((statement.name.value, items[0].alias, items[0].model, items[0].stem))
+    return file_prefixes(classes, resolved.packages, resolved.parsed.model, known), known
+
+
+def tree_rename(
+    model: str,
+    stem: str,
+    new_model: str,
+    prefixes: Mapping[tuple[str, str], tuple[str, str]],
+    known: Mapping[str, str],
+) -> Rename:
+    """One base file's rename in a tree: its model's names to the file's new names, in any casing."""
+    new_lower, new_camel = prefixes.get((model, stem)) or (new_model, cased_name(new_model, known))
+    return Rename(model, new_lower, cased_name(model, known), new_camel, any_case=True)
 
 
 def modular_aliases(module: cst.Module) -> dict[str, str]:
