@@ -19,8 +19,9 @@ prefix, read off the modular classes that subclass that file's classes:
 - a file no modular class subclasses is renamed to the new model's names.
 
 CamelCase names of models are what upstream reads from its config mapping: the name of the config
-class whose `model_type` is the model (`DINOv3ViT` for dinov3_vit), else the model's words
-capitalised (`Qwen4Exp`).
+class whose `model_type` is the model (`DINOv3ViT` for dinov3_vit), where the modular file or a base
+file defines it; else the prefix most of the model's classes share (converter/rename.py), since a
+config class written by hand beside the modular file is not read (`AST` for audio_spectrogram_transformer).
 """
 
 from __future__ import annotations
@@ -46,14 +47,15 @@ def common_partial_suffix(first: str, second: str) -> str:
 
 
 def model_types(modules: Iterable[cst.Module]) -> dict[str, str]:
-    """`{"llama": "Llama"}` for each top-level `class LlamaConfig` whose body sets `model_type = "llama"`."""
+    """`{"llama": "Llama"}` for each top-level `class LlamaConfig` whose body sets `model_type = "llama"`
+    (a dash in a model type is an underscore here, as upstream reads it: `audio-spectrogram-transformer`)."""
     found: dict[str, str] = {}
     for module in modules:
         for statement in module.body:
             if isinstance(statement, cst.ClassDef) and statement.name.value.endswith(CONFIG):
                 model_type = class_model_type(statement)
                 if model_type is not None:
-                    found.setdefault(model_type, statement.name.value.removesuffix(CONFIG))
+                    found.setdefault(model_type.replace("-", "_"), statement.name.value.removesuffix(CONFIG))
     return found
 
 
@@ -75,7 +77,7 @@ def class_model_type(statement: cst.ClassDef) -> str | None:
 
 def cased_name(model: str, known: Mapping[str, str]) -> str:
     """Upstream's `get_cased_name`: the config class's prefix, else each word capitalised (`str.title`)."""
-    return known.get(model) or known.get(model.replace("_", "-")) or "".join(p.title() for p in model.split("_"))
+    return known.get(model) or "".join(part.title() for part in model.split("_"))
 
 
 def lowercase_name(cased: str, known: Mapping[str, str]) -> str:
@@ -121,8 +123,9 @@ def file_prefixes(
     known: Mapping[str, str],
 ) -> dict[tuple[str, str], tuple[str, str]]:
     """`(model, stem) -> (new lowercase name, new CamelCase name)` for every base file that modular
-    classes subclass; `classes` holds `(class name, base name, base model, base stem)` in source order."""
-    default = cased_name(new_model, known)
+    classes subclass; `classes` holds `(class name, base name, base model, base stem)` in source order.
+    `known`: model -> CamelCase name, for the new model and every base model at least."""
+    default = known[new_model]
     seen: dict[tuple[str, str], list[str]] = {}
     for name, base, model, stem in classes:
         seen.setdefault((model, stem), []).append(class_prefix(name, base, default, model, known))
@@ -131,7 +134,7 @@ def file_prefixes(
     for (model, stem), prefixes in seen.items():
         prefix = chosen_prefix(prefixes, default)
         module = files.get((model, stem))
-        if prefix != default and module is not None and collides(prefix, default, cased_name(model, known), module):
+        if prefix != default and module is not None and collides(prefix, default, known[model], module):
             prefix = default
         lowercase = new_model if prefix == default else lowercase_name(prefix, known)
         chosen[(model, stem)] = (lowercase, prefix)

@@ -40,7 +40,7 @@ from converter.bases import BasePackage
 from converter.layout import is_sibling_import
 from converter.names import NODE, SEQUENCE, VALUE_KINDS, bound_names, node_fields, value_kind
 from converter.namespace import BaseNamespace, build_renamed_namespace
-from converter.prefixes import cased_name, file_prefixes, model_types
+from converter.prefixes import file_prefixes, model_types
 from converter.resolve import BaseImport, ResolvedModule
 
 N = TypeVar("N", bound=cst.CSTNode)
@@ -267,6 +267,9 @@ def tree_prefixes(resolved: ResolvedModule) -> tuple[dict[tuple[str, str], tuple
     models whose config classes the modular file and its bases define."""
     modules = [resolved.parsed.module, *(file.module for package in resolved.packages for file in package.files)]
     known = model_types(modules)
+    known.setdefault(resolved.parsed.model, new_camel_prefix(resolved))
+    for package in resolved.packages:
+        known.setdefault(package.model, old_camel_prefix(package))
     aliases = {item.alias: item for item in resolved.imports}
     classes = []
     for statement in resolved.parsed.module.body:
@@ -286,8 +289,8 @@ def tree_rename(
     known: Mapping[str, str],
 ) -> Rename:
     """One base file's rename in a tree: its model's names to the file's new names, in any casing."""
-    new_lower, new_camel = prefixes.get((model, stem)) or (new_model, cased_name(new_model, known))
-    return Rename(model, new_lower, cased_name(model, known), new_camel, any_case=True)
+    new_lower, new_camel = prefixes.get((model, stem)) or (new_model, known[new_model])
+    return Rename(model, new_lower, known[model], new_camel, any_case=True)
 
 
 def modular_aliases(module: cst.Module) -> dict[str, str]:
