@@ -20,8 +20,10 @@ prefix, read off the modular classes that subclass that file's classes:
 
 CamelCase names of models are what upstream reads from its config mapping: the name of the config
 class whose `model_type` is the model (`DINOv3ViT` for dinov3_vit), where the modular file or a base
-file defines it; else the prefix most of the model's classes share (converter/rename.py), since a
-config class written by hand beside the modular file is not read (`AST` for audio_spectrogram_transformer).
+file defines it; else the prefix most of the model's classes share (converter/rename.py: the classes
+named after the model, `RTDetr` for rt_detr, else the modular classes built on base classes, `AST`
+for audio_spectrogram_transformer), since a config class written by hand beside the modular file is
+not read.
 """
 
 from __future__ import annotations

@@ -267,18 +267,20 @@ def tree_prefixes(resolved: ResolvedModule) -> tuple[dict[tuple[str, str], tuple
     models whose config classes the modular file and its bases define."""
     modules = [resolved.parsed.module, *(file.module for package in resolved.packages for file in package.files)]
     known = model_types(modules)
-    known.setdefault(resolved.parsed.model, new_camel_prefix(resolved))
+    classes = [s.name.value for s in resolved.parsed.module.body if isinstance(s, cst.ClassDef)]
+    own = most_common(prefix_matching(classes, resolved.parsed.model)) or new_camel_prefix(resolved)
+    known.setdefault(resolved.parsed.model, own)
     for package in resolved.packages:
         known.setdefault(package.model, old_camel_prefix(package))
     aliases = {item.alias: item for item in resolved.imports}
-    classes = []
+    subclasses = []
     for statement in resolved.parsed.module.body:
         if isinstance(statement, cst.ClassDef):
             names = [base.value.value for base in statement.bases if isinstance(base.value, cst.Name)]
             items = [aliases[name] for name in names if name in aliases]
             if items:  # upstream refuses a class with two model bases; the first one counts here
-                classes.append((statement.name.value, items[0].alias, items[0].model, items[0].stem))
-    return file_prefixes(classes, resolved.packages, resolved.parsed.model, known), known
+                subclasses.append((statement.name.value, items[0].alias, items[0].model, items[0].stem))
+    return file_prefixes(subclasses, resolved.packages, resolved.parsed.model, known), known
 
 
 def tree_rename(

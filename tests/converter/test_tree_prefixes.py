@@ -1,0 +1,139 @@
+"""Upstream's rename prefixes in a tree (converter/prefixes.py): one new name per base file, read off
+the modular classes that subclass it, and renaming in any casing.
+
+    python -m pytest tests/converter/test_tree_prefixes.py -q
+"""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import libcst as cst
+
+from converter import convert_files
+from converter.bases import BasePackage
+from converter.layout import TREE
+from converter.prefixes import class_prefix, common_partial_suffix, file_prefixes, lowercase_name, model_types
+
+KNOWN = {"tiny": "Tiny", "small": "Small"}
+
+
+def package(model: str, stem: str, source: str) -> BasePackage:
+    from converter.bases import BaseFile
+
+    module = cst.parse_module(textwrap.dedent(source))
+    return BasePackage(model, (BaseFile(f"{model}/{stem}.py", "modeling", module),))
+
+
+def test_a_class_prefix_is_what_precedes_the_common_suffix() -> None:
+    assert common_partial_suffix("SmallTextMLP", "TinyMLP") == "MLP"
+    assert class_prefix("SmallTextMLP", "TinyMLP", "Small", "tiny", KNOWN) == "SmallText"
+    # no upper-case suffix: the default; `<default><base>`: the default followed by the base's name
+    assert class_prefix("Smallish", "Tiny", "Small", "tiny", KNOWN) == "Small"
+    assert class_prefix("SmallTinyMLP", "TinyMLP", "Small", "tiny", KNOWN) == "SmallTiny"
+    # a prefix shorter than the default, in a class named with the default: the default
+    assert class_prefix("RTDetrAttention", "DetrAttention", "RTDetr", "detr", {"detr": "Detr"}) == "RTDetr"
+
+
+def test_the_most_frequent_prefix_wins_and_a_tie_goes_to_the_default() -> None:
+    base = package("tiny", "modeling_tiny", "class TinyMLP: pass\n")
+    classes = [("SmallTextMLP", "TinyMLP", "tiny", "modeling_tiny")] * 2 + [
+        ("SmallNorm", "TinyNorm", "tiny", "modeling_tiny")
+    ]
+    assert file_prefixes(classes, [base], "small", KNOWN) == {("tiny", "modeling_tiny"): ("small_text", "SmallText")}
+    tie = classes[1:]
+    assert file_prefixes(tie, [base], "small", KNOWN) == {("tiny", "modeling_tiny"): ("small", "Small")}
+
+
+def test_a_prefix_that_would_collide_with_the_base_falls_back_to_the_default() -> None:
+    """`SmallText` read back as the base's (`TinyText`) starts a class of the base file."""
+    base = package("tiny", "modeling_tiny", "class TinyMLP: pass\nclass TinyTextModel: pass\n")
+    classes = [("SmallTextMLP", "TinyMLP", "tiny", "modeling_tiny")]
+    assert file_prefixes(classes, [base], "small", KNOWN) == {("tiny", "modeling_tiny"): ("small", "Small")}
+
+
+def test_names_come_from_config_classes_then_from_words() -> None:
+    module = cst.parse_module('class DINOv3ViTConfig:\n    model_type = "dinov3-vit"\n')
+    known = model_types([module])
+    assert known == {"dinov3_vit": "DINOv3ViT"}
+    assert lowercase_name("DINOv3ViT", known) == "dinov3_vit"
+    assert lowercase_name("AriaText", known) == "aria_text"
+
+
+BASE_CONFIG = '''\
+from ...configuration_utils import PreTrainedConfig
+
+
+class TinyViTConfig(PreTrainedConfig):
+    """Like [tiny_vit/TinyViT-7b](https://huggingface.co/tiny_vit/TinyViT-7b)."""
+
+    model_type = "tiny_vit"
+
+
+__all__ = ["TinyViTConfig"]
+'''
+
+BASE_MODELING = '''\
+from torch import nn
+
+from .configuration_tiny_vit import TinyViTConfig
+
+
+class TinyVitDropPath(nn.Module):
+    def forward(self, x):
+        return x
+
+
+class TinyViTMLP(nn.Module):
+    """The MLP of tiny_vit/TinyViT-7b."""
+
+    def __init__(self, config: TinyViTConfig):
+        super().__init__()
+        self.drop = TinyVitDropPath()
+
+
+__all__ = ["TinyViTMLP"]
+'''
+
+MODULAR = """\
+from ..tiny_vit.configuration_tiny_vit import TinyViTConfig
+from ..tiny_vit.modeling_tiny_vit import TinyViTMLP
+
+
+class SmallTextConfig(TinyViTConfig):
+    model_type = "small_text"
+
+
+class SmallTextMLP(TinyViTMLP):
+    pass
+"""
+
+
+def convert(root: Path) -> dict[str, str]:
+    files = {
+        "tiny_vit/__init__.py": "",
+        "tiny_vit/configuration_tiny_vit.py": BASE_CONFIG,
+        "tiny_vit/modeling_tiny_vit.py": BASE_MODELING,
+        "small/__init__.py": "",
+        "small/modular_small.py": MODULAR,
+    }
+    for path, text in files.items():
+        (root / path).parent.mkdir(parents=True, exist_ok=True)
+        (root / path).write_text(text, encoding="utf-8")
+    outputs = convert_files([root / "small" / "modular_small.py"], root, layout=TREE)
+    return {path.relative_to(root).as_posix(): text for path, text in outputs.items()}
+
+
+def test_a_base_file_is_renamed_with_the_prefix_of_the_classes_built_on_it(tmp_path: Path) -> None:
+    """Every class built on tiny_vit is `SmallText...`: its files are renamed tiny_vit -> small_text,
+    TinyViT -> SmallText, in names, strings and docstrings alike, and in any casing (`TinyVit`)."""
+    outputs = convert(tmp_path)
+    modeling = outputs["small/modeling_small.py"]
+    assert "class SmallTextDropPath(nn.Module):" in modeling
+    assert "self.drop = SmallTextDropPath()" in modeling
+    assert '"""The MLP of small_text/SmallText-7b."""' in modeling
+    assert "config: SmallTextConfig" in modeling
+    assert "TinyVit" not in modeling and "tiny_vit" not in modeling
+    config = outputs["small/configuration_small.py"]
+    assert "[small_text/SmallText-7b](https://huggingface.co/small_text/SmallText-7b)" in config
