@@ -23,6 +23,13 @@ forms are read off class names: the old one is the prefix shared by the base pac
 (`Llama` in LlamaConfig, LlamaModel), the new one the prefix of the modular classes that subclass
 base classes (`class Gemma2MLP(GemmaMLP)` gives `Gemma2`); both fall back to the capitalised
 model name (`gpt_neox` -> `GptNeox`).
+
+In a tree (the transformers layout) the rename follows upstream's converter instead: each base
+*file* has its own new names, read off the modular classes that subclass its classes
+(converter/prefixes.py: `class AriaTextForCausalLM(LlamaForCausalLM)` renames modeling_llama
+llama -> aria_text, Llama -> AriaText), and names, strings and comments alike are renamed in any
+casing after anything but a letter or digit (`Rename.prose`: `Dinov3ViTDropPath` -> `EomtDinov3DropPath`
+for the dinov3_vit base, whose config class is `DINOv3ViTConfig`).
 """
 
 from __future__ import annotations
