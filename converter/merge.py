@@ -43,6 +43,7 @@ from converter.names import CollectMentions, bound_names, code_of, mentioned_nam
 from converter.namespace import BaseDefinition, BaseNamespace
 from converter.parent_calls import parent_calls_to_super, selfless_parent_calls
 from converter.parse import ParsedModule
+from converter.prefixes import common_partial_suffix
 from converter.rename import Rename, RenamedModule
 from converter.resolve import is_model_import
 from converter.unroll import Override, strip_docstring
@@ -299,8 +300,10 @@ def merge_class(
 
 def prose_renamed(base_class: cst.ClassDef, new_name: str) -> cst.ClassDef:
     """In a tree, the strings and comments of a base class whose (renamed) name has another prefix
-    than the modular class's (`Canary` in CanaryConfig for `class CanaryDecoderConfig(LlamaConfig)`)
-    speak of the new prefix (`CanaryDecoder`), as upstream writes them; code is not touched."""
+    than the modular class's speak of the new prefix, as upstream writes them; code is not touched.
+    The base file's rename (converter/prefixes.py) gives one prefix per file: `ParakeetConvolutionModule`
+    for `class ParakeetEncoderConvolutionModule(FastSpeech2ConformerConvolutionModule)` (`ParakeetEncoder`
+    would collide with FastSpeech2ConformerEncoder), whose docstring then says `ParakeetEncoderConfig`."""
     old_name = base_class.name.value
     suffix = common_partial_suffix(old_name, new_name)
     old, new = old_name.replace(suffix, ""), new_name.replace(suffix, "")
@@ -310,15 +313,6 @@ def prose_renamed(base_class: cst.ClassDef, new_name: str) -> cst.ClassDef:
     renamed = base_class.visit(ProseOnly(rename))
     assert isinstance(renamed, cst.ClassDef)
     return renamed
-
-
-def common_partial_suffix(first: str, second: str) -> str:
-    """The longest common suffix, unless it is one of the two names whole."""
-    size = 0
-    while size < min(len(first), len(second)) and first[-1 - size] == second[-1 - size]:
-        size += 1
-    suffix = first[len(first) - size :] if size else ""
-    return "" if suffix in (first, second) else suffix
 
 
 def snake_case(camel: str) -> str:
