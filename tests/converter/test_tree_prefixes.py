@@ -15,6 +15,7 @@ from converter import convert_files
 from converter.bases import BasePackage
 from converter.layout import TREE
 from converter.prefixes import class_prefix, common_partial_suffix, file_prefixes, lowercase_name, model_types
+from converter.rename import Rename
 
 KNOWN = {"tiny": "Tiny", "small": "Small"}
 
@@ -137,3 +138,13 @@ def test_a_base_file_is_renamed_with_the_prefix_of_the_classes_built_on_it(tmp_p
     assert "TinyVit" not in modeling and "tiny_vit" not in modeling
     config = outputs["small/configuration_small.py"]
     assert "[small_text/SmallText-7b](https://huggingface.co/small_text/SmallText-7b)" in config
+
+
+def test_names_are_renamed_in_any_casing_in_a_tree_only() -> None:
+    """Upstream renames `Dinov3ViTDropPath` for the dinov3_vit base (`DINOv3ViT`); the repository's rule
+    is case-sensitive and keeps it."""
+    repo = Rename("dinov3_vit", "eomt_dinov3", "DINOv3ViT", "EomtDinov3")
+    tree = Rename("dinov3_vit", "eomt_dinov3", "DINOv3ViT", "EomtDinov3", any_case=True)
+    assert repo.name("Dinov3ViTDropPath") == "Dinov3ViTDropPath"
+    assert tree.name("Dinov3ViTDropPath") == "EomtDinov3DropPath"
+    assert tree.name("DINOv3ViTLayer") == repo.name("DINOv3ViTLayer") == "EomtDinov3Layer"
