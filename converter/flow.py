@@ -25,8 +25,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, wait
 from converter.bases import BaseLoader
 from converter.diagnostics import Diagnostic
 from converter.emit import EmittedModel
-from converter.parse import ParsedModule
-from converter.schedule import base_imports
+from converter.scan import ScannedModule
 from converter.workers import Converter, Outcome, WorkerPool
 
 Formatter = Callable[[Sequence[EmittedModel], list[Diagnostic], set[str]], tuple[EmittedModel, ...]]
@@ -35,12 +34,12 @@ Formatter = Callable[[Sequence[EmittedModel], list[Diagnostic], set[str]], tuple
 class Flow:
     """The state of one run: what waits, runs, waits for formatting, and is finished."""
 
-    def __init__(self, levels: Sequence[Sequence[ParsedModule]], loader: BaseLoader, format_level: Formatter) -> None:
+    def __init__(self, levels: Sequence[Sequence[ScannedModule]], loader: BaseLoader, format_level: Formatter) -> None:
         self.levels = levels
         self.loader = loader
         self.format_level = format_level
-        self.level_of = {parsed.model: index for index, level in enumerate(levels) for parsed in level}
-        self.bases = {parsed.model: [b for b in base_imports(parsed) if b in self.level_of] for parsed in self.all()}
+        self.level_of = {scanned.model: index for index, level in enumerate(levels) for scanned in level}
+        self.bases = {scanned.model: [b for b in scanned.bases if b in self.level_of] for scanned in self.all()}
         self.waiting = list(self.all())
         self.left = [len(level) for level in levels]  # models of each level not converted yet
         self.converted: list[list[EmittedModel]] = [[] for _ in levels]  # in level order once complete
@@ -49,31 +48,31 @@ class Flow:
         self.failed: set[str] = set()
         self.models: list[EmittedModel] = []
 
-    def all(self) -> Iterable[ParsedModule]:
-        return (parsed for level in self.levels for parsed in level)
+    def all(self) -> Iterable[ScannedModule]:
+        return (scanned for level in self.levels for scanned in level)
 
-    def ready(self) -> list[ParsedModule]:
+    def ready(self) -> list[ScannedModule]:
         return [p for p in self.waiting if all(base in self.finished for base in self.bases[p.model])]
 
     @functools.cached_property
     def directories(self) -> set[str] | None:
         """The top directories the outputs of the run go to (a batch's root holds some of them);
         None when one is the root itself or `src`."""
-        found = {output_top(parsed) for parsed in self.all()}
+        found = {output_top(scanned) for scanned in self.all()}
         return None if found & {".", "", "src"} else found
 
-    def add_converted(self, parsed: ParsedModule, model: EmittedModel, wave: list[EmittedModel]) -> None:
-        level = self.level_of[parsed.model]
+    def add_converted(self, scanned: ScannedModule, model: EmittedModel, wave: list[EmittedModel]) -> None:
+        level = self.level_of[scanned.model]
         self.converted[level].append(model)
-        (wave if formats_alone(model, output_top(parsed), self.directories) else self.held[level]).append(model)
+        (wave if formats_alone(model, output_top(scanned), self.directories) else self.held[level]).append(model)
 
-    def add_failed(self, parsed: ParsedModule) -> None:
-        self.failed.add(parsed.model)
-        self.finished.add(parsed.model)
+    def add_failed(self, scanned: ScannedModule) -> None:
+        self.failed.add(scanned.model)
+        self.finished.add(scanned.model)
 
-    def done(self, parsed: ParsedModule, diagnostics: list[Diagnostic]) -> None:
-        """`parsed` is converted, failed or skipped: when it is its level's last, format the held ones."""
-        level = self.level_of[parsed.model]
+    def done(self, scanned: ScannedModule, diagnostics: list[Diagnostic]) -> None:
+        """`scanned` is converted, failed or skipped: when it is its level's last, format the held ones."""
+        level = self.level_of[scanned.model]
         self.left[level] -= 1
         if not self.left[level]:
             self.format_held(level, diagnostics)
@@ -81,10 +80,10 @@ class Flow:
     def skip_failed_bases(self, diagnostics: list[Diagnostic]) -> None:
         """A model whose base failed fails too, unconverted (its base reports), and so on down."""
         while skipped := [p for p in self.ready() if self.failed & set(self.bases[p.model])]:
-            for parsed in skipped:
-                self.waiting.remove(parsed)
-                self.add_failed(parsed)
-                self.done(parsed, diagnostics)
+            for scanned in skipped:
+                self.waiting.remove(scanned)
+                self.add_failed(scanned)
+                self.done(scanned, diagnostics)
 
     def finish(self, formatted: Sequence[EmittedModel], models: Iterable[str]) -> None:
         self.loader.add_texts({file.path: file.text for model in formatted for file in model.files})
@@ -101,7 +100,7 @@ class Flow:
         if not held:
             return
         names = {model.model for model in held}
-        order = {parsed.model: index for index, parsed in enumerate(self.levels[level])}
+        order = {scanned.model: index for index, scanned in enumerate(self.levels[level])}
         batch = sorted(self.converted[level], key=lambda model: order[model.model])
         scratch: list[Diagnostic] = []
         failed: set[str] = set()
@@ -113,7 +112,7 @@ class Flow:
 
 
 def convert_flowing(
-    levels: Sequence[Sequence[ParsedModule]],
+    levels: Sequence[Sequence[ScannedModule]],
     loader: BaseLoader,
     pool: WorkerPool,
     convert: Converter,
@@ -124,16 +123,16 @@ def convert_flowing(
 ) -> list[EmittedModel]:
     """The formatted models of a run (see the module docstring); `skip_failed` as in pipeline.convert_levels."""
     flow = Flow(levels, loader, format_level)
-    running: dict[Future[Outcome], ParsedModule] = {}
+    running: dict[Future[Outcome], ScannedModule] = {}
     while flow.waiting or running:
         if skip_failed:
             flow.skip_failed_bases(diagnostics)
         ready = flow.ready()
         while ready and pool.idle:
-            future, parsed = pool.start(ready, loader, convert)
-            running[future] = parsed
-            flow.waiting.remove(parsed)
-            ready.remove(parsed)
+            future, scanned = pool.start(ready, loader, convert)
+            running[future] = scanned
+            flow.waiting.remove(scanned)
+            ready.remove(scanned)
         if not running:
             assert not flow.waiting, "every waiting model waits for a running one"
             break
@@ -141,16 +140,16 @@ def convert_flowing(
         wave: list[EmittedModel] = []
         outcomes = [(running.pop(future), pool.result(future)) for future in finished]
         outcomes.sort(key=lambda pair: (flow.level_of[pair[0].model], pair[0].display_path))
-        for parsed, outcome in outcomes:
-            on_done(parsed.model)
+        for scanned, outcome in outcomes:
+            on_done(scanned.model)
             if isinstance(outcome, EmittedModel):
-                flow.add_converted(parsed, outcome, wave)
+                flow.add_converted(scanned, outcome, wave)
             else:
                 diagnostics.extend(outcome)
-                flow.add_failed(parsed)
+                flow.add_failed(scanned)
         flow.format_wave(wave, diagnostics)
-        for parsed, _ in outcomes:
-            flow.done(parsed, diagnostics)
+        for scanned, _ in outcomes:
+            flow.done(scanned, diagnostics)
     return flow.models
 
 
@@ -174,6 +173,6 @@ def formats_alone(model: EmittedModel, own: str, directories: set[str] | None) -
     return True
 
 
-def output_top(parsed: ParsedModule) -> str:
-    """The top directory of the outputs of `parsed` (`llama` for `llama/modeling_llama.py`)."""
-    return parsed.layout.output_directory(parsed.display_path, parsed.model).split("/", 1)[0]
+def output_top(scanned: ScannedModule) -> str:
+    """The top directory of the outputs of `scanned` (`llama` for `llama/modeling_llama.py`)."""
+    return scanned.layout.output_directory(scanned.display_path, scanned.model).split("/", 1)[0]

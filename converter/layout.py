@@ -84,6 +84,10 @@ class Layout:
             return tree_model_import(small)
         return repo_model_import(small)
 
+    def model_import_from(self, dots: int, module: str) -> ModelImport | None:
+        """`model_import` of `from <dots><module> import ...` (`dots` leading dots, `module` dotted)."""
+        return tree_import_target(dots, module) if self.tree else repo_import_target(dots, module)
+
     def output_directory(self, display_path: str, model: str) -> str:
         """Where the outputs of the modular file at `display_path` go."""
         if self.tree:
@@ -171,14 +175,19 @@ def dotted(node: cst.CSTNode | None) -> str:
 def repo_model_import(small: cst.BaseSmallStatement) -> ModelImport | None:
     """`from generated.<model>[.<stem>] import ...` (also the unresolvable `import generated.x` forms)."""
     if isinstance(small, cst.ImportFrom):
-        if small.relative:
-            return None
-        parts = dotted(small.module).split(".")
-    elif isinstance(small, cst.Import):
+        return repo_import_target(len(small.relative), dotted(small.module))
+    if isinstance(small, cst.Import):
         names = [dotted(alias.name).split(".") for alias in small.names]
-        parts = next((n for n in names if n[0] == "generated"), [""])
-    else:
-        return None
+        return repo_target(next((n for n in names if n[0] == "generated"), [""]))
+    return None
+
+
+def repo_import_target(dots: int, module: str) -> ModelImport | None:
+    """`repo_model_import` of `from <dots><module> import ...`."""
+    return None if dots else repo_target(module.split("."))
+
+
+def repo_target(parts: Sequence[str]) -> ModelImport | None:
     if parts[0] != "generated":
         return None
     model = parts[1] if len(parts) > 1 else ""
@@ -190,12 +199,17 @@ def tree_model_import(small: cst.BaseSmallStatement) -> ModelImport | None:
     `from transformers.models.<directory>.<kind>_<model> import ...`): another model's file, in a tree."""
     if not isinstance(small, cst.ImportFrom):
         return None
-    parts = dotted(small.module).split(".")
-    if not small.relative and parts[:2] == ["transformers", "models"]:
+    return tree_import_target(len(small.relative), dotted(small.module))
+
+
+def tree_import_target(dots: int, module: str) -> ModelImport | None:
+    """`tree_model_import` of `from <dots><module> import ...`."""
+    parts = module.split(".")
+    if not dots and parts[:2] == ["transformers", "models"]:
         parts = parts[2:]
-    elif len(small.relative) == 3 and parts[0] == "models":  # `from ...models.<directory>.<kind>_<model>`
+    elif dots == 3 and parts[0] == "models":  # `from ...models.<directory>.<kind>_<model>`
         parts = parts[1:]
-    elif len(small.relative) != 2:
+    elif dots != 2:
         return None
     if len(parts) != 2 or parts[0] in TREE_INFRASTRUCTURE:
         return None

@@ -248,6 +248,17 @@ def model_name_of(path: Path) -> str | None:
 
 def parse_modular(path: Path, repo_root: Path, layout: Layout = REPO) -> ParsedModule:
     """Read and parse one modular file; raises ConversionError (E001-E004) on bad input."""
+    display_path, model, source = read_modular(path, repo_root)
+    module = parse_source(source, display_path)
+    # unsafe_skip_copy: positions are keyed by the very nodes later passes hold. They are computed
+    # on first use: most modules never need one.
+    wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
+    positions = LazyPositions(wrapper, source)
+    return ParsedModule(path, display_path, source, model, module, wrapper, positions, layout=layout)
+
+
+def read_modular(path: Path, repo_root: Path) -> tuple[str, str, str]:
+    """(display path, model, source) of a modular file; raises ConversionError (E002-E004)."""
     display_path = display_path_of(path, repo_root)
     if display_path is None:
         fix = f"move the file under {repo_root} or pass --repo-root"
@@ -257,13 +268,7 @@ def parse_modular(path: Path, repo_root: Path, layout: Layout = REPO) -> ParsedM
         message = f"cannot take a model name from {path.name!r}"
         fix = "name the file modular_<model>.py with <model> in lowercase letters, digits and underscores"
         raise ConversionError([Diagnostic(display_path, 1, 1, "E002", message, fix)])
-    source = read_source(path, display_path)
-    module = parse_source(source, display_path)
-    # unsafe_skip_copy: positions are keyed by the very nodes later passes hold. They are computed
-    # on first use: a run parses every modular file up front to schedule them, and workers parse again.
-    wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
-    positions = LazyPositions(wrapper, source)
-    return ParsedModule(path, display_path, source, model, module, wrapper, positions, layout=layout)
+    return display_path, model, read_source(path, display_path)
 
 
 def read_source(path: Path, display_path: str) -> str:

@@ -17,10 +17,11 @@ Each pass lives in its own module, takes the previous pass's frozen value and re
 The bases merge_classes writes are checked against the library modules models inherit from
 (converter/mro.py), which `Bases.library` lets it read lazily, once per process, when a merged
 class has several bases. For a root model (no `generated.*` imports) the inheritance passes
-change nothing. A run converts its models in dependency levels (schedule.py): bases first, each level formatted before the next
-starts (with worker processes, each model once its own bases are formatted: flow.py), and the
-formatted texts handed to the `BaseLoader`, so later models inherit from this run's output, not
-from stale files on disk. Writing files is not a pass: see write.py.
+change nothing. A run converts its models in dependency levels (schedule.py): bases first, each
+level formatted before the next starts (with worker processes, each model once its own bases are
+formatted: flow.py; the levels then come from a scan of each file's base imports: scan.py), and
+the formatted texts handed to the `BaseLoader`, so later models inherit from this run's output,
+not from stale files on disk. Writing files is not a pass: see write.py.
 
     outputs = convert_files([Path("modular/modular_llama.py")], repo_root)
     outputs[repo_root / "generated/llama/modeling_llama.py"]   # the formatted text
@@ -46,6 +47,7 @@ from converter.order import order_like_upstream
 from converter.parse import ParsedModule, parse_modular
 from converter.rename import rename_bases
 from converter.resolve import resolve_bases
+from converter.scan import ScanDisagrees, ScannedModule, scan_modular, scanned_from
 from converter.schedule import base_imports, schedule
 from converter.split import split_by_kind
 from converter.trace import trace_dependencies
@@ -101,17 +103,42 @@ def convert_what_converts(
 
     With `keep_going`, a file that does not parse (or repeats a model) is left out and the rest
     still converts (what the upstream benchmark needs); without it, any such error stops the run
-    before converting, as the command line does.
+    before converting, as the command line does. With worker processes, the run is scheduled from
+    a scan of each file (scan.py) and each file is parsed by the worker converting it; where such a
+    parse disagrees with the scan, the run starts over from a parse of every file.
     """
+    files = unique(paths)
+    if jobs > 1:
+        try:
+            return convert_run(files, repo_root, jobs, progress, layout, keep_going, scan=True)
+        except ScanDisagrees:
+            pass
+    return convert_run(files, repo_root, jobs, progress, layout, keep_going, scan=False)
+
+
+def convert_run(
+    paths: Sequence[Path],
+    repo_root: Path,
+    jobs: int,
+    progress: Progress | None,
+    layout: Layout,
+    keep_going: bool,
+    scan: bool,
+) -> tuple[tuple[EmittedModel, ...], tuple[Diagnostic, ...]]:
+    """`convert_what_converts`, scheduled from a scan of each file (`scan`) or from its libcst parse."""
     diagnostics: list[Diagnostic] = []
-    parsed = collect(diagnostics, lambda path: parse_modular(path, repo_root, layout), unique(paths))
-    parsed.sort(key=lambda module: module.display_path)
-    repeated = list(check_unique_models(parsed))
+    if scan:
+        found = collect(diagnostics, lambda path: scan_modular(path, repo_root, layout), paths)
+    else:
+        parsed = collect(diagnostics, lambda path: parse_modular(path, repo_root, layout), paths)
+        found = [scanned_from(module, repo_root) for module in parsed]
+    found.sort(key=lambda module: module.display_path)
+    repeated = list(check_unique_models(found))
     diagnostics += repeated
     if keep_going and repeated:
-        parsed = list({module.model: module for module in reversed(parsed)}.values())[::-1]
+        found = list({module.model: module for module in reversed(found)}.values())[::-1]
     try:
-        levels = schedule(parsed) if keep_going or not diagnostics else []
+        levels = schedule(found) if keep_going or not diagnostics else []
     except ConversionError as error:
         diagnostics += error.diagnostics
         levels = []
@@ -125,7 +152,7 @@ def convert_what_converts(
 
 
 def convert_levels(
-    levels: Sequence[Sequence[ParsedModule]],
+    levels: Sequence[Sequence[ScannedModule]],
     loader: BaseLoader,
     pool: WorkerPool | None,
     diagnostics: list[Diagnostic],
@@ -150,15 +177,15 @@ def convert_levels(
     failed: set[str] = set()
     models: list[EmittedModel] = []
     for level in levels:
-        runnable = [parsed for parsed in level if not (skip_failed and failed & set(base_imports(parsed)))]
-        failed.update(parsed.model for parsed in level if parsed not in runnable)
+        runnable = [scanned for scanned in level if not (skip_failed and failed & set(scanned.bases))]
+        failed.update(scanned.model for scanned in level if scanned not in runnable)
         converted = []
-        for parsed, outcome in zip(runnable, convert_level(runnable, loader, convert_model, on_done), strict=True):
+        for scanned, outcome in zip(runnable, convert_level(runnable, loader, convert_model, on_done), strict=True):
             if isinstance(outcome, EmittedModel):
                 converted.append(outcome)
             else:
                 diagnostics.extend(outcome)
-                failed.add(parsed.model)
+                failed.add(scanned.model)
         formatted = format_level(converted, diagnostics, failed)
         loader.add_texts({file.path: file.text for model in formatted for file in model.files})
         models += formatted
@@ -206,9 +233,9 @@ def unique(paths: Iterable[Path]) -> list[Path]:
     return sorted({path.resolve() for path in paths})
 
 
-def check_unique_models(parsed: Sequence[ParsedModule]) -> Iterable[Diagnostic]:
+def check_unique_models(parsed: Sequence[ScannedModule]) -> Iterable[Diagnostic]:
     """E011: two modular files that would write the same generated package."""
-    first: dict[str, ParsedModule] = {}
+    first: dict[str, ScannedModule] = {}
     for module in parsed:
         if module.model in first:
             message = f"{module.model} is also generated by {first[module.model].display_path}"

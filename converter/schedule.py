@@ -4,19 +4,24 @@ A model depends on every model it imports from (`from generated.<model>...`). Le
 models that depend on no model of the run; level n those whose bases are all in earlier levels.
 Models of one level do not depend on each other and may be converted in parallel. A cycle is
 E106, naming it: `modular/modular_a.py:3:1: E106 cycle between modular files: a -> b -> a`.
+A run schedules its files as scanned (scan.py): the base models each imports from.
 
-    levels = schedule(parsed_modules)     # [[llama], [mistral, gemma], [gemma2]]
+    levels = schedule(scanned_modules)     # [[llama], [mistral, gemma], [gemma2]]
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import libcst as cst
 
 from converter.diagnostics import ConversionError
 from converter.parse import ParsedModule
 from converter.resolve import model_imports
+
+if TYPE_CHECKING:
+    from converter.scan import ScannedModule
 
 
 def base_imports(parsed: ParsedModule) -> dict[str, cst.CSTNode]:
@@ -29,11 +34,11 @@ def base_imports(parsed: ParsedModule) -> dict[str, cst.CSTNode]:
     return found
 
 
-def schedule(modules: Sequence[ParsedModule]) -> list[list[ParsedModule]]:
+def schedule(modules: Sequence[ScannedModule]) -> list[list[ScannedModule]]:
     """Dependency levels of `modules` (each level in the given order); raises ConversionError (E106)."""
     by_model = {module.model: module for module in modules}
-    depends = {module.model: [m for m in base_imports(module) if m in by_model] for module in modules}
-    levels: list[list[ParsedModule]] = []
+    depends = {module.model: [m for m in module.bases if m in by_model] for module in modules}
+    levels: list[list[ScannedModule]] = []
     placed: set[str] = set()
     while len(placed) < len(modules):
         ready = [m for m in modules if m.model not in placed and all(d in placed for d in depends[m.model])]
@@ -44,8 +49,9 @@ def schedule(modules: Sequence[ParsedModule]) -> list[list[ParsedModule]]:
     return levels
 
 
-def cycle_error(remaining: Sequence[ParsedModule], depends: Mapping[str, list[str]]) -> ConversionError:
-    """E106 for one cycle among `remaining`, starting at its first model by name, at its first import."""
+def cycle_error(remaining: Sequence[ScannedModule], depends: Mapping[str, list[str]]) -> ConversionError:
+    """E106 for one cycle among `remaining`, starting at its first model by name, at its first import
+    (found in the file's libcst parse)."""
     names = {module.model for module in remaining}
     path = [min(names)]
     while True:
@@ -56,7 +62,7 @@ def cycle_error(remaining: Sequence[ParsedModule], depends: Mapping[str, list[st
             cycle = [*loop[start:], *loop[:start], min(loop)]
             break
         path.append(following)
-    module = next(m for m in remaining if m.model == cycle[0])
+    module = next(m for m in remaining if m.model == cycle[0]).parse()
     node = base_imports(module)[cycle[1]]
     message = f"cycle between modular files: {' -> '.join(cycle)}"
     fix = f"a model cannot inherit from itself, directly or through other models; break the cycle at {cycle[0]}"

@@ -1,6 +1,6 @@
 """Converting models, in this process or in worker processes (`-j N`; flow.py says which model when).
 
-A worker re-parses its modular file and reads base models through a `BaseLoader` of its own,
+A worker parses its modular file (the run scheduled it from a scan: scan.py) and reads base models through a `BaseLoader` of its own,
 kept for the life of the process (so a base is parsed once per worker) and fed the formatted
 texts of the models converted earlier in the run. Workers return values, never raise: a
 `Diagnostic` tuple stands for a failed model. The output does not depend on which worker
@@ -22,8 +22,8 @@ from converter.bases import BaseLoader
 from converter.diagnostics import ConversionError, Diagnostic
 from converter.emit import EmittedModel
 from converter.layout import REPO, Layout
-from converter.parse import ParsedModule, parse_modular
-from converter.schedule import base_imports
+from converter.parse import ParsedModule
+from converter.scan import ScannedModule
 
 Outcome = EmittedModel | tuple[Diagnostic, ...]
 Converter = Callable[[ParsedModule, BaseLoader], EmittedModel]
@@ -32,13 +32,13 @@ _LOADERS: dict[str, BaseLoader] = {}
 
 
 def convert_level(
-    level: Sequence[ParsedModule], loader: BaseLoader, convert: Converter, on_done: Callable[[str], None]
+    level: Sequence[ScannedModule], loader: BaseLoader, convert: Converter, on_done: Callable[[str], None]
 ) -> list[Outcome]:
     """One outcome per module of `level`, in order, converted in this process."""
     outcomes = []
-    for parsed in level:
-        outcomes.append(attempt(convert, parsed, loader))
-        on_done(parsed.model)
+    for scanned in level:
+        outcomes.append(parse_and_attempt(convert, scanned, loader))
+        on_done(scanned.model)
     return outcomes
 
 
@@ -60,32 +60,33 @@ class WorkerPool:
             executor.shutdown()
 
     def start(
-        self, candidates: Sequence[ParsedModule], loader: BaseLoader, convert: Converter
-    ) -> tuple[Future[Outcome], ParsedModule]:
+        self, candidates: Sequence[ScannedModule], loader: BaseLoader, convert: Converter
+    ) -> tuple[Future[Outcome], ScannedModule]:
         """Hand an idle worker the candidate with most bases it has loaded (the largest source among
         those, the first among equals); its outcome comes from `result`."""
         worker = self.idle.pop(0)
         loaded = self.loaded[worker]
-        bases = [set(base_imports(parsed)) for parsed in candidates]
+        bases = [set(scanned.bases) for scanned in candidates]
         best = max(range(len(candidates)), key=lambda i: (len(loaded & bases[i]), len(candidates[i].source), -i))
-        parsed = candidates[best]
+        scanned = candidates[best]
         loaded |= bases[best]
-        texts = base_texts(loader, parsed)
+        texts = base_texts(loader, scanned)
         future = self.executors[worker].submit(
-            convert_in_worker, parsed.path, loader.repo_root, texts, convert, loader.layout
+            convert_in_worker, scanned.unparsed(), loader.repo_root, texts, convert, loader.layout
         )
         self.working[future] = worker
-        return future, parsed
+        return future, scanned
 
     def result(self, future: Future[Outcome]) -> Outcome:
-        """The outcome of a finished `start`; its worker is idle again."""
+        """The outcome of a finished `start`; its worker is idle again. Raises the worker's
+        `ScanDisagrees` (scan.py)."""
         self.idle.append(self.working.pop(future))
         return future.result()
 
 
-def base_texts(loader: BaseLoader, parsed: ParsedModule) -> dict[str, str]:
-    """The in-memory texts of the models `parsed` imports from: all a worker needs of this run's output."""
-    models = set(base_imports(parsed))
+def base_texts(loader: BaseLoader, scanned: ScannedModule) -> dict[str, str]:
+    """The in-memory texts of the models `scanned` imports from: all a worker needs of this run's output."""
+    models = set(scanned.bases)
     return {path: text for path, text in loader.texts.items() if loader.model_of_path(path) in models}
 
 
@@ -102,15 +103,20 @@ def attempt(convert: Converter, parsed: ParsedModule, loader: BaseLoader) -> Out
         return (Diagnostic(parsed.display_path, 1, 1, "E900", message, fix),)
 
 
+def parse_and_attempt(convert: Converter, scanned: ScannedModule, loader: BaseLoader) -> Outcome:
+    """`attempt` on the file's parse; its diagnostics where it does not parse. Raises `ScanDisagrees`."""
+    try:
+        parsed = scanned.parse()
+    except ConversionError as error:
+        return error.diagnostics
+    return attempt(convert, parsed, loader)
+
+
 def convert_in_worker(
-    path: Path, repo_root: Path, texts: Mapping[str, str], convert: Converter, layout: Layout = REPO
+    scanned: ScannedModule, repo_root: Path, texts: Mapping[str, str], convert: Converter, layout: Layout = REPO
 ) -> Outcome:
     """Runs in a worker process: parse, then convert with this process's loader."""
     key = f"{layout.name}:{repo_root}"
     loader = _LOADERS.get(key) or _LOADERS.setdefault(key, BaseLoader(repo_root, layout=layout))
     loader.add_texts(texts)
-    try:
-        parsed = parse_modular(path, repo_root, layout)
-    except ConversionError as error:
-        return error.diagnostics
-    return attempt(convert, parsed, loader)
+    return parse_and_attempt(convert, scanned, loader)
