@@ -13,6 +13,8 @@ of its files imports, by absolute name, the output directory of another model of
 (`formats_alone`: then no batch changes it); any other model waits for its level and is formatted
 in its level's batch, as level by level. Diagnostics and failures are those of
 `pipeline.format_level` either way: a batch that fails is formatted again one model at a time.
+Formatting runs in this process; a worker that has just finished is handed a model that does not
+wait for the wave before the wave is formatted, so it does not sit idle meanwhile.
 """
 
 from __future__ import annotations
@@ -124,7 +126,8 @@ def convert_flowing(
     """The formatted models of a run (see the module docstring); `skip_failed` as in pipeline.convert_levels."""
     flow = Flow(levels, loader, format_level)
     running: dict[Future[Outcome], ScannedModule] = {}
-    while flow.waiting or running:
+
+    def start_ready() -> None:
         if skip_failed:
             flow.skip_failed_bases(diagnostics)
         ready = flow.ready()
@@ -133,6 +136,9 @@ def convert_flowing(
             running[future] = scanned
             flow.waiting.remove(scanned)
             ready.remove(scanned)
+
+    while flow.waiting or running:
+        start_ready()
         if not running:
             assert not flow.waiting, "every waiting model waits for a running one"
             break
@@ -147,6 +153,7 @@ def convert_flowing(
             else:
                 diagnostics.extend(outcome)
                 flow.add_failed(scanned)
+        start_ready()  # a worker just freed takes a model that waits for nothing in the wave, while it formats
         flow.format_wave(wave, diagnostics)
         for scanned, _ in outcomes:
             flow.done(scanned, diagnostics)
