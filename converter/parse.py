@@ -107,7 +107,8 @@ class LazyPositions(Mapping[cst.CSTNode, CodeRange]):
 
     @functools.cached_property
     def statements(self) -> StatementPositions:
-        return StatementPositions(self.wrapper.module)
+        known = self.source is not None and "\r" not in self.source
+        return StatementPositions(self.wrapper.module, self.statement_starts if known else None)
 
     def __iter__(self) -> Iterator[cst.CSTNode]:
         return iter(self.resolved)
@@ -122,19 +123,25 @@ class StatementPositions:
     A diagnostic needs the position of one node, but PositionProvider prints the whole module to
     give every node's. Here the statement holding the node is printed alone (as a module of that
     one statement, with the module's indentation and newline) and its positions are moved down by
-    the lines the header and the statements before it take, counted in their code. That is what
-    the whole module's printing records for the node, provided that no node object belongs to two
-    top-level statements (or to a statement and the header or footer: the provider keeps the first
-    position of some nodes) and that the statement starts a line. `position` gives None where
-    that is not certain (shared nodes, `\r` newlines, the module node, its header and footer): the
-    caller then resolves the whole module.
+    the lines the header and the statements before it take. That is what the whole module's
+    printing records for the node, provided that no node object belongs to two top-level statements
+    (or to a statement and the header or footer: the provider keeps the first position of some
+    nodes) and that the statement starts a line. `position` gives None where that is not certain
+    (shared nodes, `\r` newlines, the module node, its header and footer): the caller then resolves
+    the whole module.
+
+    The lines before a statement are counted in the code of the header and the statements before
+    it (printing them), or, given `starts` (`statement_starts` of the source the module was parsed
+    from, without `\r` newlines), read off its start there: the whole module's printing puts the
+    statement there, so the shift is that line less the statement's line printed alone.
     """
 
     #: `owners` value of the module node and of header and footer nodes: resolve the whole module
     WHOLE = -1
 
-    def __init__(self, module: cst.Module) -> None:
+    def __init__(self, module: cst.Module, starts: Mapping[int, tuple[int, int]] | None = None) -> None:
         self.module = module
+        self.starts = starts
         self.computed: dict[int, Mapping[cst.CSTNode, CodeRange]] = {}
 
     @functools.cached_property
@@ -178,18 +185,31 @@ class StatementPositions:
         index = owners.get(id(node))
         if index is None:
             raise KeyError(node)
-        if index == self.WHOLE or self.first_lines is None:
+        if index == self.WHOLE:
             return None
+        found = self.alone(index).get(node)
+        shift = self.shift(index)
+        if found is None or shift is None:
+            return None
+        start, end = found.start, found.end
+        return CodeRange(CodePosition(start.line + shift, start.column), CodePosition(end.line + shift, end.column))
+
+    def alone(self, index: int) -> Mapping[cst.CSTNode, CodeRange]:
+        """PositionProvider's positions of the statement at `index` printed alone."""
         if index not in self.computed:
             statement = self.module.body[index]
             alone = self.module.with_changes(header=(), body=(statement,), footer=())
             self.computed[index] = MetadataWrapper(alone, unsafe_skip_copy=True).resolve(PositionProvider)
-        found = self.computed[index].get(node)
-        if found is None:
-            return None
-        shift = self.first_lines[index] - 1
-        start, end = found.start, found.end
-        return CodeRange(CodePosition(start.line + shift, start.column), CodePosition(end.line + shift, end.column))
+        return self.computed[index]
+
+    def shift(self, index: int) -> int | None:
+        """The lines before the code of the statement at `index` in the whole module; None where unsure."""
+        statement = self.module.body[index]
+        start = self.starts.get(id(statement)) if self.starts is not None else None
+        if start is not None:
+            printed = self.alone(index)[statement].start
+            return start[0] - printed.line if start[1] == printed.column == 0 else None
+        return None if self.first_lines is None else self.first_lines[index] - 1
 
 
 def statement_starts(source: str, module: cst.Module) -> dict[int, tuple[int, int]]:

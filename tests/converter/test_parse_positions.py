@@ -6,12 +6,15 @@ Run: python -m pytest tests/converter/test_parse_positions.py -q
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import libcst as cst
 import pytest
 from libcst.metadata import MetadataWrapper, PositionProvider
 
 from converter.names import child_nodes
 from converter.parse import LazyPositions, StatementPositions, statement_starts
+from tests.converter.conftest import REPO_ROOT
 
 SOURCES = [
     '"""Doc."""\nimport os; import sys  # two\n\n\n@decorator\n@other(1)\nclass A:\n    pass\n',
@@ -53,8 +56,26 @@ def test_statement_positions_match_position_provider(source: str) -> None:
     in_statements = all_nodes(*module.body)
     for node in in_statements:
         assert alone.position(node) == (None if "\r" in source else positions[node])
+    with_starts = StatementPositions(module, None if "\r" in source else statement_starts(source, module))
+    for node in in_statements:
+        assert with_starts.position(node) == (None if "\r" in source else positions[node])
     for node in [module, *all_nodes(*module.header, *module.footer)]:
         assert alone.position(node) is None
+
+
+@pytest.mark.parametrize(
+    "path", [*sorted((REPO_ROOT / "modular").glob("modular_*.py"))[:3], REPO_ROOT / "converter" / "parse.py"]
+)
+def test_statement_positions_from_statement_starts_match_position_provider(path: Path) -> None:
+    """Given the statements' starts in the source, the lines before a statement are not counted."""
+    source = path.read_text(encoding="utf-8")
+    module = cst.parse_module(source)
+    positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
+    alone = StatementPositions(module, statement_starts(source, module))
+    assert "first_lines" not in alone.__dict__
+    for node in all_nodes(*module.body):
+        assert alone.position(node) == positions[node]
+    assert "first_lines" not in alone.__dict__
 
 
 def test_statement_positions_leave_header_footer_and_shared_nodes_to_the_provider() -> None:
