@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import ast
 import collections
+import concurrent.futures
 import contextlib
 import copy
 import difflib
@@ -238,6 +239,31 @@ def compare(result: FileResult, theirs: str, ours: str, theirs_formatted: str, o
     )
     result.diff = [line for line in lines if not line.startswith("@@")][2:]
     result.cause = cause_of(their_names, our_names, result)
+
+
+Pending = tuple[FileResult, str, str, tuple[str, str], Path]
+
+
+def compare_each(pending: Sequence[Pending], jobs: int) -> None:
+    """Fill in each (result, theirs, ours, both formatted, modular file) by `compared`, in `jobs` processes."""
+    if jobs > 1 and len(pending) > 1:
+        with concurrent.futures.ProcessPoolExecutor(jobs) as pool:
+            filled = list(pool.map(compared, pending, chunksize=4))
+    else:
+        filled = [compared(item) for item in pending]
+    for (result, theirs, *_), done in zip(pending, filled, strict=True):
+        vars(result).update(vars(done), theirs=theirs)
+
+
+def compared(item: Pending) -> FileResult:
+    """The result of a converted file compared with upstream's, and the deliberate differences that
+    explain it where the ASTs differ; `theirs` left out (the caller has it)."""
+    result, theirs, ours, formatted, modular = item
+    compare(result, theirs, ours, *formatted)
+    if not result.ast:
+        result.deliberate = upstream_flaws(theirs, ours, modular)
+    result.theirs = ""
+    return result
 
 
 def upstream_flaws(theirs: str, ours: str, modular: Path) -> str:
@@ -505,16 +531,18 @@ def run_bench(
     with scratch_context as scratch_dir:
         scratch = scratch_tree(models, Path(scratch_dir))
         modular_files = sorted(path for path in scratch.glob("*/modular_*.py") if not only or path.parent.name in only)
-        convert_start = time.perf_counter()
-        converted, diagnostics = convert_what_converts(modular_files, scratch, jobs, layout=TREE)
-        convert_s = time.perf_counter() - convert_start
-        write_changes(pending_changes(converted, scratch))
-        ours = {file.path: file.text for model in converted for file in model.files}
         theirs = {path: (models / path).read_text(encoding="utf-8") for path in shipped}
-        compare_start = time.perf_counter()
-        both = {("theirs", path): text for path, text in theirs.items()}
-        both.update({("ours", path): text for path, text in ours.items() if path in shipped})
-        formatted = ruff_normalize({f"{side}/{path}": text for (side, path), text in both.items()})
+        with concurrent.futures.ThreadPoolExecutor(1) as background:
+            # Upstream's files do not depend on ours: ruff formats them while we convert.
+            theirs_formatted = background.submit(ruff_normalize, {f"theirs/{p}": text for p, text in theirs.items()})
+            convert_start = time.perf_counter()
+            converted, diagnostics = convert_what_converts(modular_files, scratch, jobs, layout=TREE)
+            convert_s = time.perf_counter() - convert_start
+            write_changes(pending_changes(converted, scratch))
+            ours = {file.path: file.text for model in converted for file in model.files}
+            compare_start = time.perf_counter()
+            formatted = ruff_normalize({f"ours/{path}": text for path, text in ours.items() if path in shipped})
+            formatted.update(theirs_formatted.result())
     by_modular: dict[str, list[Diagnostic]] = collections.defaultdict(list)
 
     def owner(diagnostic: Diagnostic) -> str:
@@ -525,6 +553,7 @@ def run_bench(
         by_modular[owner(diagnostic)].append(diagnostic)
     converted_modular = {model.modular_path for model in converted}
     results = []
+    pending: list[Pending] = []
     for path, modular in sorted(shipped.items()):
         result = FileResult(path, modular, "converted")
         problems = by_modular.get(modular, [])
@@ -545,10 +574,10 @@ def run_bench(
             result.status = "missing"
             result.cause = "file not produced by ours"
         else:
-            compare(result, theirs[path], ours[path], formatted[f"theirs/{path}"], formatted[f"ours/{path}"])
-            if not result.ast:
-                result.deliberate = upstream_flaws(theirs[path], ours[path], models / modular)
+            pair = (formatted[f"theirs/{path}"], formatted[f"ours/{path}"])
+            pending.append((result, theirs[path], ours[path], pair, models / modular))
         results.append(result)
+    compare_each(pending, jobs)
     compare_s = time.perf_counter() - compare_start
     usage_self = resource.getrusage(resource.RUSAGE_SELF)
     usage_children = resource.getrusage(resource.RUSAGE_CHILDREN)
