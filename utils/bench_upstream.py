@@ -33,8 +33,8 @@ import ast
 import collections
 import concurrent.futures
 import contextlib
-import copy
 import difflib
+import gc
 import itertools
 import json
 import os
@@ -222,23 +222,52 @@ def parse(text: str) -> ast.Module | None:
         return None
 
 
-def compare(result: FileResult, theirs: str, ours: str, theirs_formatted: str, ours_formatted: str) -> None:
+@dataclass(frozen=True)
+class Dumped:
+    """A module's AST and the `ast.dump` of each of its top-level statements, dumped once (dumping
+    costs more than parsing): its own dump and `normalized` ones are put together from them."""
+
+    tree: ast.Module
+    dumps: tuple[str, ...]
+
+    @property
+    def dump(self) -> str:
+        """`ast.dump(self.tree)`."""
+        return module_dump(self.dumps)
+
+
+def dumped(text: str) -> Dumped:
+    tree = ast.parse(text)
+    return Dumped(tree, tuple(ast.dump(node) for node in tree.body))
+
+
+def module_dump(dumps: Iterable[str]) -> str:
+    """`ast.dump(ast.Module(body, []))`, given the dumps of the statements of `body`."""
+    return f"Module(body=[{', '.join(dumps)}], type_ignores=[])"
+
+
+def compare(
+    result: FileResult, theirs: str, ours: str, theirs_formatted: str, ours_formatted: str
+) -> tuple[Dumped, Dumped] | None:
+    """Fill in `result`; both files dumped (for `upstream_flaws`), None where one does not parse."""
     result.theirs = theirs
     their_tree, our_tree = parse(theirs), parse(ours)
     if their_tree is None or our_tree is None:
         result.cause = "our output does not parse" if our_tree is None else "upstream file does not parse"
-        return
+        return None
+    their, our = (Dumped(tree, tuple(map(ast.dump, tree.body))) for tree in (their_tree, our_tree))
     their_names, our_names = top_level_names(their_tree), top_level_names(our_tree)
     result.definitions = their_names == our_names
-    result.ast = ast.dump(their_tree) == ast.dump(our_tree)
+    result.ast = their.dump == our.dump
     result.bytes = theirs_formatted == ours_formatted
     if result.bytes:
-        return
+        return their, our
     lines = difflib.unified_diff(
         theirs_formatted.splitlines(), ours_formatted.splitlines(), "upstream", "ours", n=0, lineterm=""
     )
     result.diff = [line for line in lines if not line.startswith("@@")][2:]
     result.cause = cause_of(their_names, our_names, result)
+    return their, our
 
 
 Pending = tuple[FileResult, str, str, tuple[str, str], Path]
@@ -247,7 +276,7 @@ Pending = tuple[FileResult, str, str, tuple[str, str], Path]
 def compare_each(pending: Sequence[Pending], jobs: int) -> None:
     """Fill in each (result, theirs, ours, both formatted, modular file) by `compared`, in `jobs` processes."""
     if jobs > 1 and len(pending) > 1:
-        with concurrent.futures.ProcessPoolExecutor(jobs) as pool:
+        with concurrent.futures.ProcessPoolExecutor(jobs, initializer=gc.disable) as pool:
             filled = list(pool.map(compared, pending, chunksize=4))
     else:
         filled = [compared(item) for item in pending]
@@ -259,18 +288,20 @@ def compared(item: Pending) -> FileResult:
     """The result of a converted file compared with upstream's, and the deliberate differences that
     explain it where the ASTs differ; `theirs` left out (the caller has it)."""
     result, theirs, ours, formatted, modular = item
-    compare(result, theirs, ours, *formatted)
+    both = compare(result, theirs, ours, *formatted)
     if not result.ast:
-        result.deliberate = upstream_flaws(theirs, ours, modular)
+        result.deliberate = upstream_flaws(theirs, ours, modular, both)
     result.theirs = ""
     return result
 
 
-def upstream_flaws(theirs: str, ours: str, modular: Path) -> str:
+def upstream_flaws(theirs: str, ours: str, modular: Path, both: tuple[Dumped, Dumped] | None = None) -> str:
     """The deliberate differences (DROPPED, DECORATED and the MOVERS) that alone explain why
     `ours` differs from `theirs`: their ASTs are equal, imports aside, once upstream's changes are
-    made to ours (or undone in theirs); "" when other differences remain."""
-    their_tree, our_tree = ast.parse(theirs), ast.parse(ours)
+    made to ours (or undone in theirs); "" when other differences remain. `both`: the two files
+    dumped, where `compare` has done it."""
+    their, our = both or (dumped(theirs), dumped(ours))
+    their_tree, our_tree = their.tree, our.tree
     own = set(top_level_names(ast.parse(modular.read_text(encoding="utf-8"))))
     extra = set(top_level_names(our_tree)) - set(top_level_names(their_tree))
     if not extra <= own:
@@ -278,28 +309,47 @@ def upstream_flaws(theirs: str, ours: str, modular: Path) -> str:
     our_methods = {key: node for key, node in methods(our_tree)}
     stripped = {key for key, node in methods(their_tree) if node.decorator_list and key in our_methods}
     stripped = {key for key in stripped if not our_methods[key].decorator_list}
-    target = normalized(their_tree, set(), stripped)
+    target = normalized(their_tree, set(), stripped, their.dumps)
     found = [(DROPPED, bool(extra)), (DECORATED, bool(stripped))]
-    if normalized(our_tree, extra, set()) != target:
-        applicable = [reason for reason, mover in MOVERS.items() if mover(ast.parse(ours))]
-        combinations = (
-            moves for size in range(1, len(applicable) + 1) for moves in itertools.combinations(applicable, size)
+    if normalized(our_tree, extra, set(), our.dumps) != target:
+        alone = {}  # our file with one move made, for each move that changes it
+        for reason, mover in MOVERS.items():
+            tree = ast.parse(ours)
+            if mover(tree):
+                alone[reason] = tree
+        combinations = (moves for size in range(1, len(alone) + 1) for moves in itertools.combinations(alone, size))
+        moves = next(
+            (moves for moves in combinations if upstream_moved(ours, moves, extra, our.dumps, alone) == target), None
         )
-        moves = next((moves for moves in combinations if upstream_moved(ours, moves, extra) == target), None)
         if moves is None:
             return ""
         found += [(reason, reason in moves) for reason in MOVERS]
     return "; ".join(reason for reason, present in found if present)
 
 
-def upstream_moved(ours: str, moves: Sequence[str], dropped: set[str]) -> str:
+def upstream_moved(
+    ours: str,
+    moves: Sequence[str],
+    dropped: set[str],
+    dumps: Sequence[str] | None = None,
+    alone: Mapping[str, ast.Module] | None = None,
+) -> str:
     """`normalized` of our file with upstream's `moves` made (see MOVERS); "" when one of
-    them changes nothing (it does not explain the difference then)."""
-    changed = ast.parse(ours)
-    for reason in moves:
-        if not MOVERS[reason](changed):
-            return ""
-    return normalized(changed, dropped, set())
+    them changes nothing (it does not explain the difference then). `dumps`: those of our
+    file's statements (the moves change classes only); `alone`: our file parsed with one move
+    made, for the moves that change it (each used once)."""
+    if alone is not None and len(moves) == 1 and moves[0] in alone:
+        changed = alone[moves[0]]
+    else:
+        changed = ast.parse(ours)
+        for reason in moves:
+            if not MOVERS[reason](changed):
+                return ""
+    if dumps is not None:
+        dumps = [
+            None if isinstance(node, ast.ClassDef) else dump for node, dump in zip(changed.body, dumps, strict=True)
+        ]
+    return normalized(changed, dropped, set(), dumps)
 
 
 def function_bodies(tree: ast.Module, name: str | None = None) -> list[list[ast.stmt]]:
@@ -440,20 +490,38 @@ def methods(tree: ast.Module) -> list[tuple[tuple[str, str], ast.FunctionDef | a
     ]
 
 
-def normalized(tree: ast.Module, dropped: set[str], undecorated: set[tuple[str, str]]) -> str:
-    """The module's AST without imports, without the top-level `dropped` names, with the
-    `undecorated` methods' decorators removed."""
-    body = []
-    for node in tree.body:
+def normalized(
+    tree: ast.Module,
+    dropped: set[str],
+    undecorated: set[tuple[str, str]],
+    dumps: Sequence[str | None] | None = None,
+) -> str:
+    """The dump of the module's AST without imports, without the top-level `dropped` names, with the
+    `undecorated` methods' decorators removed. `dumps`: the dump of each statement, where known."""
+    parts = []
+    for index, node in enumerate(tree.body):
         if isinstance(node, (ast.Import, ast.ImportFrom)) or set(top_level_names(ast.Module([node], []))) & dropped:
             continue
+        known = dumps[index] if dumps is not None else None
         if isinstance(node, ast.ClassDef) and any(name == node.name for name, _ in undecorated):
-            node = copy.deepcopy(node)
-            for item in node.body:
-                if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)) and (node.name, item.name) in undecorated:
-                    item.decorator_list = []
-        body.append(node)
-    return ast.dump(ast.Module(body, []))
+            known = undecorated_dump(node, undecorated)
+        parts.append(ast.dump(node) if known is None else known)
+    return module_dump(parts)
+
+
+def undecorated_dump(node: ast.ClassDef, undecorated: set[tuple[str, str]]) -> str:
+    """`ast.dump` of the class with the `undecorated` methods' decorators removed: removed for the
+    dump and put back (a deep copy costs more than the dump)."""
+    saved = []
+    for item in node.body:
+        if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)) and (node.name, item.name) in undecorated:
+            saved.append((item, item.decorator_list))
+            item.decorator_list = []
+    try:
+        return ast.dump(node)
+    finally:
+        for item, decorators in saved:
+            item.decorator_list = decorators
 
 
 def cause_of(their_names: Sequence[str], our_names: Sequence[str], result: FileResult) -> str:

@@ -120,3 +120,32 @@ def test_a_repeated_post_init_upstream_runs_once_is_named(bench: ModuleType, tmp
     theirs = "class M(P):\n    def __init__(self, c):\n        super().__init__(c)\n        self.post_init()\n"
     path = modular(tmp_path, "class M:\n    pass\n")
     assert bench.upstream_flaws(theirs, ours, path) == bench.POST_INIT
+
+
+def test_dumps_put_together_from_statements_equal_ast_dump(bench: ModuleType) -> None:
+    """The comparisons dump each statement once and join the dumps: the same text as `ast.dump`."""
+    import ast
+
+    for source in (OURS, THEIRS, (REPO / "utils" / "bench_upstream.py").read_text(encoding="utf-8"), ""):
+        tree = ast.parse(source)
+        dumps = tuple(map(ast.dump, tree.body))
+        assert bench.Dumped(tree, dumps).dump == ast.dump(tree)
+        names = set(bench.top_level_names(tree))
+        dropped = set(sorted(names)[:2])
+        undecorated = {key for key, method in bench.methods(tree) if method.decorator_list}
+        for chosen in (set(), undecorated):
+            assert bench.normalized(tree, dropped, chosen, dumps) == bench.normalized(tree, dropped, chosen)
+        assert dumps == tuple(map(ast.dump, tree.body))  # decorators removed for a dump are put back
+
+
+def test_the_comparison_of_a_file_is_the_same_in_worker_processes(bench: ModuleType, tmp_path: Path) -> None:
+    pending = []
+    for index, (theirs, ours) in enumerate([(THEIRS, OURS), (OURS, OURS), (THEIRS, OURS.replace("scale", "x"))]):
+        result = bench.FileResult(f"x{index}.py", "x/modular_x.py", "converted")
+        pending.append((result, theirs, ours, (theirs, ours), modular(tmp_path)))
+    alone = [bench.FileResult(item[0].path, item[0].modular, "converted") for item in pending]
+    bench.compare_each([(result, *item[1:]) for result, item in zip(alone, pending, strict=True)], jobs=1)
+    bench.compare_each(pending, jobs=2)
+    assert [item[0] for item in pending] == alone
+    assert [result.theirs for result in alone] == [item[1] for item in pending]
+    assert alone[0].deliberate and not alone[2].deliberate
