@@ -22,6 +22,7 @@ import libcst as cst
 
 from converter.diagnostics import ConversionError, Diagnostic
 from converter.layout import REPO, TREE_KINDS, Layout, Library, model_of_stem
+from converter.parse import collection_paused
 from converter.split import KIND_ORDER
 
 GENERATED = "generated"
@@ -195,7 +196,8 @@ def read_base(path: Path, display_path: str) -> str:
 
 def parse_base(path: str, text: str) -> cst.Module:
     try:
-        return cst.parse_module(text)
+        with collection_paused():
+            return cst.parse_module(text)
     except cst.ParserSyntaxError as error:
         fix = "regenerate the base model with python converter/run.py --all"
         message = f"base file does not parse: {error.message}"
