@@ -183,7 +183,8 @@ def check_bound_once(parsed: ParsedModule, imports: Sequence[BaseImport]) -> Ite
         name = getattr(statement, "name", None)
         if isinstance(name, cst.Name) and name.value in first:
             item = first[name.value]
-            message = f"{name.value} is defined here and also imported from generated.{item.model}"
+            line = parsed.position(item.node)[0]
+            message = f"{name.value} is defined here and also imported from the {item.model} model (line {line})"
             fix = f"drop the import, or name the new definition differently from {name.value}"
             yield parsed.diagnostic(statement, "E104", message, fix)
 

@@ -55,7 +55,7 @@ def test_a_name_imported_and_defined_is_e104(inherit: Inherit) -> None:
     source = "from generated.tiny.modeling_tiny import helper\n\n\ndef helper():\n    pass\n"
     line, col, code, message, _ = refusal(inherit, source)
     assert (line, col, code) == (4, 1, "E104")
-    assert message == "helper is defined here and also imported from generated.tiny"
+    assert message == "helper is defined here and also imported from the tiny model (line 1)"
 
 
 def test_a_plain_import_of_a_generated_module_is_e105(inherit: Inherit) -> None:
