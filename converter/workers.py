@@ -13,9 +13,10 @@ equals), instead of a shared queue's next model: models built on the same base g
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import traceback
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 
@@ -43,17 +44,25 @@ def convert_level(
     return outcomes
 
 
-def settle() -> None:
-    """In a worker process, after a model: collect the garbage cycles its conversion left, then
-    exempt what survives from later collections (`gc.freeze`).
+@contextlib.contextmanager
+def collected_once() -> Iterator[None]:
+    """In a worker process, around one model: the cyclic garbage collector off while it converts,
+    then one collection of the garbage cycles it left, and what survives exempt from later
+    collections (`gc.freeze`).
 
     The base trees a worker's loader keeps are millions of objects without reference cycles, and
     CPython's full collections walked all of them again every few models: a third of a worker's
-    CPU on the upstream corpus. Frozen objects are still freed as soon as nothing refers to them.
-    Not in the main process, whose objects are the caller's too (and whose first full collection
-    in a large process costs more than a small run saves)."""
-    gc.collect()
-    gc.freeze()
+    CPU on the upstream corpus; the young objects of one model (its trees, its scope analyses) were
+    walked again at every collection of their generation. Frozen objects are still freed as soon as
+    nothing refers to them. Not in the main process, whose objects are the caller's too (and whose
+    first full collection in a large process costs more than a small run saves)."""
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.collect()
+        gc.freeze()
+        gc.enable()
 
 
 class WorkerPool:
@@ -133,6 +142,5 @@ def convert_in_worker(
     key = f"{layout.name}:{repo_root}"
     loader = _LOADERS.get(key) or _LOADERS.setdefault(key, BaseLoader(repo_root, layout=layout))
     loader.add_texts(texts)
-    outcome = parse_and_attempt(convert, scanned, loader)
-    settle()
-    return outcome
+    with collected_once():
+        return parse_and_attempt(convert, scanned, loader)
