@@ -27,6 +27,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, wait
 from converter.bases import BaseLoader
 from converter.diagnostics import Diagnostic
 from converter.emit import EmittedModel
+from converter.parse import collection_paused
 from converter.scan import ScannedModule
 from converter.workers import Converter, Outcome, WorkerPool
 
@@ -169,7 +170,8 @@ def formats_alone(model: EmittedModel, own: str, directories: set[str] | None) -
     others = directories - {own}
     for file in model.files:
         try:
-            tree = ast.parse(file.text)
+            with collection_paused():  # a tree without cycles (see parse.collection_paused)
+                tree = ast.parse(file.text)
         except SyntaxError:
             return False
         for node in ast.walk(tree):

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from converter.diagnostics import ConversionError, Diagnostic
 from converter.emit import EmittedModel
-from converter.parse import make_diagnostic
+from converter.parse import collection_paused, make_diagnostic
 
 COMMON_ARGS = ("--isolated", "--no-cache", "--line-length", "119", "--target-version", "py311")
 CHECK_ARGS = (
@@ -124,7 +124,8 @@ def ruff_failure(path: str, message: str) -> ConversionError:
 def check_parses(path: str, text: str) -> Diagnostic | None:
     """E090 when formatted output is not valid Python (ast.parse only parses, never runs)."""
     try:
-        ast.parse(text, filename=path)
+        with collection_paused():  # a tree without cycles (see parse.collection_paused)
+            ast.parse(text, filename=path)
     except SyntaxError as error:
         fix = "report this converter bug with the modular file that triggers it"
         message = f"formatted output does not parse: {error.msg}"
