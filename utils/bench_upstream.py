@@ -168,9 +168,10 @@ def unpack_models(wheel: Path, cache: Path) -> Path:
 def scratch_tree(models: Path, scratch_dir: Path) -> Path:
     """A copy of `models` at `<scratch_dir>/models` (the converter writes beside the modular files),
     with the rest of the library package linked beside it, not copied (the converter only reads
-    it): `<scratch_dir>` stands for `transformers/`, where the tree's relative imports lead."""
+    it): `<scratch_dir>` stands for `transformers/`, where the tree's relative imports lead. Caches a
+    tool may have left in the unpacked wheel (`.ruff_cache`, `__pycache__`) are not copied."""
     scratch = scratch_dir / "models"
-    shutil.copytree(models, scratch)
+    shutil.copytree(models, scratch, ignore=shutil.ignore_patterns(".ruff_cache", "__pycache__"))
     for entry in sorted(models.parent.iterdir()):
         if entry.name != "models":
             (scratch_dir / entry.name).symlink_to(entry, target_is_directory=entry.is_dir())
