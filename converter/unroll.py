@@ -80,13 +80,18 @@ def super_method(call: cst.Call) -> str | None:
 
 
 class FindSuperCalls(cst.CSTVisitor):
-    """Calls to a base-class method through super(), with their nesting depth inside the statement."""
+    """Calls to a base-class method through super(), with their nesting depth inside the statement,
+    and the names of those read without a call; `methods` are the names looked for."""
 
-    def __init__(self, methods: Mapping[str, cst.FunctionDef]) -> None:
+    def __init__(self, methods: Mapping[str, object]) -> None:
         self.methods = methods
         self.depth = 0
         self.calls: list[tuple[cst.Call, int]] = []
-        self.references = 0
+        self.referenced: list[str] = []  # methods read as `super().name`, not called
+
+    @property
+    def references(self) -> int:
+        return len(self.referenced)
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         self.depth += 1
@@ -105,8 +110,9 @@ class FindSuperCalls(cst.CSTVisitor):
             self.calls.append((node, self.depth))
 
     def visit_Attribute(self, node: cst.Attribute) -> None:
-        if isinstance(node.value, cst.Call) and super_method(cst.Call(func=node)) in self.methods:
-            self.references += 1
+        name = super_method(cst.Call(func=node)) if isinstance(node.value, cst.Call) else None
+        if name in self.methods:
+            self.referenced.append(name)
 
 
 def unroll_method(function: cst.FunctionDef, override: Override) -> cst.FunctionDef:
@@ -174,9 +180,9 @@ def inline_property_reads(
 ) -> cst.BaseStatement:
     """`statement` with its reads of the base properties in `getters` replaced (see readable_properties);
     the very node when it reads none."""
-    finder = FindReferences(getters)
+    finder = FindSuperCalls(getters)
     read_visit(statement, finder)
-    return statement.visit(InlinePropertyReads(getters)) if finder.names else statement
+    return statement.visit(InlinePropertyReads(getters)) if finder.referenced else statement
 
 
 def property_getter(base: cst.FunctionDef) -> cst.BaseExpression | None:
@@ -242,9 +248,9 @@ def unreadable_reference(
     statement: cst.BaseStatement, override: Override, getters: Mapping[str, cst.BaseExpression] | None
 ) -> tuple[str, str]:
     """(why, fix) for a `super().name` read that cannot be replaced (see readable_properties)."""
-    finder = FindReferences(override.base_methods)
+    finder = FindSuperCalls(override.base_methods)
     read_visit(statement, finder)
-    name = next((name for name in finder.names if name not in (getters or {})), finder.names[0])
+    name = next((name for name in finder.referenced if name not in (getters or {})), finder.referenced[0])
     base = override.base_methods.get(name)
     if base is None or property_getter(base) is None:
         why = "it is referenced without being called"
@@ -258,19 +264,6 @@ def unreadable_reference(
         "otherwise, or the property reads a module-level name this method binds locally)",
         "read it in the method body itself, as `self`, without shadowing the names it reads",
     )
-
-
-class FindReferences(cst.CSTVisitor):
-    """The names of base methods read through `super().name` without a call."""
-
-    def __init__(self, methods: Mapping[str, cst.FunctionDef]) -> None:
-        self.methods = methods
-        self.names: list[str] = []
-
-    def visit_Attribute(self, node: cst.Attribute) -> None:
-        name = super_method(cst.Call(func=node)) if isinstance(node.value, cst.Call) else None
-        if name in self.methods:
-            self.names.append(name)
 
 
 def check_no_more_calls(

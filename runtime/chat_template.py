@@ -122,6 +122,26 @@ def template_variables(template: str) -> frozenset[str]:
     return frozenset(jinja2.meta.find_undeclared_variables(environment.parse(template)))
 
 
+def select_chat_template(templates: str | dict[str, str] | None, chat_template: str | None, owner: str) -> str:
+    """The template to render: `chat_template` itself, or the one of this name among a tokenizer's
+    or processor's (`owner`) `templates`, else their own (its "default" one when it has several)."""
+    if isinstance(templates, dict):
+        if chat_template is not None:
+            return templates.get(chat_template, chat_template)
+        if "default" not in templates:
+            raise ValueError(
+                "This model has multiple chat templates with no default specified! Please either pass a chat "
+                "template or the name of the template you wish to use to the `chat_template` argument. "
+                f"Available template names are {sorted(templates)}."
+            )
+        return templates["default"]
+    if chat_template is not None:
+        return chat_template
+    if templates is None:
+        raise ValueError(f"this {owner} has no chat template; pass chat_template=...")
+    return templates
+
+
 def normalize_conversations(
     conversation: list[dict[str, Any]] | list[list[dict[str, Any]]],
 ) -> tuple[list[list[dict[str, Any]]], bool]:

@@ -34,6 +34,7 @@ from runtime.chat_template import (
     assistant_mask_from_offsets,
     normalize_conversations,
     render_conversations,
+    select_chat_template,
     template_variables,
 )
 from runtime.hub import read_json_file, resolve_file
@@ -201,17 +202,7 @@ class ProcessorMixin:
 
     def resolve_chat_template(self, chat_template: str | None = None) -> str:
         """`chat_template` itself or the one of this name, else the processor's own."""
-        templates = self.chat_template
-        if isinstance(templates, dict):
-            if chat_template is not None:
-                return templates.get(chat_template, chat_template)
-            if "default" not in templates:
-                raise ValueError(f"this processor has several chat templates {sorted(templates)}; pass chat_template=")
-            return templates["default"]
-        template = chat_template or templates
-        if template is None:
-            raise ValueError("this processor has no chat template; pass chat_template=...")
-        return template
+        return select_chat_template(self.chat_template, chat_template, "processor")
 
     def tokenize_prompts(self, prompts: list[TrackedText], **text_kwargs: Any) -> dict[str, Any]:
         """The tokenizer's output on the expanded prompts. With `return_tracked_prompts=True` (what

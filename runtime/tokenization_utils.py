@@ -28,6 +28,7 @@ from runtime.chat_template import (
     assistant_mask_from_char_to_token,
     normalize_conversations,
     render_conversations,
+    select_chat_template,
 )
 from runtime.hub import read_json_file, resolve_file
 from runtime.image_processing_utils import BatchFeature
@@ -256,22 +257,7 @@ class Tokenizer:
     def get_chat_template(self, chat_template: str | None = None) -> str:
         """The template to render: `chat_template` itself, or the one of this name, or the tokenizer's
         (its "default" one when it has several)."""
-        templates = self.chat_template
-        if isinstance(templates, dict):
-            if chat_template is not None:
-                return templates.get(chat_template, chat_template)
-            if "default" not in templates:
-                raise ValueError(
-                    "This model has multiple chat templates with no default specified! Please either pass a chat "
-                    "template or the name of the template you wish to use to the `chat_template` argument. "
-                    f"Available template names are {sorted(templates)}."
-                )
-            return templates["default"]
-        if chat_template is not None:
-            return chat_template
-        if templates is None:
-            raise ValueError("this tokenizer has no chat template; pass chat_template=...")
-        return templates
+        return select_chat_template(self.chat_template, chat_template, "tokenizer")
 
     def apply_chat_template(
         self,
