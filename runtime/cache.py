@@ -121,7 +121,9 @@ def _layer_types(config: PretrainedConfig) -> list[str]:
 class DynamicCache(Cache):
     """One layer cache per decoder layer: sliding-window layers where the config says so.
 
-    `reserve` pre-sizes full-attention buffers (e.g. prompt + max_new_tokens) to avoid regrowth.
+    `reserve` pre-sizes full-attention buffers to avoid early regrowth. It is allocated at the first
+    update whatever is then stored, so keep it modest (generate reserves at most 256 new tokens):
+    the buffers double as they fill, so memory follows the tokens actually stored.
     """
 
     def __init__(self, config: PretrainedConfig | None = None, reserve: int = 0) -> None:

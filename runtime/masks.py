@@ -7,7 +7,8 @@ absolute positions of a step and returns a boolean mask (B, 1, Tq, Tk), True = a
     mask = build_attention_mask(and_masks(causal(), sliding_window(4096)), q_positions, kv_positions)
 
 `create_causal_mask` is what models call: it reads the 2D padding mask, the cache and the
-backend, and returns None when the backend can apply plain causal attention by itself.
+backend, and returns None when the backend can apply plain causal attention by itself. A padding
+mask of the wrong shape raises `GenerationError` naming `attention_mask`, not an index error.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import torch
+
+from runtime.generation import GenerationError
 
 if TYPE_CHECKING:
     from runtime.cache import Cache
@@ -67,6 +70,23 @@ def build_attention_mask(
     return mask.unsqueeze(1)
 
 
+def check_padding_mask(attention_mask: object, batch_size: int, length: int) -> None:
+    """A model step's `attention_mask` must be None or a (batch_size, >= length) tensor: one entry per
+    cached and new token (longer is allowed, as transformers allows; the tail is unused). Raises
+    `GenerationError` naming it instead of an index error deep in mask building (on a GPU, a
+    device-side assert)."""
+    if attention_mask is None:
+        return
+    if not isinstance(attention_mask, torch.Tensor):
+        raise GenerationError(f"attention_mask must be a tensor, got {type(attention_mask).__name__}")
+    shape = tuple(attention_mask.shape)
+    if len(shape) != 2 or shape[0] != batch_size or shape[1] < length:
+        raise GenerationError(
+            f"attention_mask must be a 2-D padding mask of shape ({batch_size}, {length}): one entry per "
+            f"cached and new token; got {shape}"
+        )
+
+
 def create_causal_mask(
     config: PretrainedConfig,
     inputs_embeds: torch.Tensor,
@@ -86,6 +106,7 @@ def create_causal_mask(
     kv_len, kv_offset = (past_len + q_len, 0)
     if past_key_values is not None:
         kv_len, kv_offset = past_key_values.get_mask_sizes(q_len, layer_idx)
+    check_padding_mask(attention_mask, batch_size, kv_offset + kv_len)
     has_padding = attention_mask is not None and not bool(attention_mask.all())
     window_cuts = sliding_window_size is not None and past_len + q_len > sliding_window_size
     plain = not has_padding and not window_cuts and (past_len == 0 or q_len == 1)
