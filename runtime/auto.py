@@ -11,12 +11,13 @@ Packages elsewhere (tests, plug-ins) call `register_package(model_type, "dotted.
 from __future__ import annotations
 
 import importlib
-import json
 import os
+import re
 from types import ModuleType
 from typing import Any
 
-from runtime.configuration_utils import CONFIG_NAME, PretrainedConfig
+from runtime.configuration_utils import CONFIG_NAME, ConfigError, PretrainedConfig, short_repr
+from runtime.hub import load_json_object, resolve_file
 
 _PACKAGES: dict[str, str] = {}
 
@@ -26,13 +27,20 @@ def register_package(model_type: str, package: str) -> None:
     _PACKAGES[model_type] = package
 
 
-def _package(model_type: str) -> ModuleType:
+def _package(model_type: object) -> ModuleType:
+    """The package registered for `model_type`; `ConfigError` for anything not a known model type.
+
+    A model_type comes from config.json: only a plain name ('llama', 'siglip_vision_model') may
+    pick a package, so a file can never make the registry import a module of its choosing.
+    """
+    if not isinstance(model_type, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]{0,99}", model_type):
+        raise ConfigError(f"unknown model_type {short_repr(model_type)}: not a model type name")
     name = _PACKAGES.get(model_type, f"generated.{model_type.replace('-', '_')}")
     try:
         return importlib.import_module(name)
     except ModuleNotFoundError as error:
         if error.name is not None and name.startswith(error.name):
-            raise ValueError(f"unknown model_type {model_type!r}: no package {name!r}") from error
+            raise ConfigError(f"unknown model_type {model_type!r}: no package {name!r}") from error
         raise
 
 
@@ -44,7 +52,7 @@ def _exported(model_type: str, suffix: str, base: type) -> type:
             if suffix == "Model" and name.endswith("PreTrainedModel"):
                 continue
             return obj
-    raise ValueError(f"model_type {model_type!r} ({module.__name__}) exports no *{suffix} class")
+    raise ConfigError(f"model_type {model_type!r} ({module.__name__}) exports no *{suffix} class")
 
 
 class AutoConfig:
@@ -53,18 +61,20 @@ class AutoConfig:
         return _exported(model_type, "Config", PretrainedConfig)
 
     @classmethod
-    def for_model(cls, model_type: str, **kwargs: Any) -> PretrainedConfig:
+    def for_model(cls, model_type: str, /, **kwargs: Any) -> PretrainedConfig:
         return cls.config_class(model_type)(**kwargs)
 
     @classmethod
     def from_pretrained(cls, path_or_repo_id: str | os.PathLike, **hub_kwargs: Any) -> PretrainedConfig:
-        from runtime.hub import resolve_file
-
         path = resolve_file(path_or_repo_id, CONFIG_NAME, **hub_kwargs)
-        model_type = json.loads(open(path, encoding="utf-8").read()).get("model_type")
+        model_type = load_json_object(path, error=ConfigError).get("model_type")
         if not model_type:
-            raise ValueError(f"{path}: no 'model_type' key, cannot pick a config class")
-        return cls.config_class(model_type).from_json_file(path)
+            raise ConfigError(f"{path}: no 'model_type' key, cannot pick a config class")
+        try:
+            config_class = cls.config_class(model_type)
+        except ConfigError as error:
+            raise ConfigError(f"{path}: {error}") from error
+        return config_class.from_json_file(path)
 
 
 class _AutoModelBase:

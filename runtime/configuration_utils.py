@@ -12,9 +12,12 @@ dataclass does, and derives dependent defaults in one place, `derive()`:
             if self.head_dim is None:
                 self.head_dim = self.hidden_size // 4
 
-Construction checks every value against its annotation and raises `ValueError` quoting the field
-and the value. Keys a config.json carries that the class does not declare are kept (in
-`extra_fields`) and written back, so a file written by `transformers` round-trips.
+Construction checks every value against its annotation, and every well-known size field against
+generous bounds (runtime/config_limits.py), before `derive()` computes with them; any problem
+raises `ConfigError` (a `ValueError`) quoting the field and a short form of the value, and, for a
+config read from a file, naming the file. Keys a config.json carries that the class does not
+declare are kept (in `extra_fields`) and written back, so a file written by `transformers`
+round-trips.
 """
 
 from __future__ import annotations
@@ -27,7 +30,18 @@ import typing
 from pathlib import Path
 from typing import Any, ClassVar, Union
 
+from runtime.config_limits import ConfigError, size_problems
+
 CONFIG_NAME = "config.json"
+
+
+def short_repr(value: Any, limit: int = 60) -> str:
+    """A repr cut to `limit` characters, so a hostile value cannot flood a message."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**30:
+        return f"<an integer of {abs(value).bit_length()} bits>"
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
 
 # Keys transformers writes that describe the file rather than the architecture.
 _BOOKKEEPING_KEYS = ("transformers_version",)
@@ -124,7 +138,7 @@ class PretrainedConfig:
                 setattr(cls, name, _removed_field(cls.__name__, name))
         cls._fields = fields
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, /, **kwargs: Any) -> None:  # positional-only: a config.json key "self" is just a key
         kwargs.pop("model_type", None)
         for key in _BOOKKEEPING_KEYS:
             kwargs.pop(key, None)
@@ -138,18 +152,48 @@ class PretrainedConfig:
             default = copy.deepcopy(getattr(type(self), name, None))
             setattr(self, name, kwargs.pop(name, default))
         self.extra_fields: dict[str, Any] = dict(kwargs)
+        self.check_types()  # before derive(), which computes with the values
+        self.check_sizes()
         if self._attn_implementation is not None:
             self.set_attn_implementation(self._attn_implementation)
+        self._set_labels()
+        self._derive_and_validate()
+
+    def _derive_and_validate(self) -> None:
+        """derive(), then check the result. derive() and validate() are model code computing with
+        values from a file: whatever they trip on is a bad config, and is reported as one."""
+        try:
+            self.derive()
+            self.check_types()
+            self.check_sizes()
+            self.validate()
+        except ConfigError:
+            raise
+        except (
+            ValueError,
+            TypeError,
+            KeyError,
+            AttributeError,
+            IndexError,
+            ZeroDivisionError,
+            OverflowError,
+        ) as error:
+            raise ConfigError(f"{type(self).__name__}: {str(error)[:300]}") from error
+
+    def _set_labels(self) -> None:
+        """id2label from num_labels, or num_labels from id2label (keys are label indices)."""
         if self.num_labels and self.id2label is None:
             self.id2label = {i: f"LABEL_{i}" for i in range(self.num_labels)}
         if self.id2label is not None:
-            self.id2label = {int(k): v for k, v in self.id2label.items()}
+            try:
+                self.id2label = {int(k): v for k, v in self.id2label.items()}
+            except ValueError:
+                raise ConfigError(f"{type(self).__name__}: id2label keys must be label indices (integers)") from None
             self.num_labels = len(self.id2label)
-            self.label2id = self.label2id or {v: k for k, v in self.id2label.items()}
-        self.check_types()  # before derive(), which computes with the values
-        self.derive()
-        self.check_types()
-        self.validate()
+            try:
+                self.label2id = self.label2id or {v: k for k, v in self.id2label.items()}
+            except TypeError:  # a label that is a list or a dict cannot be a key
+                raise ConfigError(f"{type(self).__name__}: id2label values must be label names") from None
 
     # -- hooks for subclasses -------------------------------------------------------------
     def derive(self) -> None:
@@ -171,14 +215,20 @@ class PretrainedConfig:
 
     # -- typing ---------------------------------------------------------------------------
     def check_types(self) -> None:
-        """Raise `ValueError` for every field whose value does not match its annotation."""
+        """Raise `ConfigError` for every field whose value does not match its annotation."""
         wrong = [
-            f"{name}={getattr(self, name)!r} (expected {_type_name(annotation)})"
+            f"{name}={short_repr(getattr(self, name))} (expected {_type_name(annotation)})"
             for name, annotation in self._fields.items()
             if not _matches(getattr(self, name), annotation)
         ]
         if wrong:
-            raise ValueError(f"{type(self).__name__}: wrong type for " + ", ".join(wrong))
+            raise ConfigError(f"{type(self).__name__}: wrong type for " + ", ".join(wrong[:10]))
+
+    def check_sizes(self, *, recursive: bool = False) -> None:
+        """Raise `ConfigError` for size fields out of range (see runtime/config_limits.py)."""
+        problems = size_problems(self, recursive=recursive)
+        if problems:
+            raise ConfigError(f"{type(self).__name__}: " + "; ".join(problems[:10]))
 
     def __getattr__(self, name: str) -> Any:
         # Only reached when normal lookup fails: expose extra config.json keys as attributes.
@@ -201,11 +251,14 @@ class PretrainedConfig:
         data = dict(value) if value is not None else dict(cls.sub_config_defaults.get(name, {}))
         spec = cls.sub_configs[name]
         model_type = data.pop("model_type", None)
-        if isinstance(spec, type):
-            return spec(**data)
+        if model_type is not None and not isinstance(model_type, str):
+            raise ConfigError(f"{cls.__name__}: {name}.model_type must be a string, got {type(model_type).__name__}")
         from runtime.auto import AutoConfig
 
-        return AutoConfig.for_model(model_type or spec, **data)
+        try:
+            return spec(**data) if isinstance(spec, type) else AutoConfig.for_model(model_type or spec, **data)
+        except ValueError as error:  # say which sub-config: a text_config and a vision_config share field names
+            raise ConfigError(f"{cls.__name__}.{name}: {error}") from error
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], **overrides: Any) -> PretrainedConfig:
@@ -232,25 +285,35 @@ class PretrainedConfig:
 
     @classmethod
     def from_json_file(cls, json_file: str | os.PathLike) -> PretrainedConfig:
-        try:
-            data = json.loads(Path(json_file).read_text(encoding="utf-8"))
-        except json.JSONDecodeError as error:
-            raise ValueError(f"{json_file}: not valid JSON ({error})") from error
-        if not isinstance(data, dict):
-            raise ValueError(f"{json_file}: expected a JSON object, got {type(data).__name__}")
+        """The config stored in `json_file`; `ConfigError` naming the file for any problem in it."""
+        from runtime.hub import load_json_object
+
+        data = load_json_object(Path(json_file), error=ConfigError)
         file_type = data.get("model_type")
+        if file_type is not None and not isinstance(file_type, str):
+            raise ConfigError(f"{json_file}: model_type must be a string, got {type(file_type).__name__}")
         if cls.model_type and file_type and file_type != cls.model_type:
-            raise ValueError(f"{json_file}: model_type={file_type!r} but {cls.__name__} expects {cls.model_type!r}")
+            raise ConfigError(
+                f"{json_file}: model_type={short_repr(file_type)} but {cls.__name__} expects {cls.model_type!r}"
+            )
         try:
-            return cls.from_dict(data)
+            config = cls.from_dict(data)
+        except RecursionError:  # sub-configs nested in sub-configs, without end
+            raise ConfigError(f"{json_file}: sub-configs nested too deeply") from None
         except ValueError as error:
-            raise ValueError(f"{json_file}: {error}") from error
+            raise ConfigError(f"{json_file}: {error}") from error
+        config._source_file = str(json_file)
+        return config
 
     @classmethod
     def from_pretrained(cls, path_or_repo_id: str | os.PathLike, **hub_kwargs: Any) -> PretrainedConfig:
         from runtime.hub import resolve_file
 
         return cls.from_json_file(resolve_file(path_or_repo_id, CONFIG_NAME, **hub_kwargs))
+
+    def describe_source(self) -> str:
+        """The config.json this config was read from, or the class name: the start of a message."""
+        return self.__dict__.get("_source_file") or type(self).__name__
 
     def get_text_config(self) -> PretrainedConfig:
         return getattr(self, "text_config", None) or self

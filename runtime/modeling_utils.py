@@ -5,9 +5,15 @@
 
 Loading builds the model with its parameters on the `meta` device (no memory, no random init),
 then reads each tensor from the safetensors file(s) straight into its final storage, so the
-peak is about one copy of the weights. Checkpoints with missing, unexpected or mis-shaped tensors
-raise one `CheckpointError` naming all of them; `strict=False` reports them instead. Only
-safetensors is read: pickle checkpoints (`pytorch_model.bin`) are refused.
+peak is about one copy of the weights. Checkpoints with missing, unexpected, mis-shaped tensors
+or tensors of another kind of dtype (an integer where the model has a float) raise one
+`CheckpointError` naming them (the first 20 of each kind); `strict=False` reports them instead.
+Only safetensors is read: pickle checkpoints (`pytorch_model.bin`) are refused. Files come only
+from inside the checkpoint folder (runtime/checkpoint_files.py, runtime/hub.py).
+
+Before any module is built (and before any weights are fetched) the config must be buildable:
+sizes in range and a model that fits in memory (runtime/config_limits.py), a known activation
+and attention backend; otherwise a `ConfigError` names the config file and the field.
 """
 
 from __future__ import annotations
@@ -28,17 +34,13 @@ from safetensors.torch import save_file
 from torch import nn
 
 from runtime.attention import check_attn_implementation
-from runtime.configuration_utils import PretrainedConfig
-from runtime.hub import resolve_file
-from runtime.safetensors_io import SafetensorsFile, TensorInfo
+from runtime.checkpoint_files import WEIGHTS_INDEX_NAME, WEIGHTS_NAME, checkpoint_files
+from runtime.config_limits import check_buildable
+from runtime.configuration_utils import ConfigError, PretrainedConfig
+from runtime.safetensors_io import CheckpointError, SafetensorsFile, TensorInfo, short
 
-WEIGHTS_NAME = "model.safetensors"
-WEIGHTS_INDEX_NAME = "model.safetensors.index.json"
 _STATE = threading.local()
-
-
-class CheckpointError(ValueError):
-    """A checkpoint that does not fit the model; the message lists every problem."""
+MAX_LISTED = 20  # names an error lists before "... and N more"
 
 
 _INIT_FUNCTIONS = (
@@ -149,16 +151,43 @@ def parse_size(size: int | str) -> int:
 
 
 def _to_dtype(dtype: torch.dtype | str | None, config: PretrainedConfig) -> torch.dtype:
+    """The floating dtype to build in; `ValueError` for anything else (an int dtype would
+    silently truncate every weight)."""
     if dtype is None:
         return torch.float32
-    if dtype == "auto":
-        dtype = config.dtype or "float32"
+    where, error = "dtype", ValueError
+    if dtype == "auto":  # then the config's dtype is what is wrong
+        dtype, where, error = config.dtype or "float32", f"{config.describe_source()}: dtype", ConfigError
     if isinstance(dtype, str):
         resolved = getattr(torch, dtype.removeprefix("torch."), None)
         if not isinstance(resolved, torch.dtype):
-            raise ValueError(f"dtype={dtype!r} is not a torch dtype name")
-        return resolved
+            raise error(f"{where}={short(dtype)} is not a torch dtype name")
+        dtype = resolved
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point or dtype.itemsize < 2:
+        raise error(f"{where}={short(dtype)}: expected a floating dtype of 16 bits or more (float32, bfloat16, ...)")
     return dtype
+
+
+def _kind(dtype: torch.dtype) -> str:
+    """What a value of `dtype` means: loading converts within a kind (float to float), never across."""
+    if dtype == torch.bool:
+        return "bool"
+    if dtype.is_complex:
+        return "complex"
+    if dtype.is_floating_point:
+        return "float" if dtype.itemsize > 1 or "float8" in str(dtype) else "packed float"
+    return "integer"
+
+
+def _plain(name: str) -> str:
+    """A tensor name as it is, or a short repr when it is long or holds unprintable characters."""
+    return name if len(name) <= 100 and name.isprintable() else short(name, 100)
+
+
+def listed(names: list[str]) -> str:
+    """`names` joined, the first MAX_LISTED of them, then '... and N more': messages stay short."""
+    shown = ", ".join(names[:MAX_LISTED])
+    return shown + (f", ... and {len(names) - MAX_LISTED} more" if len(names) > MAX_LISTED else "")
 
 
 class PreTrainedModel(nn.Module):
@@ -174,6 +203,7 @@ class PreTrainedModel(nn.Module):
 
     def __init__(self, config: PretrainedConfig) -> None:
         super().__init__()
+        check_buildable(config, torch.get_default_dtype().itemsize)
         if config._attn_implementation is None:
             config._attn_implementation = self.default_attn_implementation
         self.config = config
@@ -254,7 +284,7 @@ class PreTrainedModel(nn.Module):
         if attn_implementation is not None:
             config.set_attn_implementation(check_attn_implementation(attn_implementation))
         with _default_dtype(torch.get_default_dtype() if dtype is None else _to_dtype(dtype, config)):
-            return cls(config)
+            return cls._build(config)
 
     @classmethod
     def from_pretrained(
@@ -275,9 +305,10 @@ class PreTrainedModel(nn.Module):
         if attn_implementation is not None:
             config.set_attn_implementation(check_attn_implementation(attn_implementation))
         target_dtype = _to_dtype(dtype, config)
+        check_buildable(config, target_dtype.itemsize)  # before fetching weights that could never be used
         files = checkpoint_files(path_or_repo_id, hub_kwargs)
         with _parameters_on_meta(), _default_dtype(target_dtype):
-            model = cls(config)
+            model = cls._build(config)
         plan, report = model._plan_loading(files)
         if strict and any(report.values()):
             raise CheckpointError(model._describe(report))  # from the headers, before reading any data
@@ -285,16 +316,37 @@ class PreTrainedModel(nn.Module):
         model._settle(report, target_dtype)
         return model.eval()
 
-    # -- loading ------------------------------------------------------------------------------
-    def _expected_tensors(self) -> dict[str, tuple[int, ...]]:
-        """Checkpoint name -> shape of every parameter and persistent buffer."""
-        shapes = {name: tuple(p.shape) for name, p in self.named_parameters(remove_duplicate=False)}
-        shapes.update(
-            (name, tuple(b.shape)) for name, b in self.state_dict(keep_vars=True).items() if name not in shapes
-        )
-        return shapes
+    @classmethod
+    def _build(cls, config: PretrainedConfig) -> PreTrainedModel:
+        """`cls(config)`; whatever the model code trips on while building (an unknown activation,
+        a rope parameter of the wrong type, an allocation that fails) is the config's fault and
+        becomes a `ConfigError` naming the config file."""
+        try:
+            return cls(config)
+        except (ConfigError, CheckpointError):
+            raise
+        except (
+            ValueError,
+            TypeError,
+            KeyError,
+            AttributeError,
+            IndexError,
+            ZeroDivisionError,
+            OverflowError,
+        ) as error:
+            detail = f"{type(error).__name__}: {str(error)[:120]}"
+        except RuntimeError as error:  # torch's own, e.g. an allocation that fails
+            detail = f"RuntimeError: {str(error)[:120]}"
+        raise ConfigError(f"{config.describe_source()}: cannot build {cls.__name__} from this config ({detail})")
 
-    def _model_name(self, name: str, expected: dict[str, tuple[int, ...]]) -> str | None:
+    # -- loading ------------------------------------------------------------------------------
+    def _expected_tensors(self) -> dict[str, torch.Tensor]:
+        """Checkpoint name -> every parameter (on meta while loading) and persistent buffer."""
+        tensors = dict(self.named_parameters(remove_duplicate=False))
+        tensors.update((name, b) for name, b in self.state_dict(keep_vars=True).items() if name not in tensors)
+        return tensors
+
+    def _model_name(self, name: str, expected: dict[str, torch.Tensor]) -> str | None:
         """The model's name for a checkpoint tensor; a head checkpoint loads into its base model
         and a base checkpoint into a head, through `base_model_prefix`."""
         if name in expected:
@@ -305,40 +357,62 @@ class PreTrainedModel(nn.Module):
         return prefix + name if prefix + name in expected else None
 
     def _plan_loading(self, files: list[Path]) -> tuple[list[LoadStep], dict[str, list[str]]]:
-        """Match every checkpoint tensor to the model from the file headers alone."""
+        """Match every checkpoint tensor to the model from the file headers alone.
+
+        A tensor whose shape or kind of dtype (float, integer, bool, ...) differs from the model's
+        is mismatched: loading converts float to float only. A model tensor given twice (in two
+        shards, or under its own and its prefixed name) is refused outright.
+        """
         expected, ties = self._expected_tensors(), self._ties()
         plan: list[LoadStep] = []
         report: dict[str, list[str]] = {"missing": [], "unexpected": [], "mismatched": []}
-        seen: set[str] = set()
+        given: dict[str, str] = {}  # model name -> "file: key" that gives it
         for path in files:
             with SafetensorsFile(path) as checkpoint:
                 infos = dict(checkpoint.tensors)
-            # a base model read from a head checkpoint skips the head's own tensors (e.g. lm_head)
-            prefix = self.base_model_prefix + "."
-            head_checkpoint = not hasattr(self, self.base_model_prefix) and any(k.startswith(prefix) for k in infos)
+            skip_head = self._skips_head_tensors(infos)
             for key in sorted(infos):
                 name = self._model_name(key, expected)
                 if name is None:
-                    ignored = self._keys_to_ignore_on_load_unexpected
-                    if not (head_checkpoint and not key.startswith(prefix)) and not any(
-                        re.search(p, key) for p in ignored
-                    ):
-                        report["unexpected"].append(key)
+                    if self._reports_unexpected(key, skip_head):
+                        report["unexpected"].append(_plain(key))
                     continue
-                seen.add(name)
+                if name in given:
+                    raise CheckpointError(f"{path}: tensor {short(key)} gives {name!r} again (also in {given[name]})")
+                given[name] = f"{path.name}: {short(key)}"
                 if name in ties:
                     continue  # the tied target follows its source
-                if infos[key].shape != expected[name]:
-                    report["mismatched"].append(f"{key}: checkpoint {infos[key].shape} vs model {expected[name]}")
+                problem = self._mismatch(infos[key], expected[name])
+                if problem:
+                    report["mismatched"].append(f"{_plain(key)}: {problem}")
                     continue
                 plan.append(LoadStep(path, key, name, infos[key]))
-        report["missing"] = [name for name in expected if name not in seen and name not in ties]
+        report["missing"] = [name for name in expected if name not in given and name not in ties]
         return plan, report
 
+    def _skips_head_tensors(self, infos: dict[str, TensorInfo]) -> bool:
+        """Whether this is a base model reading a head checkpoint (whose own tensors it skips)."""
+        prefix = self.base_model_prefix + "."
+        return not hasattr(self, self.base_model_prefix) and any(k.startswith(prefix) for k in infos)
+
+    def _reports_unexpected(self, key: str, skip_head: bool) -> bool:
+        """Whether an unmatched checkpoint tensor counts as unexpected (head tensors a base model
+        skips, e.g. lm_head, and keys the model ignores do not)."""
+        if skip_head and not key.startswith(self.base_model_prefix + "."):
+            return False
+        return not any(re.search(pattern, key) for pattern in self._keys_to_ignore_on_load_unexpected)
+
+    @staticmethod
+    def _mismatch(info: TensorInfo, target: torch.Tensor) -> str | None:
+        if info.shape != tuple(target.shape):
+            return f"checkpoint {info.shape} vs model {tuple(target.shape)}"
+        if _kind(info.dtype) != _kind(target.dtype):
+            stored, wanted = str(info.dtype).removeprefix("torch."), str(target.dtype).removeprefix("torch.")
+            return f"checkpoint dtype {stored} ({_kind(info.dtype)}) vs model {wanted} ({_kind(target.dtype)})"
+        return None
+
     def _describe(self, report: dict[str, list[str]]) -> str:
-        lines = [
-            f"{kind} tensors ({len(names)}): {', '.join(names)}" for kind, names in sorted(report.items()) if names
-        ]
+        lines = [f"{kind} tensors ({len(names)}): {listed(names)}" for kind, names in sorted(report.items()) if names]
         return (
             f"{type(self).__name__}: checkpoint does not fit the model\n  "
             + "\n  ".join(lines)
@@ -395,9 +469,9 @@ class PreTrainedModel(nn.Module):
                 self._materialize(name, param, dtype)
         self.tie_weights()
         self.loading_info = report
-        problems = {kind: names for kind, names in report.items() if names}
+        problems = [f"{kind} ({len(names)}): {listed(names)}" for kind, names in sorted(report.items()) if names]
         if problems:
-            warnings.warn(f"{type(self).__name__} loaded with strict=False: {problems}", stacklevel=3)
+            warnings.warn(f"{type(self).__name__} loaded with strict=False: {'; '.join(problems)}", stacklevel=3)
 
     @torch.no_grad()
     def _materialize(self, name: str, param: nn.Parameter, dtype: torch.dtype) -> None:
@@ -469,24 +543,3 @@ def _unshare(shard: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         out[name] = tensor.clone() if pointer in seen else tensor
         seen.add(pointer)
     return out
-
-
-def checkpoint_files(path_or_repo_id: str | os.PathLike, hub_kwargs: dict[str, Any]) -> list[Path]:
-    """The safetensors files of a checkpoint: one file, or the shards its index names."""
-    single = resolve_file(path_or_repo_id, WEIGHTS_NAME, missing_ok=True, **hub_kwargs)
-    if single is not None:
-        return [single]
-    index = resolve_file(path_or_repo_id, WEIGHTS_INDEX_NAME, missing_ok=True, **hub_kwargs)
-    if index is not None:
-        try:
-            weight_map = json.loads(index.read_text())["weight_map"]
-        except (ValueError, KeyError) as error:
-            raise CheckpointError(f"{index}: not a valid safetensors index ({error!r})") from error
-        return [resolve_file(path_or_repo_id, name, **hub_kwargs) for name in sorted(set(weight_map.values()))]
-    pickle = resolve_file(path_or_repo_id, "pytorch_model.bin", missing_ok=True, **hub_kwargs)
-    if pickle is not None:
-        raise CheckpointError(
-            f"{path_or_repo_id}: only pytorch_model.bin (pickle) found; only safetensors checkpoints are loaded. "
-            "Convert it once with a trusted tool to model.safetensors."
-        )
-    raise FileNotFoundError(f"{path_or_repo_id}: no {WEIGHTS_NAME} or {WEIGHTS_INDEX_NAME}")

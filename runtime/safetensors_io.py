@@ -10,17 +10,19 @@ intermediate buffer is made.
         for name in f.names():
             tensor = f.read(name)
 
-Every inconsistency (header past the end of the file, bad JSON, offsets that disagree with the
-shape, a truncated file) raises `ValueError` naming the file and the tensor, when the file is
-opened: a checkpoint is checked whole before any of its data is read.
+The header is checked whole when the file is opened, before any data is read, exactly as
+strictly as the `safetensors` library checks it (tests/adversarial/test_checkpoints.py compares
+the two on generated hostile files): at most 100 MB of JSON the library parses
+(runtime/safetensors_header.py), then byte ranges that tile the data section in order with no
+gap, overlap or trailing byte, each holding exactly its shape and dtype. Every
+problem raises `CheckpointError` (a `ValueError`) naming the file, and the tensor where there is
+one; messages never quote the file's bytes.
 
 Writing goes through the `safetensors` package, so the files are exactly what transformers reads.
 """
 
 from __future__ import annotations
 
-import json
-import math
 import os
 import struct
 import sys
@@ -31,28 +33,87 @@ from typing import BinaryIO
 
 import torch
 
-DTYPES: dict[str, torch.dtype] = {
-    "F64": torch.float64,
-    "F32": torch.float32,
-    "F16": torch.float16,
-    "BF16": torch.bfloat16,
-    "F8_E4M3": torch.float8_e4m3fn,
-    "F8_E5M2": torch.float8_e5m2,
-    "I64": torch.int64,
-    "I32": torch.int32,
-    "I16": torch.int16,
-    "I8": torch.int8,
-    "U8": torch.uint8,
-    "BOOL": torch.bool,
+from runtime.safetensors_header import U64, HeaderEntry, parse_header, short
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be read or does not fit the model; the message names the file."""
+
+
+def _dtypes(names: dict[str, str]) -> dict[str, torch.dtype]:
+    # getattr: a torch without one of these dtypes simply cannot read tensors stored in it
+    return {key: getattr(torch, name) for key, name in names.items() if hasattr(torch, name)}
+
+
+# Every dtype name of the safetensors format, with its bits per element.
+FORMAT_BITS: dict[str, int] = {
+    **dict.fromkeys(["F64", "C64", "I64", "U64"], 64),
+    **dict.fromkeys(["F32", "I32", "U32"], 32),
+    **dict.fromkeys(["F16", "BF16", "I16", "U16"], 16),
+    **dict.fromkeys(["F8_E4M3", "F8_E5M2", "F8_E4M3FNUZ", "F8_E5M2FNUZ", "F8_E8M0", "I8", "U8", "BOOL"], 8),
+    **{"F6_E2M3": 6, "F6_E3M2": 6, "F4": 4},
 }
+# Those torch holds one byte-addressable element of.
+DTYPES: dict[str, torch.dtype] = _dtypes(
+    {
+        "F64": "float64",
+        "F32": "float32",
+        "F16": "float16",
+        "BF16": "bfloat16",
+        "F8_E4M3": "float8_e4m3fn",
+        "F8_E5M2": "float8_e5m2",
+        "F8_E4M3FNUZ": "float8_e4m3fnuz",
+        "F8_E5M2FNUZ": "float8_e5m2fnuz",
+        "F8_E8M0": "float8_e8m0fnu",
+        "C64": "complex64",
+        "I64": "int64",
+        "I32": "int32",
+        "I16": "int16",
+        "I8": "int8",
+        "U64": "uint64",
+        "U32": "uint32",
+        "U16": "uint16",
+        "U8": "uint8",
+        "BOOL": "bool",
+    }
+)
+# Two 4-bit floats per byte: torch's shape halves the last dimension of the stored one.
+PACKED_DTYPES: dict[str, torch.dtype] = _dtypes({"F4": "float4_e2m1fn_x2"})
+MAX_HEADER_BYTES = 100_000_000  # the library's cap
+_I64 = 2**63  # torch sizes are signed 64-bit
 
 
 @dataclass(frozen=True)
 class TensorInfo:
     dtype: torch.dtype
-    shape: tuple[int, ...]
+    shape: tuple[int, ...]  # torch's shape (for F4, the last dimension is halved)
     begin: int  # absolute file offset
     end: int
+
+
+def _nbytes(entry: HeaderEntry) -> int:
+    """The bytes `entry` holds; `ValueError` when its element count overflows 64 bits, as in the library."""
+    count = 1
+    for dim in entry.shape:  # left to right, as the library multiplies
+        count *= dim
+        if count >= U64:
+            raise ValueError("its shape overflows 64 bits")
+    bits = count * FORMAT_BITS[entry.dtype]
+    if bits % 8:
+        raise ValueError(f"{entry.dtype} data does not end on a byte boundary")
+    return bits // 8
+
+
+def _torch_problem(entry: HeaderEntry) -> str | None:
+    """Why torch cannot hold `entry` (checked after the layout, as the library does when reading)."""
+    if entry.dtype not in DTYPES and entry.dtype not in PACKED_DTYPES:
+        return f"dtype {entry.dtype} has no torch equivalent"
+    if entry.dtype in PACKED_DTYPES and entry.shape[-1] % 2:
+        return f"{entry.dtype} packs pairs: torch needs an even last dimension"
+    shape = (*entry.shape[:-1], entry.shape[-1] // 2) if entry.dtype in PACKED_DTYPES else entry.shape
+    if any(dim >= _I64 for dim in shape):
+        return "a dimension is beyond torch's signed 64-bit sizes"
+    return None
 
 
 class SafetensorsFile:
@@ -69,8 +130,8 @@ class SafetensorsFile:
             self._handle.close()
             raise
 
-    def _fail(self, message: str) -> ValueError:
-        return ValueError(f"{self.path}: {message}")
+    def _fail(self, message: str) -> CheckpointError:
+        return CheckpointError(f"{self.path}: {message}")
 
     def _read_header(self) -> tuple[dict[str, TensorInfo], dict[str, str]]:
         size = os.fstat(self._handle.fileno()).st_size
@@ -78,44 +139,54 @@ class SafetensorsFile:
         if len(prefix) < 8:
             raise self._fail("not a safetensors file (shorter than its 8-byte header length)")
         (header_len,) = struct.unpack("<Q", prefix)
+        # the length itself is not quoted: for a file that is not safetensors it is 8 of its bytes
+        if header_len > MAX_HEADER_BYTES:
+            raise self._fail(f"not a safetensors file (its header length is over {MAX_HEADER_BYTES} bytes)")
         if header_len > size - 8:
-            raise self._fail(f"header length {header_len} runs past the end of the file ({size} bytes): truncated?")
+            raise self._fail(f"not a safetensors file, or truncated (its header runs past the end, {size} bytes)")
         try:
-            header = json.loads(self._handle.read(header_len))
-        except (UnicodeDecodeError, json.JSONDecodeError) as error:
-            raise self._fail(f"header is not valid JSON ({error})") from error
-        if not isinstance(header, dict):
-            raise self._fail("header is not a JSON object")
-        metadata = header.pop("__metadata__", None) or {}
-        if not isinstance(metadata, dict) or not all(isinstance(v, str) for v in metadata.values()):
-            raise self._fail(f"__metadata__ must map strings to strings, got {metadata!r}")
-        data_start = 8 + header_len
-        tensors = {name: self._tensor_info(name, entry, data_start, size) for name, entry in header.items()}
-        return tensors, metadata
+            entries, metadata = parse_header(self._handle.read(header_len), set(FORMAT_BITS))
+        except ValueError as error:
+            raise self._fail(str(error)) from None
+        return self._place(entries, 8 + header_len, size), metadata
 
-    def _tensor_info(self, name: str, entry: object, data_start: int, size: int) -> TensorInfo:
-        """Check one header entry against the file; `begin`/`end` become absolute offsets."""
-        fields = entry if isinstance(entry, dict) else {}
-        raw_dtype = fields.get("dtype")
-        dtype = DTYPES.get(raw_dtype) if isinstance(raw_dtype, str) else None
-        shape, offsets = fields.get("shape"), fields.get("data_offsets")
-        well_formed = (
-            dtype is not None
-            and isinstance(shape, list)
-            and all(isinstance(d, int) and d >= 0 for d in shape)
-            and isinstance(offsets, list)
-            and len(offsets) == 2
-            and all(isinstance(x, int) for x in offsets)
-        )
-        if not well_formed:
-            raise self._fail(f"tensor {name!r}: malformed header entry {entry!r} (dtypes: {', '.join(DTYPES)})")
-        begin, end = offsets
-        expected = math.prod(shape) * torch.empty((), dtype=dtype).element_size()
-        if begin < 0 or end - begin != expected:
-            raise self._fail(f"tensor {name!r}: data_offsets {[begin, end]} do not hold {shape} of {raw_dtype}")
-        if data_start + end > size:
-            raise self._fail(f"tensor {name!r} ends at byte {data_start + end} but the file has {size}: truncated")
-        return TensorInfo(dtype, tuple(shape), data_start + begin, data_start + end)
+    def _place(self, entries: dict[str, HeaderEntry], data_start: int, size: int) -> dict[str, TensorInfo]:
+        """Check that the entries tile the data section in order; absolute offsets for each."""
+        end = 0
+        for name, entry in sorted(entries.items(), key=lambda item: (item[1].begin, item[1].end)):
+            if entry.begin != end or entry.end < entry.begin:
+                problem = (
+                    "leave a gap or overlap another tensor" if entry.end >= entry.begin else "end before they begin"
+                )
+                raise self._fail(f"tensor {short(name)}: data_offsets {problem}")
+            try:
+                nbytes = _nbytes(entry)
+            except ValueError as error:
+                raise self._fail(f"tensor {short(name)}: {error}") from None
+            if entry.end - entry.begin != nbytes:
+                shape = list(entry.shape)[:8]
+                raise self._fail(
+                    f"tensor {short(name)}: data_offsets {[entry.begin, entry.end]} do not hold {shape} of {entry.dtype}"
+                )
+            if data_start + entry.end > size:
+                raise self._fail(
+                    f"tensor {short(name)} ends at byte {data_start + entry.end} but the file has {size}: truncated"
+                )
+            end = entry.end
+        if data_start + end != size:
+            raise self._fail(f"{size - data_start - end} bytes after the last tensor: not a whole safetensors file")
+        for name, entry in entries.items():
+            problem = _torch_problem(entry)
+            if problem:
+                raise self._fail(f"tensor {short(name)}: {problem}")
+        return {name: self._info(entry, data_start) for name, entry in entries.items()}
+
+    @staticmethod
+    def _info(entry: HeaderEntry, data_start: int) -> TensorInfo:
+        begin, end = data_start + entry.begin, data_start + entry.end
+        if entry.dtype in PACKED_DTYPES:
+            return TensorInfo(PACKED_DTYPES[entry.dtype], (*entry.shape[:-1], entry.shape[-1] // 2), begin, end)
+        return TensorInfo(DTYPES[entry.dtype], entry.shape, begin, end)
 
     def names(self) -> list[str]:
         return sorted(self.tensors)

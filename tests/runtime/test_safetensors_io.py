@@ -83,15 +83,17 @@ def test_file_shorter_than_the_length_prefix(tmp_path: Path) -> None:
 
 
 def test_header_length_beyond_the_file(tmp_path: Path) -> None:
-    path = raw_file(tmp_path / "x.safetensors", {}, header_len=10**9)
-    with pytest.raises(ValueError, match=r"x\.safetensors: header length 1000000000 runs past the end"):
+    # the length is not quoted: for a file that is not safetensors it is 8 bytes of its content
+    path = raw_file(tmp_path / "x.safetensors", {}, header_len=10**6)
+    with pytest.raises(ValueError, match=r"x\.safetensors: not a safetensors file, or truncated") as caught:
         SafetensorsFile(path)
+    assert "1000000" not in str(caught.value)
 
 
 def test_garbage_header(tmp_path: Path) -> None:
     path = tmp_path / "x.safetensors"
     path.write_bytes(struct.pack("<Q", 6) + b"\xff{oops")
-    with pytest.raises(ValueError, match=r"x\.safetensors: header is not valid JSON"):
+    with pytest.raises(ValueError, match=r"x\.safetensors: header is not UTF-8 \(bad byte at offset 0\)"):
         SafetensorsFile(path)
 
 
@@ -113,7 +115,7 @@ def test_header_that_is_not_an_object(tmp_path: Path) -> None:
 )
 def test_malformed_entry_names_the_tensor(tmp_path: Path, entry: object) -> None:
     path = raw_file(tmp_path / "x.safetensors", {"w": entry}, bytes(8))
-    with pytest.raises(ValueError, match=r"x\.safetensors: tensor 'w': malformed header entry"):
+    with pytest.raises(ValueError, match=r"x\.safetensors: tensor 'w': (dtype|shape|data_offsets|entry) "):
         SafetensorsFile(path)
 
 
@@ -127,7 +129,7 @@ def test_offsets_that_disagree_with_the_shape(tmp_path: Path) -> None:
 
 def test_offsets_outside_the_file(tmp_path: Path) -> None:
     header = {"w": {"dtype": "F32", "shape": [2], "data_offsets": [100, 108]}}
-    with pytest.raises(ValueError, match=r"x\.safetensors: tensor 'w' ends at byte \d+ but the file has \d+"):
+    with pytest.raises(ValueError, match=r"x\.safetensors: tensor 'w': data_offsets leave a gap"):
         SafetensorsFile(raw_file(tmp_path / "x.safetensors", header, bytes(8)))
 
 
