@@ -19,7 +19,6 @@ and attention backend; otherwise a `ConfigError` names the config file and the f
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import re
 import threading
@@ -30,11 +29,11 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import torch
-from safetensors.torch import save_file
 from torch import nn
 
 from runtime.attention import check_attn_implementation
-from runtime.checkpoint_files import WEIGHTS_INDEX_NAME, WEIGHTS_NAME, checkpoint_files
+from runtime.checkpoint_files import checkpoint_files
+from runtime.checkpoint_saving import write_weights
 from runtime.config_limits import check_buildable
 from runtime.configuration_utils import ConfigError, PretrainedConfig
 from runtime.safetensors_io import CheckpointError, SafetensorsFile, TensorInfo, short
@@ -136,18 +135,6 @@ def decode_friendly(weight: torch.Tensor) -> torch.Tensor:
     (measured by utils/benchmark_models.py). Values and shape are unchanged; prefill is unaffected.
     """
     return weight.t().contiguous().t()
-
-
-def parse_size(size: int | str) -> int:
-    """'5GB' -> 5_000_000_000 (decimal units, as transformers writes them); ints are bytes."""
-    if isinstance(size, int):
-        return size
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMG]i?B|B)?\s*", size.upper().replace("IB", "iB"))
-    if not match:
-        raise ValueError(f"max_shard_size={size!r}: expected bytes or a size like '5GB', '500MB'")
-    number, unit = float(match[1]), match[2] or "B"
-    scale = {"B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "KiB": 2**10, "MiB": 2**20, "GiB": 2**30}[unit]
-    return int(number * scale)
 
 
 def _to_dtype(dtype: torch.dtype | str | None, config: PretrainedConfig) -> torch.dtype:
@@ -500,46 +487,4 @@ class PreTrainedModel(nn.Module):
         self.config.save_pretrained(directory)
         ties = self._ties()
         state = {name: t.detach().contiguous() for name, t in self.state_dict().items() if name not in ties}
-        shards = _shard(state, parse_size(max_shard_size))
-        for stale in [
-            *directory.glob("model-*-of-*.safetensors"),
-            directory / WEIGHTS_NAME,
-            directory / WEIGHTS_INDEX_NAME,
-        ]:
-            stale.unlink(missing_ok=True)
-        if len(shards) == 1:
-            save_file(_unshare(shards[0]), directory / WEIGHTS_NAME, metadata={"format": "pt"})
-            return
-        weight_map: dict[str, str] = {}
-        for index, shard in enumerate(shards, start=1):
-            filename = f"model-{index:05d}-of-{len(shards):05d}.safetensors"
-            save_file(_unshare(shard), directory / filename, metadata={"format": "pt"})
-            weight_map.update(dict.fromkeys(shard, filename))
-        total = sum(t.numel() * t.element_size() for t in state.values())
-        index_data = {"metadata": {"total_size": total}, "weight_map": dict(sorted(weight_map.items()))}
-        (directory / WEIGHTS_INDEX_NAME).write_text(json.dumps(index_data, indent=2) + "\n")
-
-
-def _shard(state: dict[str, torch.Tensor], limit: int) -> list[dict[str, torch.Tensor]]:
-    """Split in key order into shards of at most `limit` bytes (a larger tensor gets its own)."""
-    shards: list[dict[str, torch.Tensor]] = [{}]
-    size = 0
-    for name in sorted(state):
-        nbytes = state[name].numel() * state[name].element_size()
-        if shards[-1] and size + nbytes > limit:
-            shards.append({})
-            size = 0
-        shards[-1][name] = state[name]
-        size += nbytes
-    return shards
-
-
-def _unshare(shard: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """safetensors refuses tensors sharing storage: clone all but the first of each storage."""
-    seen: set[int] = set()
-    out = {}
-    for name, tensor in shard.items():
-        pointer = tensor.untyped_storage().data_ptr()
-        out[name] = tensor.clone() if pointer in seen else tensor
-        seen.add(pointer)
-    return out
+        write_weights(state, directory, max_shard_size)

@@ -15,7 +15,7 @@ import torch
 from safetensors.torch import load_file
 
 from generated.llama import LlamaConfig, LlamaForCausalLM
-from runtime.modeling_utils import parse_size
+from runtime.checkpoint_saving import parse_size
 from tests.models.helpers import tiny_llama_kwargs
 
 REPO = Path(__file__).resolve().parents[2]
