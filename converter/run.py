@@ -12,8 +12,22 @@ Models are converted in dependency order (a model after the models it imports fr
 inherits from this run's output of its base when the base is converted in the same run, else
 from the base's files under generated/. Prints one summary line per model on stdout
 (`gemma2: modular 120 lines -> generated 580 lines (21%) (...)`), diagnostics on stderr, and a
-progress line on stderr when it is a terminal. Exit code 0 on success, 1 on any diagnostic or
-(with --check) stale file. A failing run writes nothing. `-j N` output is byte-identical to `-j 1`.
+progress line on stderr when it is a terminal. A failing run writes nothing. `-j N` output is
+byte-identical to `-j 1`.
+
+The converter owns generated/ (converter/write.py): a conversion removes the files of a model's
+package that it no longer produces, and `--all` also removes packages that have no modular file;
+`--check` and `--diff` report them instead. Writes are atomic across a run (converter/journal.py):
+a run that was killed while writing is finished, or its temporary files removed, by the next
+writing run, which says so on stderr.
+
+Exit codes:
+    0  written, or (with --check / --diff) nothing to do
+    1  a conversion error (diagnostics on stderr, nothing written), or with --check a stale,
+       missing or extra generated file
+    2  the run could not do its job: no modular file found, a root that is not a directory, a
+       generated path that cannot be read or written (named; nothing half-written), a usage
+       error, or an internal error
 
 With `--tree`, the files are laid out as in transformers (converter/layout.py): each modular file
 sits beside its outputs (`<model>/<kind>_<model>.py`), and bases are imported relatively
@@ -24,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
@@ -35,14 +50,31 @@ if str(REPO_ROOT) not in sys.path:
 
 from converter.diagnostics import ConversionError, format_diagnostics  # noqa: E402
 from converter.emit import RUN_COMMAND, EmittedModel, count_lines  # noqa: E402
-from converter.layout import REPO, TREE  # noqa: E402
+from converter.journal import OutputError, leftovers, recover  # noqa: E402
+from converter.layout import REPO, TREE, Layout  # noqa: E402
 from converter.pipeline import convert_models  # noqa: E402
-from converter.write import FileChange, pending_changes, unified_diff, write_changes  # noqa: E402
+from converter.write import (  # noqa: E402
+    FileChange,
+    Stray,
+    bounded,
+    output_directories,
+    pending_changes,
+    stray_entries,
+    stray_lines,
+    unified_diff,
+    write_changes,
+)
+
+EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2  # 1: diagnostics, or with --check stale files
+EXIT_CODES = """exit codes: 0 written or up to date; 1 conversion errors (nothing written) or, with --check,
+stale/missing/extra generated files; 2 nothing found, unreadable or unwritable path, usage or internal error"""
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="converter/run.py", description="Unroll modular model files into standalone files under generated/."
+        prog="converter/run.py",
+        description="Unroll modular model files into standalone files under generated/.",
+        epilog=EXIT_CODES,
     )
     parser.add_argument("files", nargs="*", type=Path, help="modular files, e.g. modular/modular_llama.py")
     parser.add_argument("--all", action="store_true", help="convert every modular/modular_*.py of the repository")
@@ -58,14 +90,37 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """The command line; returns the exit code (see the module docstring)."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    repo_root = (args.tree if args.tree is not None else args.repo_root).resolve()
-    layout = TREE if args.tree is not None else REPO
     if bool(args.files) == args.all or args.jobs < 1:
         parser.error("pass modular files or --all (not both), and -j of at least 1")
+    try:
+        return run(args)
+    except OutputError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_ERROR
+    except Exception as error:  # noqa: BLE001 - a bug must not exit 1, which means "stale"
+        traceback.print_exc()
+        print(f"internal error: {type(error).__name__}; please report it with the command line", file=sys.stderr)
+        return EXIT_ERROR
+
+
+def run(args: argparse.Namespace) -> int:
+    """Convert, then check, diff or write; raises OutputError where a generated path cannot be used."""
+    option = "--tree" if args.tree is not None else "--repo-root"
+    repo_root = (args.tree if args.tree is not None else args.repo_root).resolve()
+    layout = TREE if args.tree is not None else REPO
+    if not repo_root.is_dir():
+        return refuse(f"{option} {repo_root} is not a directory")
     pattern = "*/modular_*.py" if layout.tree else "modular/modular_*.py"
     files = sorted(repo_root.glob(pattern)) if args.all else args.files
+    if not files:
+        return refuse(f"no modular files: {repo_root}/{pattern} matches nothing; is {option} the right directory?")
+    writing = not (args.check or args.diff)
+    if writing:
+        for message in recover(output_directories(repo_root, layout.tree), repo_root):
+            print(message, file=sys.stderr)
     progress = Progress(sys.stderr) if len(files) > 1 and sys.stderr.isatty() else None
     try:
         models = convert_models(files, repo_root, args.jobs, progress, layout)
@@ -75,19 +130,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(format_diagnostics(error.diagnostics), file=sys.stderr)
         count = len(error.diagnostics)
         print(f"{count} error{'s' if count != 1 else ''}; nothing written", file=sys.stderr)
-        return 1
+        return EXIT_FINDINGS
+    every_model = {path.stem.removeprefix("modular_") for path in files} if args.all and not layout.tree else None
     changes = pending_changes(models, repo_root)
+    strays = stray_entries(models, repo_root, every_model)
     for model in models:
         print(summary(model))
-    if args.check:
-        return report_stale(changes, repo_root, args.all)
-    if args.diff:
-        sys.stdout.write("".join(unified_diff(change) for change in changes))
-        return 0
-    write_changes(changes)
+    if not writing:
+        return report(changes, strays, repo_root, args.all, args.check, layout)
+    write_changes(changes, strays, repo_root)
     for change in changes:
         print(f"  wrote {change.display_path}")
-    return 0
+    for line in stray_lines(strays, "  ", removed=True):
+        print(line)
+    return EXIT_OK
+
+
+def refuse(message: str) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return EXIT_ERROR
 
 
 def summary(model: EmittedModel) -> str:
@@ -118,21 +179,45 @@ class Progress:
         self.stream.flush()
 
 
-def report_stale(changes: Sequence[FileChange], repo_root: Path, all_models: bool = False) -> int:
-    if not changes:
-        return 0
+def report(
+    changes: Sequence[FileChange],
+    strays: Sequence[Stray],
+    repo_root: Path,
+    all_models: bool,
+    check: bool,
+    layout: Layout = REPO,
+) -> int:
+    """--diff (exit 0) or --check (exit 1 when anything is stale): diffs and strays on stdout, for a
+    check the count and the fixing command on stderr. A tree's leftover temporary files are reported
+    too (the repository's are strays)."""
     sys.stdout.write("".join(unified_diff(change) for change in changes))
-    print(f"{len(changes)} generated file{'s are' if len(changes) != 1 else ' is'} stale or missing", file=sys.stderr)
-    print(f"fix: {fix_command(changes, repo_root, all_models)}", file=sys.stderr)
-    return 1
+    sys.stdout.write("".join(line + "\n" for line in stray_lines(strays)))
+    for change in changes:
+        if change.blocked:
+            print(f"error: {change.blocked}; generated files are regular files: remove it", file=sys.stderr)
+    left = leftovers(output_directories(repo_root, tree=True), repo_root) if layout.tree else []
+    for line in bounded([f"{path} was left by an interrupted write" for path in left]):
+        print(line, file=sys.stderr)
+    if not check or not (changes or strays or left):
+        return EXIT_OK
+    count = len(changes) + len(strays) + len(left)
+    print(f"{count} generated file{'s are' if count != 1 else ' is'} stale, missing or extra", file=sys.stderr)
+    print(f"fix: {fix_command(changes, strays, repo_root, all_models or bool(left), layout)}", file=sys.stderr)
+    return EXIT_FINDINGS
 
 
-def fix_command(changes: Sequence[FileChange], repo_root: Path, all_models: bool = False) -> str:
-    """The exact command that regenerates the stale files."""
-    root = "" if repo_root == REPO_ROOT else f" --repo-root {repo_root}"
-    if all_models:
+def fix_command(
+    changes: Sequence[FileChange],
+    strays: Sequence[Stray],
+    repo_root: Path,
+    all_models: bool = False,
+    layout: Layout = REPO,
+) -> str:
+    """The exact command that regenerates the stale files and removes the strays."""
+    root = f" --tree {repo_root}" if layout.tree else "" if repo_root == REPO_ROOT else f" --repo-root {repo_root}"
+    modular_paths = sorted({change.modular_path for change in changes} | {stray.modular_path for stray in strays})
+    if all_models or "" in modular_paths:
         return f"{RUN_COMMAND}{root} --all"
-    modular_paths = sorted({change.modular_path for change in changes})
     return f"{RUN_COMMAND}{root} {' '.join(modular_paths)}"
 
 
