@@ -20,8 +20,8 @@ from generated.idefics2.modeling_idefics2 import (
 )
 from generated.idefics2.processing_idefics2 import Idefics2Processor
 from runtime.image_loading import fetch_image
-from runtime.image_processing_utils import BatchFeature, ImageArray, PILImageResampling, resize_image
-from runtime.processing_utils import TrackedText
+from runtime.image_processing_utils import BatchFeature, ImageArray, PILImageResampling, ProcessorError, resize_image
+from runtime.processing_utils import TrackedText, check_image_tokens
 from runtime.tokenization_utils import Tokenizer
 
 
@@ -148,7 +148,7 @@ class Idefics3ImageProcessor(Idefics2ImageProcessor):
             return resize_image(image, new_size, resample)
         if size.get("height") and size.get("width"):
             return resize_image(image, (size["height"], size["width"]), resample)
-        raise ValueError(f"size must hold 'longest_edge', or 'height' and 'width'; got {size}")
+        raise ProcessorError(f"size must hold 'longest_edge', or 'height' and 'width'; got {size}")
 
     def resize_for_vision_encoder(self, image: ImageArray, tile: int, resample: int) -> ImageArray:
         """Round both edges up to multiples of `tile`, the longer one first (aspect ratio kept in between)."""
@@ -237,9 +237,11 @@ class Idefics3Processor(Idefics2Processor):
         if image_inputs is None:
             if any(self.image_token in sample for sample in text):
                 count = sum(sample.count(self.image_token) for sample in text)
-                raise ValueError(f"Found {count} {self.image_token} tokens in the text but no images were passed.")
+                raise ProcessorError(f"Found {count} {self.image_token} tokens in the text but no images were passed.")
             return [TrackedText(sample) for sample in text]
-        grids = zip(sum(image_inputs["rows"], []), sum(image_inputs["cols"], []), strict=True)
+        grids = list(zip(sum(image_inputs["rows"], []), sum(image_inputs["cols"], []), strict=True))
+        for rows, cols in grids:  # before any prompt is built: tiles times tokens can be large
+            check_image_tokens((rows * cols + 1) * image_seq_len, type(self).__name__)
         replacements = iter([self.image_prompt(rows, cols, image_seq_len) for rows, cols in grids])
         image_token = re.escape(self.image_token)
         return [TrackedText(sample).sub(image_token, lambda _: next(replacements)) for sample in text]

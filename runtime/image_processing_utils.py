@@ -11,6 +11,11 @@ sample) into channels-first NumPy arrays, and calls the model's
     batch = processor(images=[[image_a, image_b], [image_c]], return_tensors="pt")
     batch["pixel_values"].shape  # (samples, max images per sample, 3, height, width)
 
+Options and images are untrusted (a checkpoint's preprocessor_config.json, a caller's arrays):
+options are checked when a processor is built or loaded and at every call, images before they are
+converted (`runtime.image_checks`; the pixel limit is image loading's,
+`MODULAR_MODELS_MAX_IMAGE_PIXELS`); a `ProcessorError` names the file or argument and the field.
+
 The operations below reproduce transformers' PIL backend (`PilBackend`, `image_transforms`) step
 for step, dtype for dtype, so outputs match it exactly: resizing goes through PIL on uint8 images,
 rescaling computes in float64 and stores float32, normalisation works in float32.
@@ -31,7 +36,8 @@ import PIL.Image
 import torch
 
 from runtime.hub import read_json_file
-from runtime.image_loading import fetch_images, is_valid_image
+from runtime.image_checks import ProcessorError, check_image_options, checked_image
+from runtime.image_loading import ImageLoadLimits, fetch_images, is_valid_image
 
 IMAGE_PROCESSOR_NAME = "preprocessor_config.json"
 PROCESSOR_NAME = "processor_config.json"
@@ -104,27 +110,50 @@ def _as_tensor(value: Any) -> torch.Tensor:
 def make_nested_list_of_images(images: Any) -> list[list[Any]]:
     """One list of images per sample: an image -> [[image]], a list -> [list], lists stay as they are.
 
-    A 4-D array or tensor counts as a list of 3-D images.
+    A 4-D array or tensor counts as a list of 3-D images. `ProcessorError` when there is no image
+    at all, or something other than an image where one belongs (saying where).
     """
     if isinstance(images, (list, tuple)) and images and all(isinstance(sample, (list, tuple)) for sample in images):
         if all(all(is_valid_image(image) for image in sample) for sample in images):
-            return [list(sample) for sample in images]
+            return _nonempty([list(sample) for sample in images])
     if isinstance(images, (list, tuple)) and images and all(is_valid_image(image) for image in images):
         if isinstance(images[0], PIL.Image.Image) or images[0].ndim == 3:
             return [list(images)]
         if images[0].ndim == 4:
-            return [list(batch) for batch in images]
+            return _nonempty([list(batch) for batch in images])
     if is_valid_image(images):
-        return [[images]] if isinstance(images, PIL.Image.Image) or images.ndim == 3 else [list(images)]
-    raise ValueError("images must be an image, a list of images, or one list of images per sample")
+        return [[images]] if isinstance(images, PIL.Image.Image) or images.ndim == 3 else _nonempty([list(images)])
+    raise ProcessorError(
+        f"images must be an image, a list of images, or one list of images per sample; {_misplaced(images)}"
+    )
+
+
+def _nonempty(samples: list[list[Any]]) -> list[list[Any]]:
+    if not any(samples):
+        raise ProcessorError("images holds no image")
+    return samples
+
+
+def _misplaced(images: Any) -> str:
+    """Where the first thing that is not an image (or a list of them) sits, in words."""
+    if not isinstance(images, (list, tuple)):
+        return f"got type {type(images).__name__}"
+    if not images:
+        return "got an empty list"
+    for i, sample in enumerate(images):
+        for j, image in enumerate(sample if isinstance(sample, (list, tuple)) else [sample]):
+            if not is_valid_image(image):
+                where = f"images[{i}][{j}]" if isinstance(sample, (list, tuple)) else f"images[{i}]"
+                return f"{where} has type {type(image).__name__}"
+    return "it mixes single images and lists of them"
 
 
 def channels_last(image: np.ndarray) -> bool:
     """Whether a 3-D array is (H, W, C): its last axis holds 1, 3 or 4 channels and its first does not."""
     if image.ndim != 3:
-        raise ValueError(f"Unsupported number of image dimensions: {image.ndim}")
+        raise ProcessorError(f"Unsupported number of image dimensions: {image.ndim}")
     if image.shape[0] not in (1, 3, 4) and image.shape[-1] not in (1, 3, 4):
-        raise ValueError(f"cannot tell the channel axis of an image of shape {image.shape}")
+        raise ProcessorError(f"cannot tell the channel axis of an image of shape {image.shape}")
     return image.shape[0] not in (1, 3, 4)
 
 
@@ -159,7 +188,7 @@ def convert_array_to_rgb(image: np.ndarray) -> np.ndarray:
         return image
     image = np.moveaxis(image, 0, -1)
     if np.issubdtype(image.dtype, np.floating) and (image.min() < 0.0 or image.max() > 1.0):
-        raise ValueError(f"an RGBA float image must lie in [0, 1], got [{image.min()}, {image.max()}]")
+        raise ProcessorError(f"an RGBA float image must lie in [0, 1], got [{image.min()}, {image.max()}]")
     white = 255 if np.issubdtype(image.dtype, np.integer) else 1.0
     alpha = image[..., 3:4] / white
     composite = alpha * image[..., :3] + (1 - alpha) * white
@@ -177,10 +206,10 @@ def _needs_rescale_for_pil(image: np.ndarray) -> bool:
     if np.allclose(image, image.astype(int)):
         if np.all(image >= 0) and np.all(image <= 255):
             return False
-        raise ValueError(f"cannot resize an image with values outside [0, 255]: [{image.min()}, {image.max()}]")
+        raise ProcessorError(f"cannot resize an image with values outside [0, 255]: [{image.min()}, {image.max()}]")
     if np.all(image >= 0) and np.all(image <= 1):
         return True
-    raise ValueError(f"cannot resize a float image with values outside [0, 1]: [{image.min()}, {image.max()}]")
+    raise ProcessorError(f"cannot resize a float image with values outside [0, 1]: [{image.min()}, {image.max()}]")
 
 
 def resize_image(
@@ -210,6 +239,9 @@ def normalize(image: np.ndarray, mean: Sequence[float], std: Sequence[float]) ->
     if not np.issubdtype(image.dtype, np.floating):
         image = image.astype(np.float32)
     channels = image.shape[0]
+    for name, values in (("image_mean", mean), ("image_std", std)):
+        if isinstance(values, Sequence) and len(values) not in (1, channels):
+            raise ProcessorError(f"{name} has {len(values)} values for an image of {channels} channels")
     mean = np.array(mean if isinstance(mean, Sequence) else [mean] * channels, dtype=image.dtype)
     std = np.array(std if isinstance(std, Sequence) else [std] * channels, dtype=image.dtype)
     return ((image.T - mean) / std).T
@@ -236,7 +268,7 @@ def pad_bottom_right(image: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarr
     """Zero-pad (C, H, W) at the bottom and right to `size`; also the (height, width) int64 mask of real pixels."""
     height, width = image.shape[-2:]
     if size[0] < height or size[1] < width:
-        raise ValueError(f"cannot pad an image of size {(height, width)} to the smaller size {size}")
+        raise ProcessorError(f"cannot pad an image of size {(height, width)} to the smaller size {size}")
     mask = np.zeros(size, dtype=np.int64)
     mask[:height, :width] = 1
     if (height, width) != tuple(size):
@@ -260,10 +292,13 @@ class BaseImageProcessor:
     def __init__(self, **options: Any) -> None:
         unknown = sorted(set(options) - set(self.config_keys))
         if unknown:
-            raise ValueError(f"{type(self).__name__} got unknown options {unknown}; valid: {list(self.config_keys)}")
+            raise ProcessorError(
+                f"{type(self).__name__} got unknown options {_listed(unknown)}; valid: {list(self.config_keys)}"
+            )
         for key in self.config_keys:
             value = options.get(key)
             setattr(self, key, copy.deepcopy(getattr(type(self), key) if value is None else value))
+        check_image_options({key: getattr(self, key) for key in self.config_keys}, f"{type(self).__name__}(...)")
 
     def __call__(self, images: Any, **kwargs: Any) -> BatchFeature:
         return self.preprocess(images, **kwargs)
@@ -273,10 +308,19 @@ class BaseImageProcessor:
         keys = (*self.config_keys, *self.call_only_keys)
         unknown = sorted(set(kwargs) - set(keys))
         if unknown:
-            raise ValueError(f"{type(self).__name__} got unknown options {unknown}; valid: {list(keys)}")
+            raise ProcessorError(f"{type(self).__name__} got unknown options {_listed(unknown)}; valid: {list(keys)}")
         options = {key: getattr(self, key) if kwargs.get(key) is None else kwargs[key] for key in keys}
+        check_image_options(options, f"{type(self).__name__} options")
         nested = make_nested_list_of_images(fetch_images(images))
-        arrays = [[to_channels_first(image, options["do_convert_rgb"]) for image in sample] for sample in nested]
+        max_pixels = ImageLoadLimits.from_env().max_pixels
+        rgb = options["do_convert_rgb"]
+        arrays = [
+            [
+                to_channels_first(checked_image(image, f"images[{i}][{j}]", max_pixels), rgb)
+                for j, image in enumerate(sample)
+            ]
+            for i, sample in enumerate(nested)
+        ]
         return self._preprocess(arrays, return_tensors=return_tensors, **options)
 
     def _preprocess(self, images: list[list[np.ndarray]], **options: Any) -> BatchFeature:
@@ -292,9 +336,16 @@ class BaseImageProcessor:
         return {**config, "image_processor_type": type(self).__name__}
 
     @classmethod
-    def from_dict(cls, config: dict[str, Any]) -> BaseImageProcessor:
-        """Keys this class does not know (`processor_class`, ...) are ignored, as transformers does."""
-        return cls(**{key: value for key, value in config.items() if key in cls.config_keys})
+    def from_dict(cls, config: dict[str, Any], source: str = "image processor config") -> BaseImageProcessor:
+        """Keys this class does not know (`processor_class`, ...) are ignored, as transformers does;
+        the others are checked (`check_image_options`), errors naming `source`."""
+        if not isinstance(config, dict):
+            raise ProcessorError(f"{source} must be a JSON object, got {type(config).__name__}")
+        options = {key: value for key, value in config.items() if key in cls.config_keys}
+        defaults = {key: getattr(cls, key) for key in cls.config_keys}
+        given = {key: value for key, value in options.items() if value is not None}
+        check_image_options({**defaults, **given}, source)  # here, to name the file
+        return cls(**options)
 
     def save_pretrained(self, save_directory: str | os.PathLike) -> None:
         Path(save_directory).mkdir(parents=True, exist_ok=True)
@@ -305,10 +356,17 @@ class BaseImageProcessor:
     def from_pretrained(cls, path_or_repo_id: str | os.PathLike, **hub_kwargs: Any) -> BaseImageProcessor:
         """From `preprocessor_config.json`, else the `image_processor` entry of `processor_config.json`
         (where transformers 5 writes it when saving a whole processor)."""
-        config = read_json_file(path_or_repo_id, IMAGE_PROCESSOR_NAME, **hub_kwargs)
+        config = read_json_file(path_or_repo_id, IMAGE_PROCESSOR_NAME, error=ProcessorError, **hub_kwargs)
         if config is not None:
-            return cls.from_dict(config)
-        config = read_json_file(path_or_repo_id, PROCESSOR_NAME, **hub_kwargs) or {}
+            return cls.from_dict(config, str(Path(str(path_or_repo_id), IMAGE_PROCESSOR_NAME)))
+        config = read_json_file(path_or_repo_id, PROCESSOR_NAME, error=ProcessorError, **hub_kwargs) or {}
         if "image_processor" not in config:
             raise FileNotFoundError(f"{path_or_repo_id} has no {IMAGE_PROCESSOR_NAME} nor an image processor entry")
-        return cls.from_dict(config["image_processor"])
+        return cls.from_dict(
+            config["image_processor"], f"{Path(str(path_or_repo_id), PROCESSOR_NAME)}: image_processor"
+        )
+
+
+def _listed(names: list[str], shown: int = 10) -> str:
+    more = f" ... and {len(names) - shown} more" if len(names) > shown else ""
+    return f"{[name[:40] for name in names[:shown]]}{more}"

@@ -7,7 +7,8 @@ loads and saves the directory layout transformers 5 writes and reads the older o
     processor_config.json   {"image_processor": {...}, "image_seq_len": 64, "processor_class": ...}
     preprocessor_config.json  (older checkpoints: the image processor on its own)
     tokenizer.json, tokenizer_config.json
-    chat_template.jinja       (or chat_template.json, or a "chat_template" key in either config)
+    chat_template.jinja       (with additional_chat_templates/*.jinja; or chat_template.json, or a
+                              "chat_template" key in either config)
 
     processor = Idefics2Processor.from_pretrained("path/to/checkpoint")
     prompt = processor.apply_chat_template(messages, add_generation_prompt=True)
@@ -16,11 +17,18 @@ loads and saves the directory layout transformers 5 writes and reads the older o
 
 `TrackedText` lets a processor expand its prompts (`<image>` -> many tokens) while keeping track of
 where the caller's characters went, which is how assistant masks survive the expansion.
+
+Configs and calls are checked before anything is sized by them: `image_seq_len` (at most
+`MAX_IMAGE_SEQ_LEN`), the tokens one image expands to (`MAX_IMAGE_TOKENS`, checked by the model's
+processor before it builds the expansion), `text` (a string or a non-empty list of strings), and
+options neither the image processor nor the tokenizer takes; a `ProcessorError` (a ValueError)
+names the file or argument and the field.
 """
 
 from __future__ import annotations
 
 import bisect
+import inspect
 import json
 import os
 import re
@@ -32,34 +40,91 @@ from typing import Any, ClassVar
 from runtime.chat_template import (
     Span,
     assistant_mask_from_offsets,
+    chat_template_and_label,
+    check_named_templates,
     normalize_conversations,
+    read_chat_templates,
     render_conversations,
     select_chat_template,
     template_variables,
 )
-from runtime.hub import read_json_file, resolve_file
+from runtime.hub import read_json_file
+from runtime.image_checks import ProcessorError
 from runtime.image_processing_utils import PROCESSOR_NAME, BaseImageProcessor, BatchFeature
 from runtime.tokenization_utils import CHAT_TEMPLATE_FILE, Tokenizer
 
 LEGACY_CHAT_TEMPLATE_FILE = "chat_template.json"
 IMAGE_KEYS = ("image", "url", "path", "base64")  # where an image block of a message holds its image
 TRACKED_PROMPTS = "tracked_prompts"
+MAX_IMAGE_SEQ_LEN = 2**12  # tokens per image (tile); real processors use 64 to a few hundred
+MAX_IMAGE_TOKENS = 2**18  # tokens one image may expand to, all its tiles together (Idefics3: 17 x 169)
+PROCESSOR_OPTION_LIMITS = {"image_seq_len": (1, MAX_IMAGE_SEQ_LEN)}  # option -> (smallest, largest)
+TOKENIZER_OPTIONS = frozenset(inspect.signature(Tokenizer.__call__).parameters) - {"self", "text"}
 
 
 def _read_json(path_or_repo_id: str | os.PathLike, filename: str, **hub_kwargs: Any) -> dict[str, Any]:
-    return read_json_file(path_or_repo_id, filename, **hub_kwargs) or {}
+    return read_json_file(path_or_repo_id, filename, error=ProcessorError, **hub_kwargs) or {}
 
 
-def load_chat_template(path_or_repo_id: str | os.PathLike, tokenizer: Tokenizer, **hub_kwargs: Any) -> str | None:
-    """The first of chat_template.jinja, chat_template.json, processor_config.json, tokenizer_config.json."""
-    path = resolve_file(path_or_repo_id, CHAT_TEMPLATE_FILE, missing_ok=True, **hub_kwargs)
-    if path is not None:
-        return path.read_text(encoding="utf-8")
+def load_chat_template(
+    path_or_repo_id: str | os.PathLike, tokenizer: Tokenizer, **hub_kwargs: Any
+) -> tuple[str | dict[str, str] | None, str | None]:
+    """(the first of chat_template.jinja (with additional_chat_templates/), chat_template.json,
+    processor_config.json, tokenizer_config.json that holds a template; the file it came from)."""
+    templates, origin = read_chat_templates(path_or_repo_id, **hub_kwargs)
+    if templates is not None:
+        return templates, origin
     for filename in (LEGACY_CHAT_TEMPLATE_FILE, PROCESSOR_NAME):
         template = _read_json(path_or_repo_id, filename, **hub_kwargs).get("chat_template")
         if template is not None:
-            return template
-    return tokenizer.chat_template
+            source = str(Path(str(path_or_repo_id), filename))
+            check_named_templates(template, f"{source}: chat_template")
+            return template, source
+    return tokenizer.chat_template, tokenizer.chat_template_origin
+
+
+def check_processor_options(options: dict[str, Any], source: str) -> None:
+    """`ProcessorError` naming `source` and the option for a processor option (`image_seq_len`, ...)
+    that is not an integer within `PROCESSOR_OPTION_LIMITS`, before anything is sized by it."""
+    for name, (low, high) in PROCESSOR_OPTION_LIMITS.items():
+        value = options.get(name)
+        if value is None:
+            continue
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise ProcessorError(f"{source}: {name} must be an integer, got {type(value).__name__}")
+        if not low <= value <= high:
+            shown = (
+                value
+                if value.bit_length() < 64
+                else f"an integer of about {int(value.bit_length() * 0.30103) + 1} digits"
+            )
+            raise ProcessorError(f"{source}: {name}={shown} must be between {low} and {high}")
+
+
+def check_image_tokens(count: int, source: str) -> None:
+    """`ProcessorError` naming `source` when one image would expand to more than `MAX_IMAGE_TOKENS`
+    tokens in the prompt (a processor checks this before it builds the expansion)."""
+    if count > MAX_IMAGE_TOKENS:
+        raise ProcessorError(
+            f"{source}: an image would expand to {count} tokens, more than {MAX_IMAGE_TOKENS} "
+            "(image_seq_len times the tiles of max_image_size)"
+        )
+
+
+def checked_text(text: Any) -> list[str] | None:
+    """A processor's `text` argument as a list of prompts: None stays None, a string is one prompt,
+    a list must be a non-empty list of strings; `ProcessorError` otherwise."""
+    if text is None:
+        return None
+    if isinstance(text, str):
+        return [text]
+    if not isinstance(text, (list, tuple)) or not text:
+        kind = "an empty list" if isinstance(text, (list, tuple)) else f"type {type(text).__name__}"
+        raise ProcessorError(f"text must be a string or a non-empty list of strings, got {kind}")
+    for index, prompt in enumerate(text):
+        if not isinstance(prompt, str):
+            raise ProcessorError(f"text[{index}] has type {type(prompt).__name__}; each prompt must be a string")
+    return list(text)
 
 
 @dataclass(frozen=True)
@@ -102,18 +167,25 @@ class ProcessorMixin:
     processor_keys: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, image_processor: BaseImageProcessor, tokenizer: Tokenizer, chat_template: str | None = None):
+        check_named_templates(chat_template, "chat_template")
         self.image_processor = image_processor
         self.tokenizer = tokenizer
         self.chat_template = chat_template
+        self.chat_template_origin: str | None = None  # the file the chat template was read from
 
     @classmethod
     def from_pretrained(cls, path_or_repo_id: str | os.PathLike, **hub_kwargs: Any) -> ProcessorMixin:
+        """The image processor, the tokenizer, the options of processor_config.json (checked by
+        `check_processor_options`, naming the file) and the chat template (`load_chat_template`)."""
         image_processor = cls.image_processor_class.from_pretrained(path_or_repo_id, **hub_kwargs)
         tokenizer = Tokenizer.from_pretrained(path_or_repo_id, **hub_kwargs)
         config = _read_json(path_or_repo_id, PROCESSOR_NAME, **hub_kwargs)
         options = {key: config[key] for key in cls.processor_keys if key in config}
-        chat_template = load_chat_template(path_or_repo_id, tokenizer, **hub_kwargs)
-        return cls(image_processor, tokenizer, chat_template=chat_template, **options)
+        check_processor_options(options, str(Path(str(path_or_repo_id), PROCESSOR_NAME)))
+        chat_template, origin = load_chat_template(path_or_repo_id, tokenizer, **hub_kwargs)
+        processor = cls(image_processor, tokenizer, chat_template=chat_template, **options)
+        processor.chat_template_origin = origin
+        return processor
 
     def save_pretrained(self, save_directory: str | os.PathLike) -> None:
         """The layout transformers 5 writes, so its `AutoProcessor.from_pretrained` reads it back."""
@@ -162,16 +234,18 @@ class ProcessorMixin:
         `processor_kwargs` go to `__call__` (`padding`, ...); so do the keywords the template does
         not use, as in transformers; every keyword is also a template variable.
         """
-        template = self.resolve_chat_template(chat_template)
+        template, label = chat_template_and_label(
+            self.chat_template, chat_template, "processor", self.chat_template_origin
+        )
         conversations, batched = normalize_conversations(conversation)
         conversations = [[_with_image_blocks(message) for message in chat] for chat in conversations]
         variables = {**self.tokenizer.special_tokens_map, **kwargs}
         prompts, spans = render_conversations(
-            template, conversations, add_generation_prompt, return_assistant_tokens_mask, **variables
+            template, conversations, add_generation_prompt, return_assistant_tokens_mask, variables, label
         )
         if not tokenize:
             return prompts if batched else prompts[0]
-        used = template_variables(template)
+        used = template_variables(template, label)
         call_kwargs = {**(processor_kwargs or {}), **{k: v for k, v in kwargs.items() if k not in used}}
         tensors_in_kwargs = call_kwargs.pop("return_tensors", None)
         return_tensors = return_tensors or tensors_in_kwargs
@@ -209,6 +283,13 @@ class ProcessorMixin:
         `apply_chat_template` asks for assistant masks) the prompts themselves come back too, under
         `tracked_prompts`: they map characters of the caller's text to the expanded one."""
         track = text_kwargs.pop("return_tracked_prompts", False)
+        unknown = sorted(set(text_kwargs) - TOKENIZER_OPTIONS)
+        if unknown:
+            image_options = [*self.image_processor.config_keys, *self.image_processor.call_only_keys]
+            raise ProcessorError(
+                f"{type(self).__name__} got unknown options {[name[:40] for name in unknown[:10]]}; image options: "
+                f"{image_options}, text options: {sorted(TOKENIZER_OPTIONS)}"
+            )
         encoding = self.tokenizer([prompt.text for prompt in prompts], **text_kwargs)
         if track:
             encoding[TRACKED_PROMPTS] = prompts
@@ -227,9 +308,11 @@ class ProcessorMixin:
 
 def _images_of(chat: list[dict[str, Any]]) -> list[Any]:
     """The images of a conversation's image blocks, in order, under any of the keys transformers
-    reads (an image, a URL, a path, base64; a block holding several gives each)."""
+    reads (an image, a URL, a path, base64; a block holding several gives each). Content items
+    that are not dicts are the template's business, not images."""
     items = [item for message in chat if isinstance(message.get("content"), list) for item in message["content"]]
-    return [item[key] for item in items if item.get("type") == "image" for key in IMAGE_KEYS if key in item]
+    blocks = [item for item in items if isinstance(item, dict) and item.get("type") == "image"]
+    return [block[key] for block in blocks for key in IMAGE_KEYS if key in block]
 
 
 def _with_image_blocks(message: dict[str, Any]) -> dict[str, Any]:

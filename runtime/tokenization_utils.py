@@ -9,6 +9,12 @@ Encoding, special tokens (the post-processor in `tokenizer.json`, e.g. a BOS tok
 are the `tokenizers` library's, as in transformers' `TokenizersBackend`; this class adds padding
 (`padding_side` from the config or per call), truncation, tensors, character offsets
 (`offset_mapping`, `char_to_token`), the special-token names and the chat template.
+
+Files are read through `resolve_file` (which keeps them inside the checkpoint folder) and checked
+before use: a tokenizer.json or tokenizer_config.json that is not UTF-8, not JSON, of the wrong
+shape, or with fields of the wrong type, and calls with arguments of the wrong type, raise a
+`TokenizerError` naming the file (or the argument) and the field; template problems are
+`ChatTemplateError`s. Neither echoes a file's content.
 """
 
 from __future__ import annotations
@@ -25,18 +31,28 @@ import tokenizers
 import torch
 
 from runtime.chat_template import (
+    CHAT_TEMPLATE_FILE,
     assistant_mask_from_char_to_token,
+    chat_template_and_label,
     normalize_conversations,
+    read_chat_templates,
     render_conversations,
     select_chat_template,
 )
 from runtime.hub import read_json_file, resolve_file
 from runtime.image_processing_utils import BatchFeature
+from runtime.tokenizer_checks import (
+    SPECIAL_TOKEN_NAMES,
+    TokenizerError,
+    check_lengths,
+    check_tokenizer_config,
+    checked_ids,
+    checked_texts,
+    load_backend_tokenizer,
+)
 
 TOKENIZER_FILE = "tokenizer.json"
 TOKENIZER_CONFIG_FILE = "tokenizer_config.json"
-CHAT_TEMPLATE_FILE = "chat_template.jinja"
-SPECIAL_TOKEN_NAMES = ("bos_token", "eos_token", "unk_token", "sep_token", "pad_token", "cls_token", "mask_token")
 
 
 def _token_text(token: Any) -> str | None:
@@ -118,7 +134,10 @@ class Tokenizer:
     """A `tokenizers.Tokenizer` with the special tokens and options of its `tokenizer_config.json`."""
 
     def __init__(self, tokenizer: tokenizers.Tokenizer, **config: Any) -> None:
+        check_tokenizer_config(config, "Tokenizer(...)")
         self.backend_tokenizer = tokenizer
+        self.name_or_path: str | None = None
+        self.chat_template_origin: str | None = None  # the file the chat template was read from
         self.config = dict(config)
         self.padding_side: str = config.get("padding_side", "right")
         self.truncation_side: str = config.get("truncation_side", "right")
@@ -129,14 +148,20 @@ class Tokenizer:
 
     @classmethod
     def from_pretrained(cls, path_or_repo_id: str | os.PathLike, **hub_kwargs: Any) -> Tokenizer:
-        """tokenizer.json and tokenizer_config.json; the chat template from chat_template.jinja
-        (where transformers 5 writes it) or else the config's `chat_template`."""
-        tokenizer = tokenizers.Tokenizer.from_file(str(resolve_file(path_or_repo_id, TOKENIZER_FILE, **hub_kwargs)))
-        config = read_json_file(path_or_repo_id, TOKENIZER_CONFIG_FILE, **hub_kwargs) or {}
-        template_path = resolve_file(path_or_repo_id, CHAT_TEMPLATE_FILE, missing_ok=True, **hub_kwargs)
-        if template_path is not None:
-            config["chat_template"] = template_path.read_text(encoding="utf-8")
-        return cls(tokenizer, **config)
+        """tokenizer.json and tokenizer_config.json; the chat template from chat_template.jinja and
+        additional_chat_templates/*.jinja (where transformers 5 writes them), else the config's
+        `chat_template`."""
+        tokenizer = load_backend_tokenizer(resolve_file(path_or_repo_id, TOKENIZER_FILE, **hub_kwargs))
+        config_file = Path(str(path_or_repo_id), TOKENIZER_CONFIG_FILE)
+        config = read_json_file(path_or_repo_id, TOKENIZER_CONFIG_FILE, error=TokenizerError, **hub_kwargs) or {}
+        check_tokenizer_config(config, str(config_file))
+        origin = str(config_file) if config.get("chat_template") is not None else None
+        templates, template_origin = read_chat_templates(path_or_repo_id, **hub_kwargs)
+        if templates is not None:
+            config["chat_template"], origin = templates, template_origin
+        tokenizer = cls(tokenizer, **config)
+        tokenizer.name_or_path, tokenizer.chat_template_origin = str(path_or_repo_id), origin
+        return tokenizer
 
     def save_pretrained(self, save_directory: str | os.PathLike) -> None:
         directory = Path(save_directory)
@@ -213,13 +238,13 @@ class Tokenizer:
         characters, (0, 0) for padding), one row per text; a single string gives flat lists, or
         tensors with a batch axis of 1, as transformers does."""
         single = isinstance(text, str)
-        encodings = self.backend_tokenizer.encode_batch(
-            [text] if single else list(text), add_special_tokens=add_special_tokens
-        )
+        texts = checked_texts(text)
+        check_lengths(padding, max_length)
+        encodings = self.backend_tokenizer.encode_batch(texts, add_special_tokens=add_special_tokens)
         rows = [self._truncated(encoding, max_length if truncation else None) for encoding in encodings]
-        if padding:
+        if padding and padding != "do_not_pad":
             if self.pad_token_id is None:
-                raise ValueError("padding needs a pad token; set pad_token in tokenizer_config.json")
+                raise TokenizerError("padding needs a pad token; set pad_token in tokenizer_config.json")
             width = max_length if padding == "max_length" and max_length is not None else max(map(len, rows))
             rows = [row.padded(width, padding_side or self.padding_side) for row in rows]
         data: dict[str, list[Any]] = {"input_ids": [row.ids(self.pad_token_id) for row in rows]}
@@ -240,10 +265,9 @@ class Tokenizer:
         return EncodedRow(encoding, 0, max_length)
 
     def decode(self, token_ids: int | Sequence[int] | torch.Tensor, skip_special_tokens: bool = False) -> str:
-        if isinstance(token_ids, torch.Tensor):
-            token_ids = token_ids.tolist()
-        ids = [token_ids] if isinstance(token_ids, int) else [int(index) for index in token_ids]
-        text = self.backend_tokenizer.decode(ids, skip_special_tokens=skip_special_tokens)
+        """The text of one sequence of ids (an int, a list, a 0-D or 1-D tensor or array); ids the
+        vocabulary lacks decode to nothing, as in transformers; anything else is a `TokenizerError`."""
+        text = self.backend_tokenizer.decode(checked_ids(token_ids), skip_special_tokens=skip_special_tokens)
         is_bpe = type(self.backend_tokenizer.model).__name__ == "BPE"
         return clean_up_tokenization(text) if self.clean_up_tokenization_spaces and not is_bpe else text
 
@@ -286,11 +310,13 @@ class Tokenizer:
         return_dict = return_dict and tokenize
         if return_assistant_tokens_mask and not return_dict:
             raise ValueError("`return_assistant_tokens_mask=True` requires `return_dict=True` and `tokenize=True`")
-        template = self.get_chat_template(chat_template)
+        template, label = chat_template_and_label(
+            self.chat_template, chat_template, "tokenizer", self.chat_template_origin
+        )
         conversations, batched = normalize_conversations(conversation)
         variables = {**self.special_tokens_map, **kwargs}
         prompts, spans = render_conversations(
-            template, conversations, add_generation_prompt, return_assistant_tokens_mask, **variables
+            template, conversations, add_generation_prompt, return_assistant_tokens_mask, variables, label
         )
         if not tokenize:
             return prompts if batched else prompts[0]

@@ -13,6 +13,7 @@ from runtime.image_processing_utils import (
     BatchFeature,
     ImageArray,
     PILImageResampling,
+    ProcessorError,
     normalize,
     pad_nested_images,
     rescale,
@@ -59,7 +60,7 @@ class Idefics2ImageProcessor(BaseImageProcessor):
             return resize_image(image, get_resize_output_image_size(*image.shape[-2:], size), resample)
         if size.get("height") and size.get("width"):
             return resize_image(image, (size["height"], size["width"]), resample)
-        raise ValueError(f"size must hold 'shortest_edge' and 'longest_edge', or 'height' and 'width'; got {size}")
+        raise ProcessorError(f"size must hold 'shortest_edge' and 'longest_edge', or 'height' and 'width'; got {size}")
 
     def split_image(self, image: ImageArray) -> list[ImageArray]:
         """(C, H, W) -> its four quarters (row by row) and the whole image."""

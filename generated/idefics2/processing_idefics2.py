@@ -9,8 +9,8 @@ from itertools import accumulate
 from typing import Any
 
 from runtime.image_loading import load_image
-from runtime.image_processing_utils import BatchFeature
-from runtime.processing_utils import ProcessorMixin, TrackedText
+from runtime.image_processing_utils import BatchFeature, ProcessorError
+from runtime.processing_utils import ProcessorMixin, TrackedText, check_processor_options, checked_text
 from runtime.tokenization_utils import Tokenizer
 
 from .image_processing_idefics2 import Idefics2ImageProcessor
@@ -40,6 +40,7 @@ class Idefics2Processor(ProcessorMixin):
         self.end_of_utterance_token = "<end_of_utterance>"
         tokenizer.add_special_tokens([self.fake_image_token, self.image_token, self.end_of_utterance_token])
         self.image_token_id = tokenizer.convert_tokens_to_ids(self.image_token)
+        check_processor_options({"image_seq_len": image_seq_len}, type(self).__name__)
         self.image_seq_len = image_seq_len
 
     def __call__(
@@ -55,18 +56,18 @@ class Idefics2Processor(ProcessorMixin):
         `<image>` count) or one list per prompt; each a PIL image, an array, a tensor, or a string
         naming one (a path, an http(s) or file:// URL, base64)."""
         if text is None and images is None:
-            raise ValueError("You must provide either `text` or `images`.")
+            raise ProcessorError("You must provide either `text` or `images`.")
         images_kwargs, text_kwargs = self.split_kwargs(kwargs)
-        text = [text] if isinstance(text, str) else text
-        if text is not None and not (isinstance(text, list) and isinstance(text[0], str)):
-            raise ValueError("Invalid input text. Please provide a string, or a list of strings")
+        text = checked_text(text)  # None or a non-empty list of strings
+        image_seq_len = image_seq_len or self.image_seq_len
+        check_processor_options({"image_seq_len": image_seq_len}, type(self).__name__)
         inputs, image_inputs = {}, None
         if images is not None:
             counts = [sample.count(self.image_token) for sample in text] if text is not None else None
             images = [[self.load_image(image) for image in sample] for sample in self.group_images(images, counts)]
             image_inputs = self.image_processor(images, **{**self.images_kwargs, **images_kwargs})
         if text is not None:
-            prompts = self.expand_prompts(text, image_inputs, image_seq_len or self.image_seq_len)
+            prompts = self.expand_prompts(text, image_inputs, image_seq_len)
             inputs.update(self.tokenize_prompts(prompts, **text_kwargs))
         if image_inputs is not None:
             names = self.image_processor.model_input_names
@@ -79,14 +80,14 @@ class Idefics2Processor(ProcessorMixin):
             images = [[images]]
         elif images and not isinstance(images[0], (list, tuple)):
             if counts is not None and sum(counts) != len(images):
-                raise ValueError(
+                raise ProcessorError(
                     f"The total number of {self.image_token} tokens in the prompts should be the same as the number "
                     f"of images passed. Found {sum(counts)} {self.image_token} tokens and {len(images)} images."
                 )
             bounds = [0, *accumulate(counts)] if counts is not None else [0, len(images)]
             images = [list(images[start:end]) for start, end in zip(bounds, bounds[1:], strict=False)]
         if counts is not None and [len(sample) for sample in images] != counts:
-            raise ValueError(
+            raise ProcessorError(
                 f"The number of images in the text {counts} and images {[len(s) for s in images]} differ."
             )
         return images

@@ -14,6 +14,7 @@ from runtime.image_processing_utils import (
     BatchFeature,
     ImageArray,
     PILImageResampling,
+    ProcessorError,
     normalize,
     pad_nested_images,
     rescale,
@@ -81,7 +82,7 @@ class Idefics3ImageProcessor(BaseImageProcessor):
             return resize_image(image, new_size, resample)
         if size.get("height") and size.get("width"):
             return resize_image(image, (size["height"], size["width"]), resample)
-        raise ValueError(f"size must hold 'longest_edge', or 'height' and 'width'; got {size}")
+        raise ProcessorError(f"size must hold 'longest_edge', or 'height' and 'width'; got {size}")
 
     def split_image(self, image: ImageArray, tile: int, resample: int) -> tuple[list[ImageArray], int, int]:
         """(C, H, W) -> its tiles row by row and the whole image resized to one tile; and the grid's rows, cols.

@@ -5,8 +5,9 @@ rotation), given as a local path, an http URL served by a local `http.server` on
 base64 string and a data URI, load to the same pixels as transformers' `load_image` (and as the
 file opened with PIL, made upright and RGB); a file:// URL, which transformers does not read,
 loads as its path. Bad sources fail as transformers' do (a `pathlib.Path` is a TypeError, an
-unknown string a ValueError) and a URL that cannot be read is an OSError naming it. No test
-reaches the internet.
+unknown string a ValueError) and a URL that cannot be read is an OSError naming it (both an
+`ImageLoadError`, which is both). No test reaches the internet; hostile sources are in
+tests/adversarial/test_images_and_processors.py.
 Run: python -m pytest tests/runtime/test_image_loading.py -q
 """
 
@@ -21,7 +22,7 @@ import PIL.Image
 import PIL.ImageOps
 import pytest
 
-from runtime.image_loading import fetch_image, load_image
+from runtime.image_loading import ImageLoadError, fetch_image, load_image
 from tests.http_server import serve_directory
 
 transformers = pytest.importorskip("transformers")
@@ -87,7 +88,7 @@ def test_bad_sources_fail_as_reference(tmp_path: Path) -> None:
         reference_load_image(missing)
     with pytest.raises(ValueError, match="missing.png.*not an existing file"):
         load_image(missing)
-    with pytest.raises(FileNotFoundError, match="missing.png"):
+    with pytest.raises(ImageLoadError, match="missing.png.*no image file"):  # an OSError
         load_image(Path(missing).as_uri())
 
 
@@ -96,7 +97,7 @@ def test_unreadable_urls_are_errors_naming_the_url(tmp_path: Path) -> None:
     with serve_directory(tmp_path) as base_url:
         with pytest.raises(OSError, match=f"{base_url}/absent.png.*404"):
             load_image(f"{base_url}/absent.png")
-        with pytest.raises(PIL.UnidentifiedImageError, match=f"{base_url}/notes.txt is not an image"):
+        with pytest.raises(ImageLoadError, match=f"{base_url}/notes.txt' is not an image"):  # an OSError
             load_image(f"{base_url}/notes.txt")
     with socket.socket() as closed:  # a port nothing listens on: connection refused
         closed.bind(("127.0.0.1", 0))
