@@ -302,14 +302,30 @@ class Idefics2Model(Idefics2PreTrainedModel):
     def connect(self, image_hidden_states: torch.Tensor, patch_attention_mask: torch.Tensor) -> torch.Tensor:
         return self.connector(image_hidden_states, patch_attention_mask.view(image_hidden_states.shape[0], -1))
 
+    def check_pixel_inputs(self, pixel_values: torch.Tensor, pixel_attention_mask: torch.Tensor | None) -> None:
+        """Refuse pixels the vision tower cannot read, naming the input, before any reshape fails."""
+        channels = self.config.vision_config.num_channels
+        if not isinstance(pixel_values, torch.Tensor) or pixel_values.ndim != 5 or pixel_values.shape[2] != channels:
+            got = tuple(pixel_values.shape) if isinstance(pixel_values, torch.Tensor) else type(pixel_values).__name__
+            raise ValueError(f"pixel_values must be (batch, images, {channels}, height, width), got {got}")
+        expected = (*pixel_values.shape[:2], *pixel_values.shape[3:])
+        mask_shape = tuple(getattr(pixel_attention_mask, "shape", ()))
+        if pixel_attention_mask is not None and mask_shape != expected:
+            raise ValueError(
+                f"pixel_attention_mask must be (batch, images, height, width) = {expected}, got {mask_shape}"
+            )
+
     def get_image_features(
         self, pixel_values: torch.Tensor, pixel_attention_mask: torch.Tensor | None = None, **kwargs
     ) -> BaseModelOutputWithPooling:
         """(B, I, C, H, W) pixels, all-zero images being padding -> the vision tower's output over the
         real images, whose `pooler_output` holds each sample's image tokens, (tokens, D)."""
+        self.check_pixel_inputs(pixel_values, pixel_attention_mask)
         batch_size, num_images = pixel_values.shape[:2]
         pixel_values = pixel_values.to(dtype=self.dtype).flatten(0, 1)  # (B * I, C, H, W)
         real_images = (pixel_values != 0.0).flatten(1).any(dim=-1)
+        if not bool(real_images.any()):
+            raise ValueError("pixel_values: every image is padding (all zeros); pass no pixel_values instead")
         images_per_sample = real_images.view(batch_size, num_images).sum(dim=1)
         pixel_values = pixel_values[real_images].contiguous()
         if pixel_attention_mask is None:

@@ -283,3 +283,21 @@ def test_a_huge_max_new_tokens_stays_within_memory_and_stops_at_eos() -> None:
     result = run_capped(HUGE_MAX_NEW_TOKENS, memory_mib=2048, timeout_s=180)
     assert result.returncode == 0, result.output
     assert "stopped after" in result.stdout
+
+
+PIXELS = [  # called on the model directly: its own check names the input, not a failed reshape
+    ("pixel_values-4d", images(pixel_values=lambda b: b["pixel_values"][:, 0]), "pixel_values must be"),
+    ("pixel_values-2-channels", images(pixel_values=lambda b: b["pixel_values"][:, :, :2]), "pixel_values must be"),
+    ("pixel_values-all-padding", images(pixel_values=lambda b: b["pixel_values"] * 0), "every image is padding"),
+    ("pixel_mask-3d", images(pixel_attention_mask=lambda b: torch.ones(1, 16, 16)), "pixel_attention_mask must be"),
+    ("pixel_mask-other-size", images(pixel_attention_mask=lambda b: torch.ones(1, 1, 8, 16)), "pixel_attention_mask"),
+]
+
+
+@pytest.mark.parametrize(("inputs", "message"), [pytest.param(*case[1:], id=case[0]) for case in PIXELS])
+def test_idefics2_forward_names_the_pixel_input_it_cannot_read(
+    models: dict[str, torch.nn.Module], inputs: Callable[[], dict[str, Any]], message: str
+) -> None:
+    arguments = {key: value for key, value in inputs().items() if key != "max_new_tokens"}
+    with pytest.raises(ValueError, match=message):
+        models["idefics2"](**arguments)
