@@ -52,6 +52,18 @@ SIZE_LIMITS: dict[str, tuple[int, int]] = {
 MEMORY_ENV = "MODULAR_MODELS_MAX_BYTES"
 
 
+# what code deriving from a config, or building a model from it, raises when the config is wrong
+CONFIG_FAULTS: tuple[type[Exception], ...] = (
+    ValueError,
+    TypeError,
+    KeyError,
+    AttributeError,
+    IndexError,
+    ZeroDivisionError,
+    OverflowError,
+)
+
+
 class ConfigError(ValueError):
     """A config that cannot describe a model: wrong types, sizes out of range, a bad config.json.
 

@@ -30,7 +30,7 @@ import typing
 from pathlib import Path
 from typing import Any, ClassVar, Union
 
-from runtime.config_limits import ConfigError, size_problems
+from runtime.config_limits import CONFIG_FAULTS, ConfigError, size_problems
 
 CONFIG_NAME = "config.json"
 
@@ -169,15 +169,7 @@ class PretrainedConfig:
             self.validate()
         except ConfigError:
             raise
-        except (
-            ValueError,
-            TypeError,
-            KeyError,
-            AttributeError,
-            IndexError,
-            ZeroDivisionError,
-            OverflowError,
-        ) as error:
+        except CONFIG_FAULTS as error:
             raise ConfigError(f"{type(self).__name__}: {str(error)[:300]}") from error
 
     def _set_labels(self) -> None:

@@ -167,19 +167,25 @@ def _download(
     return Path(downloaded)
 
 
+def read_bounded_text(path: Path, *, error: type[Exception], max_bytes: int, what: str = "file") -> str:
+    """`path`'s UTF-8 text; `error` naming the file when it is larger than `max_bytes` or not UTF-8
+    (with the offset of the first bad byte, never the bytes)."""
+    size = path.stat().st_size
+    if size > max_bytes:
+        raise error(f"{path}: {size} bytes, more than the {max_bytes} accepted for a {what}")
+    try:
+        return path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as failure:
+        raise error(f"{path}: not UTF-8 text (bad byte at offset {failure.start})") from None
+
+
 def load_json_object(path: Path, *, error: type[Exception] = ValueError, max_bytes: int = MAX_JSON_BYTES) -> dict:
     """The JSON object stored in `path`; `error` (a ValueError subclass, say) naming the file when
     it is larger than `max_bytes`, not UTF-8, not JSON, nested too deeply, or not an object.
 
     Messages say where the problem is (line and column, byte offset), never the file's bytes.
     """
-    size = path.stat().st_size
-    if size > max_bytes:
-        raise error(f"{path}: {size} bytes, more than the {max_bytes} accepted for a JSON file")
-    try:
-        text = path.read_bytes().decode("utf-8")
-    except UnicodeDecodeError as failure:
-        raise error(f"{path}: not UTF-8 text (bad byte at offset {failure.start})") from None
+    text = read_bounded_text(path, error=error, max_bytes=max_bytes, what="JSON file")
     try:
         data = json.loads(text)
     except json.JSONDecodeError as failure:

@@ -34,7 +34,7 @@ from torch import nn
 from runtime.attention import check_attn_implementation
 from runtime.checkpoint_files import checkpoint_files
 from runtime.checkpoint_saving import write_weights
-from runtime.config_limits import check_buildable
+from runtime.config_limits import CONFIG_FAULTS, check_buildable
 from runtime.configuration_utils import ConfigError, PretrainedConfig
 from runtime.safetensors_io import CheckpointError, SafetensorsFile, TensorInfo, short
 
@@ -312,15 +312,7 @@ class PreTrainedModel(nn.Module):
             return cls(config)
         except (ConfigError, CheckpointError):
             raise
-        except (
-            ValueError,
-            TypeError,
-            KeyError,
-            AttributeError,
-            IndexError,
-            ZeroDivisionError,
-            OverflowError,
-        ) as error:
+        except CONFIG_FAULTS as error:
             detail = f"{type(error).__name__}: {str(error)[:120]}"
         except RuntimeError as error:  # torch's own, e.g. an allocation that fails
             detail = f"RuntimeError: {str(error)[:120]}"

@@ -52,6 +52,7 @@ from runtime.hub import read_json_file
 from runtime.image_checks import ProcessorError
 from runtime.image_processing_utils import PROCESSOR_NAME, BaseImageProcessor, BatchFeature
 from runtime.tokenization_utils import CHAT_TEMPLATE_FILE, Tokenizer
+from runtime.tokenizer_checks import checked_texts
 
 LEGACY_CHAT_TEMPLATE_FILE = "chat_template.json"
 IMAGE_KEYS = ("image", "url", "path", "base64")  # where an image block of a message holds its image
@@ -114,17 +115,7 @@ def check_image_tokens(count: int, source: str) -> None:
 def checked_text(text: Any) -> list[str] | None:
     """A processor's `text` argument as a list of prompts: None stays None, a string is one prompt,
     a list must be a non-empty list of strings; `ProcessorError` otherwise."""
-    if text is None:
-        return None
-    if isinstance(text, str):
-        return [text]
-    if not isinstance(text, (list, tuple)) or not text:
-        kind = "an empty list" if isinstance(text, (list, tuple)) else f"type {type(text).__name__}"
-        raise ProcessorError(f"text must be a string or a non-empty list of strings, got {kind}")
-    for index, prompt in enumerate(text):
-        if not isinstance(prompt, str):
-            raise ProcessorError(f"text[{index}] has type {type(prompt).__name__}; each prompt must be a string")
-    return list(text)
+    return None if text is None else checked_texts(text, error=ProcessorError)
 
 
 @dataclass(frozen=True)

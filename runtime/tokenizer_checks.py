@@ -23,6 +23,7 @@ import tokenizers
 import torch
 
 from runtime.chat_template import check_named_templates
+from runtime.hub import read_bounded_text
 
 SPECIAL_TOKEN_NAMES = ("bos_token", "eos_token", "unk_token", "sep_token", "pad_token", "cls_token", "mask_token")
 MAX_TOKENIZER_BYTES = 2**30  # tokenizer.json; the largest published ones are tens of megabytes
@@ -68,13 +69,7 @@ def check_tokenizer_config(config: dict[str, Any], source: str) -> None:
 def load_backend_tokenizer(path: Path) -> tokenizers.Tokenizer:
     """The `tokenizers` tokenizer stored in `path` (a tokenizer.json); a `TokenizerError` naming it
     when it is too large, not UTF-8, not JSON, or not a tokenizer the library reads."""
-    size = path.stat().st_size
-    if size > MAX_TOKENIZER_BYTES:
-        raise TokenizerError(f"{path}: {size} bytes, more than the {MAX_TOKENIZER_BYTES} accepted for a tokenizer")
-    try:
-        text = path.read_bytes().decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise TokenizerError(f"{path}: not UTF-8 text (bad byte at offset {error.start})") from None
+    text = read_bounded_text(path, error=TokenizerError, max_bytes=MAX_TOKENIZER_BYTES, what="tokenizer")
     try:
         return tokenizers.Tokenizer.from_str(text)
     except Exception as error:  # the library raises a bare Exception, with serde's message
@@ -98,16 +93,16 @@ def _why_not_a_tokenizer(text: str, error: Exception) -> str:
     return f"not a tokenizer the tokenizers library reads ({reason[:160]})"
 
 
-def checked_texts(text: Any) -> list[str]:
-    """A string or a non-empty list of strings -> the list to encode; `TokenizerError` otherwise."""
+def checked_texts(text: Any, error: type[ValueError] = TokenizerError) -> list[str]:
+    """A string or a non-empty list of strings -> the list to encode; `error` otherwise."""
     if isinstance(text, str):
         return [text]
     if not isinstance(text, (list, tuple)) or not text:
         kind = "an empty list" if isinstance(text, (list, tuple)) else f"type {type(text).__name__}"
-        raise TokenizerError(f"text must be a string or a non-empty list of strings, got {kind}")
+        raise error(f"text must be a string or a non-empty list of strings, got {kind}")
     for index, item in enumerate(text):
         if not isinstance(item, str):
-            raise TokenizerError(f"text[{index}] has type {type(item).__name__}; each text must be a string")
+            raise error(f"text[{index}] has type {type(item).__name__}; each text must be a string")
     return list(text)
 
 
