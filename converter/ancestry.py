@@ -28,8 +28,10 @@ from pathlib import Path
 
 from converter.bases import BasePackage
 from converter.class_facts import UNREADABLE, Binding, ModuleFacts, facts_from_ast, facts_from_cst
+from converter.diagnostics import ConversionError
 from converter.layout import Library, model_of_stem
 from converter.parse import ParsedModule
+from converter.source import read_bytes
 
 MODULAR, MODEL, LIBRARY, EXTERNAL, UNKNOWN = "modular", "model", "library", "external", "unknown"
 
@@ -63,14 +65,17 @@ _LIBRARY_FACTS: dict[tuple[str, int, int], ModuleFacts | None] = {}
 
 def library_facts(path: Path) -> ModuleFacts | None:
     """The facts of one library file, parsed with `ast` once per process while it is unchanged."""
-    stat = path.stat()
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
     key = (str(path), stat.st_mtime_ns, stat.st_size)
     if key not in _LIBRARY_FACTS:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # SyntaxWarning: invalid escape sequences
-                _LIBRARY_FACTS[key] = facts_from_ast(ast.parse(path.read_bytes()))
-        except (OSError, SyntaxError, ValueError):
+                _LIBRARY_FACTS[key] = facts_from_ast(ast.parse(read_bytes(path, str(path))))
+        except (OSError, SyntaxError, ValueError, RecursionError, MemoryError, ConversionError):
             _LIBRARY_FACTS[key] = None
     return _LIBRARY_FACTS[key]
 

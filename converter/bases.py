@@ -13,6 +13,7 @@ Every package is parsed at most once per loader.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -20,9 +21,10 @@ from pathlib import Path
 
 import libcst as cst
 
-from converter.diagnostics import ConversionError, Diagnostic
+from converter.diagnostics import ConversionError
 from converter.layout import REPO, TREE_KINDS, Layout, Library, model_of_stem
-from converter.parse import collection_paused
+from converter.parse import parse_source
+from converter.source import read_source
 from converter.split import KIND_ORDER
 
 GENERATED = "generated"
@@ -184,21 +186,28 @@ def kind_rank(kind: str, layout: Layout = REPO) -> tuple[int, str]:
     return (order.index(kind) if kind in order else len(order), kind)
 
 
+BASE_FIX = "regenerate the base model with python converter/run.py --all"
+
+
 def read_base(path: Path, display_path: str) -> str:
+    """The text of a base file; raises ConversionError (E107) as source.py reads a modular file."""
     try:
-        return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        fix = "regenerate the base model with python converter/run.py --all"
-        raise ConversionError(
-            [Diagnostic(display_path, 1, 1, "E107", f"cannot read base file: {error}", fix)]
-        ) from None
+        return read_source(path, display_path)
+    except ConversionError as error:
+        raise as_base_error(error, "cannot read base file") from None
 
 
 def parse_base(path: str, text: str) -> cst.Module:
+    """libcst's tree of a base file, checked as a modular file is (parse.parse_source); raises E107."""
     try:
-        with collection_paused():
-            return cst.parse_module(text)
-    except cst.ParserSyntaxError as error:
-        fix = "regenerate the base model with python converter/run.py --all"
-        message = f"base file does not parse: {error.message}"
-        raise ConversionError([Diagnostic(path, error.raw_line, error.raw_column + 1, "E107", message, fix)]) from None
+        return parse_source(text, path)
+    except ConversionError as error:
+        raise as_base_error(error, "base file does not parse") from None
+
+
+def as_base_error(error: ConversionError, what: str) -> ConversionError:
+    """The diagnostics of reading or parsing a base file, as E107 with the fix for base files."""
+    return ConversionError(
+        dataclasses.replace(diagnostic, code="E107", message=f"{what}: {diagnostic.message}", fix=BASE_FIX)
+        for diagnostic in error.diagnostics
+    )

@@ -11,7 +11,11 @@ line prints them in the compiler style users know::
 
 Codes, by the pass that reports them:
 
-    E001-E004  parse          syntax error, bad file name, file outside the repository, unreadable
+    E001-E004  parse          syntax error (CPython's parser first, then libcst's), bad file name,
+                              a file not where modular files belong (outside the repository, or not
+                              in modular/), unreadable (not found, dangling symlink, directory, ...)
+    E005-E008  parse          not UTF-8 (at the first bad byte), a NUL byte, nested deeper than
+                              libcst and the passes can follow (nesting.py), a file over 2 MiB
     E010       gather         a class or function defined twice
     E011       pipeline       two modular files for one model
     E020       imports        a file would import from a file of a later kind
@@ -52,10 +56,13 @@ base ones everywhere, definition-time reads in inherited code included (class ba
 attributes naming them, decorators): `class GemmaModel(GemmaPreTrainedModel)` inherits the
 modular GemmaPreTrainedModel, as every inheriting model relies on.
     E900       workers        the converter itself crashed on this file (a bug; the traceback follows)
+    E901       workers        the worker process converting this file died (-j N), or its result
+                              could not come back
 """
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -85,17 +92,49 @@ class ConversionError(Exception):
 
 
 def format_diagnostic(diagnostic: Diagnostic) -> str:
-    """`path:line:col: CODE message`, the source line with a caret under `col`, then `fix: ...`."""
-    lines = [f"{diagnostic.path}:{diagnostic.line}:{diagnostic.col}: {diagnostic.code} {diagnostic.message}"]
-    source = diagnostic.source_line.rstrip("\r\n")
+    """`path:line:col: CODE message`, the source line with a caret under `col`, then `fix: ...`.
+
+    The line shows at most SHOWN characters around `col`, its control and format characters (a
+    terminal escape, a bidirectional override) as `?`, so a hostile line prints short and harmless."""
+    message = diagnostic.message if len(diagnostic.message) <= 1000 else diagnostic.message[:997] + "..."
+    lines = [f"{diagnostic.path}:{diagnostic.line}:{diagnostic.col}: {diagnostic.code} {message}"]
+    source, col = shown_line(diagnostic.source_line.rstrip("\r\n"), diagnostic.col)
     if source:
         lines.append(f"    {source}")
         # Tabs stay tabs so the caret lines up with the character above it in any terminal.
-        prefix = "".join(char if char == "\t" else " " for char in source[: max(diagnostic.col - 1, 0)])
+        prefix = "".join(char if char == "\t" else " " for char in source[: max(col - 1, 0)])
         lines.append(f"    {prefix}^")
     lines.append(f"fix: {diagnostic.fix}")
     return "\n".join(lines)
 
 
+SHOWN = 160
+
+
+def shown_line(source: str, col: int) -> tuple[str, int]:
+    """(the part of `source` shown around `col`, made printable; the caret's column in it)."""
+    if len(source) > SHOWN:
+        start = max(0, min(col - 1 - SHOWN // 2, len(source) - SHOWN))
+        lead = "..." if start else ""
+        source, col = (
+            lead + source[start : start + SHOWN] + ("..." if start + SHOWN < len(source) else ""),
+            col - start + len(lead),
+        )
+    printable = "".join("?" if char != "\t" and unicodedata.category(char) in UNPRINTABLE else char for char in source)
+    return printable, col
+
+
+UNPRINTABLE = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+
+
+#: The most diagnostics printed in full; a run with more (one undefined name used 5,000 times)
+#: ends with how many are left out.
+MAX_PRINTED = 100
+
+
 def format_diagnostics(diagnostics: Iterable[Diagnostic]) -> str:
-    return "\n".join(format_diagnostic(diagnostic) for diagnostic in diagnostics)
+    found = list(diagnostics)
+    printed = [format_diagnostic(diagnostic) for diagnostic in found[:MAX_PRINTED]]
+    if len(found) > MAX_PRINTED:
+        printed.append(f"... and {len(found) - MAX_PRINTED} more diagnostics")
+    return "\n".join(printed)

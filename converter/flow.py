@@ -145,7 +145,10 @@ def convert_flowing(
             break
         finished, _ = wait(running, return_when=FIRST_COMPLETED)
         wave: list[EmittedModel] = []
-        outcomes = [(running.pop(future), pool.result(future)) for future in finished]
+        outcomes = []
+        for future in finished:
+            scanned = running.pop(future)
+            outcomes.append((scanned, pool.result(future, scanned)))
         outcomes.sort(key=lambda pair: (flow.level_of[pair[0].model], pair[0].display_path))
         for scanned, outcome in outcomes:
             on_done(scanned.model)
@@ -172,7 +175,7 @@ def formats_alone(model: EmittedModel, own: str, directories: set[str] | None) -
         try:
             with collection_paused():  # a tree without cycles (see parse.collection_paused)
                 tree = ast.parse(file.text)
-        except SyntaxError:
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
             return False
         for node in ast.walk(tree):
             if isinstance(node, ast.Import) and any(alias.name.split(".")[0] in others for alias in node.names):

@@ -130,4 +130,9 @@ def check_parses(path: str, text: str) -> Diagnostic | None:
         fix = "report this converter bug with the modular file that triggers it"
         message = f"formatted output does not parse: {error.msg}"
         return make_diagnostic(path, text, error.lineno or 1, error.offset or 1, "E090", message, fix)
+    except (ValueError, RecursionError, MemoryError) as error:
+        fix = "report this converter bug with the modular file that triggers it"
+        return make_diagnostic(
+            path, text, 1, 1, "E090", f"formatted output does not parse: {type(error).__name__}", fix
+        )
     return None

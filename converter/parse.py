@@ -1,7 +1,9 @@
 """Pass 1, parse: read a modular file and parse it with libcst. The only pass that reads files.
 
-The modular file is never imported or executed. Syntax errors are located with CPython's own
-parser (`ast.parse` only parses), which reports better positions and messages than libcst's.
+The modular file is never imported or executed. It is taken only from where modular files belong
+(locate.py), read as bounded UTF-8 text (source.py), parsed by CPython's own parser first, which
+only parses, reports better positions and messages than libcst's and rejects cleanly what would
+crash libcst, and refused where it nests deeper than libcst and the passes can follow (nesting.py).
 
     parsed = parse_modular(Path("modular/modular_llama.py"), repo_root)
     parsed.model          # "llama"
@@ -25,9 +27,10 @@ from libcst.metadata import CodePosition, CodeRange, MetadataWrapper, PositionPr
 
 from converter.diagnostics import ConversionError, Diagnostic
 from converter.layout import REPO, Layout
+from converter.locate import Located, locate_modular
 from converter.names import child_nodes
-
-MODULAR_NAME = re.compile(r"modular_(?P<model>[a-z][a-z0-9_]*)\.py")
+from converter.nesting import TOO_DEEP_FIX, TOO_DEEP_MESSAGE, bounded, check_source, deepest_point
+from converter.source import read_source, source_lines
 
 
 @dataclass(frozen=True)
@@ -222,7 +225,7 @@ def statement_starts(source: str, module: cst.Module) -> dict[int, tuple[int, in
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # SyntaxWarning: invalid escape sequences, reported elsewhere
             statements = ast.parse(source).body
-    except (SyntaxError, ValueError):
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
         return {}
     parts = [list(s.body) if isinstance(s, cst.SimpleStatementLine) else [s] for s in module.body]
     if sum(map(len, parts)) != len(statements):
@@ -250,55 +253,28 @@ def statement_starts(source: str, module: cst.Module) -> dict[int, tuple[int, in
 
 
 def make_diagnostic(path: str, source: str, line: int, col: int, code: str, message: str, fix: str) -> Diagnostic:
-    lines = source.splitlines()
+    lines = source_lines(source)
     source_line = lines[line - 1] if 0 < line <= len(lines) else ""
     return Diagnostic(path, line, col, code, message, fix, source_line)
 
 
-def display_path_of(path: Path, repo_root: Path) -> str | None:
-    """`path` relative to `repo_root` with POSIX slashes, or None when it lies outside."""
-    try:
-        return path.resolve().relative_to(repo_root.resolve()).as_posix()
-    except ValueError:
-        return None
-
-
-def model_name_of(path: Path) -> str | None:
-    match = MODULAR_NAME.fullmatch(path.name)
-    return match.group("model") if match else None
-
-
 def parse_modular(path: Path, repo_root: Path, layout: Layout = REPO) -> ParsedModule:
-    """Read and parse one modular file; raises ConversionError (E001-E004) on bad input."""
-    display_path, model, source = read_modular(path, repo_root)
-    module = parse_source(source, display_path)
+    """Read and parse one modular file; raises ConversionError (E001-E008) on bad input."""
+    located, source = read_modular(path, repo_root, layout)
+    module = parse_source(source, located.display_path)
     # unsafe_skip_copy: positions are keyed by the very nodes later passes hold. They are computed
     # on first use: most modules never need one.
     wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
     positions = LazyPositions(wrapper, source)
-    return ParsedModule(path, display_path, source, model, module, wrapper, positions, layout=layout)
+    return ParsedModule(
+        located.path, located.display_path, source, located.model, module, wrapper, positions, layout=layout
+    )
 
 
-def read_modular(path: Path, repo_root: Path) -> tuple[str, str, str]:
-    """(display path, model, source) of a modular file; raises ConversionError (E002-E004)."""
-    display_path = display_path_of(path, repo_root)
-    if display_path is None:
-        fix = f"move the file under {repo_root} or pass --repo-root"
-        raise ConversionError([Diagnostic(str(path), 1, 1, "E003", "modular file is outside the repository", fix)])
-    model = model_name_of(path)
-    if model is None:
-        message = f"cannot take a model name from {path.name!r}"
-        fix = "name the file modular_<model>.py with <model> in lowercase letters, digits and underscores"
-        raise ConversionError([Diagnostic(display_path, 1, 1, "E002", message, fix)])
-    return display_path, model, read_source(path, display_path)
-
-
-def read_source(path: Path, display_path: str) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        fix = "check the path; modular files are UTF-8 text"
-        raise ConversionError([Diagnostic(display_path, 1, 1, "E004", f"cannot read file: {error}", fix)]) from None
+def read_modular(path: Path, repo_root: Path, layout: Layout = REPO) -> tuple[Located, str]:
+    """Where the modular file is (locate.py) and its text (source.py); raises ConversionError (E002-E006, E008)."""
+    located = locate_modular(path, repo_root, layout)
+    return located, read_source(located.path, located.display_path)
 
 
 @contextlib.contextmanager
@@ -317,15 +293,39 @@ def collection_paused() -> Iterator[None]:
 
 
 def parse_source(source: str, display_path: str) -> cst.Module:
+    """libcst's tree of `source`, once CPython's parser has accepted it and its nesting is bounded
+    (nesting.py: libcst's parser would crash on what CPython rejects); raises ConversionError."""
+    check_source(source, display_path)
     try:
         with collection_paused():
             return cst.parse_module(source)
     except cst.ParserSyntaxError as error:
-        line, col, message = error.raw_line, error.raw_column + 1, error.message
-    try:
-        ast.parse(source, filename=display_path)
-    except SyntaxError as error:
-        line, col, message = error.lineno or 1, error.offset or 1, error.msg
+        line, col, message, fix = libcst_error(error, source)
+        raise ConversionError([make_diagnostic(display_path, source, line, col, "E001", message, fix)]) from None
+    except (RecursionError, MemoryError):
+        message, fix = TOO_DEEP_MESSAGE, TOO_DEEP_FIX
+        raise ConversionError(
+            [make_diagnostic(display_path, source, *deepest_point(source), "E007", message, fix)]
+        ) from None
+    except BaseException as error:  # noqa: BLE001 - libcst's native parser panics with a BaseException
+        if isinstance(error, KeyboardInterrupt | SystemExit | GeneratorExit):
+            raise
+        message = f"libcst cannot parse the file ({type(error).__name__})"
+        fix = "report this libcst failure with the modular file"
+        raise ConversionError([make_diagnostic(display_path, source, 1, 1, "E001", message, fix)]) from None
+
+
+def libcst_error(error: cst.ParserSyntaxError, source: str) -> tuple[int, int, str, str]:
+    """(line, col, message, fix) for libcst's parser failing on code CPython accepts. Its tokenizer
+    reads a tab or form feed in an indentation otherwise than CPython, and reports that at 1:1:
+    point at the first such one."""
+    if (error.raw_line, error.raw_column) == (1, 0) or "tokenizer error" in error.message:
+        for number, text in enumerate(source_lines(source), start=1):
+            indent = text[: len(text) - len(text.lstrip(" \t\f"))]
+            found = [index for index in (indent.find("\t"), indent.find("\f")) if index >= 0]
+            if found:
+                message = "syntax error: libcst cannot read this indentation (a tab or form feed), though Python can"
+                return number, min(found) + 1, message, "indent with spaces only"
+    message = f"syntax error: {bounded(error.message)}"
     fix = "correct the syntax at the marked position, then rerun the converter"
-    diagnostic = make_diagnostic(display_path, source, line, col, "E001", f"syntax error: {message}", fix)
-    raise ConversionError([diagnostic])
+    return error.raw_line, error.raw_column + 1, message, fix

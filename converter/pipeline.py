@@ -29,6 +29,7 @@ not from stale files on disk. Writing files is not a pass: see write.py.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import nullcontext
 from pathlib import Path
@@ -230,7 +231,12 @@ def collect(diagnostics: list[Diagnostic], function: Callable[[T], R], items: It
 
 
 def unique(paths: Iterable[Path]) -> list[Path]:
-    return sorted({path.resolve() for path in paths})
+    """The paths, one per real file (ordered by real path), each as first given: symlinks are kept for
+    parse.py to judge (a dangling one is reported as such, not as the missing file it names)."""
+    found: dict[str, Path] = {}
+    for path in paths:
+        found.setdefault(os.path.realpath(path), Path(os.path.abspath(path)))
+    return [found[real] for real in sorted(found, key=Path)]
 
 
 def check_unique_models(parsed: Sequence[ScannedModule]) -> Iterable[Diagnostic]:

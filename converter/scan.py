@@ -6,11 +6,11 @@ libcst; parsing every file with libcst beforehand as well, only to find its base
 much again, in the main process, before any worker starts. `ast.parse` finds the same imports in a
 tenth of the time.
 
-The scan stands for the full parse exactly. A file CPython's parser rejects is parsed with libcst
-here (`parse_modular`): its E001 is the full parse's, and so is its success where libcst knows
-syntax CPython 3.11 lacks. Where the libcst parse of a scanned file (by the worker that converts
-it) finds a syntax error or other base models than the scan, it raises `ScanDisagrees`, and the
-run starts over with every file parsed by libcst first, as it was before the scan (pipeline.py).
+The scan stands for the full parse exactly. It makes the checks `parse_modular` makes before libcst
+parses (CPython's parse among them, nesting.py), so a file they refuse gets the same diagnostic
+either way. Where the libcst parse of a scanned file (by the worker that converts it) finds a
+syntax error or other base models than the scan, it raises `ScanDisagrees`, and the run starts
+over with every file parsed by libcst first, as it was before the scan (pipeline.py).
 
     scanned = scan_modular(Path("modular/modular_gemma2.py"), repo_root)
     scanned.bases        # ("gemma",): what schedule.base_imports(parse_modular(...)) lists
@@ -20,12 +20,12 @@ from __future__ import annotations
 
 import ast
 import dataclasses
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 from converter.diagnostics import ConversionError, Diagnostic
 from converter.layout import REPO, Layout
+from converter.nesting import check_source
 from converter.parse import ParsedModule, make_diagnostic, parse_modular, read_modular
 from converter.schedule import base_imports
 
@@ -75,30 +75,19 @@ class ScanDisagrees(Exception):
 
 
 def scan_modular(path: Path, repo_root: Path, layout: Layout = REPO) -> ScannedModule:
-    """The file's base models from `ast.parse`; raises ConversionError (E001-E004) as `parse_modular`."""
-    display_path, model, source = read_modular(path, repo_root)
-    tree = cpython_tree(source)
-    if tree is None:
-        return scanned_from(parse_modular(path, repo_root, layout), repo_root, keep=False)
-    return ScannedModule(path, repo_root, display_path, source, model, ast_bases(tree, layout), layout, True)
+    """The file's base models from CPython's tree; raises ConversionError as `parse_modular`, whose
+    checks before libcst parses (where the file is, how it reads, CPython's parse, its nesting) it makes."""
+    located, source = read_modular(path, repo_root, layout)
+    tree = check_source(source, located.display_path)
+    bases = ast_bases(tree, layout)
+    return ScannedModule(located.path, repo_root, located.display_path, source, located.model, bases, layout, True)
 
 
-def cpython_tree(source: str) -> ast.Module | None:
-    """`ast.parse(source)`, None where CPython rejects it."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # SyntaxWarning: invalid escape sequences, reported elsewhere
-            return ast.parse(source)
-    except (SyntaxError, ValueError):
-        return None
-
-
-def scanned_from(parsed: ParsedModule, repo_root: Path, keep: bool = True) -> ScannedModule:
-    """The scan of a file parsed with libcst (`keep`: holding that parse)."""
+def scanned_from(parsed: ParsedModule, repo_root: Path) -> ScannedModule:
+    """The scan of a file parsed with libcst, holding that parse."""
     bases = tuple(base_imports(parsed))
-    held = parsed if keep else None
     return ScannedModule(
-        parsed.path, repo_root, parsed.display_path, parsed.source, parsed.model, bases, parsed.layout, parsed=held
+        parsed.path, repo_root, parsed.display_path, parsed.source, parsed.model, bases, parsed.layout, parsed=parsed
     )
 
 

@@ -18,14 +18,16 @@ import gc
 import traceback
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 from converter.bases import BaseLoader
 from converter.diagnostics import ConversionError, Diagnostic
 from converter.emit import EmittedModel
 from converter.layout import REPO, Layout
+from converter.nesting import TOO_DEEP_FIX, TOO_DEEP_MESSAGE, deepest_point
 from converter.parse import ParsedModule
-from converter.scan import ScannedModule
+from converter.scan import ScanDisagrees, ScannedModule
 
 Outcome = EmittedModel | tuple[Diagnostic, ...]
 Converter = Callable[[ParsedModule, BaseLoader], EmittedModel]
@@ -100,11 +102,28 @@ class WorkerPool:
         self.working[future] = worker
         return future, scanned
 
-    def result(self, future: Future[Outcome]) -> Outcome:
-        """The outcome of a finished `start`; its worker is idle again. Raises the worker's
-        `ScanDisagrees` (scan.py)."""
-        self.idle.append(self.working.pop(future))
-        return future.result()
+    def result(self, future: Future[Outcome], scanned: ScannedModule) -> Outcome:
+        """The outcome of a finished `start` of `scanned`; its worker is idle again. Raises the
+        worker's `ScanDisagrees` (scan.py). A worker process that died (a signal: a crash of a native
+        library, or killed for memory) is E901 for its model, and is replaced by a fresh one."""
+        worker = self.working.pop(future)
+        self.idle.append(worker)
+        try:
+            return future.result()
+        except ScanDisagrees:
+            raise
+        except BrokenProcessPool:
+            self.executors[worker].shutdown(wait=False)
+            self.executors[worker] = ProcessPoolExecutor(max_workers=1)
+            self.loaded[worker] = set()
+            message = "the worker process converting this file died (a native crash, or killed for memory)"
+            fix = "rerun with -j 1 to see the error, and report it with the modular file"
+        except Exception as error:  # noqa: BLE001 - the outcome could not come back (pickling)
+            message = (
+                f"the outcome of converting this file could not come back from its worker: {type(error).__name__}"
+            )
+            fix = "rerun with -j 1 to see the error, and report it with the modular file"
+        return (scanned.diagnostic_at(1, 1, "E901", message, fix),)
 
 
 def base_texts(loader: BaseLoader, scanned: ScannedModule) -> dict[str, str]:
@@ -114,12 +133,20 @@ def base_texts(loader: BaseLoader, scanned: ScannedModule) -> dict[str, str]:
 
 
 def attempt(convert: Converter, parsed: ParsedModule, loader: BaseLoader) -> Outcome:
-    """The converted model, or its diagnostics; a crash of the converter itself is E900 with the traceback."""
+    """The converted model, or its diagnostics; a crash of the converter itself is E900 with the
+    traceback. Running out of recursion or memory is E007 at the file's deepest point (nesting.py
+    bounds what libcst reads, not every pass), never a traceback."""
     try:
         return convert(parsed, loader)
     except ConversionError as error:
         return error.diagnostics
-    except Exception as error:  # noqa: BLE001 - one crashing model must not take the run with it
+    except (RecursionError, MemoryError) as error:
+        line, col = deepest_point(parsed.source)
+        message = f"{TOO_DEEP_MESSAGE} (the converter ran out of {'memory' if isinstance(error, MemoryError) else 'recursion'})"
+        return (parsed.diagnostic_at(line, col, "E007", message, TOO_DEEP_FIX),)
+    except BaseException as error:  # noqa: BLE001 - one crashing model must not take the run with it
+        if isinstance(error, KeyboardInterrupt | SystemExit | GeneratorExit):
+            raise  # (a panic of libcst's native parser is a BaseException too: reported below)
         trace = traceback.format_exc(limit=-4).strip().replace("\n", "\n    ")
         message = f"converter crashed: {type(error).__name__}: {error}"
         fix = f"report this converter bug with the modular file; traceback:\n    {trace}"

@@ -86,11 +86,15 @@ def test_a_file_cpython_rejects_gets_the_full_parse_error(tmp_path: Path) -> Non
     assert scanned.value.diagnostics[0].code == "E001"
 
 
-def test_a_file_only_libcst_parses_is_scanned_from_its_parse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(scan_module, "cpython_tree", lambda source: None)
-    path = write_modular(tmp_path, "from generated.llama.modeling_llama import LlamaMLP\n")
-    scanned = scan_modular(path, tmp_path)
-    assert (scanned.bases, scanned.from_ast) == (("llama",), False)
+def test_a_file_only_libcst_parses_is_refused_by_scan_and_parse_alike(tmp_path: Path) -> None:
+    # `type X = int` is Python 3.12: libcst parses it, CPython 3.11 (which runs the output) does not.
+    path = write_modular(tmp_path, "from generated.llama.modeling_llama import LlamaMLP\ntype X = int\n")
+    with pytest.raises(ConversionError) as scanned:
+        scan_modular(path, tmp_path)
+    with pytest.raises(ConversionError) as parsed:
+        parse_modular(path, tmp_path)
+    assert scanned.value.diagnostics == parsed.value.diagnostics
+    assert [(d.line, d.code) for d in scanned.value.diagnostics] == [(2, "E001")]
 
 
 def test_a_parse_that_disagrees_with_the_scan_raises(tmp_path: Path) -> None:
