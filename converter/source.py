@@ -126,7 +126,7 @@ def decode_source(data: bytes, display_path: str) -> str:
     if nul >= 0:
         line, col = text_position(text, nul)
         wide = " (the file looks like UTF-16 without a byte order mark)" if text.count("\0") * 4 > len(text) else ""
-        message = f"the file contains a NUL byte{wide}, which Python source cannot"
+        message = f"the file contains a NUL byte{wide}, which Python source may not"
         raise ConversionError([located(data, line, col, NUL_BYTE, message, fix, display_path)])
     return text
 
