@@ -101,14 +101,24 @@ def commit(renames: Sequence[tuple[Path, Path]], removals: Sequence[Path], direc
     except OSError as error:
         discard([staged, *(temp for temp, _ in renames)])
         raise failure("write", journal, root, error) from None
+    apply(renames, removals, root)
+    journal.unlink(missing_ok=True)
+
+
+def apply(
+    renames: Sequence[tuple[Path, Path]], removals: Sequence[Path], root: Path, *, staged_only: bool = False
+) -> None:
+    """Rename each temporary file onto its target, then remove `removals`; with `staged_only`, a
+    rename whose temporary file is gone (done before an interruption) is skipped."""
     for temp, target in renames:
+        if staged_only and not os.path.lexists(temp):
+            continue
         try:
             os.replace(temp, target)
         except OSError as error:
             raise failure("write", target, root, error) from None
     for path in removals:
         remove(path, root)
-    journal.unlink(missing_ok=True)
 
 
 def relative(path: Path, directory: Path) -> str:
@@ -184,14 +194,7 @@ def roll_forward(journal: Path, root: Path) -> str:
         remove(journal, root)
         return f"removed {display(journal, root)}: not a journal this converter wrote; nothing done"
     renames, removals = plan
-    for temp, target in renames:
-        if os.path.lexists(temp):
-            try:
-                os.replace(temp, target)
-            except OSError as error:
-                raise failure("write", target, root, error) from None
-    for path in removals:
-        remove(path, root)
+    apply(renames, removals, root, staged_only=True)
     remove(journal, root)
     count = len(renames) + len(removals)
     return f"completed an interrupted write of {count} file(s) ({display(journal, root)})"

@@ -16,8 +16,9 @@ import re
 from types import ModuleType
 from typing import Any
 
-from runtime.configuration_utils import CONFIG_NAME, ConfigError, PretrainedConfig, short_repr
+from runtime.configuration_utils import CONFIG_NAME, ConfigError, PretrainedConfig
 from runtime.hub import load_json_object, resolve_file
+from runtime.messages import short_repr
 
 _PACKAGES: dict[str, str] = {}
 

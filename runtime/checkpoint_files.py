@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from runtime.hub import UnsafePathError, check_relative_name, load_json_object, resolve_file
-from runtime.safetensors_io import CheckpointError, short
+from runtime.messages import short_repr
+from runtime.safetensors_io import CheckpointError
 
 WEIGHTS_NAME = "model.safetensors"
 WEIGHTS_INDEX_NAME = "model.safetensors.index.json"
@@ -37,7 +38,7 @@ def shard_names(index: Path) -> list[str]:
     names: set[str] = set()
     for tensor, filename in weight_map.items():
         try:
-            names.add(check_relative_name(filename, f"{index}: weight_map[{short(tensor)}]"))
+            names.add(check_relative_name(filename, f"{index}: weight_map[{short_repr(tensor)}]"))
         except UnsafePathError as error:
             raise CheckpointError(str(error)) from None
     return sorted(names)

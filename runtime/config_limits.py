@@ -28,6 +28,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from runtime.messages import short_repr
+
 # field -> (smallest, largest) accepted value
 SIZE_LIMITS: dict[str, tuple[int, int]] = {
     "vocab_size": (1, 2**24),
@@ -95,22 +97,14 @@ def size_problems(config: Any, *, recursive: bool = False, prefix: str = "") -> 
     for name, (low, high) in SIZE_LIMITS.items():
         value = _field(config, name)
         if isinstance(value, int) and not isinstance(value, bool) and not low <= value <= high:
-            problems.append(f"{prefix}{name}={_short_int(value)} must be between {low} and {high}")
+            problems.append(f"{prefix}{name}={short_repr(value)} must be between {low} and {high}")
     vocab, pad = _field(config, "vocab_size"), _field(config, "pad_token_id")
     if isinstance(vocab, int) and isinstance(pad, int) and not -vocab <= pad < vocab:
-        problems.append(f"{prefix}pad_token_id={_short_int(pad)} is outside the vocabulary (vocab_size={vocab})")
+        problems.append(f"{prefix}pad_token_id={short_repr(pad)} is outside the vocabulary (vocab_size={vocab})")
     if recursive:
         for name, sub in _sub_configs(config):
             problems += size_problems(sub, recursive=True, prefix=f"{prefix}{name}.")
     return problems
-
-
-def _short_int(value: int) -> str:
-    return (
-        str(value)
-        if abs(value) < 10**30
-        else f"{'-' if value < 0 else ''}<an integer of {abs(value).bit_length()} bits>"
-    )
 
 
 def _ints(config: Any, *names: str) -> list[int]:
@@ -153,7 +147,7 @@ def memory_budget() -> int:
     configured = os.environ.get(MEMORY_ENV)
     if configured:
         if not configured.strip().isdigit():
-            raise ConfigError(f"{MEMORY_ENV}={_short(configured)} is not a number of bytes")
+            raise ConfigError(f"{MEMORY_ENV}={short_repr(configured)} is not a number of bytes")
         return int(configured)
     try:
         budget = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
@@ -184,11 +178,6 @@ def _magnitude(value: int) -> str:
     return f"{value:,}" if value < 10**15 else f"about 2^{value.bit_length() - 1}"
 
 
-def _short(value: object) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
 def check_buildable(config: Any, itemsize: int) -> None:
     """Refuse, before any module is built, a config (and its sub-configs) whose sizes are out of
     range, whose model cannot fit in memory at `itemsize` bytes a parameter, or that names an
@@ -207,11 +196,13 @@ def check_buildable(config: Any, itemsize: int) -> None:
         act = _field(sub, "hidden_act")
         if isinstance(act, str) and act not in ACT2FN:
             valid = ", ".join(sorted(ACT2FN))
-            raise ConfigError(f"{source}: {path}hidden_act={_short(act)} is not an activation; valid names: {valid}")
+            raise ConfigError(
+                f"{source}: {path}hidden_act={short_repr(act)} is not an activation; valid names: {valid}"
+            )
     backend = config._attn_implementation
     if backend is not None and not (isinstance(backend, str) and backend in VALID_NAMES):
         valid = ", ".join(VALID_NAMES)
-        raise ConfigError(f"{source}: unknown attn_implementation {_short(backend)}; valid names: {valid}")
+        raise ConfigError(f"{source}: unknown attn_implementation {short_repr(backend)}; valid names: {valid}")
     problem = memory_problem(config, itemsize)
     if problem:
         raise ConfigError(f"{where}: {problem}")

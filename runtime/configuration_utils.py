@@ -31,16 +31,9 @@ from pathlib import Path
 from typing import Any, ClassVar, Union
 
 from runtime.config_limits import CONFIG_FAULTS, ConfigError, size_problems
+from runtime.messages import short_repr
 
 CONFIG_NAME = "config.json"
-
-
-def short_repr(value: Any, limit: int = 60) -> str:
-    """A repr cut to `limit` characters, so a hostile value cannot flood a message."""
-    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**30:
-        return f"<an integer of {abs(value).bit_length()} bits>"
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 # Keys transformers writes that describe the file rather than the architecture.

@@ -26,7 +26,6 @@ import inspect
 import math
 import numbers
 import re
-import reprlib
 import typing
 import warnings
 from typing import Any
@@ -35,6 +34,11 @@ import torch
 
 from runtime.cache import DynamicCache
 from runtime.configuration_utils import _matches
+from runtime.messages import short_repr
+
+
+def _shown(value: object) -> str:
+    return short_repr(value, 40)
 
 
 class GenerationError(ValueError):
@@ -45,16 +49,6 @@ class GenerationError(ValueError):
 _RESERVE_NEW_TOKENS = 256
 # Model inputs generate builds itself, or does not take (it feeds token ids and computes no loss).
 _NOT_FROM_CALLER = ("position_ids", "past_key_values", "use_cache", "logits_to_keep", "inputs_embeds", "labels")
-
-
-def _bounded_repr() -> reprlib.Repr:
-    shorter = reprlib.Repr()
-    shorter.maxstring = shorter.maxother = 40
-    return shorter
-
-
-# repr for error messages: a hostile value (a huge string or list) must not make a huge message
-_show = _bounded_repr().repr
 
 
 def _is_int(value: object) -> bool:
@@ -71,22 +65,22 @@ def check_sampling_arguments(
     """Raise `GenerationError` for a value transformers refuses; `temperature`, `top_k` and
     `top_p` are checked even when `do_sample=False`, where they are unused."""
     if not _is_int(max_new_tokens) or max_new_tokens <= 0:
-        raise GenerationError(f"max_new_tokens must be an integer greater than 0, got {_show(max_new_tokens)}")
+        raise GenerationError(f"max_new_tokens must be an integer greater than 0, got {_shown(max_new_tokens)}")
     if not isinstance(do_sample, bool):
-        raise GenerationError(f"do_sample must be True or False, got {_show(do_sample)}")
+        raise GenerationError(f"do_sample must be True or False, got {_shown(do_sample)}")
     if not _is_real(temperature) or not math.isfinite(temperature) or temperature < 0:
-        raise GenerationError(f"temperature must be a finite number >= 0, got {_show(temperature)}")
+        raise GenerationError(f"temperature must be a finite number >= 0, got {_shown(temperature)}")
     if do_sample and temperature == 0:
         raise GenerationError("temperature=0 with do_sample=True: use do_sample=False for greedy decoding")
     if top_k is not None and (not _is_int(top_k) or top_k < 0):
-        raise GenerationError(f"top_k must be None or an integer >= 0 (0 keeps every token), got {_show(top_k)}")
+        raise GenerationError(f"top_k must be None or an integer >= 0 (0 keeps every token), got {_shown(top_k)}")
     if top_p is not None and (not _is_real(top_p) or not 0 < top_p <= 1):
-        raise GenerationError(f"top_p must be None or a number in (0, 1], got {_show(top_p)}")
+        raise GenerationError(f"top_p must be None or a number in (0, 1], got {_shown(top_p)}")
 
 
 def _token_id(name: str, value: object, vocab_size: int) -> int:
     if not _is_int(value) or not 0 <= value < vocab_size:
-        raise GenerationError(f"{name} must be a token id in [0, {vocab_size}), got {_show(value)}")
+        raise GenerationError(f"{name} must be a token id in [0, {vocab_size}), got {_shown(value)}")
     return int(value)
 
 
@@ -97,7 +91,9 @@ def eos_token_ids(name: str, value: object, vocab_size: int) -> list[int]:
         return []
     if isinstance(value, torch.Tensor):
         if value.dtype.is_floating_point or value.dtype.is_complex or value.dtype == torch.bool or value.ndim > 1:
-            raise GenerationError(f"{name} must be an int, a list of ints or a 1-D integer tensor, got {_show(value)}")
+            raise GenerationError(
+                f"{name} must be an int, a list of ints or a 1-D integer tensor, got {_shown(value)}"
+            )
         value = value.tolist()
     ids = list(value) if isinstance(value, (list, tuple)) else [value]
     return [_token_id(name, item, vocab_size) for item in ids]
@@ -188,7 +184,7 @@ def _unknown_argument(name: str, model_class: type, accepted: list[str]) -> Gene
     hint = f"; did you mean {close[0]!r}?" if close else ""
     shown = ", ".join(accepted[:8]) + (f" ... and {len(accepted) - 8} more" if len(accepted) > 8 else "")
     return GenerationError(
-        f"generate() got an unexpected keyword argument {_show(name)}{hint} "
+        f"generate() got an unexpected keyword argument {_shown(name)}{hint} "
         f"(not a generate argument, nor an input of {model_class.__name__}.forward: {shown or 'none'})"
     )
 
@@ -255,7 +251,7 @@ def sample_next_token(
         logits = logits.masked_fill(remove, -float("inf"))
     probs = logits.softmax(dim=-1)
     if not bool(probs.isfinite().all()):
-        scaled = f" once divided by temperature={_show(temperature)}" if temperature != 1.0 else ""
+        scaled = f" once divided by temperature={_shown(temperature)}" if temperature != 1.0 else ""
         raise GenerationError(f"cannot sample the next token: the model's logits are NaN or inf{scaled}")
     return torch.multinomial(probs, num_samples=1, generator=generator).squeeze(1)
 

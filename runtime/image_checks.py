@@ -21,6 +21,8 @@ import numpy as np
 import PIL.Image
 import torch
 
+from runtime.messages import described
+
 MAX_IMAGE_EDGE = 8192  # pixels, any edge an option resizes to (transformers' Idefics3 caps images at 4096)
 MAX_TILES_PER_SIDE = 64  # size / max_image_size: tiles a split image may have per side (Idefics3: 4)
 SIZE_OPTIONS = ("size", "max_image_size")
@@ -40,19 +42,12 @@ def _is_real(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def _shown(value: Any) -> str:
-    """A short repr for messages (huge integers are never printed: Python refuses past 4300 digits)."""
-    if _is_int(value) and value.bit_length() > 128:
-        return f"an integer of about {int(value.bit_length() * 0.30103) + 1} digits"
-    return repr(value) if len(repr(value)) <= 40 else f"a {type(value).__name__}"
-
-
 def _size_problem(key: str, size: Any) -> str | None:
     if not isinstance(size, dict):
         return f"{key} must be a dict of edges (height, width, shortest_edge, longest_edge), got {type(size).__name__}"
     for edge, value in size.items():
         if value is not None and not (_is_int(value) and 1 <= value <= MAX_IMAGE_EDGE):
-            return f"{key}.{edge}={_shown(value)} must be an integer between 1 and {MAX_IMAGE_EDGE}"
+            return f"{key}.{edge}={described(value)} must be an integer between 1 and {MAX_IMAGE_EDGE}"
     if key == "max_image_size" and size.get("longest_edge") is None:
         return "max_image_size must hold 'longest_edge'"
     return None
@@ -61,11 +56,11 @@ def _size_problem(key: str, size: Any) -> str | None:
 def _option_problem(key: str, value: Any) -> str | None:
     """What is wrong with one image-processor option, or None."""
     if key.startswith(("do_", "return_")) and not isinstance(value, bool):
-        return f"{key} must be true or false, got {_shown(value)}"
+        return f"{key} must be true or false, got {described(value)}"
     if key in SIZE_OPTIONS:
         return _size_problem(key, value)
     if key == "rescale_factor" and not (_is_real(value) and value > 0):
-        return f"rescale_factor must be a positive number, got {_shown(value)}"
+        return f"rescale_factor must be a positive number, got {described(value)}"
     if key in ("image_mean", "image_std"):
         values = value if isinstance(value, (list, tuple)) else [value]
         if not 1 <= len(values) <= 4 or not all(_is_real(item) for item in values):
@@ -73,7 +68,7 @@ def _option_problem(key: str, value: Any) -> str | None:
         if key == "image_std" and any(item == 0 for item in values):
             return "image_std must not be zero (it divides)"
     if key == "resample" and not (_is_int(value) and value in RESAMPLE_FILTERS):
-        return f"resample must be one of PIL's filters {list(RESAMPLE_FILTERS)}, got {_shown(value)}"
+        return f"resample must be one of PIL's filters {list(RESAMPLE_FILTERS)}, got {described(value)}"
     return None
 
 

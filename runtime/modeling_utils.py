@@ -36,7 +36,8 @@ from runtime.checkpoint_files import checkpoint_files
 from runtime.checkpoint_saving import write_weights
 from runtime.config_limits import CONFIG_FAULTS, check_buildable
 from runtime.configuration_utils import ConfigError, PretrainedConfig
-from runtime.safetensors_io import CheckpointError, SafetensorsFile, TensorInfo, short
+from runtime.messages import short_repr
+from runtime.safetensors_io import CheckpointError, SafetensorsFile, TensorInfo
 
 _STATE = threading.local()
 MAX_LISTED = 20  # names an error lists before "... and N more"
@@ -148,10 +149,12 @@ def _to_dtype(dtype: torch.dtype | str | None, config: PretrainedConfig) -> torc
     if isinstance(dtype, str):
         resolved = getattr(torch, dtype.removeprefix("torch."), None)
         if not isinstance(resolved, torch.dtype):
-            raise error(f"{where}={short(dtype)} is not a torch dtype name")
+            raise error(f"{where}={short_repr(dtype)} is not a torch dtype name")
         dtype = resolved
     if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point or dtype.itemsize < 2:
-        raise error(f"{where}={short(dtype)}: expected a floating dtype of 16 bits or more (float32, bfloat16, ...)")
+        raise error(
+            f"{where}={short_repr(dtype)}: expected a floating dtype of 16 bits or more (float32, bfloat16, ...)"
+        )
     return dtype
 
 
@@ -168,7 +171,7 @@ def _kind(dtype: torch.dtype) -> str:
 
 def _plain(name: str) -> str:
     """A tensor name as it is, or a short repr when it is long or holds unprintable characters."""
-    return name if len(name) <= 100 and name.isprintable() else short(name, 100)
+    return name if len(name) <= 100 and name.isprintable() else short_repr(name, 100)
 
 
 def listed(names: list[str]) -> str:
@@ -357,8 +360,10 @@ class PreTrainedModel(nn.Module):
                         report["unexpected"].append(_plain(key))
                     continue
                 if name in given:
-                    raise CheckpointError(f"{path}: tensor {short(key)} gives {name!r} again (also in {given[name]})")
-                given[name] = f"{path.name}: {short(key)}"
+                    raise CheckpointError(
+                        f"{path}: tensor {short_repr(key)} gives {name!r} again (also in {given[name]})"
+                    )
+                given[name] = f"{path.name}: {short_repr(key)}"
                 if name in ties:
                     continue  # the tied target follows its source
                 problem = self._mismatch(infos[key], expected[name])

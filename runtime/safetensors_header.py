@@ -16,7 +16,7 @@ so it is trusted only when every ':' of the text is accounted for by a key it ke
 inside a string it kept): otherwise, or when the text holds a \\u escape or a "-0", the header is
 parsed again keeping every pair, and checked fully.
 
-Messages never quote the header (names excepted, cut short by `short`).
+Messages never quote the header (names excepted, cut short by `short_repr`).
 """
 
 from __future__ import annotations
@@ -25,6 +25,8 @@ import json
 import re
 from dataclasses import dataclass
 from typing import Any
+
+from runtime.messages import short_repr
 
 FIELDS = ("dtype", "shape", "data_offsets")
 MAX_JSON_DEPTH = 127  # serde_json refuses deeper nesting
@@ -40,12 +42,6 @@ class HeaderEntry:
     shape: tuple[int, ...]
     begin: int
     end: int
-
-
-def short(name: object, limit: int = 60) -> str:
-    """A repr of a name from a file, cut to `limit` characters: messages stay short."""
-    text = repr(name)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 class _Pairs(list):
@@ -218,7 +214,7 @@ def _split(header: dict | _Pairs, known: set[str], census: _Census | None) -> tu
         try:
             entries[name] = _entry(value, known, census)
         except ValueError as error:
-            raise ValueError(f"tensor {short(name)}: {error}") from None
+            raise ValueError(f"tensor {short_repr(name)}: {error}") from None
     return entries, metadata or {}
 
 

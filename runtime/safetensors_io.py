@@ -33,7 +33,8 @@ from typing import BinaryIO
 
 import torch
 
-from runtime.safetensors_header import U64, HeaderEntry, parse_header, short
+from runtime.messages import short_repr
+from runtime.safetensors_header import U64, HeaderEntry, parse_header
 
 
 class CheckpointError(ValueError):
@@ -158,19 +159,19 @@ class SafetensorsFile:
                 problem = (
                     "leave a gap or overlap another tensor" if entry.end >= entry.begin else "end before they begin"
                 )
-                raise self._fail(f"tensor {short(name)}: data_offsets {problem}")
+                raise self._fail(f"tensor {short_repr(name)}: data_offsets {problem}")
             try:
                 nbytes = _nbytes(entry)
             except ValueError as error:
-                raise self._fail(f"tensor {short(name)}: {error}") from None
+                raise self._fail(f"tensor {short_repr(name)}: {error}") from None
             if entry.end - entry.begin != nbytes:
                 shape = list(entry.shape)[:8]
                 raise self._fail(
-                    f"tensor {short(name)}: data_offsets {[entry.begin, entry.end]} do not hold {shape} of {entry.dtype}"
+                    f"tensor {short_repr(name)}: data_offsets {[entry.begin, entry.end]} do not hold {shape} of {entry.dtype}"
                 )
             if data_start + entry.end > size:
                 raise self._fail(
-                    f"tensor {short(name)} ends at byte {data_start + entry.end} but the file has {size}: truncated"
+                    f"tensor {short_repr(name)} ends at byte {data_start + entry.end} but the file has {size}: truncated"
                 )
             end = entry.end
         if data_start + end != size:
@@ -178,7 +179,7 @@ class SafetensorsFile:
         for name, entry in entries.items():
             problem = _torch_problem(entry)
             if problem:
-                raise self._fail(f"tensor {short(name)}: {problem}")
+                raise self._fail(f"tensor {short_repr(name)}: {problem}")
         return {name: self._info(entry, data_start) for name, entry in entries.items()}
 
     @staticmethod

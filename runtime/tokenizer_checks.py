@@ -24,6 +24,7 @@ import torch
 
 from runtime.chat_template import check_named_templates
 from runtime.hub import read_bounded_text
+from runtime.messages import described
 
 SPECIAL_TOKEN_NAMES = ("bos_token", "eos_token", "unk_token", "sep_token", "pad_token", "cls_token", "mask_token")
 MAX_TOKENIZER_BYTES = 2**30  # tokenizer.json; the largest published ones are tens of megabytes
@@ -32,17 +33,6 @@ MAX_PADDED_LENGTH = 2**24  # tokens per row that `padding="max_length"` may ask 
 
 class TokenizerError(ValueError):
     """A tokenizer file or call that cannot be used; the message names the file or argument."""
-
-
-def _shown(value: Any, limit: int = 40) -> str:
-    """A short repr for messages: the value when short, else what it is (huge integers are never
-    printed: Python refuses to, past 4300 digits)."""
-    if isinstance(value, int) and value.bit_length() > 128:
-        return f"an integer of about {int(value.bit_length() * 0.30103) + 1} digits"
-    text = repr(value)
-    if len(text) <= limit:
-        return text
-    return f"a {type(value).__name__} of length {len(value)}" if hasattr(value, "__len__") else type(value).__name__
 
 
 def check_tokenizer_config(config: dict[str, Any], source: str) -> None:
@@ -60,7 +50,7 @@ def check_tokenizer_config(config: dict[str, Any], source: str) -> None:
             )
     for name in ("padding_side", "truncation_side"):
         if config.get(name) not in (None, "left", "right"):
-            raise TokenizerError(f"{source}: {name} must be 'left' or 'right', got {_shown(config[name])}")
+            raise TokenizerError(f"{source}: {name} must be 'left' or 'right', got {described(config[name])}")
     if not isinstance(config.get("clean_up_tokenization_spaces", False), bool):
         raise TokenizerError(f"{source}: clean_up_tokenization_spaces must be true or false")
     check_named_templates(config.get("chat_template"), f"{source}: chat_template")
@@ -109,12 +99,12 @@ def checked_texts(text: Any, error: type[ValueError] = TokenizerError) -> list[s
 def check_lengths(padding: Any, max_length: Any) -> None:
     if padding not in (True, False, "longest", "max_length", "do_not_pad"):
         raise TokenizerError(
-            f"padding must be True, False, 'longest', 'max_length' or 'do_not_pad', got {_shown(padding)}"
+            f"padding must be True, False, 'longest', 'max_length' or 'do_not_pad', got {described(padding)}"
         )
     if max_length is None:
         return
     if not isinstance(max_length, int) or isinstance(max_length, bool) or max_length < 0:
-        raise TokenizerError(f"max_length must be a non-negative integer, got {_shown(max_length)}")
+        raise TokenizerError(f"max_length must be a non-negative integer, got {described(max_length)}")
     if padding == "max_length" and max_length > MAX_PADDED_LENGTH:
         raise TokenizerError(
             f"max_length={max_length} is more than the {MAX_PADDED_LENGTH} tokens a row may be padded to"
@@ -138,5 +128,5 @@ def checked_ids(token_ids: Any) -> list[int]:
         raise TokenizerError(f"token_ids must be an int or a sequence of ints, got {type(token_ids).__name__}")
     for index, value in enumerate(ids):
         if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or not 0 <= value < 2**32:
-            raise TokenizerError(f"token_ids[{index}] is {_shown(value)}; token ids are integers in [0, 2**32)")
+            raise TokenizerError(f"token_ids[{index}] is {described(value)}; token ids are integers in [0, 2**32)")
     return [int(value) for value in ids]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import http.server
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -23,8 +23,15 @@ class QuietHandler(http.server.SimpleHTTPRequestHandler):
 @contextmanager
 def serve_directory(directory: Path) -> Iterator[str]:
     """Serve `directory` on 127.0.0.1 (a free port) from a thread; yields the base URL."""
-    handler = functools.partial(QuietHandler, directory=str(directory))
+    with serve(functools.partial(QuietHandler, directory=str(directory))) as url:
+        yield url
+
+
+@contextmanager
+def serve(handler: Callable[..., http.server.BaseHTTPRequestHandler]) -> Iterator[str]:
+    """Serve `handler` on 127.0.0.1 (a free port) from a thread; yields the base URL."""
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

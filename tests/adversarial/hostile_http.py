@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import http.server
 import io
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import PIL.Image
+
+from tests.http_server import serve
 
 CHUNK = b"\0" * 65536
 
@@ -109,13 +110,5 @@ class HostileHandler(http.server.BaseHTTPRequestHandler):
 def serve_hostile(interval_s: float = 0.05, stop_after_s: float = 30.0) -> Iterator[str]:
     """Serve the hostile routes on 127.0.0.1 (a free port) from a thread; yields the base URL."""
     handler = type("Handler", (HostileHandler,), {"interval_s": interval_s, "stop_after_s": stop_after_s})
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+    with serve(handler) as url:
+        yield url
