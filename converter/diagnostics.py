@@ -47,7 +47,7 @@ Codes, by the pass that reports them:
     E214       merge_classes  `Parent.__init__()` (a base's instance dunder method) called without the instance
     E215       merge_classes  a class whose bases, once the model base is replaced by its own bases, would
                               not keep its method resolution order (or whose order depends on classes the
-                              converter cannot read, such as torch's): converter/mro.py
+                              converter cannot read, such as torch's): converter/merge/classes/mro.py
 
 Definition time: DESIGN rule 6 (the modular definition wins everywhere) matches plain Python only
 where code looks a name up when it runs. For a value read once, when a statement executes, the

@@ -9,7 +9,7 @@ the `Layout` carried by every `ParsedModule`:
                      bases: from ..gemma.modeling_gemma import GemmaMLP (another model's file);
                      `from ...modeling_utils import X` and `from ..auto import Y` stay imports
 
-Library modules (the classes models inherit from, read by the MRO check, converter/ancestry.py) are
+Library modules (the classes models inherit from, read by the MRO check, converter/merge/classes/ancestry.py) are
 the tree's parent package (`<models>/../modeling_layers.py` for `from ...modeling_layers import X`)
 or the repository's `runtime/` (`from runtime.generation import GenerationMixin`).
 
@@ -46,7 +46,7 @@ TREE_KIND_RULES: tuple[tuple[str, str], ...] = (
 )
 TREE_KINDS: tuple[str, ...] = (*dict.fromkeys(kind for kind, _ in TREE_KIND_RULES), "modeling")
 
-#: The package a tree's root (`models`) is, inside the library package (converter/ancestry.py).
+#: The package a tree's root (`models`) is, inside the library package (converter/merge/classes/ancestry.py).
 TREE_MODELS_PACKAGE = "transformers.models"
 
 TREE_HEADER = """\
@@ -103,19 +103,19 @@ class Layout:
     def keeps_own_blank_lines(self) -> bool:
         """A modular class attribute or `__init__` statement that replaces a base's in place keeps its own
         blank lines above it (upstream's output, in a tree); the repository keeps the replaced one's
-        (converter/members.py, converter/init_merge.py)."""
+        (converter/merge/members.py, converter/merge/init_merge.py)."""
         return self.tree
 
     @property
     def kind_rules(self) -> tuple[tuple[str, str], ...] | None:
-        """(kind, class suffix) rules of a tree; None: the repository's rules (converter/split.py)."""
+        """(kind, class suffix) rules of a tree; None: the repository's rules (converter/write/split.py)."""
         return TREE_KIND_RULES if self.tree else None
 
     def module_name(self, path: str) -> str:
         """The dotted name Python would import the file at `path` (relative to the root) as: in a tree,
         `llama/modeling_llama.py` is `transformers.models.llama.modeling_llama`; in the repository,
         `generated/llama/modeling_llama.py` is `generated.llama.modeling_llama`. Relative imports
-        in the file resolve against it (converter/ancestry.py)."""
+        in the file resolve against it (converter/merge/classes/ancestry.py)."""
         parts = path.removesuffix(".py").split("/")
         if parts[-1] == "__init__":
             parts = parts[:-1]
@@ -147,7 +147,7 @@ class Layout:
 @dataclass(frozen=True)
 class Library:
     """Where library modules live: top-level package -> directory (`Layout.library_packages`), read
-    by converter/ancestry.py when a merged class needs the MRO check."""
+    by converter/merge/classes/ancestry.py when a merged class needs the MRO check."""
 
     packages: Mapping[str, Path]
     models_package: str
@@ -229,3 +229,35 @@ def model_of_stem(stem: str, kinds: Sequence[str] = TREE_KINDS) -> str:
 def is_sibling_import(small: cst.BaseSmallStatement) -> bool:
     """`from .configuration_llama import LlamaConfig`: an import from a file of the same model."""
     return isinstance(small, cst.ImportFrom) and len(small.relative) == 1
+
+
+# Output file kinds (the split pass assigns each definition one; bases are read per kind).
+
+
+@dataclass(frozen=True)
+class KindRule:
+    """Classes whose name (or a base's name) ends with `class_suffix` go to `<kind>_<model>.py`."""
+
+    kind: str
+    class_suffix: str
+
+
+#: Kinds in the order their files may import each other: a file imports only from kinds listed
+#: before it. `ImageProcessor` comes before `Processor` since it is the longer suffix.
+KIND_RULES: tuple[KindRule, ...] = (
+    KindRule("configuration", "Config"),
+    KindRule("image_processing", "ImageProcessor"),
+    KindRule("processing", "Processor"),
+)
+DEFAULT_KIND = "modeling"
+KIND_ORDER: tuple[str, ...] = (*(rule.kind for rule in KIND_RULES), DEFAULT_KIND)
+
+
+def kind_rules_of(layout: Layout) -> tuple[KindRule, ...]:
+    """The rules of `layout`: a transformers tree has its own kinds (converter/layout.py)."""
+    rules = layout.kind_rules
+    return KIND_RULES if rules is None else tuple(KindRule(kind, suffix) for kind, suffix in rules)
+
+
+def kind_order_of(layout: Layout) -> tuple[str, ...]:
+    return (*dict.fromkeys(rule.kind for rule in kind_rules_of(layout)), DEFAULT_KIND)

@@ -15,9 +15,9 @@ from the base's files under generated/. Prints one summary line per model on std
 progress line on stderr when it is a terminal. A failing run writes nothing. `-j N` output is
 byte-identical to `-j 1`.
 
-The converter owns generated/ (converter/write.py): a conversion removes the files of a model's
+The converter owns generated/ (converter/write/write.py): a conversion removes the files of a model's
 package that it no longer produces, and `--all` also removes packages that have no modular file;
-`--check` and `--diff` report them instead. Writes are atomic across a run (converter/journal.py):
+`--check` and `--diff` report them instead. Writes are atomic across a run (converter/write/journal.py):
 a run that was killed while writing is finished, or its temporary files removed, by the next
 writing run, which says so on stderr.
 
@@ -49,11 +49,11 @@ if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
 from converter.diagnostics import ConversionError, format_diagnostics  # noqa: E402
-from converter.emit import RUN_COMMAND, EmittedModel, count_lines  # noqa: E402
-from converter.journal import OutputError, leftovers, recover  # noqa: E402
 from converter.layout import REPO, TREE, Layout  # noqa: E402
-from converter.pipeline import convert_models  # noqa: E402
-from converter.write import (  # noqa: E402
+from converter.pipeline.convert import convert_models  # noqa: E402
+from converter.write.emit import RUN_COMMAND, EmittedModel, count_lines  # noqa: E402
+from converter.write.journal import OutputError, leftovers, recover  # noqa: E402
+from converter.write.write import (  # noqa: E402
     FileChange,
     Stray,
     bounded,

@@ -55,10 +55,10 @@ if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
 from converter.diagnostics import Diagnostic  # noqa: E402
-from converter.format import find_ruff  # noqa: E402
 from converter.layout import TREE, TREE_KINDS  # noqa: E402
-from converter.pipeline import convert_what_converts  # noqa: E402
-from converter.write import pending_changes, write_changes  # noqa: E402
+from converter.pipeline.convert import convert_what_converts  # noqa: E402
+from converter.write.format import find_ruff  # noqa: E402
+from converter.write.write import pending_changes, write_changes  # noqa: E402
 
 VERSION = "5.23.0"
 CACHE = REPO_ROOT / ".cache" / "upstream"

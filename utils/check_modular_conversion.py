@@ -7,7 +7,7 @@
 It converts every modular/modular_*.py in memory, in dependency order, and compares with
 generated/: a stale or missing file, a file of a model's package that its modular file does not
 produce (an old output, a hand-added file, a temporary file of an interrupted write), and a package
-with no modular file all fail the check (converter/write.py says what the converter owns).
+with no modular file all fail the check (converter/write/write.py says what the converter owns).
 
 Exit codes:
     0  generated/ is up to date (with --fix: made so)
@@ -47,11 +47,11 @@ if str(REPO) not in sys.path:
 
 import converter  # noqa: E402
 from converter.diagnostics import ConversionError, format_diagnostics  # noqa: E402
-from converter.emit import GENERATED_DIR, TEMPLATES_DIR  # noqa: E402
-from converter.journal import OutputError, recover, stage  # noqa: E402
 from converter.layout import REPO as REPO_LAYOUT  # noqa: E402
-from converter.pipeline import convert_models  # noqa: E402
-from converter.write import (  # noqa: E402
+from converter.pipeline.convert import convert_models  # noqa: E402
+from converter.write.emit import GENERATED_DIR, TEMPLATES_DIR  # noqa: E402
+from converter.write.journal import OutputError, recover, stage  # noqa: E402
+from converter.write.write import (  # noqa: E402
     IGNORED,
     FileChange,
     Stray,

@@ -1,5 +1,5 @@
 """Hostile modular files against the converter's input: where files may come from, how they read,
-how deeply they nest (converter/locate.py, source.py, nesting.py, parse.py, workers.py).
+how deeply they nest (converter/read/locate.py, source.py, nesting.py, parse.py, workers.py).
 
 Each hostile input is refused with exit 1 and a diagnostic `path:line:col: Ennn message` that names
 the file and points at the real place (the first bad byte, the first place too deep), with no
@@ -32,11 +32,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import converter.pipeline as pipeline
+import converter.pipeline.convert as pipeline
 from converter.diagnostics import Diagnostic
-from converter.emit import EmittedModel
-from converter.pipeline import convert_model, convert_what_converts
+from converter.pipeline.convert import convert_model, convert_what_converts
 from converter.run import main
+from converter.write.emit import EmittedModel
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 RUN_PY = REPO_ROOT / "converter" / "run.py"

@@ -1,4 +1,4 @@
-"""Proves the ancestry reader (converter/ancestry.py): the bases of classes of the modular file, its
+"""Proves the ancestry reader (converter/merge/classes/ancestry.py): the bases of classes of the modular file, its
 base models and library modules, read from source and never executed.
 
 Run: python -m pytest tests/converter/test_ancestry.py -q
@@ -10,11 +10,11 @@ import textwrap
 from collections.abc import Mapping
 from pathlib import Path
 
-from converter.ancestry import EXTERNAL, LIBRARY, MODULAR, UNKNOWN, Ancestry, ClassKey, library_facts
-from converter.bases import BaseLoader
 from converter.layout import REPO, TREE, Layout
-from converter.parse import parse_modular
-from converter.schedule import base_imports
+from converter.merge.classes.ancestry import EXTERNAL, LIBRARY, MODULAR, UNKNOWN, Ancestry, ClassKey, library_facts
+from converter.read.bases import BaseLoader
+from converter.read.parse import parse_modular
+from converter.read.resolve import base_imports
 
 LIBRARY_FILES = {
     "modeling_layers.py": "import torch.nn as nn\n\n\nclass GradientCheckpointingLayer(nn.Module):\n    pass\n",

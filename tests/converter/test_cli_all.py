@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-import converter.bases as bases_module
+import converter.read.bases as bases_module
 from converter import ConversionError, convert_files
 from converter.run import Progress, main
 from tests.converter.conftest import REPO_ROOT, run_cli, write_modular

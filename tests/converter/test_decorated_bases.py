@@ -1,4 +1,4 @@
-"""Proves super() calls to decorated base methods (converter/decorators.py): documentation-only
+"""Proves super() calls to decorated base methods (converter/merge/decorators.py): documentation-only
 decorators never block inlining and are kept when the override has none; a pass-through override
 becomes the base method under the base's decorators; a nestable decorator the override repeats
 lets the body inline; everything else is E203 with the reason.

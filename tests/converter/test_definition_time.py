@@ -1,4 +1,4 @@
-"""Proves the definition-time checks of the trace pass (converter/definition_time.py): a value the
+"""Proves the definition-time checks of the trace pass (converter/trace/definition_time.py): a value the
 modular file redefines by assignment, read by inherited code when that code is defined (a class
 body, a default argument, through a function called then), is E210; modular code reading at
 definition time a name the file defines only further down is E211; reads at call time, modular

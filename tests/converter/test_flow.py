@@ -1,4 +1,4 @@
-"""converter/flow.py: a model is formatted in a wave only when no batch of the run can format it
+"""converter/pipeline/flow.py: a model is formatted in a wave only when no batch of the run can format it
 otherwise (its absolute imports name no output directory of the run but its own).
 
 Run: python -m pytest tests/converter/test_flow.py -q
@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from converter.emit import EmittedFile, EmittedModel
-from converter.flow import formats_alone
+from converter.pipeline.flow import formats_alone
+from converter.write.emit import EmittedFile, EmittedModel
 
 RUN = {"llama", "gemma", "mistral"}
 

@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import pytest
 
-import converter.format as format_pass
+import converter.write.format as format_pass
 from converter import ConversionError
 
 Convert = Callable[..., dict[str, str]]

@@ -10,8 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from converter.diagnostics import Diagnostic, format_diagnostic
-from converter.gather import DefinitionKind, gather_definitions
-from converter.parse import parse_modular
+from converter.read.gather import DefinitionKind, gather_definitions
+from converter.read.parse import parse_modular
 from tests.converter.conftest import write_modular
 
 SOURCE = '''

@@ -1,4 +1,4 @@
-"""converter/gather.py: `check_definitions` (what resolve_bases runs on a modular file) refuses
+"""converter/read/gather.py: `check_definitions` (what resolve_bases runs on a modular file) refuses
 exactly what `gather_definitions` refuses, with the same diagnostics, also where `__all__` is bound
 in ways only the scope analysis sees.
 
@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from converter.diagnostics import ConversionError, Diagnostic
-from converter.gather import check_definitions, gather_definitions
-from converter.parse import parse_modular
+from converter.read.gather import check_definitions, gather_definitions
+from converter.read.parse import parse_modular
 from tests.converter.conftest import write_modular
 
 SOURCES = {

@@ -168,7 +168,7 @@ def test_a_method_that_only_raises_attribute_error_removes_the_inherited_method(
 
 
 def test_the_base_bases_replace_the_model_base_and_other_bases_stay(inherit: Inherit, tmp_path: Path) -> None:
-    # runtime/generation.py tells the MRO check (converter/mro.py) that GenerationMixin is no nn.Module
+    # runtime/generation.py tells the MRO check (converter/merge/classes/mro.py) that GenerationMixin is no nn.Module
     (tmp_path / "runtime").mkdir()
     (tmp_path / "runtime" / "generation.py").write_text("class GenerationMixin:\n    pass\n", encoding="utf-8")
     source = (

@@ -1,6 +1,6 @@
 """Proves that a merged class's bases keep its method resolution order or are refused (E215):
 the bases a merged model class brings in are read from base models and library modules, never
-executed (converter/ancestry.py, tested in test_ancestry.py), and checked by C3 (converter/mro.py).
+executed (converter/merge/classes/ancestry.py, tested in test_ancestry.py), and checked by C3 (converter/merge/classes/mro.py).
 
 Run: python -m pytest tests/converter/test_mro.py -q
 """
@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 from converter import ConversionError, convert_files
-from converter.ancestry import LIBRARY, ClassKey
 from converter.layout import TREE
-from converter.mro import linearize
+from converter.merge.classes.ancestry import LIBRARY, ClassKey
+from converter.merge.classes.mro import linearize
 from tests.converter.conftest import block, write_base, write_modular
 from tests.converter.test_ancestry import LIBRARY_FILES
 

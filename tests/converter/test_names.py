@@ -23,7 +23,7 @@ from converter.names import (
     read_visit,
     scopes_of,
 )
-from converter.namespace import analyse_module
+from converter.rename.namespace import analyse_module
 
 SOURCE = textwrap.dedent(
     '''

@@ -1,4 +1,4 @@
-"""converter/parse.py: statement starts read off CPython's parser, and the positions of one statement
+"""converter/read/parse.py: statement starts read off CPython's parser, and the positions of one statement
 printed alone, equal libcst's PositionProvider.
 
 Run: python -m pytest tests/converter/test_parse_positions.py -q
@@ -13,7 +13,7 @@ import pytest
 from libcst.metadata import MetadataWrapper, PositionProvider
 
 from converter.names import child_nodes
-from converter.parse import LazyPositions, StatementPositions, statement_starts
+from converter.read.parse import LazyPositions, StatementPositions, statement_starts
 from tests.converter.conftest import REPO_ROOT
 
 SOURCES = [
@@ -64,7 +64,7 @@ def test_statement_positions_match_position_provider(source: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "path", [*sorted((REPO_ROOT / "modular").glob("modular_*.py"))[:3], REPO_ROOT / "converter" / "parse.py"]
+    "path", [*sorted((REPO_ROOT / "modular").glob("modular_*.py"))[:3], REPO_ROOT / "converter" / "read" / "parse.py"]
 )
 def test_statement_positions_from_statement_starts_match_position_provider(path: Path) -> None:
     """Given the statements' starts in the source, the lines before a statement are not counted."""

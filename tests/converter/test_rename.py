@@ -13,7 +13,8 @@ from collections.abc import Callable
 import libcst as cst
 import pytest
 
-from converter.rename import Rename, RenameModel, external_names
+from converter.rename.rename import external_names
+from converter.rename.renamer import Rename, RenameModel
 from tests.converter.conftest import block, dedent
 
 Inherit = Callable[..., dict[str, str]]
@@ -126,7 +127,7 @@ def test_without_a_subclass_the_prefix_is_the_capitalised_model_name(inherit: In
 
 
 def test_model_prefixes_with_underscores_are_read_off_class_names() -> None:
-    from converter.rename import prefix_matching
+    from converter.rename.rename import prefix_matching
 
     assert prefix_matching(["MiniCPMV4_6Model", "MiniCPMV4_6Config", "Other"], "minicpmv4_6") == ["MiniCPMV4_6"] * 2
     assert prefix_matching(["Gemma2MLP"], "gemma2") == ["Gemma2"]

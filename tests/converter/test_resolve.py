@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-import converter.bases as bases_module
+import converter.read.bases as bases_module
 from converter import ConversionError
-from converter.bases import BaseLoader
-from converter.parse import parse_modular
-from converter.resolve import resolve_bases
+from converter.read.bases import BaseLoader
+from converter.read.parse import parse_modular
+from converter.read.resolve import resolve_bases
 from tests.converter.conftest import write_base, write_modular
 
 Inherit = Callable[..., dict[str, str]]

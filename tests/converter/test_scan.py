@@ -1,4 +1,4 @@
-"""converter/scan.py: the scan of a modular file finds the base models its libcst parse finds, on
+"""converter/pipeline/scan.py: the scan of a modular file finds the base models its libcst parse finds, on
 every import form, on this repository's modular files and on the upstream corpus (when unpacked);
 a file CPython rejects gets the full parse's E001; where a parse disagrees with the scan, the run
 starts over from full parses and gives their result.
@@ -14,13 +14,13 @@ from pathlib import Path
 
 import pytest
 
-import converter.scan as scan_module
+import converter.pipeline.scan as scan_module
 from converter import ConversionError
 from converter.layout import REPO, TREE, Layout
-from converter.parse import parse_modular
-from converter.pipeline import convert_what_converts
-from converter.scan import ScanDisagrees, scan_modular
-from converter.schedule import base_imports
+from converter.pipeline.convert import convert_what_converts
+from converter.pipeline.scan import ScanDisagrees, scan_modular
+from converter.read.parse import parse_modular
+from converter.read.resolve import base_imports
 from tests.converter.conftest import REPO_ROOT, write_modular
 
 CORPUS = REPO_ROOT / ".cache" / "upstream" / "unpacked-5.23.0" / "transformers" / "models"

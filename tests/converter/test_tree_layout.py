@@ -10,11 +10,10 @@ import libcst as cst
 import pytest
 
 from converter import convert_files
-from converter.bases import BaseLoader
 from converter.layout import TREE, model_of_stem
-from converter.parse import parse_modular
-from converter.resolve import resolve_bases
-from converter.schedule import base_imports
+from converter.read.bases import BaseLoader
+from converter.read.parse import parse_modular
+from converter.read.resolve import base_imports, resolve_bases
 
 from .conftest import run_cli
 

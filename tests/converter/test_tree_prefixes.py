@@ -1,4 +1,4 @@
-"""Upstream's rename prefixes in a tree (converter/prefixes.py): one new name per base file, read off
+"""Upstream's rename prefixes in a tree (converter/rename/prefixes.py): one new name per base file, read off
 the modular classes that subclass it, and renaming in any casing.
 
     python -m pytest tests/converter/test_tree_prefixes.py -q
@@ -12,16 +12,16 @@ from pathlib import Path
 import libcst as cst
 
 from converter import convert_files
-from converter.bases import BasePackage
 from converter.layout import TREE
-from converter.prefixes import class_prefix, common_partial_suffix, file_prefixes, lowercase_name, model_types
-from converter.rename import Rename
+from converter.read.bases import BasePackage
+from converter.rename.prefixes import class_prefix, common_partial_suffix, file_prefixes, lowercase_name, model_types
+from converter.rename.renamer import Rename
 
 KNOWN = {"tiny": "Tiny", "small": "Small"}
 
 
 def package(model: str, stem: str, source: str) -> BasePackage:
-    from converter.bases import BaseFile
+    from converter.read.bases import BaseFile
 
     module = cst.parse_module(textwrap.dedent(source))
     return BasePackage(model, (BaseFile(f"{model}/{stem}.py", "modeling", module),))

@@ -1,0 +1,178 @@
+"""Class members for merge_classes: what each statement of a class body defines, and how the
+modular class's members change the base class's body (replace, remove, add).
+
+    member_name(`sliding_window: int | None = 4096`)  -> "sliding_window"   (an attribute)
+    member_name(`def forward(self, x): ...`)           -> "forward"          (a method)
+    member_name(`if FLAG: x = 1`)                       -> None               (anything else)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import libcst as cst
+
+from converter.diagnostics import ConversionError
+from converter.merge.decorators import is_documentation
+from converter.merge.init_merge import with_lines_of
+from converter.merge.override import Override
+from converter.merge.unroll import is_pass, strip_docstring, unroll_method
+from converter.names import code_of
+
+MemberKind = Literal["attribute", "method", "other"]
+
+
+@dataclass(frozen=True)
+class Members:
+    """The modular class's members, sorted by what they do to the base body."""
+
+    replacements: dict[str, list[cst.BaseStatement]]
+    removed: frozenset[str]
+    new_attributes: list[cst.BaseStatement]
+    new_methods: list[cst.BaseStatement]
+
+
+def member_kind(statement: cst.BaseStatement) -> MemberKind:
+    if isinstance(statement, (cst.FunctionDef, cst.ClassDef)):
+        return "method"
+    if isinstance(statement, cst.SimpleStatementLine) and len(statement.body) == 1:
+        small = statement.body[0]
+        if isinstance(small, cst.Assign) and len(small.targets) == 1 and isinstance(small.targets[0].target, cst.Name):
+            return "attribute"
+        if isinstance(small, cst.AnnAssign) and isinstance(small.target, cst.Name):
+            return "attribute"
+    return "other"
+
+
+def member_name(statement: cst.BaseStatement) -> str | None:
+    kind = member_kind(statement)
+    if kind == "method":
+        assert isinstance(statement, (cst.FunctionDef, cst.ClassDef))
+        return statement.name.value
+    if kind == "attribute":
+        assert isinstance(statement, cst.SimpleStatementLine)
+        small = statement.body[0]
+        target = small.targets[0].target if isinstance(small, cst.Assign) else getattr(small, "target", None)
+        return target.value if isinstance(target, cst.Name) else None
+    return None
+
+
+def classify_members(
+    own: Sequence[cst.BaseStatement],
+    base: Sequence[cst.BaseStatement],
+    base_names: Sequence[str | None],
+    override: Override,
+) -> Members:
+    """Sort the modular members (docstring excluded); methods come back with super() unrolled."""
+    present = {name: statement for name, statement in zip(base_names, base, strict=True) if name is not None}
+    replacements: dict[str, list[cst.BaseStatement]] = {}
+    removed: list[str] = []
+    new_attributes: list[cst.BaseStatement] = []
+    new_methods: list[cst.BaseStatement] = []
+    for statement in own:
+        name = member_name(statement)
+        if is_pass(statement):
+            continue
+        if name is not None and (removes_attribute(statement) or (removes_method(statement) and name in present)):
+            if name not in present:
+                raise missing_attribute(statement, name, override)
+            removed.append(name)
+        elif isinstance(statement, cst.FunctionDef):
+            check_method_kind(statement, present.get(name), override)
+            method = unroll_method(statement, override)
+            if name in present and override.parsed.layout.tree:
+                method = documented_as(method, present[name])
+            target = replacements.setdefault(name, []) if name in present else new_methods
+            target.append(method)
+        elif name is not None and name in present:
+            replaced = present[name]
+            kept = keep_annotation(statement, replaced)
+            if not override.parsed.layout.keeps_own_blank_lines:
+                kept = with_lines_of(kept, replaced)
+            replacements.setdefault(name, []).append(kept)
+        elif isinstance(statement, cst.ClassDef):
+            new_methods.append(statement)
+        else:
+            new_attributes.append(statement)
+    return Members(replacements, frozenset(removed), new_attributes, new_methods)
+
+
+def check_method_kind(method: cst.FunctionDef, base: cst.BaseStatement | None, override: Override) -> None:
+    """E213: an override that drops the base method's @staticmethod (or @classmethod) while its first
+    parameter is not `self`: Python would pass the instance as that parameter."""
+    if not isinstance(base, cst.FunctionDef):
+        return
+    kinds = {code_of(d.decorator).strip() for d in base.decorators} & {"staticmethod", "classmethod"}
+    own = {code_of(d.decorator).strip() for d in method.decorators}
+    params = [*method.params.posonly_params, *method.params.params]
+    if not kinds or kinds <= own or (params and params[0].name.value == "self"):
+        return
+    kind = sorted(kinds)[0]
+    first = params[0].name.value if params else "its first parameter"
+    message = (
+        f"{override.class_name}.{method.name.value} overrides a {kind} without @{kind}: "
+        f"Python would pass the instance as {first!r}"
+    )
+    fix = f"add @{kind} to the override"
+    raise ConversionError([override.parsed.diagnostic(method, "E213", message, fix)])
+
+
+def documented_as(method: cst.FunctionDef, base: cst.BaseStatement) -> cst.FunctionDef:
+    """In a tree, an override without a docstring (or decorators, or return annotation) takes the base
+    method's docstring (its decorators when they only document, its return annotation), as upstream
+    writes it; none of them changes a call."""
+    if not isinstance(base, cst.FunctionDef) or not isinstance(method.body, cst.IndentedBlock):
+        return method
+    if not method.decorators and base.decorators and all(is_documentation(d) for d in base.decorators):
+        method = method.with_changes(decorators=base.decorators)
+    if method.returns is None and base.returns is not None:
+        method = method.with_changes(returns=base.returns)  # an annotation only
+    own = list(method.body.body)
+    base_statements = list(base.body.body) if isinstance(base.body, cst.IndentedBlock) else []
+    has_docstring = len(strip_docstring(method.body)) < len(own)
+    if has_docstring or not base_statements or len(strip_docstring(base.body)) == len(base_statements):
+        return method
+    return method.with_changes(body=method.body.with_changes(body=[base_statements[0], *own]))
+
+
+def removes_attribute(statement: cst.BaseStatement) -> bool:
+    """`x = AttributeError()` (the modular way to delete an inherited attribute)."""
+    if member_kind(statement) != "attribute":
+        return False
+    assert isinstance(statement, cst.SimpleStatementLine)
+    value = getattr(statement.body[0], "value", None)
+    return isinstance(value, cst.Call) and isinstance(value.func, cst.Name) and value.func.value == "AttributeError"
+
+
+def removes_method(statement: cst.BaseStatement) -> bool:
+    """A method whose body (docstring aside) is only `raise AttributeError(...)`; a decorated one
+    (`@property` that raises) is a member like any other."""
+    if not isinstance(statement, cst.FunctionDef) or statement.decorators:
+        return False
+    body = strip_docstring(statement.body)
+    if len(body) != 1 or not isinstance(body[0], cst.SimpleStatementLine) or len(body[0].body) != 1:
+        return False
+    small = body[0].body[0]
+    if not isinstance(small, cst.Raise) or small.exc is None:
+        return False
+    exc = small.exc.func if isinstance(small.exc, cst.Call) else small.exc
+    return isinstance(exc, cst.Name) and exc.value == "AttributeError"
+
+
+def missing_attribute(statement: cst.BaseStatement, name: str, override: Override) -> ConversionError:
+    message = f"{override.class_name} removes {name}, but {override.base_class} has no attribute {name}"
+    fix = f"remove the line, or check the spelling of {name!r}"
+    return ConversionError([override.parsed.diagnostic(statement, "E202", message, fix)])
+
+
+def keep_annotation(statement: cst.BaseStatement, base: cst.BaseStatement) -> cst.BaseStatement:
+    """`x = 1` over a base field `x: int = 0` becomes `x: int = 1`: the overlay keeps the field."""
+    assert isinstance(statement, cst.SimpleStatementLine)
+    small = statement.body[0]
+    base_small = base.body[0] if isinstance(base, cst.SimpleStatementLine) else None
+    if isinstance(small, cst.Assign) and isinstance(base_small, cst.AnnAssign):
+        annotated = cst.AnnAssign(target=small.targets[0].target, annotation=base_small.annotation, value=small.value)
+        return statement.with_changes(body=[annotated])
+    return statement

@@ -1,0 +1,42 @@
+"""What the unrolling passes share about one modular class: `Override` (the class, its base and the
+base's methods) and `CallSite` (one `super().method(...)` statement in an override)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import libcst as cst
+
+from converter.diagnostics import ConversionError
+from converter.read.parse import ParsedModule
+
+
+@dataclass(frozen=True)
+class Override:
+    """A modular class overriding methods of a (renamed) base class."""
+
+    parsed: ParsedModule
+    class_name: str
+    base_class: str  # as the modular file names it (`LlamaMLP`), for messages
+    base_methods: Mapping[str, cst.FunctionDef]
+
+    def refuse(self, node: cst.CSTNode, what: str, why: str, fix: str) -> ConversionError:
+        message = f"cannot unroll {what} exactly: {why}"
+        return ConversionError([self.parsed.diagnostic(node, "E203", message, fix)])
+
+
+@dataclass(frozen=True)
+class CallSite:
+    """A `super().<method>(...)` statement at `index` in the body of `function` (the original override)."""
+
+    statement: cst.SimpleStatementLine
+    small: cst.BaseSmallStatement
+    call: cst.Call
+    method: str
+    index: int
+    function: cst.FunctionDef
+
+    @property
+    def what(self) -> str:
+        return f"super().{self.method}() in {self.function.name.value}"

@@ -1,0 +1,120 @@
+"""`def forward(self, extra, **super_kwargs)`: an override that inherits the base signature and adds to it.
+
+The merged signature is the base method's, with the override's new parameters added: regular
+ones after the base's regular parameters (so before `*args`, keyword-only parameters and
+`**kwargs`), keyword-only ones after the base's keyword-only parameters. Defaults are kept. A new
+parameter without a default cannot follow base parameters with defaults, so then the new regular
+parameters become keyword-only (`def forward(self, extra, **super_kwargs)` -> `..., *, extra, **kwargs`).
+Inside the override, `super().forward(**super_kwargs)` then binds every base parameter to itself.
+The first parameter keeps the override's spelling (`def forward(this, **super_kwargs)` gives
+`def forward(this, hidden_states, ...)`), since the override's body names it so.
+
+    base:      def forward(self, hidden_states, mask=None, **kwargs)
+    modular:   def forward(self, scale=1.0, **super_kwargs):
+                   out = super().forward(**super_kwargs)
+    merged:    def forward(self, hidden_states, mask=None, scale=1.0, **kwargs)
+
+Refused (E208): a new parameter that repeats a base parameter, `*args` or positional-only
+parameters beside `**super_kwargs`, and any use of `super_kwargs` other than
+`super().<method>(**super_kwargs)`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import libcst as cst
+
+from converter.diagnostics import ConversionError
+from converter.names import CollectMentions
+from converter.read.parse import ParsedModule
+
+SUPER_KWARGS = "super_kwargs"
+
+
+def uses_super_kwargs(function: cst.FunctionDef) -> bool:
+    star = function.params.star_kwarg
+    return isinstance(star, cst.Param) and star.name.value == SUPER_KWARGS
+
+
+def is_super_kwargs_call(call: cst.Call) -> bool:
+    """`super().<method>(**super_kwargs)` and nothing else."""
+    if len(call.args) != 1:
+        return False
+    arg = call.args[0]
+    return arg.star == "**" and isinstance(arg.value, cst.Name) and arg.value.value == SUPER_KWARGS
+
+
+def merge_signature(
+    function: cst.FunctionDef, base: cst.FunctionDef, parsed: ParsedModule, where: str
+) -> cst.FunctionDef:
+    """`function` with the base signature plus its own new parameters; raises ConversionError (E208)."""
+    params = function.params
+    if params.posonly_params or isinstance(params.star_arg, cst.Param):
+        refuse(parsed, function, f"{where} takes *args or positional-only parameters beside **super_kwargs")
+    new_regular, new_kwonly = list(params.params[1:]), list(params.kwonly_params)
+    base_params = base.params
+    taken = {p.name.value for p in all_params(base_params)}
+    for param in (*new_regular, *new_kwonly):
+        if param.name.value in taken:
+            refuse(parsed, param, f"{where} repeats the base parameter {param.name.value!r}")
+    if any(p.default is None for p in new_regular) and any(p.default is not None for p in base_params.params):
+        # A parameter without a default cannot follow one with a default: it becomes keyword-only.
+        new_regular, new_kwonly = [], [*new_regular, *new_kwonly]
+    star_arg = base_params.star_arg
+    if new_kwonly and not isinstance(star_arg, (cst.Param, cst.ParamStar)):
+        star_arg = cst.ParamStar()
+    # the override's own first parameter (`self`, or `this`): its body names it so
+    own_first = [params.params[0]] if params.params and base_params.params else []
+    merged = base_params.with_changes(
+        params=[strip_comma(p) for p in (*own_first, *base_params.params[len(own_first) :], *new_regular)],
+        kwonly_params=[strip_comma(p) for p in (*base_params.kwonly_params, *new_kwonly)],
+        star_arg=star_arg,
+    )
+    returns = function.returns if function.returns is not None else base.returns
+    return function.with_changes(params=merged, returns=returns)
+
+
+def check_super_kwargs_uses(function: cst.FunctionDef, parsed: ParsedModule, where: str) -> None:
+    """E208 unless `super_kwargs` appears only as `super().<method>(**super_kwargs)`."""
+    collector = CollectMentions()
+    function.body.visit(collector)
+    uses = collector.names.count(SUPER_KWARGS)
+    calls = CountSuperKwargsCalls()
+    function.body.visit(calls)
+    if uses != calls.count or calls.count == 0:
+        message = f"{where} uses super_kwargs other than in super().{function.name.value}(**super_kwargs)"
+        refuse(parsed, function, message)
+
+
+class CountSuperKwargsCalls(cst.CSTVisitor):
+    def __init__(self) -> None:
+        self.count = 0
+
+    def visit_Call(self, node: cst.Call) -> None:
+        self.count += int(is_super_kwargs_call(node))
+
+
+def all_params(params: cst.Parameters) -> Iterable[cst.Param]:
+    yield from (*params.posonly_params, *params.params, *params.kwonly_params)
+    for star in (params.star_arg, params.star_kwarg):
+        if isinstance(star, cst.Param):
+            yield star
+
+
+def param_names(function: cst.FunctionDef) -> frozenset[str]:
+    return frozenset(param.name.value for param in all_params(function.params))
+
+
+def strip_comma(param: cst.Param) -> cst.Param:
+    """The parameter without its comma (the merged order places commas anew), unless a comment
+    follows the comma (`x=None,  # unused`), which would be lost with it."""
+    comma = param.comma
+    if isinstance(comma, cst.Comma) and "#" in cst.Module([]).code_for_node(comma.whitespace_after):
+        return param
+    return param.with_changes(comma=cst.MaybeSentinel.DEFAULT)
+
+
+def refuse(parsed: ParsedModule, node: cst.CSTNode, message: str) -> None:
+    fix = "write the full signature and pass the base parameters to super() by name"
+    raise ConversionError([parsed.diagnostic(node, "E208", message, fix)])

@@ -1,0 +1,155 @@
+"""Definition order of a transformers tree (converter/layout.py): the modular file's classes in its
+order, each preceded by what it needs that is not placed yet, in upstream's relative order.
+
+The repository orders a generated file like its main base (trace.py); upstream's converter keeps
+the modular file's class order instead. Before each class come the definitions it needs,
+transitively: pulled from the bases, or the modular file's own functions and assignments (which
+upstream does not place in modular order). A merged class orders them by their position in the
+file of its base class, the modular file's own after them, a class among them right after its
+own dependencies (see relative_order). Only the order changes: every definition still comes
+after what it needs at import time.
+
+    modular:  MistralMLP, MistralAttention, MistralDecoderLayer
+    tree:     MistralMLP, rotate_half, apply_rotary_pos_emb, ..., MistralAttention, MistralRMSNorm, ...
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Iterable, Mapping, Sequence
+
+import libcst as cst
+
+from converter.merge.merge import MergedModule, is_import_line
+from converter.names import bound_names
+from converter.read.gather import NOT_PLACED, Definition, DefinitionKind, GatheredModule
+from converter.rename.namespace import BaseNamespace
+
+
+def order_like_upstream(gathered: GatheredModule, merged: MergedModule) -> GatheredModule:
+    """`gathered` with its classes in modular order, what they need (pulled, or the modular file's own
+    functions and assignments) before its first user; the modular file's used assignments that
+    need nothing defined here first."""
+    definitions = list(gathered.definitions)
+    placeable = [index for index, d in enumerate(definitions) if d.kind not in NOT_PLACED]
+    modular_ids = {id(statement.node): rank for rank, statement in enumerate(merged.statements)}
+    modular = sorted(
+        (i for i in placeable if id(definitions[i].node) in modular_ids),
+        key=lambda i: modular_ids[id(definitions[i].node)],
+    )
+    if not modular:
+        return gathered
+    # upstream places the modular file's classes in its order; its functions and assignments are
+    # placed like pulled definitions, before the first class that needs them (unused ones last)
+    anchors = [i for i in modular if definitions[i].kind is DefinitionKind.CLASS]
+    is_modular = set(anchors)
+    provider: dict[str, int] = {}
+    for index in placeable:
+        for name in definitions[index].defines:
+            provider.setdefault(name, index)
+    out: list[int] = []
+    done: set[int] = set()
+
+    # what the modular file itself names: its own definitions and what it imports from base models;
+    # upstream does not place a name a class of its own only reads as a global
+    # before that class (a forward reference, flagged F821): it comes where what uses it is placed
+    visible = bound_names([s.origin for s in merged.statements if not is_import_line(s.origin)])
+    visible |= {target for alias in merged.renamed.aliases if (target := merged.renamed.target(alias))}
+    unmerged = {id(statement.node) for statement in merged.statements if statement.base is None}
+
+    def closure(index: int) -> set[int]:
+        """The pulled definitions `index` needs, transitively, not placed yet."""
+        found: set[int] = set()
+        stack = [index]
+        while stack:
+            current = stack.pop()
+            uses = definitions[current].uses
+            if current == index and id(definitions[index].node) in unmerged:
+                uses = tuple(name for name in uses if name in visible)
+            for name in uses:
+                dependency = provider.get(name)
+                if dependency is not None and dependency not in is_modular | done | found:
+                    found.add(dependency)
+                    stack.append(dependency)
+        return found
+
+    bases = {id(statement.node): statement.base for statement in merged.statements}
+    modular_rank = {index: rank for rank, index in enumerate(modular)}
+    rest = [i for i in modular if i not in is_modular] + [i for i in placeable if i not in set(modular)]
+    used = {name for index in placeable for name in definitions[index].uses}
+    defined = set(provider)
+    # the modular file's assignments that something uses and that need nothing defined here
+    # (`logger = logging.get_logger(__name__)`) go first, as upstream puts them
+    top = [
+        i
+        for i in modular
+        if definitions[i].kind is DefinitionKind.ASSIGNMENT
+        and set(definitions[i].defines) & used
+        and not set(definitions[i].uses) & defined
+    ]
+    top += [i for i in placeable if definitions[i].defines == ("logger",) and i not in top]  # pulled too
+    for index in [*top, *anchors, *rest]:
+        if index in done:
+            continue
+        base = bases.get(id(definitions[index].node))
+        mapper = merged.renamed.namespace(base.model) if base is not None else None
+        needed = relative_order(closure(index) - {index}, definitions, mapper, modular_rank)
+        out += needed
+        done.update(needed)
+        out.append(index)
+        done.add(index)
+    slots, placed = iter(out), set(placeable)
+    reordered = [definitions[next(slots)] if index in placed else d for index, d in enumerate(definitions)]
+    return dataclasses.replace(gathered, definitions=tuple(reordered))
+
+
+def relative_order(
+    needed: set[int], definitions: Sequence[Definition], mapper: BaseNamespace | None, modular: Mapping[int, int]
+) -> list[int]:
+    """Upstream's order for what a merged class pulls in, by the file of the class's base (`mapper`):
+    each class needed comes right after its own dependencies; within each group, pulled definitions
+    by their position in that file (names it does not define last, in reverse alphabetical order),
+    then the modular file's own definitions (`modular`: index -> rank) in modular order. Without a
+    base class: the traced order."""
+    if mapper is None:
+        return sorted(needed)
+    name = {index: definitions[index].name for index in needed}
+    own = {index: mapper.definition(name[index]) for index in needed}
+
+    def key(index: int) -> tuple[float, ...]:
+        found = own[index]
+        return (*found.rank, 0) if found is not None else (math.inf, math.inf, 0)
+
+    def sort(indices: Iterable[int]) -> list[int]:
+        group = list(indices)
+        pulled = sorted((i for i in group if i not in modular), key=lambda index: name[index], reverse=True)
+        return sorted(pulled, key=key) + sorted((i for i in group if i in modular), key=modular.__getitem__)
+
+    classes = sorted(
+        (i for i in needed if own[i] is not None and isinstance(own[i].original, cst.ClassDef)),
+        key=lambda index: (index in modular, *key(index)),
+    )
+    out: list[int] = []
+    remaining = set(needed)
+    for index in classes:
+        dependencies = class_dependencies(mapper, name[index])
+        before = sort(i for i in remaining if name[i] in dependencies and i != index)
+        out += before
+        remaining -= {index, *before} if index in remaining else set(before)
+        if index not in out:
+            out.append(index)
+    return out + sort(remaining)
+
+
+def class_dependencies(mapper: BaseNamespace, name: str) -> set[str]:
+    """The names a definition of `mapper` needs, transitively, within that model."""
+    found: set[str] = set()
+    stack = [name]
+    while stack:
+        definition = mapper.definition(stack.pop())
+        for use in definition.uses if definition is not None else ():
+            if use not in found and mapper.definition(use) is not None:
+                found.add(use)
+                stack.append(use)
+    return found

@@ -1,0 +1,368 @@
+"""Pass trace_dependencies: build the standalone module, pulling in every base definition it needs.
+
+Starting from the modular statements (classes merged), every module-level name they use is
+resolved, transitively, in this order:
+
+1. the modular file defines or imports it: nothing to pull (the modular definition wins everywhere,
+   inside inherited code too);
+2. it is the renamed name of an explicit base import (`from generated.llama.modeling_llama import
+   repeat_kv` in a file based on gemma): that model's definition, which so replaces the main
+   base's one;
+3. the namespace the using code comes from (a merged class's base model; the main base for
+   modular code), then the main base: a definition is pulled (renamed), an import is carried over.
+
+Two different definitions (or imports) needed under one name cannot both exist in one module:
+E206. Imports between base files and from other models disappear; the split pass later imports
+the config class from the sibling `configuration_<model>.py`.
+
+Order: modular docstring, `from __future__` imports, the modular file's imports, carried imports,
+then definitions: each at the position of the base definition of the same name (merged classes
+take their base's place; pulled ones keep base order), new modular definitions after them in
+modular order, then moved just before their first user where a use requires it (a stable
+depth-first order, so definitions come before use). `__all__`: the modular file's, else the base
+models' `__all__` names the output defines, then the new public modular classes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+import libcst as cst
+from libcst.metadata import MetadataWrapper
+
+from converter.diagnostics import ConversionError, Diagnostic
+from converter.layout import DEFAULT_KIND, TREE_KIND_RULES
+from converter.merge.merge import MergedModule, ModularStatement, is_copied_from
+from converter.names import analyse_statement, bound_names, code_of
+from converter.read.gather import DefinitionKind, kind_of
+from converter.read.parse import LazyPositions, ParsedModule
+from converter.rename.namespace import BaseDefinition, BaseNamespace, ImportBinding, all_names
+from converter.rename.rename import RenamedModule
+from converter.trace.definition_time import check_definition_time
+
+Key = tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Placed:
+    """A definition of the output with what it defines and uses, and its preferred position."""
+
+    node: cst.BaseStatement
+    names: tuple[str, ...]
+    uses: tuple[str, ...]
+    key: Key
+    origin: tuple[int, int]
+
+
+class Tracer:
+    """Resolves names to pull, transitively; collects diagnostics instead of stopping at the first."""
+
+    def __init__(self, renamed: RenamedModule, modular_bound: frozenset[str]) -> None:
+        self.renamed = renamed
+        self.modular_bound = modular_bound
+        self.main = renamed.namespaces[0]
+        self.explicit = {}
+        self.import_order: dict[str, int] = {}
+        for item in renamed.resolved.imports:
+            self.import_order.setdefault(item.model, len(self.import_order))
+            self.explicit.setdefault(renamed.target(item.alias) or "", item.model)
+        self.definitions: dict[str, BaseDefinition] = {}
+        self.imports: dict[str, ImportBinding] = {}
+        self.diagnostics: list[Diagnostic] = []
+
+    def rank(self, binding: ImportBinding) -> int:
+        """Where the modular file first imports from the base model `binding` comes from (upstream
+        writes an import two bases share as the first of them writes it)."""
+        return self.import_order.get(self.binding_models.get(id(binding), ""), len(self.import_order))
+
+    @functools.cached_property
+    def binding_models(self) -> dict[int, str]:
+        """id of each base import binding -> the first base model whose namespace holds it."""
+        models: dict[int, str] = {}
+        for namespace in self.renamed.namespaces:
+            for binding in namespace.imports:
+                models.setdefault(id(binding), namespace.model)
+        return models
+
+    def pull(self, names: Iterable[str], model: str, origin: cst.CSTNode) -> None:
+        work = [(name, model) for name in names]
+        while work:
+            name, context = work.pop(0)
+            if name in self.modular_bound:
+                continue
+            namespace = self.renamed.namespace(self.explicit.get(name, context))
+            definition = namespace.definition(name) or self.main.definition(name)
+            if definition is not None:
+                if self.add_definition(name, definition, origin):
+                    work += [(use, definition.model) for use in definition.uses]
+                continue
+            binding = namespace.binding(name) or self.main.binding(name)
+            if binding is not None:
+                self.add_import(name, binding, origin)
+
+    def add_definition(self, name: str, definition: BaseDefinition, origin: cst.CSTNode) -> bool:
+        """True when `definition` is new; E206 when another definition already took `name`."""
+        present = self.definitions.get(name)
+        clobbered = [bound for bound in definition.names if bound in self.modular_bound]
+        if present is None and clobbered:
+            message = f"{name} is needed from {definition.path}, whose statement also binds {clobbered[0]}"
+            fix = f"define {name} in the modular file too, so the base statement is not needed"
+            self.diagnostics.append(self.renamed.resolved.parsed.diagnostic(origin, "E206", message, fix))
+            return False
+        if present is None:
+            for bound in definition.names:
+                self.definitions.setdefault(bound, definition)
+            return True
+        if present is not definition and code_of(present.node) != code_of(definition.node):
+            message = f"{name} is needed from both {present.path} and {definition.path}, which define it differently"
+            fix = f"define {name} in the modular file (subclass the one you mean), so one definition serves both"
+            self.diagnostics.append(self.renamed.resolved.parsed.diagnostic(origin, "E206", message, fix))
+        return False
+
+    def add_import(self, name: str, binding: ImportBinding, origin: cst.CSTNode) -> None:
+        present = self.imports.setdefault(name, binding)
+        if present is not binding and present.key == binding.key and self.rank(binding) < self.rank(present):
+            self.imports[name] = binding  # the same import: written as the first base writes it
+        if present.key != binding.key:
+            first, second = (code_of(b.statement).strip() for b in (present, binding))
+            message = f"{name} is imported differently by base models: `{first}` and `{second}`"
+            fix = f"import {name} explicitly in the modular file"
+            self.diagnostics.append(self.renamed.resolved.parsed.diagnostic(origin, "E206", message, fix))
+
+
+def trace_dependencies(merged: MergedModule) -> ParsedModule:
+    """The standalone module of a modular file; root models come back unchanged."""
+    renamed = merged.renamed
+    parsed = renamed.resolved.parsed
+    if not renamed.namespaces:
+        return parsed
+    docstring, imports, exports, definitions = partition(merged.statements)
+    imports, from_own_files = without_own_file_imports(imports, renamed, definitions)
+    bound = bound_names([s.node for s in [*docstring, *imports, *exports, *definitions]])
+    tracer = Tracer(renamed, bound)
+    for name, origin in from_own_files:
+        tracer.pull([name], tracer.main.model, origin)
+    placed = []
+    for index, statement in enumerate(definitions):
+        names, uses = analyse_statement(statement.node)
+        model = statement.base.model if statement.base is not None else tracer.main.model
+        tracer.pull(uses, model, statement.origin)
+        key = modular_key(statement, names, index, renamed.namespaces)
+        placed.append(Placed(statement.node, names, uses, key, parsed.position(statement.origin)))
+    for statement in exports:  # a name `__all__` lists that the modular file only inherits, from its base
+        for name in all_names(statement.node):
+            homes = [ns.model for ns in renamed.namespaces if ns.definition(name) is not None]
+            tracer.pull([name], homes[0] if homes else tracer.main.model, statement.origin)
+    if tracer.diagnostics:
+        raise ConversionError(tracer.diagnostics)
+    direct_uses = {name: d.uses for d in tracer.definitions.values() for name in d.names}
+    direct_uses.update({name: item.uses for item in placed for name in item.names})
+    check_definition_time(parsed, merged.statements, tracer.definitions, direct_uses)
+    placed += pulled_definitions(tracer, renamed, import_position(renamed))
+    ordered = order_definitions(placed)
+    names = frozenset(name for item in ordered for name in item.names)
+    all_statement = [s.node for s in exports] or synthesized_all(renamed, ordered, definitions, names)
+    carried = carried_imports(tracer, renamed.namespaces)
+    futures = unique_statements(s for namespace in renamed.namespaces for s in namespace.futures)
+    body = [*(s.node for s in docstring), *futures, *(s.node for s in imports), *carried]
+    body += [item.node for item in ordered] + all_statement
+    origins = {item.node: item.origin for item in ordered}
+    origins.update(import_origins(parsed, [*docstring, *imports, *exports]))
+    origins.update({statement: import_position(renamed) for statement in [*futures, *carried, *all_statement]})
+    return standalone(parsed, parsed.module.with_changes(body=body), origins)
+
+
+def without_own_file_imports(
+    imports: Sequence[ModularStatement], renamed: RenamedModule, definitions: Sequence[ModularStatement]
+) -> tuple[list[ModularStatement], list[tuple[str, cst.CSTNode]]]:
+    """In a tree, `from .modeling_glm4 import Glm4RMSNorm` in modular_glm4.py names a class of the file
+    being generated, which a base provides renamed (GlmRMSNorm): the import goes (a file would
+    import itself) and the name is pulled like any other, as upstream does. Names the modular file
+    defines, or no base provides, keep their import."""
+    parsed = renamed.resolved.parsed
+    if not parsed.layout.tree:
+        return list(imports), []
+    defined = bound_names([s.node for s in definitions])
+    provided = {name for ns in renamed.namespaces for name in ns.by_name}
+    kept: list[ModularStatement] = []
+    pulled: list[tuple[str, cst.CSTNode]] = []
+    for statement in imports:
+        node = statement.node
+        if not isinstance(node, cst.SimpleStatementLine):
+            kept.append(statement)
+            continue
+        smalls = []
+        for small in node.body:
+            own = own_file_names(small, parsed.model)
+            if own is None:
+                smalls.append(small)
+                continue
+            names = [alias for alias in own if alias.evaluated_alias is None and alias.evaluated_name in provided]
+            names = [alias for alias in names if alias.evaluated_name not in defined]
+            pulled += [(alias.evaluated_name, small) for alias in names]
+            rest = [alias for alias in own if alias not in names]
+            if rest:
+                assert isinstance(small, cst.ImportFrom)
+                rest[-1] = rest[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
+                smalls.append(small.with_changes(names=rest))
+        if smalls:
+            kept.append(dataclasses.replace(statement, node=node.with_changes(body=smalls)))
+    return kept, pulled
+
+
+def own_file_names(small: cst.BaseSmallStatement, model: str) -> list[cst.ImportAlias] | None:
+    """The aliases of `from .modeling_<model> import ...` naming what goes to that file (no class a
+    file rule claims: `Glm4Config` lives in a configuration file, maybe hand-written), else None."""
+    if not (isinstance(small, cst.ImportFrom) and len(small.relative) == 1 and small.module is not None):
+        return None
+    if isinstance(small.names, cst.ImportStar) or code_of(small.module) != f"{DEFAULT_KIND}_{model}":
+        return None
+    aliases = list(small.names)
+    claimed = any(alias.evaluated_name.endswith(suffix) for alias in aliases for _, suffix in TREE_KIND_RULES)
+    return None if claimed else aliases
+
+
+def partition(
+    statements: Sequence[ModularStatement],
+) -> tuple[list[ModularStatement], list[ModularStatement], list[ModularStatement], list[ModularStatement]]:
+    """(docstring, imports, `__all__`, everything else), each in source order."""
+    parts: tuple[list[ModularStatement], ...] = ([], [], [], [])
+    for index, statement in enumerate(statements):
+        kind = kind_of(statement.node, index)
+        slot = {DefinitionKind.DOCSTRING: 0, DefinitionKind.IMPORT: 1, DefinitionKind.ALL: 2}.get(kind, 3)
+        parts[slot].append(statement)
+    return parts[0], parts[1], parts[2], parts[3]
+
+
+def base_key(definition: BaseDefinition, namespaces: Sequence[BaseNamespace]) -> Key:
+    """Where a base definition sits: the main base's definition of the same name wins the place."""
+    main = namespaces[0].definition(definition.names[0]) if definition.names else None
+    if main is not None:
+        return (0, *main.rank)
+    index = next(i for i, namespace in enumerate(namespaces) if namespace.model == definition.model)
+    return (index, *definition.rank)
+
+
+def modular_key(
+    statement: ModularStatement, names: Sequence[str], index: int, namespaces: Sequence[BaseNamespace]
+) -> Key:
+    """At the base definition it replaces (by name, else its merged base class); new ones last."""
+    for name in names:
+        for namespace in namespaces:
+            definition = namespace.definition(name)
+            if definition is not None:
+                return (*base_key(definition, namespaces), 1)
+    if statement.base is not None:
+        return (*base_key(statement.base, namespaces), 1)
+    return (len(namespaces), 0, index, 1)
+
+
+def pulled_definitions(tracer: Tracer, renamed: RenamedModule, origin: tuple[int, int]) -> list[Placed]:
+    unique = {id(definition): definition for definition in tracer.definitions.values()}
+    tree = renamed.resolved.parsed.layout.tree
+    return [
+        Placed(
+            without_copied_from(d.node) if tree else d.node,
+            d.names,
+            d.uses,
+            (*base_key(d, renamed.namespaces), 0),
+            origin,
+        )
+        for d in sorted(unique.values(), key=lambda d: base_key(d, renamed.namespaces))
+    ]
+
+
+def without_copied_from(node: cst.BaseStatement) -> cst.BaseStatement:
+    """A pulled definition without the `# Copied from ...` comment above it: in a tree, upstream's
+    output drops those markers (the definition is generated now, not copied)."""
+    lines = getattr(node, "leading_lines", ())
+    kept = [line for line in lines if not is_copied_from(line)]
+    return node.with_changes(leading_lines=kept) if len(kept) < len(lines) else node
+
+
+def order_definitions(placed: Sequence[Placed]) -> list[Placed]:
+    """Preferred order, except that a definition's dependencies come first (stable depth-first)."""
+    items = sorted(placed, key=lambda item: item.key)
+    provider = {name: index for index, item in reversed(list(enumerate(items))) for name in item.names}
+    done: set[int] = set()
+    active: set[int] = set()
+    out: list[Placed] = []
+
+    def visit(index: int) -> None:
+        if index in done or index in active:
+            return
+        active.add(index)
+        for dependency in sorted({provider[u] for u in items[index].uses if u in provider} - {index}):
+            visit(dependency)
+        active.discard(index)
+        done.add(index)
+        out.append(items[index])
+
+    for index in range(len(items)):
+        visit(index)
+    return out
+
+
+def carried_imports(tracer: Tracer, namespaces: Sequence[BaseNamespace]) -> list[cst.SimpleStatementLine]:
+    """The base imports pulled code needs, in base order."""
+    order = {id(b): (i, j) for i, namespace in enumerate(namespaces) for j, b in enumerate(namespace.imports)}
+    bindings = sorted(tracer.imports.values(), key=lambda binding: order.get(id(binding), (len(namespaces), 0)))
+    return [binding.statement for binding in bindings]
+
+
+def unique_statements(statements: Iterable[cst.SimpleStatementLine]) -> list[cst.SimpleStatementLine]:
+    seen: dict[str, cst.SimpleStatementLine] = {}
+    for statement in statements:
+        seen.setdefault(code_of(statement), statement)
+    return list(seen.values())
+
+
+def synthesized_all(
+    renamed: RenamedModule, ordered: Sequence[Placed], definitions: Sequence[ModularStatement], names: frozenset[str]
+) -> list[cst.BaseStatement]:
+    """`__all__` when the modular file has none: the base exports present, then new public classes."""
+    exports = [name for namespace in renamed.namespaces for name in namespace.exports if name in names]
+    known = {name for namespace in renamed.namespaces for name in namespace.by_name}
+    for statement in definitions:
+        node = statement.node
+        is_new = isinstance(node, cst.ClassDef) and statement.base is None and node.name.value not in known
+        if is_new and isinstance(node, cst.ClassDef) and not node.name.value.startswith("_"):
+            exports.append(node.name.value)
+    exports = list(dict.fromkeys(exports))
+    if not exports:
+        return []
+    return [cst.parse_statement(f"__all__ = [{', '.join(repr(name) for name in exports)}]\n")]
+
+
+def import_position(renamed: RenamedModule) -> tuple[int, int]:
+    """Where pulled code is reported: the first import from a base model."""
+    imports = renamed.resolved.imports
+    return renamed.resolved.parsed.position(imports[0].node) if imports else (1, 1)
+
+
+def import_origins(
+    parsed: ParsedModule, statements: Sequence[ModularStatement]
+) -> Mapping[cst.CSTNode, tuple[int, int]]:
+    """Positions of kept modular statements and of their small statements (imports are reported there)."""
+    origins: dict[cst.CSTNode, tuple[int, int]] = {}
+    for statement in statements:
+        origins[statement.node] = parsed.position(statement.origin)
+        if isinstance(statement.node, cst.SimpleStatementLine) and isinstance(
+            statement.origin, cst.SimpleStatementLine
+        ):
+            for small in statement.node.body:
+                if any(small is original for original in statement.origin.body):
+                    origins[small] = parsed.position(small)
+    return origins
+
+
+def standalone(
+    parsed: ParsedModule, module: cst.Module, origins: Mapping[cst.CSTNode, tuple[int, int]]
+) -> ParsedModule:
+    """`parsed` with the module the passes built; positions in it are computed only if a diagnostic needs them."""
+    wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
+    positions = LazyPositions(wrapper)
+    return dataclasses.replace(parsed, module=module, wrapper=wrapper, positions=positions, origins=origins)

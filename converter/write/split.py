@@ -1,0 +1,206 @@
+"""Pass 3, split: assign every definition to one output file kind, by class kind and dependency tracing.
+
+Classes go by name, first match in `KIND_RULES` (a class also takes the kind of a base that
+has one, so `class Foo(LlamaConfig)` is a configuration class). Helpers (functions, constants,
+any other statement) follow the classes that use them, transitively: a helper used by a
+configuration class lives in the configuration file, one used only by modeling classes in the
+modeling file. Statements nothing uses (`logger = ...`) land in the default kind's file, never
+dropped. A file imports what it needs from files of earlier kinds (see the imports pass).
+
+    KIND_RULES + DEFAULT_KIND:  configuration (`*Config`) < image_processing (`*ImageProcessor`)
+                                < processing (`*Processor`) < modeling (everything else)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+import libcst as cst
+
+from converter.diagnostics import ConversionError
+from converter.layout import DEFAULT_KIND, KIND_ORDER, KIND_RULES, KindRule, kind_order_of, kind_rules_of
+from converter.read.gather import NOT_PLACED, Definition, DefinitionKind, GatheredModule
+
+
+@dataclass(frozen=True)
+class OutputPlan:
+    """What one output file holds: definitions in source order and its `__all__` names."""
+
+    kind: str
+    definitions: tuple[Definition, ...]
+    exports: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class SplitModule:
+    """Output files in `KIND_ORDER` (only non-empty ones); `homes` maps a top-level name to its file's kind.
+
+    `guarded` holds a tree's guarded imports (`if is_torch_available(): import torch`), which go
+    with the imports of each file that uses them (see `guarded_imports`), not among its definitions.
+    """
+
+    gathered: GatheredModule
+    files: tuple[OutputPlan, ...]
+    homes: Mapping[str, str]
+    guarded: tuple[Definition, ...] = ()
+
+
+def split_by_kind(gathered: GatheredModule) -> SplitModule:
+    """Place every class, helper and leftover statement; raises ConversionError (E040, E050)."""
+    guarded = guarded_imports(gathered) if gathered.parsed.layout.tree else ()
+    placeable = [d for d in gathered.definitions if d.kind not in NOT_PLACED and d not in guarded]
+    rules = kind_rules_of(gathered.parsed.layout)
+    order = kind_order_of(gathered.parsed.layout)
+    tree = gathered.parsed.layout.tree
+    kinds = place_definitions(placeable, rules, order, classes_follow=tree, copies=tree)
+    homes = {name: kinds[index][0] for index, d in enumerate(placeable) for name in d.defines}
+    files = []
+    for kind in order:
+        members = tuple(d for index, d in enumerate(placeable) if kind in kinds[index])
+        if members:
+            files.append(OutputPlan(kind, members, exports_of(gathered, kind, members, homes)))
+    parsed = gathered.parsed
+    if not files:
+        fix = "define at least one class in the modular file"
+        raise ConversionError([parsed.diagnostic_at(1, 1, "E050", "the modular file defines nothing", fix)])
+    check_exports(gathered, homes)
+    return SplitModule(gathered, tuple(files), homes, guarded)
+
+
+def guarded_imports(gathered: GatheredModule) -> tuple[Definition, ...]:
+    """Top-level `if <test>:` statements (no else) whose body only imports and whose test reads only
+    imported names, builtins and the names earlier such blocks import (`if TYPE_CHECKING:`,
+    `if is_torch_available():`). Upstream writes them after each file's imports, pruned to the names
+    the file uses; evaluating the test there instead of in its place changes nothing, since imports
+    are all it reads."""
+    imported = {name for d in gathered.definitions if d.kind is DefinitionKind.IMPORT for name in d.defines}
+    found = []
+    for definition in gathered.definitions:
+        node = definition.node
+        if not isinstance(node, cst.If) or node.orelse is not None or not isinstance(node.body, cst.IndentedBlock):
+            continue
+        lines = node.body.body
+        if not all(
+            isinstance(line, cst.SimpleStatementLine)
+            and all(isinstance(small, (cst.Import, cst.ImportFrom)) for small in line.body)
+            for line in lines
+        ):
+            continue
+        reads = {name for name in definition.uses if name not in definition.defines}
+        if reads <= imported:
+            found.append(definition)
+            imported.update(definition.defines)
+    return tuple(found)
+
+
+def place_definitions(
+    placeable: Sequence[Definition],
+    rules: Sequence[KindRule] = KIND_RULES,
+    order: Sequence[str] = KIND_ORDER,
+    classes_follow: bool = False,
+    copies: bool = False,
+) -> list[tuple[str, ...]]:
+    """The kinds of each definition: classes by `classify`, the rest by who uses them.
+
+    A helper lives in the first file kind that uses it and is imported by the later ones; with
+    `copies` (a transformers tree, as upstream writes it), every file kind that uses it gets its
+    own copy. With `classes_follow` (a tree too), a class no rule matches (`XImageProcessorKwargs`)
+    is placed like a helper. Nothing uses a module `__getattr__` (the deprecated-alias hook of a
+    tree's processor kwargs); in a tree it goes to the `processing` file when there is one, with
+    what it uses. Other unused statements go to the default kind.
+    """
+    class_kinds: dict[str, str] = {}
+    kinds = [""] * len(placeable)
+    for index, definition in enumerate(placeable):
+        if definition.kind is DefinitionKind.CLASS:
+            kind = classify(definition, class_kinds, rules)
+            class_kinds[definition.name] = kind
+            kinds[index] = "" if classes_follow and kind == DEFAULT_KIND else kind
+    if classes_follow and ALIAS_HOOK_KIND in kinds:
+        for index, definition in enumerate(placeable):
+            if definition.defines == (ALIAS_HOOK,) and definition.kind is not DefinitionKind.CLASS:
+                kinds[index] = ALIAS_HOOK_KIND
+    fixed = {index for index, kind in enumerate(kinds) if kind and placeable[index].kind is DefinitionKind.CLASS}
+    providers = providers_of(placeable)
+    reached = {kind: trace(placeable, providers, roots_of(kinds, kind), fixed) for kind in order}
+    unused = [i for i, kind in enumerate(kinds) if not kind and not any(i in r for r in reached.values())]
+    roots = [*roots_of(kinds, DEFAULT_KIND), *unused]
+    reached[DEFAULT_KIND] = trace(placeable, providers, roots, fixed)
+    placed: list[tuple[str, ...]] = []
+    for index, kind in enumerate(kinds):
+        if index in fixed:
+            placed.append((kind,))
+        else:
+            users = tuple(k for k in order if index in reached[k])
+            placed.append(users if copies else users[:1])
+    return placed
+
+
+#: A module-level `__getattr__` and the file kind it goes to in a transformers tree.
+ALIAS_HOOK = "__getattr__"
+ALIAS_HOOK_KIND = "processing"
+
+
+def classify(definition: Definition, class_kinds: Mapping[str, str], rules: Sequence[KindRule] = KIND_RULES) -> str:
+    """First match over the class name, then its bases: a local base's kind, or a `KIND_RULES` suffix."""
+    for name in (definition.name, *definition.bases):
+        local_kind = class_kinds.get(name)
+        if local_kind is not None and local_kind != DEFAULT_KIND:
+            return local_kind
+        for rule in rules:
+            if name.rsplit(".", 1)[-1].endswith(rule.class_suffix):
+                return rule.kind
+    return DEFAULT_KIND
+
+
+def providers_of(placeable: Sequence[Definition]) -> dict[str, list[int]]:
+    providers: dict[str, list[int]] = {}
+    for index, definition in enumerate(placeable):
+        for name in definition.defines:
+            providers.setdefault(name, []).append(index)
+    return providers
+
+
+def roots_of(kinds: Sequence[str], kind: str) -> list[int]:
+    return [index for index, own in enumerate(kinds) if own == kind]
+
+
+def trace(
+    placeable: Sequence[Definition],
+    providers: Mapping[str, list[int]],
+    roots: Iterable[int],
+    fixed: set[int] | None = None,
+) -> set[int]:
+    """Roots plus every definition they use, transitively, but those of a fixed kind (by default, classes)."""
+    reached = set(roots)
+    stack = list(reached)
+    while stack:
+        for name in placeable[stack.pop()].uses:
+            for index in providers.get(name, ()):
+                is_fixed = placeable[index].kind is DefinitionKind.CLASS if fixed is None else index in fixed
+                if index not in reached and not is_fixed:
+                    reached.add(index)
+                    stack.append(index)
+    return reached
+
+
+def exports_of(
+    gathered: GatheredModule, kind: str, members: Sequence[Definition], homes: Mapping[str, str]
+) -> tuple[str, ...]:
+    """The listed `__all__` names living in this file (listed order), else its public classes."""
+    if gathered.exports is not None:
+        return tuple(name for name in gathered.exports if homes.get(name) == kind)
+    classes = (d.name for d in members if d.kind is DefinitionKind.CLASS)
+    return tuple(name for name in classes if not name.startswith("_"))
+
+
+def check_exports(gathered: GatheredModule, homes: Mapping[str, str]) -> None:
+    """E040: `__all__` lists a name the modular file does not define."""
+    missing = [name for name in gathered.exports or () if name not in homes]
+    if not missing:
+        return
+    statement = next(d for d in gathered.definitions if d.kind is DefinitionKind.ALL)
+    message = f"__all__ lists {', '.join(missing)}, not defined in this file"
+    fix = "define the names or remove them from __all__"
+    raise ConversionError([gathered.parsed.diagnostic_at(statement.line, statement.col, "E040", message, fix)])
