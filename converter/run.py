@@ -7,6 +7,8 @@
     python converter/run.py --all -j 4                         # models of one level in 4 processes
     python converter/run.py --tree path/to/transformers/models --all     # a transformers-style tree
     python converter/run.py --tree models models/mistral/modular_mistral.py
+    python converter/run.py --where generated/gemma2/modeling_gemma2.py:120   # where that line came from
+    python converter/run.py --where-traceback < traceback.txt  # annotate each generated frame
 
 Models are converted in dependency order (a model after the models it imports from); a model
 inherits from this run's output of its base when the base is converted in the same run, else
@@ -28,6 +30,12 @@ Exit codes:
     2  the run could not do its job: no modular file found, a root that is not a directory, a
        generated path that cannot be read or written (named; nothing half-written), a usage
        error, or an internal error
+
+`--where FILE:LINE` answers from `generated/<model>/provenance.json` (converter/write/where.py),
+without converting: the modular file and line the code was written at on the first line, then
+each generated file it went through; exit 0, or 2 when it cannot answer (not a generated file, no
+map, a map older than the file). `--where-traceback` copies a traceback from stdin to stdout and
+adds each generated frame's origin below it.
 
 With `--tree`, the files are laid out as in transformers (converter/layout.py): each modular file
 sits beside its outputs (`<model>/<kind>_<model>.py`), and bases are imported relatively
@@ -53,6 +61,7 @@ from converter.layout import REPO, TREE, Layout  # noqa: E402
 from converter.pipeline.convert import convert_models  # noqa: E402
 from converter.write.emit import RUN_COMMAND, EmittedModel, count_lines  # noqa: E402
 from converter.write.journal import OutputError, leftovers, recover  # noqa: E402
+from converter.write.where import WhereError, annotate_traceback, parse_place, where  # noqa: E402
 from converter.write.write import (  # noqa: E402
     FileChange,
     Stray,
@@ -86,6 +95,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--tree", type=Path, help="a transformers-style models directory: modular files beside their outputs"
     )
+    mode.add_argument("--where", metavar="FILE:LINE", help="where a line of a generated file was written")
+    mode.add_argument("--where-traceback", action="store_true", help="annotate a traceback read from stdin")
     return parser
 
 
@@ -93,6 +104,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """The command line; returns the exit code (see the module docstring)."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.where is not None or args.where_traceback:
+        if args.files or args.all or args.tree is not None:
+            parser.error("--where and --where-traceback take no modular files, --all or --tree")
+        return answer_where(args)
     if bool(args.files) == args.all or args.jobs < 1:
         parser.error("pass modular files or --all (not both), and -j of at least 1")
     try:
@@ -104,6 +119,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         traceback.print_exc()
         print(f"internal error: {type(error).__name__}; please report it with the command line", file=sys.stderr)
         return EXIT_ERROR
+
+
+def answer_where(args: argparse.Namespace) -> int:
+    """`--where FILE:LINE` or `--where-traceback`: answers from the provenance maps, nothing converted."""
+    try:
+        if args.where_traceback:
+            sys.stdout.writelines(annotate_traceback(sys.stdin, args.repo_root))
+            return EXIT_OK
+        path, line = parse_place(args.where)
+        print("\n".join(where(path, line, args.repo_root).lines()))
+    except WhereError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_ERROR
+    return EXIT_OK
 
 
 def run(args: argparse.Namespace) -> int:
@@ -156,7 +185,7 @@ def summary(model: EmittedModel) -> str:
 
     Non-blank lines; the percentage is the modular file's size relative to what it generates.
     """
-    files = [file for file in model.files if not file.path.endswith("/__init__.py")]
+    files = [file for file in model.files if file.path.endswith(".py") and not file.path.endswith("/__init__.py")]
     lines = sum(count_lines(file.text) for file in files)
     names = ", ".join(file.path.rsplit("/", 1)[-1] for file in files)
     ratio = f"{round(100 * model.modular_lines / lines)}%" if lines else "-"

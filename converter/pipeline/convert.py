@@ -54,6 +54,7 @@ from converter.trace.trace import trace_dependencies
 from converter.write.emit import EmittedModel, emit_model
 from converter.write.format import format_models
 from converter.write.imports import plan_imports
+from converter.write.provenance import with_provenance
 from converter.write.split import split_by_kind
 
 T = TypeVar("T")
@@ -175,8 +176,20 @@ def convert_levels(
         if progress is not None:
             progress(len(done), total, model)
 
+    by_model = {module.model: module for level in levels for module in level}
+
+    def format_and_map(
+        converted: Sequence[EmittedModel], diagnostics: list[Diagnostic], failed: set[str]
+    ) -> tuple[EmittedModel, ...]:
+        """Formatting, then each model's provenance map from the formatted texts and its bases'."""
+        formatted = format_level(converted, diagnostics, failed)
+        return tuple(
+            with_provenance(model, by_model[model.model].source, by_model[model.model].bases, loader)
+            for model in formatted
+        )
+
     if pool is not None:
-        return convert_flowing(levels, loader, pool, convert_model, format_level, diagnostics, on_done, skip_failed)
+        return convert_flowing(levels, loader, pool, convert_model, format_and_map, diagnostics, on_done, skip_failed)
     failed: set[str] = set()
     models: list[EmittedModel] = []
     for level in levels:
@@ -189,7 +202,7 @@ def convert_levels(
             else:
                 diagnostics.extend(outcome)
                 failed.add(scanned.model)
-        formatted = format_level(converted, diagnostics, failed)
+        formatted = format_and_map(converted, diagnostics, failed)
         loader.add_texts({file.path: file.text for model in formatted for file in model.files})
         models += formatted
     return models

@@ -27,6 +27,8 @@ from converter.read.parse import parse_source
 from converter.read.source import read_source
 
 GENERATED = "generated"
+#: The provenance map beside a model's generated files (converter/write/provenance.py writes it).
+SIDECAR = "provenance.json"
 MODEL_NAME = re.compile(r"[a-z][a-z0-9_]*")
 
 
@@ -156,6 +158,18 @@ class BaseLoader:
             return None
         paths = sorted(f"{prefix}{child.name}" for child in directory.glob(f"*_{model}.py"))
         return {path: read_base(self.repo_root / path, path) for path in paths if is_model_file(path, model)}
+
+    def sidecar(self, model: str) -> str | None:
+        """The text of `generated/<model>/provenance.json` (converter/write/provenance.py), from this
+        run or from disk; None where there is none or it cannot be read (the map is then rebuilt
+        without the base's chains, never an error)."""
+        path = f"{GENERATED}/{model}/{SIDECAR}"
+        if path in self.texts or self.layout.tree:
+            return self.texts.get(path)
+        try:
+            return read_source(self.repo_root / path, path) if (self.repo_root / path).is_file() else None
+        except ConversionError:
+            return None
 
     def tree_package_texts(self, model: str) -> dict[str, str] | None:
         in_memory = {path: text for path, text in self.texts.items() if self.model_of_path(path) == model}

@@ -47,14 +47,19 @@ def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.Complet
 
 @pytest.fixture
 def convert(tmp_path: Path) -> Callable[..., dict[str, str]]:
-    """`convert(source, model="toy")` -> {repo-relative output path: formatted text}; nothing is written."""
+    """`convert(source, model="toy")` -> {repo-relative output path: formatted text} of the Python
+    files (the provenance map is tests/converter/test_provenance.py's); nothing is written."""
 
     def run(source: str, model: str = "toy") -> dict[str, str]:
         path = write_modular(tmp_path, source, model)
         outputs = convert_files([path], tmp_path)
-        return {output.relative_to(tmp_path).as_posix(): text for output, text in outputs.items()}
+        return python_files(outputs, tmp_path)
 
     return run
+
+
+def python_files(outputs: dict[Path, str], root: Path) -> dict[str, str]:
+    return {output.relative_to(root).as_posix(): text for output, text in outputs.items() if output.suffix == ".py"}
 
 
 def write_base(repo: Path, model: str, files: dict[str, str]) -> None:
@@ -75,7 +80,7 @@ def inherit(tmp_path: Path) -> Callable[..., dict[str, str]]:
             write_base(tmp_path, base, files)
         path = write_modular(tmp_path, source, model)
         outputs = convert_files([path], tmp_path)
-        return {output.relative_to(tmp_path).as_posix(): text for output, text in outputs.items()}
+        return python_files(outputs, tmp_path)
 
     return run
 

@@ -50,6 +50,7 @@ def test_toyllama_converts_to_the_golden_files() -> None:
         "__init__.py",
         "configuration_toyllama.py",
         "modeling_toyllama.py",
+        "provenance.json",
     ]
     compare(outputs, FIXTURES, FIXTURES, FIX)
 
@@ -81,7 +82,8 @@ def test_golden_case_converts_to_its_expected_files(case: Path, tmp_path: Path) 
 
 
 def listing(directory: Path) -> list[str]:
-    return sorted(path.name for path in directory.glob("*.py")) if directory.is_dir() else []
+    names = [*directory.glob("*.py"), *directory.glob("provenance.json")] if directory.is_dir() else []
+    return sorted(path.name for path in names)
 
 
 def test_golden_files_compile() -> None:
