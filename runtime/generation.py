@@ -4,7 +4,9 @@
 
 The loop is written out: one prefill step over the prompt, then one step per new token that
 feeds only that token and reads the rest from the cache. Position ids follow the padding mask
-(`cumsum - 1`), as transformers computes them, so left-padded rows match unpadded ones.
+(`cumsum - 1`), as transformers computes them, so left-padded rows match unpadded ones. Each
+step's forward arguments come from `prepare_inputs_for_generation` (transformers' name and role):
+a model that must adjust its inputs per step overrides that one method, not `generate`.
 
 Every argument is checked before the first step, and a bad one raises `GenerationError` (a
 `ValueError`) naming it: what transformers 5.23.0 refuses (`max_new_tokens <= 0`, a negative
@@ -32,7 +34,7 @@ from typing import Any
 
 import torch
 
-from runtime.cache import DynamicCache
+from runtime.cache import Cache, DynamicCache
 from runtime.configuration_utils import _matches
 from runtime.messages import short_repr
 
@@ -264,6 +266,23 @@ def greedy_next_token(logits: torch.Tensor, unfinished: torch.Tensor) -> torch.T
     return logits.argmax(dim=-1)
 
 
+def pick_next_tokens(
+    logits: torch.Tensor,
+    unfinished: torch.Tensor,
+    pad: int,
+    do_sample: bool,
+    sampling: tuple[float, int | None, float | None],
+    generator: torch.Generator | None,
+) -> torch.Tensor:
+    """One token per row of (B, V) logits: sampled with `sampling` = (temperature, top_k, top_p)
+    or greedy; rows already finished (`unfinished` False) get `pad`."""
+    if do_sample:
+        next_tokens = sample_next_token(logits, *sampling, generator)
+    else:
+        next_tokens = greedy_next_token(logits, unfinished)
+    return torch.where(unfinished, next_tokens, torch.full_like(next_tokens, pad))
+
+
 def stop_and_pad_ids(config: Any, eos_token_id: object, pad_token_id: object) -> tuple[list[int], int]:
     """(end-of-sequence ids, the id written into finished rows). Each argument left None falls back
     to the text config's; the pad falls back to the config's when it is a usable id (configs write
@@ -311,8 +330,9 @@ class GenerationMixin:
         **model_kwargs: Any,
     ) -> torch.Tensor:
         """Return (B, T + generated) token ids. Extra `model_kwargs` (e.g. pixel_values) must be
-        inputs the model's forward names; they go to the prefill step only: later steps read
-        everything they need from the cache. A bad argument raises `GenerationError`."""
+        inputs the model's forward names; `prepare_inputs_for_generation` sees them every step and,
+        by default, gives them to the prefill step only: later steps read everything they need
+        from the cache. A bad argument raises `GenerationError`."""
         check_sampling_arguments(max_new_tokens, do_sample, temperature, top_k, top_p)
         config = self.config.get_text_config()
         input_ids, attention_mask = check_prompt(input_ids, attention_mask, config.vocab_size, self.device)
@@ -329,14 +349,17 @@ class GenerationMixin:
         cache = DynamicCache(self.config, reserve=prompt_len + min(max_new_tokens, _RESERVE_NEW_TOKENS))
         unfinished = torch.ones(batch, dtype=torch.bool, device=input_ids.device)
         tokens, step_ids = input_ids, input_ids
-        for _ in range(max_new_tokens):
-            logits = self._next_token_logits(step_ids, attention_mask, position_ids, cache, model_kwargs)
-            model_kwargs = {}
-            if do_sample:
-                next_tokens = sample_next_token(logits, temperature, top_k, top_p, generator)
-            else:
-                next_tokens = greedy_next_token(logits, unfinished)
-            next_tokens = torch.where(unfinished, next_tokens, torch.full_like(next_tokens, pad))
+        for step in range(max_new_tokens):
+            inputs = self.prepare_inputs_for_generation(
+                step_ids,
+                past_key_values=cache,
+                attention_mask=attention_mask,
+                position_ids=position_ids,
+                is_first_iteration=step == 0,
+                **model_kwargs,
+            )
+            logits = self._next_token_logits(inputs, model_kwargs)
+            next_tokens = pick_next_tokens(logits, unfinished, pad, do_sample, (temperature, top_k, top_p), generator)
             tokens = torch.cat([tokens, next_tokens[:, None]], dim=-1)
             if eos is not None:
                 unfinished = unfinished & ~torch.isin(next_tokens, eos)
@@ -349,31 +372,51 @@ class GenerationMixin:
             position_ids = position_ids[:, -1:] + 1
         return tokens
 
-    def _next_token_logits(
+    def prepare_inputs_for_generation(
         self,
-        step_ids: torch.Tensor,
-        attention_mask: torch.Tensor,
-        position_ids: torch.Tensor,
-        cache: DynamicCache,
-        model_kwargs: dict[str, Any],
-    ) -> torch.Tensor:
-        """One forward step -> (B, V) float32 logits of the last position. A step given extra inputs
-        (the prefill) that the model cannot take raises `GenerationError` naming those inputs."""
+        input_ids: torch.Tensor,
+        past_key_values: Cache | None = None,
+        attention_mask: torch.Tensor | None = None,
+        position_ids: torch.Tensor | None = None,
+        is_first_iteration: bool = False,
+        **model_kwargs: Any,
+    ) -> dict[str, Any]:
+        """The keyword arguments of one step's `forward` call; `generate` calls it every step.
+
+        `input_ids` are the step's new tokens: the (left-padded) prompt at the first step, then the
+        (B, 1) tokens just chosen; every earlier token is in `past_key_values`, whose
+        `get_seq_length()` counts them (transformers' cache position). `attention_mask` is the
+        (B, all tokens) padding mask, `position_ids` the step's (B, new tokens) positions,
+        `is_first_iteration` is True at the prefill step, and `model_kwargs` are generate's checked
+        extra inputs, given every step. The default returns the ids, mask, positions and cache with
+        `use_cache=True, logits_to_keep=1`, plus `model_kwargs` at the first step only (a
+        vision-language model encodes its images once, at prefill). An override may change any of
+        them; `generate` reads the next token from the forward output's `.logits[:, -1]`.
+        """
+        inputs = {
+            "input_ids": input_ids,
+            "attention_mask": attention_mask,
+            "position_ids": position_ids,
+            "past_key_values": past_key_values,
+            "use_cache": True,
+            "logits_to_keep": 1,
+        }
+        if is_first_iteration:
+            inputs.update(model_kwargs)
+        return inputs
+
+    def _next_token_logits(self, inputs: dict[str, Any], model_kwargs: dict[str, Any]) -> torch.Tensor:
+        """One forward step on `inputs` -> (B, V) float32 logits of the last position. A step given
+        some of generate's extra `model_kwargs` (the prefill, by default) that the model cannot take
+        raises `GenerationError` naming those inputs."""
+        given = {name: inputs[name] for name in model_kwargs if name in inputs}
         try:
-            outputs = self(
-                input_ids=step_ids,
-                attention_mask=attention_mask,
-                position_ids=position_ids,
-                past_key_values=cache,
-                use_cache=True,
-                logits_to_keep=1,
-                **model_kwargs,
-            )
+            outputs = self(**inputs)
         except (RuntimeError, IndexError, ValueError, TypeError, AttributeError, KeyError) as error:
-            if not model_kwargs or isinstance(error, (GenerationError, torch.OutOfMemoryError)):
+            if not given or isinstance(error, (GenerationError, torch.OutOfMemoryError)):
                 raise
             cause = (str(error).splitlines() or [type(error).__name__])[0][:200]
             raise GenerationError(
-                f"the model cannot take the inputs given to generate ({describe_inputs(model_kwargs)}): {cause}"
+                f"the model cannot take the inputs given to generate ({describe_inputs(given)}): {cause}"
             ) from error
         return outputs.logits[:, -1, :].float()
