@@ -5,7 +5,9 @@ libcst's ScopeProvider is exact but slow (its visitor rebuilds every node it pas
 rules faster used to take its private internals (a scope's assignment counter, its dotted-name
 generator), which any libcst release may change without notice. Here the same rules run as a walk of
 node fields over classes of our own, with libcst's public node API only; tests/converter/test_scopes.py
-compares the answers with `MetadataWrapper(module).resolve(ScopeProvider)`.
+compares the answers with `MetadataWrapper(module).resolve(ScopeProvider)`. The facts about libcst's
+trees such a walk needs (which fields hold nodes, the order a visitor visits them, trivia) are at the
+end; names.py's walks use them too.
 
     global_scope, scopes = module_scopes(cst.parse_module("import os\\ndef f(x):\\n    return os.sep, x, len\\n"))
     [a.name for a in global_scope.assignments]   # ["os", "f"]
@@ -16,14 +18,15 @@ compares the answers with `MetadataWrapper(module).resolve(ScopeProvider)`.
 from __future__ import annotations
 
 import builtins
+import dataclasses
+import functools
+import typing
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import libcst as cst
 from libcst.helpers import get_full_name_for_node
 from libcst.metadata import GlobalScope as LibcstGlobalScope
-
-from converter.names import NODE, SEQUENCE, TRIVIA, VALUE_KINDS, VISIT_ORDERS, value_kind, visit_order
 
 
 class Assignment:
@@ -132,10 +135,10 @@ class Scope:
 
     __slots__ = ("parent", "globals", "name_prefix", "by_name", "assignments", "accesses", "count")
 
-    def __init__(self, parent: Scope | None, global_scope: GlobalScope | None, name_prefix: str = "") -> None:
+    def __init__(self, parent: Scope | None, global_scope: GlobalScope | None) -> None:
         self.parent = self if parent is None else parent
         self.globals = global_scope if global_scope is not None else self.parent.globals
-        self.name_prefix = name_prefix
+        self.name_prefix = ""
         self.by_name: dict[str, list[AnyAssignment]] = {}
         self.assignments: list[AnyAssignment] = []
         self.accesses: list[Access] = []
@@ -340,36 +343,11 @@ def is_assignment(node: cst.CSTNode, assignment_node: cst.CSTNode) -> bool:
     return False
 
 
-#: Nodes that hold no name, string or binding: whitespace, punctuation, operators, numbers.
-SKIPPED: frozenset[type[cst.CSTNode]] = TRIVIA | {cst.Integer, cst.Float, cst.Imaginary, cst.ImportStar}
-#: The nodes after which libcst's visitor advances the current scope's count (its `on_leave`).
-ASSIGNMENT_LIKE: frozenset[type[cst.CSTNode]] = frozenset(
-    {
-        cst.AnnAssign,
-        cst.AsName,
-        cst.Assign,
-        cst.AugAssign,
-        cst.ClassDef,
-        cst.CompFor,
-        cst.FunctionDef,
-        cst.Global,
-        cst.Import,
-        cst.ImportFrom,
-        cst.NamedExpr,
-        cst.Nonlocal,
-        cst.Parameters,
-        cst.WithItem,
-        cst.TypeVar,
-        cst.TypeAlias,
-        cst.TypeVarTuple,
-        cst.ParamSpec,
-    }
-)
-
-
 def module_scopes(module: cst.Module) -> tuple[GlobalScope, tuple[Scope, ...]]:
     """The global scope of `module` and every scope in it (the global one first, then in the order
-    they open), with their bindings and reads: the answers of libcst's ScopeProvider."""
+    they open), with their bindings and reads: the answers of libcst's ScopeProvider. Like it, raises
+    NotImplementedError for `nonlocal` at module level, and RecursionError for a tree too deep (about
+    330 nested calls; read/nesting.py refuses input long before)."""
     walk = ScopeWalk(stored_names(module))
     walk.visit(module)
     walk.infer_accesses()
@@ -413,9 +391,10 @@ def ordered_children(node: cst.CSTNode) -> list[cst.CSTNode]:
     return found
 
 
-Store = list[tuple[cst.CSTNode | None, bool]]
-#: The nodes whose ExpressionContextProvider visit is its own: (child, stored?) in its order.
-CONTEXT_RULES: dict[type[cst.CSTNode], Callable[[Any, bool], Store]] = {
+ContextChildren = list[tuple[cst.CSTNode | None, bool]]
+#: The nodes that ExpressionContextProvider's visitor visits its own way: their children in its
+#: order, each with whether it is stored to (any other node passes its own context on).
+CONTEXT_RULES: dict[type[cst.CSTNode], Callable[[Any, bool], ContextChildren]] = {
     cst.Assign: lambda n, s: [*((target, True) for target in n.targets), (n.value, s)],
     cst.AnnAssign: lambda n, s: [(n.target, True), (n.annotation, s), (n.value, s)],
     cst.AugAssign: lambda n, s: [(n.target, True), (n.value, s)],
@@ -426,9 +405,18 @@ CONTEXT_RULES: dict[type[cst.CSTNode], Callable[[Any, bool], Store]] = {
     cst.Del: lambda n, s: [(n.target, False)],
     cst.Attribute: lambda n, s: [(n.value, False)],  # `a.b = 1` stores to no name; `.b` is no variable
     cst.Subscript: lambda n, s: [(n.value, False), *((part, False) for part in n.slice)],
-    cst.ClassDef: lambda n, s: [(n.name, True), (n.body, s), *((p, s) for p in (*n.bases, *n.keywords, *n.decorators))],
-    cst.FunctionDef: lambda n, s: [(n.name, True), (n.params, s), (n.body, s), *((d, s) for d in n.decorators)]
-    + [(n.returns, s)],
+    cst.ClassDef: lambda n, s: [
+        (n.name, True),
+        (n.body, s),
+        *((p, s) for p in (*n.bases, *n.keywords, *n.decorators)),
+    ],
+    cst.FunctionDef: lambda n, s: [
+        (n.name, True),
+        (n.params, s),
+        (n.body, s),
+        *((decorator, s) for decorator in n.decorators),
+        (n.returns, s),
+    ],
     cst.Param: lambda n, s: [(n.name, True), (n.annotation, s), (n.default, s)],
 }
 
@@ -697,5 +685,162 @@ WALK_VISITS: dict[type[cst.CSTNode], Callable[[ScopeWalk, Any], bool]] = {
     if name.startswith("visit_") and isinstance(getattr(cst, name[len("visit_") :], None), type)
 }
 WALK_LEAVES: dict[type[cst.CSTNode], Callable[[ScopeWalk, Any], None]] = {
-    getattr(cst, name[len("leave_") :]): method for name, method in vars(ScopeWalk).items() if name.startswith("leave_")
+    getattr(cst, name[len("leave_") :]): method
+    for name, method in vars(ScopeWalk).items()
+    if name.startswith("leave_")
 }
+
+
+# What the walks here and in names.py know of libcst's trees: which fields of a node may hold
+# nodes, the order a libcst visitor visits them in, and the nodes that hold no code.
+
+
+@functools.cache
+def node_fields(node_type: type[cst.CSTNode]) -> tuple[str, ...]:
+    """The fields of `node_type` that may hold nodes: not those typed as text or flags (`Name.value`,
+    `SimpleWhitespace.value`, `EmptyLine.indent`), which most nodes of a tree have."""
+    return tuple(field.name for field in dataclasses.fields(node_type) if not is_scalar(field.type))
+
+
+def is_scalar(annotation: object) -> bool:
+    """`str`, `bool`, `int`, a `Literal`, or an optional one of them."""
+    if annotation in (str, bool, int, type(None)):
+        return True
+    origin = typing.get_origin(annotation)
+    if origin is typing.Literal:
+        return True
+    return origin is typing.Union and all(is_scalar(arg) for arg in typing.get_args(annotation))
+
+
+NODE, SEQUENCE, OTHER = "node", "sequence", "other"
+#: type -> NODE, SEQUENCE (list or tuple) or OTHER; isinstance against CSTNode, an ABC, is slow.
+VALUE_KINDS: dict[type, str] = {}
+
+
+def value_kind(value_type: type) -> str:
+    kind = (
+        NODE if issubclass(value_type, cst.CSTNode) else SEQUENCE if issubclass(value_type, (list, tuple)) else OTHER
+    )
+    VALUE_KINDS[value_type] = kind
+    return kind
+
+
+def visit_order(node: cst.CSTNode) -> tuple[str, ...]:
+    """The fields of `node` in the order a libcst visitor visits them, but those that hold only
+    whitespace and punctuation (`PUNCTUATION_FIELDS`): not always the order they are declared in (an
+    `IfExp` visits `body` before `test`). Learned from one visit of a node of its type, which calls
+    `on_visit_attribute` for each field (None ones too), kept in VISIT_ORDERS. A type that visits a
+    field only when it is set (FormattedStringExpression's `format_spec`) is kept in PARTIAL_ORDERS
+    with the fields not seen, and learned again from the first node that sets one of them."""
+    kind = type(node)
+    order = VISIT_ORDERS.get(kind)
+    if order is not None:
+        return order
+    partial = PARTIAL_ORDERS.get(kind)
+    if partial is not None and not any(holds_nodes(getattr(node, name)) for name in partial[1]):
+        return partial[0]
+    probe = FieldOrder(node)
+    node.visit(probe)
+    visited = dict.fromkeys(probe.fields)
+    order = tuple(name for name in visited if not name.startswith(PUNCTUATION_FIELDS))
+    unseen = tuple(name for name in node_fields(kind) if name not in visited)
+    if not unseen:
+        VISIT_ORDERS[kind] = order
+        PARTIAL_ORDERS.pop(kind, None)
+    elif partial is None or len(unseen) < len(partial[1]):
+        PARTIAL_ORDERS[kind] = (order, unseen)
+    return order
+
+
+class FieldOrder(cst.CSTVisitor):
+    """The fields of `node`, in the order a visit of it enters them; it enters none of its children."""
+
+    def __init__(self, node: cst.CSTNode) -> None:
+        super().__init__()
+        self.node = node
+        self.fields: list[str] = []
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        return node is self.node
+
+    def on_visit_attribute(self, original_node: cst.CSTNode, attribute: str) -> None:
+        if original_node is self.node:
+            self.fields.append(attribute)
+
+
+def holds_nodes(value: object) -> bool:
+    """A node, or a sequence that is not empty (a node field's sequences hold nodes)."""
+    what = VALUE_KINDS.get(type(value)) or value_kind(type(value))
+    return what is NODE or (what is SEQUENCE and len(value) > 0)  # type: ignore[arg-type]
+
+
+VISIT_ORDERS: dict[type[cst.CSTNode], tuple[str, ...]] = {}
+PARTIAL_ORDERS: dict[type[cst.CSTNode], tuple[tuple[str, ...], tuple[str, ...]]] = {}
+#: Prefixes of the fields that hold whitespace and punctuation only.
+PUNCTUATION_FIELDS = (
+    "whitespace",
+    "lpar",
+    "rpar",
+    "lbracket",
+    "rbracket",
+    "lbrace",
+    "rbrace",
+    "leading_lines",
+    "lines_after_decorators",
+    "trailing_whitespace",
+    "leading_whitespace",
+    "header",
+    "footer",
+)
+#: Node types that hold nothing but whitespace and comments.
+TRIVIA: frozenset[type[cst.CSTNode]] = frozenset(
+    {
+        cst.SimpleWhitespace,
+        cst.ParenthesizedWhitespace,
+        cst.TrailingWhitespace,
+        cst.Newline,
+        cst.EmptyLine,
+        cst.Comment,
+        cst.Comma,
+        cst.Dot,
+        cst.LeftParen,
+        cst.RightParen,
+        cst.LeftSquareBracket,
+        cst.RightSquareBracket,
+        cst.LeftCurlyBrace,
+        cst.RightCurlyBrace,
+        cst.AssignEqual,
+        cst.Colon,
+        cst.Semicolon,
+        *(
+            operator
+            for base in (cst.BaseBinaryOp, cst.BaseBooleanOp, cst.BaseCompOp, cst.BaseUnaryOp, cst.BaseAugOp)
+            for operator in base.__subclasses__()
+        ),
+    }
+)
+#: Nodes that hold no name, string or binding: whitespace, punctuation, operators, numbers.
+SKIPPED: frozenset[type[cst.CSTNode]] = TRIVIA | {cst.Integer, cst.Float, cst.Imaginary, cst.ImportStar}
+#: The nodes after which libcst's visitor advances the current scope's count (its `on_leave`).
+ASSIGNMENT_LIKE: frozenset[type[cst.CSTNode]] = frozenset(
+    {
+        cst.AnnAssign,
+        cst.AsName,
+        cst.Assign,
+        cst.AugAssign,
+        cst.ClassDef,
+        cst.CompFor,
+        cst.FunctionDef,
+        cst.Global,
+        cst.Import,
+        cst.ImportFrom,
+        cst.NamedExpr,
+        cst.Nonlocal,
+        cst.Parameters,
+        cst.WithItem,
+        cst.TypeVar,
+        cst.TypeAlias,
+        cst.TypeVarTuple,
+        cst.ParamSpec,
+    }
+)

@@ -115,3 +115,25 @@ def test_the_package_imports_nothing_but_its_entry_points() -> None:
     """`import converter` pulls in the pipeline (it re-exports convert_files); the shape test
     itself must not be fooled by that into seeing a cycle through the package."""
     assert "converter" not in graph()["converter.pipeline.convert"]
+
+
+def test_the_values_stages_hand_each_other_are_frozen_dataclasses() -> None:
+    """The values `converter/pipeline/convert.py` lists: a pass returns one, the next reads it."""
+    import dataclasses
+
+    from converter.merge.merge import MergedModule
+    from converter.pipeline import convert
+    from converter.read.bases import Bases
+    from converter.read.gather import GatheredModule
+    from converter.read.parse import ParsedModule
+    from converter.read.resolve import ResolvedModule
+    from converter.rename.rename import RenamedModule
+    from converter.write.emit import EmittedModel
+    from converter.write.imports import ImportPlan
+    from converter.write.split import SplitModule
+
+    values = [ParsedModule, Bases, ResolvedModule, RenamedModule, MergedModule, GatheredModule]
+    values += [SplitModule, ImportPlan, EmittedModel]
+    for value in values:
+        assert dataclasses.is_dataclass(value) and value.__dataclass_params__.frozen, value.__name__  # type: ignore[attr-defined]
+        assert value.__name__ in (convert.__doc__ or ""), f"{value.__name__} is not in the pass list"
