@@ -41,13 +41,16 @@ Codes, by the pass that reports them:
                               a module-level statement): Python gives it the base's value there
     E211       trace          modular code that reads, at definition time, a name the file defines only
                               further down (the converter would move that definition up)
-    E212       merge_classes  removing a member that a parent class of the base class defines too
-                              (the merged class would expose the parent's member)
+    E212       merge_classes  removing a member that a parent class of the base class defines too, a
+                              base model's or the runtime's (`PretrainedConfig`): the merged class would
+                              expose the parent's member
     E213       merge_classes  an override dropping the base method's @staticmethod or @classmethod
     E214       merge_classes  `Parent.__init__()` (a base's instance dunder method) called without the instance
     E215       merge_classes  a class whose bases, once the model base is replaced by its own bases, would
                               not keep its method resolution order (or whose order depends on classes the
                               converter cannot read, such as torch's): converter/merge/classes/mro.py
+    E216       init_merge     an `__init__` tail that replaces or deletes a base statement reading a field
+                              the modular file removes (`x = AttributeError()`): super().__init__() raises there
 
 Definition time: DESIGN rule 6 (the modular definition wins everywhere) matches plain Python only
 where code looks a name up when it runs. For a value read once, when a statement executes, the

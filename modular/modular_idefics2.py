@@ -288,7 +288,6 @@ class Idefics2Model(Idefics2PreTrainedModel):
         self.connector = Idefics2Connector(config)
         self.text_model = AutoModel.from_config(config.text_config)
         self.image_token_id = config.image_token_id
-        self.post_init()
 
     def get_input_embeddings(self) -> nn.Module:
         return self.text_model.get_input_embeddings()
@@ -424,7 +423,6 @@ class Idefics2ForConditionalGeneration(Idefics2PreTrainedModel, GenerationMixin)
         self.image_token_id = config.image_token_id
         self.vocab_size = config.text_config.vocab_size
         self.lm_head = nn.Linear(config.text_config.hidden_size, self.vocab_size, bias=False)
-        self.post_init()
 
     def get_input_embeddings(self) -> nn.Module:
         return self.model.get_input_embeddings()

@@ -50,6 +50,8 @@ SIZE_LIMITS: dict[str, tuple[int, int]] = {
     "scale_factor": (1, 2**6),
     "sliding_window": (1, 2**40),
     "num_labels": (0, 2**17),
+    "num_local_experts": (1, 2**14),
+    "num_experts_per_tok": (1, 2**14),
 }
 MEMORY_ENV = "MODULAR_MODELS_MAX_BYTES"
 
@@ -116,14 +118,15 @@ def parameter_lower_bound(config: Any) -> int:
     """At least this many parameters (and large buffers) in a model built from `config`.
 
     Counts only what every architecture with these fields must hold, so it never refuses a real
-    model: the embedding, two hidden x intermediate and two hidden x attention-width matrices per
-    layer, patch and position embeddings, resampler latents and attention, the pixel-shuffle
-    connector; plus the same for each sub-config.
+    model: the embedding, two hidden x intermediate matrices per expert (`num_local_experts`; one
+    MLP without it) and two hidden x attention-width matrices per layer, patch and position
+    embeddings, resampler latents and attention, the pixel-shuffle connector; plus the same for
+    each sub-config.
     """
     vocab, hidden, inter, layers = _ints(config, "vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers")
-    heads, head_dim = _ints(config, "num_attention_heads", "head_dim")
+    heads, head_dim, experts = _ints(config, "num_attention_heads", "head_dim", "num_local_experts")
     width = heads * head_dim or hidden
-    count = vocab * hidden + layers * (2 * hidden * inter + 2 * hidden * width)
+    count = vocab * hidden + layers * (2 * hidden * inter * max(experts, 1) + 2 * hidden * width)
     image, patch, channels = _ints(config, "image_size", "patch_size", "num_channels")
     if patch:
         count += (image // patch) ** 2 * (hidden + 1) + channels * patch**2 * hidden  # positions: weights and ids

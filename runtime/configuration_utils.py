@@ -18,6 +18,33 @@ raises `ConfigError` (a `ValueError`) quoting the field and a short form of the 
 config read from a file, naming the file. Keys a config.json carries that the class does not
 declare are kept (in `extra_fields`) and written back, so a file written by `transformers`
 round-trips.
+
+Per-class defaults: a subclass changes an inherited field's default by declaring it again, with or
+without the annotation (`hidden_size = 64`, `rms_norm_eps: float = 1e-5`); a new annotated name is
+a new field. The default is the value the class's MRO gives, copied for each instance.
+
+Aliases: `attribute_map = {"num_experts": "num_local_experts"}`, as in transformers, makes the
+alias another name for the field: reading and writing `config.num_experts` read and write
+`num_local_experts`, `__init__` and config.json accept either name (both at once is an error),
+and `to_dict()`/config.json hold only the field's name. An alias must name a declared field and
+must not itself be a field or attribute (`TypeError` when the class is defined).
+
+Removed fields: `mlp_bias = AttributeError()` in a class body (the modular convention) removes an
+inherited field. The class then behaves exactly like one that never declared it, which is the
+class the converter generates (it drops the declaration), so the overlay oracle and the generated
+model agree:
+- the field is not in `_fields`, `to_dict()` or config.json;
+- a `mlp_bias=` keyword or config.json key is an undeclared key like any other: kept in
+  `extra_fields` and written back (not rejected: a generated class cannot tell a removed field
+  from any unknown key);
+- reading `config.mlp_bias` raises `AttributeError("<Class> has no field 'mlp_bias'")`, unless
+  `extra_fields` holds that key. Inherited code that still reads the field therefore fails when
+  it runs, identically in the generated model and in the overlay: a modular file that removes a
+  field must also override the code that reads it (without a `super()` call that runs it);
+- assigning `config.mlp_bias = ...` sets a plain attribute, which is no field and is not saved;
+- a subclass may declare the field again. Only what a base class declares can be removed, and
+  not what `PretrainedConfig` itself declares (runtime code reads it, and the generated class
+  would still inherit it): `TypeError` when the class is defined, as the converter's E202/E212.
 """
 
 from __future__ import annotations
@@ -71,15 +98,22 @@ def _matches(value: Any, annotation: Any) -> bool:
     return True
 
 
-class _RemovedField(property):
-    """Stands for a field a subclass removed with `name = AttributeError()`."""
+class _RemovedField:
+    """What `name = AttributeError()` in a config class body becomes: the name is no attribute.
 
+    A non-data descriptor whose every read raises AttributeError. On an instance, Python then looks
+    in the instance's `__dict__` first (a plain attribute assigned later) and falls back to
+    `PretrainedConfig.__getattr__` (an extra config.json key, else the same error a generated
+    class without the field gives), so the instance behaves as if no class declared `name`.
+    """
 
-def _removed_field(owner: str, name: str) -> property:
-    def read(self: Any) -> Any:
-        raise AttributeError(f"{owner} has no field {name!r}")
+    def __init__(self, name: str) -> None:
+        self.name = name
 
-    return _RemovedField(read)
+    def __get__(self, instance: object, owner: type | None = None) -> Any:
+        if instance is None:
+            raise AttributeError(f"type object {getattr(owner, '__name__', '?')!r} has no attribute {self.name!r}")
+        raise AttributeError(f"{type(instance).__name__} has no field {self.name!r}")
 
 
 class PretrainedConfig:
@@ -107,13 +141,17 @@ class PretrainedConfig:
     label2id: dict | None = None
     problem_type: str | None = None
 
+    # alias -> field name, as transformers' (see the module docstring)
+    attribute_map: ClassVar[dict[str, str]] = {}
+
     _fields: ClassVar[dict[str, Any]] = {}
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         """Collect the annotated fields of the class and its bases, in definition order.
 
         `name = AttributeError()` in a subclass removes an inherited field (the modular
-        convention): it leaves the fields, and reading it raises AttributeError.
+        convention; see the module docstring). Raises TypeError for a removal of a field every
+        config has, and for an `attribute_map` that does not map to fields.
         """
         super().__init_subclass__(**kwargs)
         fields: dict[str, Any] = {}
@@ -128,8 +166,37 @@ class PretrainedConfig:
                     fields.pop(name, None)
         for name, value in list(vars(cls).items()):
             if isinstance(value, AttributeError):
-                setattr(cls, name, _removed_field(cls.__name__, name))
+                cls._check_removal(name)
+                setattr(cls, name, _RemovedField(name))
         cls._fields = fields
+        cls._check_attribute_map()
+
+    @classmethod
+    def _check_removal(cls, name: str) -> None:
+        """TypeError unless `name = AttributeError()` removes something a model base declares (the
+        converter's E202), and nothing the runtime declares: the generated class, whose base is
+        PretrainedConfig, would still have it, and runtime code reads it."""
+        if name in vars(PretrainedConfig) or name in PretrainedConfig.__annotations__:
+            raise TypeError(
+                f"{cls.__name__} removes {name!r}, which every config has (PretrainedConfig declares it "
+                f"and the runtime reads it): give it another default instead"
+            )
+        if not any(name in vars(k) or name in vars(k).get("__annotations__", {}) for k in cls.__mro__[1:]):
+            raise TypeError(f"{cls.__name__} removes {name!r}, which no base class of it declares")
+
+    @classmethod
+    def _check_attribute_map(cls) -> None:
+        """TypeError unless every alias maps to a declared field and is itself no field or attribute."""
+        for alias, name in cls.attribute_map.items():
+            problem = None
+            if name not in cls._fields:
+                problem = f"{name!r} is not a field of {cls.__name__}"
+            elif alias in cls._fields:
+                problem = f"{alias!r} is a field itself"
+            elif any(alias in vars(k) and not isinstance(vars(k)[alias], _RemovedField) for k in cls.__mro__):
+                problem = f"{cls.__name__} has an attribute {alias!r}"
+            if problem:
+                raise TypeError(f"{cls.__name__}.attribute_map maps {alias!r} to {name!r}, but {problem}")
 
     def __init__(self, /, **kwargs: Any) -> None:  # positional-only: a config.json key "self" is just a key
         kwargs.pop("model_type", None)
@@ -137,6 +204,7 @@ class PretrainedConfig:
             kwargs.pop(key, None)
         if "torch_dtype" in kwargs and "dtype" not in kwargs:
             kwargs["dtype"] = kwargs.pop("torch_dtype")
+        self._resolve_aliases(kwargs)
         # None until a model picks its default backend (see PreTrainedModel.__init__)
         self._attn_implementation: str | None = kwargs.pop("attn_implementation", None)
         for name in self.sub_configs:
@@ -151,6 +219,17 @@ class PretrainedConfig:
             self.set_attn_implementation(self._attn_implementation)
         self._set_labels()
         self._derive_and_validate()
+
+    def _resolve_aliases(self, kwargs: dict[str, Any]) -> None:
+        """Rename alias keywords (`attribute_map`) to their fields, in place; ConfigError for both."""
+        for alias, name in self.attribute_map.items():
+            if alias not in kwargs:
+                continue
+            if name in kwargs:
+                raise ConfigError(
+                    f"{type(self).__name__}: {alias} is another name for {name}; give one of them, not both"
+                )
+            kwargs[name] = kwargs.pop(alias)
 
     def _derive_and_validate(self) -> None:
         """derive(), then check the result. derive() and validate() are model code computing with
@@ -216,11 +295,19 @@ class PretrainedConfig:
             raise ConfigError(f"{type(self).__name__}: " + "; ".join(problems[:10]))
 
     def __getattr__(self, name: str) -> Any:
-        # Only reached when normal lookup fails: expose extra config.json keys as attributes.
+        # Only reached when normal lookup fails (a removed field's too): an alias reads its field,
+        # an extra config.json key reads as an attribute.
+        alias_of = type(self).attribute_map.get(name)
+        if alias_of is not None:
+            return getattr(self, alias_of)
         extra = self.__dict__.get("extra_fields")
         if extra is not None and name in extra:
             return extra[name]
         raise AttributeError(f"{type(self).__name__} has no field {name!r}")
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        # an alias writes its field, so the alias is never stored under its own name
+        super().__setattr__(type(self).attribute_map.get(name, name), value)
 
     # -- dict and JSON ----------------------------------------------------------------------
     @classmethod
@@ -247,6 +334,9 @@ class PretrainedConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], **overrides: Any) -> PretrainedConfig:
+        """`cls(**data)` with `overrides` winning; an override by alias replaces the field's value."""
+        overrides = {cls.attribute_map.get(key, key): value for key, value in overrides.items()}
+        data = {key: value for key, value in data.items() if cls.attribute_map.get(key, key) not in overrides}
         return cls(**{**data, **overrides})
 
     def to_dict(self) -> dict[str, Any]:

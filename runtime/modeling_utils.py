@@ -14,6 +14,22 @@ from inside the checkpoint folder (runtime/checkpoint_files.py, runtime/hub.py).
 Before any module is built (and before any weights are fetched) the config must be buildable:
 sizes in range and a model that fits in memory (runtime/config_limits.py), a known activation
 and attention backend; otherwise a `ConfigError` names the config file and the field.
+
+One post_init rule: `post_init()` (initialise weights, then tie) runs once per model, right after
+the outermost `__init__` of `Model(config)` returns, so modules a subclass adds after
+`super().__init__(config)` are initialised and tied too:
+
+    class MyModel(LlamaForCausalLM):
+        def __init__(self, config):
+            super().__init__(config)
+            self.score = nn.Linear(config.hidden_size, 1)   # initialised by _init_weights
+
+Model code therefore never calls `self.post_init()`. A call inside `__init__` (transformers-style
+code) is deferred, not an error: it does nothing then, because the runtime runs post_init when the
+construction ends, where the model is complete. Called on a finished model it runs at once. A model
+built inside another's `__init__` (a vision tower, a text model from the auto registry) is a
+construction of its own and is initialised when it returns, as with transformers; the outer
+model's post_init then initialises all of its modules again.
 """
 
 from __future__ import annotations
@@ -92,7 +108,8 @@ SCRATCH_BYTES = 4 * 2**20  # rows streamed at a time when converting dtype or la
 
 @dataclass(frozen=True)
 class LoadStep:
-    """One checkpoint tensor to read: from `path`, stored as `key`, installed as `name`."""
+    """One checkpoint tensor to read: from `path`, stored as `key` (`info`: all of it, or the part
+    that is `name`), installed as `name`."""
 
     path: Path
     key: str
@@ -115,17 +132,45 @@ def stream_rows(checkpoint: SafetensorsFile, step: LoadStep, out: torch.Tensor, 
     """Copy `step`'s tensor into `out` (any dtype or strides) through `scratch`, a block of rows at a time."""
     shape = step.info.shape
     if not shape or shape[0] == 0:
-        out.copy_(checkpoint.read(step.key))
+        out.copy_(checkpoint.read(step.key, part=step.info))
         return
     row_bytes = (step.info.end - step.info.begin) // shape[0]
     rows_per_block = max(1, scratch.numel() // max(row_bytes, 1))
     for start in range(0, shape[0], rows_per_block):
         stop = min(start + rows_per_block, shape[0])
         if (stop - start) * row_bytes > scratch.numel():  # a single row larger than the buffer
-            out[start:stop].copy_(checkpoint.read(step.key)[start:stop])
+            out[start:stop].copy_(checkpoint.read(step.key, part=step.info)[start:stop])
             continue
         block = scratch[: (stop - start) * row_bytes].view(step.info.dtype).view(stop - start, *shape[1:])
-        out[start:stop].copy_(checkpoint.read_rows(step.key, start, stop, block))
+        out[start:stop].copy_(checkpoint.read_rows(step.key, start, stop, block, part=step.info))
+
+
+def _layout_pieces(
+    match: re.Match[str], targets: tuple[str, ...], info: TensorInfo
+) -> list[tuple[str, str, TensorInfo]]:
+    """(where in the stored tensor, model name, part) for the model tensors a stored tensor gives.
+
+    `targets` are templates expanded with the pattern's groups (`\\1`). With `{i}` in them, the
+    stored tensor stacks n per-index tensors along its first dimension, each the concatenation of
+    the k targets along the next one: shape (n, k * m, ...) gives part [i, j*m:(j+1)*m] to target
+    j with {i} = i (transformers' MergeModulelist then Concatenate(dim=1)). Without `{i}`, the one
+    target is the whole tensor under another name. [] when the shape does not split so.
+    """
+    if not any("{i}" in target for target in targets):
+        return [("", match.expand(targets[0]), info)]
+    shape, k = info.shape, len(targets)
+    if len(shape) < 2 or shape[1] % k:
+        return []
+    m = shape[1] // k
+    return [
+        (
+            f"[{i}, {j * m}:{(j + 1) * m}]",
+            match.expand(target.replace("{i}", str(i))),
+            info.part(i, j * m, (j + 1) * m),
+        )
+        for i in range(shape[0])
+        for j, target in enumerate(targets)
+    ]
 
 
 def decode_friendly(weight: torch.Tensor) -> torch.Tensor:
@@ -180,7 +225,21 @@ def listed(names: list[str]) -> str:
     return shown + (f", ... and {len(names) - MAX_LISTED} more" if len(names) > MAX_LISTED else "")
 
 
-class PreTrainedModel(nn.Module):
+class _PostInitAfterConstruction(type):
+    """Metaclass of PreTrainedModel: `Model(config)` runs `post_init()` after `__init__` returns.
+
+    `__init__` calls nested through `super()` are one construction, so post_init sees the
+    finished model: the outermost `__init__` has returned (see the module docstring)."""
+
+    def __call__(cls, *args: Any, **kwargs: Any) -> Any:
+        model = super().__call__(*args, **kwargs)
+        if isinstance(model, PreTrainedModel):
+            model.__dict__.pop("_constructing", None)
+            model.post_init()
+        return model
+
+
+class PreTrainedModel(nn.Module, metaclass=_PostInitAfterConstruction):
     """Base of every generated model: config, init, tying, from_pretrained / save_pretrained."""
 
     config_class: ClassVar[type[PretrainedConfig]] = PretrainedConfig
@@ -188,11 +247,16 @@ class PreTrainedModel(nn.Module):
     # target -> source: tied when the config says `tie_word_embeddings`
     _tied_weights_keys: ClassVar[dict[str, str]] = {}
     _keys_to_ignore_on_load_unexpected: ClassVar[list[str]] = []
+    # Other layouts checkpoints hold the same weights in (transformers' conversion mapping, read
+    # side): a regex over the whole stored name -> the model names it gives (see `_layout_pieces`)
+    _checkpoint_layouts: ClassVar[dict[str, tuple[str, ...]]] = {}
     # the backend used when neither the caller nor the config names one
     default_attn_implementation: ClassVar[str] = "sdpa"
 
     def __init__(self, config: PretrainedConfig) -> None:
         super().__init__()
+        # until the construction ends, post_init() is deferred (see the module docstring)
+        self._constructing = True
         check_buildable(config, torch.get_default_dtype().itemsize)
         if config._attn_implementation is None:
             config._attn_implementation = self.default_attn_implementation
@@ -200,7 +264,13 @@ class PreTrainedModel(nn.Module):
 
     # -- init and tying -----------------------------------------------------------------------
     def post_init(self) -> None:
-        """Initialise weights (skipped while loading a checkpoint), then tie embeddings."""
+        """Initialise weights (skipped while loading a checkpoint), then tie embeddings.
+
+        The runtime calls it once `Model(config)` has finished building; a call from inside
+        `__init__` does nothing, since that call will come when the model is complete.
+        """
+        if self.__dict__.get("_constructing", False):
+            return
         if not getattr(_STATE, "skip_init", False):
             for module in self.modules():
                 self._init_weights(module)
@@ -218,8 +288,10 @@ class PreTrainedModel(nn.Module):
             if module.padding_idx is not None:
                 module.weight[module.padding_idx].zero_()
         elif isinstance(module, nn.LayerNorm):
-            module.weight.fill_(1.0)
-            module.bias.zero_()
+            if module.weight is not None:  # elementwise_affine=False has neither
+                module.weight.fill_(1.0)
+            if module.bias is not None:  # bias=False (Cohere, OLMo) has no bias
+                module.bias.zero_()
         elif type(module).__name__.endswith("RMSNorm"):
             module.weight.fill_(0.0 if getattr(module, "zero_centered", False) else 1.0)
 
@@ -354,25 +426,43 @@ class PreTrainedModel(nn.Module):
                 infos = dict(checkpoint.tensors)
             skip_head = self._skips_head_tensors(infos)
             for key in sorted(infos):
-                name = self._model_name(key, expected)
-                if name is None:
-                    if self._reports_unexpected(key, skip_head):
-                        report["unexpected"].append(_plain(key))
-                    continue
-                if name in given:
-                    raise CheckpointError(
-                        f"{path}: tensor {short_repr(key)} gives {name!r} again (also in {given[name]})"
-                    )
-                given[name] = f"{path.name}: {short_repr(key)}"
-                if name in ties:
-                    continue  # the tied target follows its source
-                problem = self._mismatch(infos[key], expected[name])
-                if problem:
-                    report["mismatched"].append(f"{_plain(key)}: {problem}")
-                    continue
-                plan.append(LoadStep(path, key, name, infos[key]))
+                pieces = self._checkpoint_pieces(key, infos[key], expected)
+                for label, name, info in pieces:
+                    if name is None:
+                        if self._reports_unexpected(key, skip_head):
+                            report["unexpected"].append(label)
+                        continue
+                    if name in given:
+                        raise CheckpointError(f"{path}: tensor {label} gives {name!r} again (also in {given[name]})")
+                    given[name] = f"{path.name}: {label}"
+                    if name in ties:
+                        continue  # the tied target follows its source
+                    problem = self._mismatch(info, expected[name])
+                    if problem:
+                        report["mismatched"].append(f"{label}: {problem}")
+                        continue
+                    plan.append(LoadStep(path, key, name, info))
         report["missing"] = [name for name in expected if name not in given and name not in ties]
         return plan, report
+
+    def _checkpoint_pieces(
+        self, key: str, info: TensorInfo, expected: dict[str, torch.Tensor]
+    ) -> list[tuple[str, str | None, TensorInfo]]:
+        """(label for messages, model name or None when the model has no such tensor, part read)
+        for each model tensor stored tensor `key` gives: itself under its own name, else the pieces
+        of the first `_checkpoint_layouts` pattern it matches (its whole name stays unexpected when
+        none matches, or when its shape cannot be split as the pattern says)."""
+        plain = _plain(key)
+        if (name := self._model_name(key, expected)) is not None:
+            return [(plain, name, info)]
+        for pattern, targets in self._checkpoint_layouts.items():
+            match = re.fullmatch(pattern, key)
+            pieces = _layout_pieces(match, targets, info) if match is not None else []
+            if pieces:
+                return [
+                    (f"{plain}{where}", self._model_name(target, expected), part) for where, target, part in pieces
+                ]
+        return [(plain, None, info)]
 
     def _skips_head_tensors(self, infos: dict[str, TensorInfo]) -> bool:
         """Whether this is a base model reading a head checkpoint (whose own tensors it skips)."""
@@ -416,7 +506,7 @@ class PreTrainedModel(nn.Module):
                 for step in (s for s in plan if s.path == path):
                     layout = self._target_layout(step, dtype)
                     if layout == "direct":
-                        tensor = checkpoint.read(step.key)
+                        tensor = checkpoint.read(step.key, part=step.info)
                     else:
                         tensor = self._allocate(step, dtype, layout)
                         stream_rows(checkpoint, step, tensor, scratch)

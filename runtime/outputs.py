@@ -2,14 +2,21 @@
 
 out = CausalLMOutputWithPast(logits=logits)
 out.logits is out["logits"] is out[0]
+
+`record_outputs` collects what chosen submodules return during a forward (a mixture-of-experts
+model's router logits), the way transformers' output recorders do, without threading extra
+return values through every layer.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import torch
+from torch import nn
 
 
 @dataclasses.dataclass
@@ -92,3 +99,45 @@ class ImageTextCausalLMOutputWithPast(CausalLMOutputWithPast):
     """A vision-language LM head's output: the causal LM's, plus the image features it merged."""
 
     image_hidden_states: torch.Tensor | None = None
+
+
+@dataclasses.dataclass
+class MoeModelOutputWithPast(BaseModelOutputWithPast):
+    """A mixture-of-experts model's output: plus one (B * T, num_experts) router-logit tensor per layer."""
+
+    router_logits: tuple[torch.Tensor, ...] | None = None
+
+
+@dataclasses.dataclass
+class MoeCausalLMOutputWithPast(ModelOutput):
+    """A mixture-of-experts LM head's output; `loss` includes the weighted `aux_loss` (load balancing)."""
+
+    loss: torch.Tensor | None = None
+    aux_loss: torch.Tensor | None = None
+    logits: torch.Tensor | None = None
+    past_key_values: Any = None
+    hidden_states: tuple[torch.Tensor, ...] | None = None
+    attentions: tuple[torch.Tensor, ...] | None = None
+    router_logits: tuple[torch.Tensor, ...] | None = None
+
+
+@contextlib.contextmanager
+def record_outputs(modules: Iterable[nn.Module]) -> Iterator[list[Any]]:
+    """Yield a list that receives the output of every call to one of `modules` inside the block,
+    in call order; the modules are left as they were afterwards, even when the block raises.
+
+        with record_outputs(layer.router for layer in self.layers) as router_logits:
+            hidden_states = run_layers(hidden_states)
+        # router_logits: one output per router call, first layer first
+    """
+    recorded: list[Any] = []
+
+    def record(module: nn.Module, args: tuple[Any, ...], output: Any) -> None:
+        recorded.append(output)
+
+    handles = [module.register_forward_hook(record) for module in modules]
+    try:
+        yield recorded
+    finally:
+        for handle in handles:
+            handle.remove()

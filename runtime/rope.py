@@ -53,6 +53,7 @@ def standardize_rope_parameters(
     *,
     partial_rotary_factor: float | None = None,
     original_max_position_embeddings: int | None = None,
+    default_theta: float = DEFAULT_THETA,
 ) -> dict[str, Any]:
     """One flat rope dict from `rope_parameters` or the legacy top-level keys, as transformers 5.23.
 
@@ -63,6 +64,9 @@ def standardize_rope_parameters(
     `max_position_embeddings`, and a top-level one (kept in `extra`, as transformers keeps it)
     overrides the dict's: transformers gives it priority when it computes the frequencies.
     The keyword arguments are for config classes that declare these two as fields.
+    `rope_theta` comes from the rope dict, else the legacy top-level key, else `default_theta`:
+    a config passes `getattr(self, "rope_theta", self.default_theta)`, as transformers 5.23 does,
+    so a class declaring `rope_theta` as a field, or a `default_theta`, sets its own default.
     Raises `ValueError` for unknown types or missing keys.
     """
     legacy_scaling = extra.pop("rope_scaling", None)
@@ -73,7 +77,7 @@ def standardize_rope_parameters(
     rope_type = params.pop("type", "default")
     rope_type = params.setdefault("rope_type", rope_type)
     params["rope_type"] = rope_type = LEGACY_ROPE_TYPES.get(rope_type, rope_type)
-    params.setdefault("rope_theta", legacy_theta if legacy_theta is not None else DEFAULT_THETA)
+    params.setdefault("rope_theta", legacy_theta if legacy_theta is not None else default_theta)
     if partial_rotary_factor is not None:
         params.setdefault("partial_rotary_factor", partial_rotary_factor)
     if rope_type not in REQUIRED_KEYS:

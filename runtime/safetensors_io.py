@@ -91,6 +91,13 @@ class TensorInfo:
     begin: int  # absolute file offset
     end: int
 
+    def part(self, index: int, start: int, stop: int) -> TensorInfo:
+        """The contiguous part `[index, start:stop]` of a tensor of two or more dimensions."""
+        rows = self.shape[0] * self.shape[1]
+        row_bytes = (self.end - self.begin) // rows if rows else 0
+        begin = self.begin + (index * self.shape[1] + start) * row_bytes
+        return TensorInfo(self.dtype, (stop - start, *self.shape[2:]), begin, begin + (stop - start) * row_bytes)
+
 
 def _nbytes(entry: HeaderEntry) -> int:
     """The bytes `entry` holds; `ValueError` when its element count overflows 64 bits, as in the library."""
@@ -192,14 +199,15 @@ class SafetensorsFile:
     def names(self) -> list[str]:
         return sorted(self.tensors)
 
-    def read(self, name: str, out: torch.Tensor | None = None) -> torch.Tensor:
+    def read(self, name: str, out: torch.Tensor | None = None, *, part: TensorInfo | None = None) -> torch.Tensor:
         """`name`'s data, read directly into the storage of a new tensor, or of `out`.
 
         `out` (contiguous, on the CPU, of the tensor's dtype and shape) lets a caller reuse one
         scratch buffer for every read, e.g. when it copies each tensor on into another dtype or
-        layout: allocating and freeing a temporary per tensor fragments the heap.
+        layout: allocating and freeing a temporary per tensor fragments the heap. `part` reads a
+        contiguous part of the tensor instead (see `TensorInfo.part`).
         """
-        info = self.tensors[name]
+        info = self._part(name, part)
         if out is not None and not (
             out.dtype == info.dtype and tuple(out.shape) == info.shape and out.is_contiguous() and out.is_cpu
         ):
@@ -216,12 +224,14 @@ class SafetensorsFile:
             raise self._fail(f"tensor {name!r}: short read (file changed or truncated)")
         return tensor
 
-    def read_rows(self, name: str, start: int, stop: int, out: torch.Tensor) -> torch.Tensor:
-        """Rows [start, stop) of `name` along its first dimension, read into contiguous `out`.
-
-        Lets a caller stream a large tensor through a small buffer (the file is row-major).
+    def read_rows(
+        self, name: str, start: int, stop: int, out: torch.Tensor, *, part: TensorInfo | None = None
+    ) -> torch.Tensor:
+        """Rows [start, stop) of `name` (or of its `part`) along the first dimension, read into
+        contiguous `out`. Lets a caller stream a large tensor through a small buffer (the file is
+        row-major).
         """
-        info = self.tensors[name]
+        info = self._part(name, part)
         row_bytes = (info.end - info.begin) // max(info.shape[0], 1)
         view = memoryview(out.view(-1).view(torch.uint8).numpy())
         if view.nbytes != (stop - start) * row_bytes:
@@ -230,6 +240,13 @@ class SafetensorsFile:
         if self._handle.readinto(view) != view.nbytes:
             raise self._fail(f"tensor {name!r}: short read (file changed or truncated)")
         return out
+
+    def _part(self, name: str, part: TensorInfo | None) -> TensorInfo:
+        """`name`'s TensorInfo, or `part` once checked to lie inside it."""
+        info = self.tensors[name]
+        if part is not None and not (info.begin <= part.begin <= part.end <= info.end and part.dtype == info.dtype):
+            raise ValueError(f"{self.path}: the part {part} is not inside tensor {name!r}")
+        return info if part is None else part
 
     def close(self) -> None:
         self._handle.close()

@@ -17,6 +17,10 @@
   where it was written: those statements run and see what Python shows them, and `x` is gone
   afterwards.
 - Every other statement is appended after the base body, in order.
+- A base statement that would be dropped (replaced in place, or removed by `del`) must not read
+  a field the modular file removes (`mlp_bias = AttributeError()` in one of its classes): Python
+  runs it in super().__init__() and raises AttributeError there, which the merged body would
+  not. E216, naming the read; override `__init__` without super().__init__() instead.
 """
 
 from __future__ import annotations
@@ -27,7 +31,15 @@ import libcst as cst
 
 from converter.diagnostics import ConversionError
 from converter.merge.override import Override
-from converter.names import CollectMentions, bound_names, is_self_attribute, mentions, read_visit, self_attributes
+from converter.names import (
+    CollectMentions,
+    bound_names,
+    code_of,
+    is_self_attribute,
+    mentions,
+    read_visit,
+    self_attributes,
+)
 
 
 def merge_init_tail(
@@ -46,17 +58,87 @@ def merge_init_tail(
             continue
         if deleted:
             for attr in deleted:
-                merged[deletable(merged, attr, statement, self_name, override)] = None
+                index = deletable(merged, attr, statement, self_name, override)
+                check_dropped(merged[index], statement, override)
+                merged[index] = None
             continue
         attr = assigned_attribute(statement, self_name)
         index = sole_assignment(merged, attr, self_name) if attr else None
         if attr and index is not None and movable(statement, attr, merged[index + 1 :], appended, self_name):
+            check_dropped(merged[index], statement, override)
             own_lines = override.parsed.layout.keeps_own_blank_lines
             merged[index] = statement if own_lines else with_lines_of(statement, merged[index])
             replaced.add(attr)
         else:
             appended.append(statement)
     return [statement for statement in merged if statement is not None] + appended
+
+
+def removed_fields(module: cst.Module) -> frozenset[str]:
+    """Names some top-level class of the modular file removes with `x = AttributeError()`."""
+    removed: set[str] = set()
+    for statement in module.body:
+        if isinstance(statement, cst.ClassDef) and isinstance(statement.body, cst.IndentedBlock):
+            removed.update(name for s in statement.body.body if (name := removal_of(s)) is not None)
+    return frozenset(removed)
+
+
+def removal_of(statement: cst.BaseStatement) -> str | None:
+    """`x` for `x = AttributeError()` (members.removes_attribute, which imports this module)."""
+    if not isinstance(statement, cst.SimpleStatementLine) or len(statement.body) != 1:
+        return None
+    small = statement.body[0]
+    if (
+        not isinstance(small, cst.Assign)
+        or len(small.targets) != 1
+        or not isinstance(small.targets[0].target, cst.Name)
+    ):
+        return None
+    value = small.value
+    is_removal = (
+        isinstance(value, cst.Call) and isinstance(value.func, cst.Name) and value.func.value == "AttributeError"
+    )
+    return small.targets[0].target.value if is_removal else None
+
+
+def check_dropped(dropped: cst.BaseStatement | None, by: cst.BaseStatement, override: Override) -> None:
+    """E216 when the base statement `dropped`, which `by` replaces or deletes, reads a removed field."""
+    removed = removed_fields(override.parsed.module)
+    if dropped is None or not removed:
+        return
+    reads = AttributeReads(removed)
+    read_visit(dropped, reads)
+    if reads.found:
+        read = reads.found[0]
+        message = (
+            f"{override.class_name}.__init__ drops the base statement `{code_of(dropped).strip()}` of "
+            f"{override.base_class}, which reads {code_of(read)}: this file removes {read.attr.value}, so "
+            f"super().__init__() raises AttributeError there in Python, while the merged __init__ would not"
+        )
+        fix = (
+            f"override __init__ without super().__init__() (call nn.Module.__init__(self) and write the "
+            f"body), or keep {read.attr.value}"
+        )
+        raise ConversionError([override.parsed.diagnostic(by, "E216", message, fix)])
+
+
+class AttributeReads(cst.CSTVisitor):
+    """`<expr>.<name>` read (not assigned) for a name in `names`, in visiting order."""
+
+    def __init__(self, names: frozenset[str]) -> None:
+        self.names = names
+        self.targets: set[int] = set()
+        self.found: list[cst.Attribute] = []
+
+    def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
+        self.targets.add(id(node.target))
+
+    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+        self.targets.add(id(node.target))
+
+    def visit_Attribute(self, node: cst.Attribute) -> None:
+        if node.attr.value in self.names and id(node) not in self.targets:
+            self.found.append(node)
 
 
 def deleted_attributes(statement: cst.BaseStatement, self_name: str) -> list[str]:

@@ -37,7 +37,9 @@ from dataclasses import dataclass
 import libcst as cst
 
 from converter.diagnostics import ConversionError, Diagnostic
+from converter.layout import Library
 from converter.merge.classes.class_bases import BasesCheck, flattened_bases
+from converter.merge.classes.library_members import library_members
 from converter.merge.members import classify_members, member_kind, member_name, removes_attribute, removes_method
 from converter.merge.override import Override
 from converter.merge.parent_calls import parent_calls_to_super, selfless_parent_calls
@@ -180,8 +182,9 @@ def check_removals(statement: cst.ClassDef, arg: cst.Arg, base: BaseDefinition, 
     """E212: removing a member that a parent class of the base class defines too.
 
     Dropping it from the merged body would expose the parent's member, where the overlay's class
-    has none. Parents are looked up among the base model's classes; runtime classes (`nn.Module`)
-    are not inspected.
+    has none. Parents are looked up among the base model's classes, then in the body of each
+    library class the base class names as a base (`PretrainedConfig`, whose fields the runtime
+    refuses to remove too); classes outside the library (`nn.Module`) are not inspected.
     """
     base_class = base.node
     assert isinstance(base_class, cst.ClassDef)
@@ -192,7 +195,10 @@ def check_removals(statement: cst.ClassDef, arg: cst.Arg, base: BaseDefinition, 
         name = member_name(member)
         if name is None or name not in present or not (removes_attribute(member) or removes_method(member)):
             continue
-        parent = parent_defining(base_class, name, renamed.namespace(base.model))
+        namespace = renamed.namespace(base.model)
+        parent = parent_defining(base_class, name, namespace) or library_parent_defining(
+            base_class, name, namespace, renamed.resolved.library
+        )
         if parent is not None:
             where, what = statement.name.value, f"{parent}.{name}"
             message = (
@@ -218,6 +224,21 @@ def parent_defining(class_def: cst.ClassDef, name: str, namespace: BaseNamespace
         if name in {member_name(s) for s in statements_of(definition.node.body)}:
             return parent
         work += [a.value.value for a in definition.node.bases if isinstance(a.value, cst.Name) and a.keyword is None]
+    return None
+
+
+def library_parent_defining(
+    class_def: cst.ClassDef, name: str, namespace: BaseNamespace, library: Library | None
+) -> str | None:
+    """The first library class among the direct bases of `class_def` (as its model file imports
+    them) whose own body defines `name`."""
+    for arg in class_def.bases:
+        binding = namespace.binding(arg.value.value) if isinstance(arg.value, cst.Name) else None
+        if library is None or binding is None or arg.keyword is not None or not binding.key[0]:
+            continue
+        module, imported = binding.key
+        if name in (library_members(library, module, imported) or ()):
+            return arg.value.value
     return None
 
 

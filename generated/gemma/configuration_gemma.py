@@ -4,14 +4,17 @@
 #     python converter/run.py modular/modular_gemma.py
 # ----------------------------------------------------------------------------------------------------
 
+from typing import ClassVar
+
 from runtime.configuration_utils import PretrainedConfig
-from runtime.rope import standardize_rope_parameters
+from runtime.rope import DEFAULT_THETA, standardize_rope_parameters
 
 
 class GemmaConfig(PretrainedConfig):
     """Configuration of a Gemma model; the defaults describe Gemma-7B."""
 
     model_type = "gemma"
+    default_theta: ClassVar[float] = DEFAULT_THETA
 
     vocab_size: int = 256000
     hidden_size: int = 3072
@@ -42,7 +45,10 @@ class GemmaConfig(PretrainedConfig):
         if self.num_key_value_heads is None:
             self.num_key_value_heads = self.num_attention_heads
         self.rope_parameters = standardize_rope_parameters(
-            self.rope_parameters, self.extra_fields, self.max_position_embeddings
+            self.rope_parameters,
+            self.extra_fields,
+            self.max_position_embeddings,
+            default_theta=getattr(self, "rope_theta", self.default_theta),
         )
         if self.hidden_act == "gelu":
             # released Gemma configs say "gelu" but the models were trained with the tanh approximation

@@ -227,7 +227,6 @@ class Idefics2VisionTransformer(Idefics2PreTrainedModel):
         self.encoder = Idefics2Encoder(config)
         self.post_layernorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
         self.head = self.build_head(config)
-        self.post_init()
 
     def build_head(self, config: Idefics2VisionConfig) -> None:
         return None  # the connector reads every patch
@@ -386,7 +385,6 @@ class Idefics2Model(Idefics2PreTrainedModel):
         self.connector = Idefics2Connector(config)
         self.text_model = AutoModel.from_config(config.text_config)
         self.image_token_id = config.image_token_id
-        self.post_init()
 
     def get_input_embeddings(self) -> nn.Module:
         return self.text_model.get_input_embeddings()
@@ -522,7 +520,6 @@ class Idefics2ForConditionalGeneration(Idefics2PreTrainedModel, GenerationMixin)
         self.image_token_id = config.image_token_id
         self.vocab_size = config.text_config.vocab_size
         self.lm_head = nn.Linear(config.text_config.hidden_size, self.vocab_size, bias=False)
-        self.post_init()
 
     def get_input_embeddings(self) -> nn.Module:
         return self.model.get_input_embeddings()

@@ -4,8 +4,10 @@
 #     python converter/run.py modular/modular_llama.py
 # ----------------------------------------------------------------------------------------------------
 
+from typing import ClassVar
+
 from runtime.configuration_utils import PretrainedConfig
-from runtime.rope import standardize_rope_parameters
+from runtime.rope import DEFAULT_THETA, standardize_rope_parameters
 
 
 class LlamaConfig(PretrainedConfig):
@@ -14,9 +16,12 @@ class LlamaConfig(PretrainedConfig):
     `head_dim` defaults to hidden_size // num_attention_heads and `num_key_value_heads` to
     num_attention_heads (plain multi-head attention). `rope_parameters` holds `rope_type` and
     `rope_theta` plus the keys of the rope type; legacy `rope_theta`/`rope_scaling` keys are read.
+    Without a theta in config.json, `rope_theta` is `default_theta`, or the value of a `rope_theta`
+    field where a model declares one (as transformers 5.23 reads them).
     """
 
     model_type = "llama"
+    default_theta: ClassVar[float] = DEFAULT_THETA
 
     vocab_size: int = 32000
     hidden_size: int = 4096
@@ -46,7 +51,10 @@ class LlamaConfig(PretrainedConfig):
         if self.num_key_value_heads is None:
             self.num_key_value_heads = self.num_attention_heads
         self.rope_parameters = standardize_rope_parameters(
-            self.rope_parameters, self.extra_fields, self.max_position_embeddings
+            self.rope_parameters,
+            self.extra_fields,
+            self.max_position_embeddings,
+            default_theta=getattr(self, "rope_theta", self.default_theta),
         )
 
     def validate(self) -> None:

@@ -4,8 +4,10 @@
 #     python converter/run.py modular/modular_mistral.py
 # ----------------------------------------------------------------------------------------------------
 
+from typing import ClassVar
+
 from runtime.configuration_utils import PretrainedConfig
-from runtime.rope import standardize_rope_parameters
+from runtime.rope import DEFAULT_THETA, standardize_rope_parameters
 
 
 class MistralConfig(PretrainedConfig):
@@ -15,6 +17,7 @@ class MistralConfig(PretrainedConfig):
     """
 
     model_type = "mistral"
+    default_theta: ClassVar[float] = DEFAULT_THETA
 
     vocab_size: int = 32000
     hidden_size: int = 4096
@@ -45,7 +48,10 @@ class MistralConfig(PretrainedConfig):
         if self.num_key_value_heads is None:
             self.num_key_value_heads = self.num_attention_heads
         self.rope_parameters = standardize_rope_parameters(
-            self.rope_parameters, self.extra_fields, self.max_position_embeddings
+            self.rope_parameters,
+            self.extra_fields,
+            self.max_position_embeddings,
+            default_theta=getattr(self, "rope_theta", self.default_theta),
         )
 
     def validate(self) -> None:

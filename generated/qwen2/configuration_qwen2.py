@@ -4,14 +4,17 @@
 #     python converter/run.py modular/modular_qwen2.py
 # ----------------------------------------------------------------------------------------------------
 
+from typing import ClassVar
+
 from runtime.configuration_utils import PretrainedConfig
-from runtime.rope import standardize_rope_parameters
+from runtime.rope import DEFAULT_THETA, standardize_rope_parameters
 
 
 class Qwen2Config(PretrainedConfig):
     """Configuration of a Qwen2 model; the defaults describe Qwen2-7B."""
 
     model_type = "qwen2"
+    default_theta: ClassVar[float] = DEFAULT_THETA
 
     vocab_size: int = 151936
     hidden_size: int = 4096
@@ -45,7 +48,10 @@ class Qwen2Config(PretrainedConfig):
         if self.num_key_value_heads is None:
             self.num_key_value_heads = self.num_attention_heads
         self.rope_parameters = standardize_rope_parameters(
-            self.rope_parameters, self.extra_fields, self.max_position_embeddings
+            self.rope_parameters,
+            self.extra_fields,
+            self.max_position_embeddings,
+            default_theta=getattr(self, "rope_theta", self.default_theta),
         )
         self.sliding_window = self.sliding_window if self.use_sliding_window else None
         if self.layer_types is None:

@@ -56,8 +56,23 @@ class Qwen2RMSNorm(nn.Module):
         return f"{tuple(self.weight.shape)}, eps={self.variance_epsilon}"
 
 
+def make_norm(config: Qwen2Config, dim: int) -> nn.Module:
+    """The norm of the decoder layers and of the final stack, over the last `dim` features.
+
+    A model normalised by LayerNorm redefines this function alone (a redefined function replaces
+    the base's everywhere), e.g. `return nn.LayerNorm(dim, eps=config.layer_norm_eps, bias=False)`.
+    """
+    return Qwen2RMSNorm(dim, eps=config.rms_norm_eps)
+
+
 class Qwen2RotaryEmbedding(nn.Module):
-    """cos/sin tables for rotary position embeddings, for the rope type in `config.rope_parameters`."""
+    """cos/sin tables for rotary position embeddings, for the rope type in `config.rope_parameters`.
+
+    The tables are (B, T, R) with R = head_dim * partial_rotary_factor rotated dimensions.
+    Hooks: `angle_table` lays the R/2 angles out over the R dimensions as `rotate_half` pairs them
+    (halves concatenated; interleaved rotary repeats each angle twice); `table_dtype` is the
+    tables' dtype (the activations'; float32 for models that rotate in float32).
+    """
 
     def __init__(self, config: Qwen2Config) -> None:
         super().__init__()
@@ -80,15 +95,41 @@ class Qwen2RotaryEmbedding(nn.Module):
             self.inv_freq = nn.Buffer(self.original_inv_freq.to(position_ids.device), persistent=False)
             self.max_seq_len_cached = self.original_max_seq_len
 
+    def update_longrope_frequencies(self, position_ids: torch.Tensor) -> None:
+        """`longrope`: long factors once the sequence passes original_max_position_embeddings, short below."""
+        seq_len = int(position_ids.max()) + 1
+        if seq_len > self.config.rope_parameters["original_max_position_embeddings"]:
+            inv_freq, _ = compute_rope_parameters(self.config, position_ids.device, seq_len)
+        else:
+            inv_freq = self.original_inv_freq.to(position_ids.device)
+        self.inv_freq = nn.Buffer(inv_freq, persistent=False)
+
     @torch.no_grad()
     def forward(self, x: torch.Tensor, position_ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         if self.rope_type == "dynamic":
             self.update_dynamic_frequencies(position_ids)
-        freqs = position_ids[..., None].float() * self.inv_freq.to(device=x.device, dtype=torch.float)  # (B, T, D/2)
-        emb = torch.cat((freqs, freqs), dim=-1)  # (B, T, D)
+        elif self.rope_type == "longrope":
+            self.update_longrope_frequencies(position_ids)
+        freqs = position_ids[..., None].float() * self.inv_freq.to(device=x.device, dtype=torch.float)  # (B, T, R/2)
+        emb = self.angle_table(freqs)  # (B, T, R)
         cos = emb.cos() * self.attention_scaling
         sin = emb.sin() * self.attention_scaling
-        return cos.to(dtype=x.dtype), sin.to(dtype=x.dtype)
+        dtype = self.table_dtype(x)
+        return cos.to(dtype=dtype), sin.to(dtype=dtype)
+
+    def angle_table(self, freqs: torch.Tensor) -> torch.Tensor:
+        """(B, T, R/2) angles -> (B, T, R), one per rotated dimension, in the order `rotate_half`
+        pairs dimensions: dimension i with i + R/2, so the halves are concatenated.
+
+        Interleaved rotary (Cohere, GLM) pairs neighbours: `freqs.repeat_interleave(2, dim=-1)`,
+        with a `rotate_half` that maps (x0, x1) to (-x1, x0).
+        """
+        return torch.cat((freqs, freqs), dim=-1)
+
+    def table_dtype(self, x: torch.Tensor) -> torch.dtype:
+        """dtype of the cos/sin tables: the activations' `x.dtype`. Models that rotate in float32
+        (OLMo2) return `torch.float32`; `apply_rotary_pos_emb` casts the result back."""
+        return x.dtype
 
 
 def rotate_half(x: torch.Tensor) -> torch.Tensor:
@@ -101,12 +142,19 @@ def rotate_half(x: torch.Tensor) -> torch.Tensor:
 def apply_rotary_pos_emb(
     q: torch.Tensor, k: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, unsqueeze_dim: int = 1
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Rotate (B, H, T, D) queries and keys by the (B, T, D) cos/sin tables."""
+    """Rotate the first R dims of (B, H, T, D) queries and keys by the (B, T, R) cos/sin tables.
+
+    The other D - R dims pass through unchanged (partial rotary, R = head_dim *
+    partial_rotary_factor). Results keep q's and k's dtypes, whatever the tables' dtype.
+    """
     cos = cos.unsqueeze(unsqueeze_dim)
     sin = sin.unsqueeze(unsqueeze_dim)
-    q_embed = (q * cos) + (rotate_half(q) * sin)
-    k_embed = (k * cos) + (rotate_half(k) * sin)
-    return q_embed, k_embed
+    rotary_dim = cos.shape[-1]
+    q_rot, q_pass = q[..., :rotary_dim], q[..., rotary_dim:]
+    k_rot, k_pass = k[..., :rotary_dim], k[..., rotary_dim:]
+    q_embed = torch.cat([(q_rot * cos) + (rotate_half(q_rot) * sin), q_pass], dim=-1)
+    k_embed = torch.cat([(k_rot * cos) + (rotate_half(k_rot) * sin), k_pass], dim=-1)
+    return q_embed.to(q.dtype), k_embed.to(k.dtype)
 
 
 class Qwen2MLP(nn.Module):
@@ -162,7 +210,17 @@ def eager_attention_forward(
 
 
 class Qwen2Attention(nn.Module):
-    """Multi-headed attention with grouped key/value heads and rotary position embeddings."""
+    """Multi-headed attention with grouped key/value heads and rotary position embeddings.
+
+    `forward` runs these hooks in order; override the one that differs:
+    - `project_qkv(hidden_states)`: queries (B, T, H, D), keys and values (B, T, Hkv, D), heads
+      split but not yet transposed; a fused `qkv_proj` splits its output here.
+    - `normalize_qk(query_states, key_states)`: identity. Per-head norms apply as they are
+      (`self.q_norm(query_states)`); norms over the whole projection see it through
+      `query_states.flatten(-2)` (a view: (B, T, H * D)) and `.view_as(query_states)` back.
+    - `apply_rotary(query_states, key_states, position_embeddings)` on (B, H, T, D).
+    - `attention_kwargs()`: extra backend arguments (softcapping, sliding window).
+    """
 
     def __init__(self, config: Qwen2Config, layer_idx: int) -> None:
         super().__init__()
@@ -182,6 +240,28 @@ class Qwen2Attention(nn.Module):
         )
         self.sliding_window = config.sliding_window if config.layer_types[layer_idx] == "sliding_attention" else None
 
+    def project_qkv(self, hidden_states: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(B, T, C) -> queries (B, T, H, D), keys and values (B, T, Hkv, D)."""
+        hidden_shape = (*hidden_states.shape[:-1], -1, self.head_dim)
+        query_states = self.q_proj(hidden_states).view(hidden_shape)
+        key_states = self.k_proj(hidden_states).view(hidden_shape)
+        value_states = self.v_proj(hidden_states).view(hidden_shape)
+        return query_states, key_states, value_states
+
+    def normalize_qk(self, query_states: torch.Tensor, key_states: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Norms on (B, T, H, D) queries and (B, T, Hkv, D) keys before rotary: the identity here."""
+        return query_states, key_states
+
+    def apply_rotary(
+        self,
+        query_states: torch.Tensor,
+        key_states: torch.Tensor,
+        position_embeddings: tuple[torch.Tensor, torch.Tensor],
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Rotate (B, H, T, D) queries and keys by the (cos, sin) tables of the rotary embedding."""
+        cos, sin = position_embeddings
+        return apply_rotary_pos_emb(query_states, key_states, cos, sin)
+
     def attention_kwargs(self) -> dict:
         return {"sliding_window": self.sliding_window}
 
@@ -194,14 +274,13 @@ class Qwen2Attention(nn.Module):
         **kwargs,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         input_shape = hidden_states.shape[:-1]
-        hidden_shape = (*input_shape, -1, self.head_dim)
 
-        query_states = self.q_proj(hidden_states).view(hidden_shape).transpose(1, 2)  # (B, H, T, D)
-        key_states = self.k_proj(hidden_states).view(hidden_shape).transpose(1, 2)  # (B, Hkv, T, D)
-        value_states = self.v_proj(hidden_states).view(hidden_shape).transpose(1, 2)
-
-        cos, sin = position_embeddings
-        query_states, key_states = apply_rotary_pos_emb(query_states, key_states, cos, sin)
+        query_states, key_states, value_states = self.project_qkv(hidden_states)
+        query_states, key_states = self.normalize_qk(query_states, key_states)
+        query_states = query_states.transpose(1, 2)  # (B, H, T, D)
+        key_states = key_states.transpose(1, 2)  # (B, Hkv, T, D)
+        value_states = value_states.transpose(1, 2)
+        query_states, key_states = self.apply_rotary(query_states, key_states, position_embeddings)
 
         if past_key_values is not None:
             key_states, value_states = past_key_values.update(key_states, value_states, self.layer_idx)
@@ -224,7 +303,16 @@ class Qwen2Attention(nn.Module):
 
 
 class Qwen2DecoderLayer(nn.Module):
-    """Pre-norm residual block: self-attention, then the MLP."""
+    """Pre-norm residual block: self-attention, then the MLP.
+
+    Hooks: `attention_block` and `feed_forward_block` each return their input plus the block's
+    output; `forward` chains them and so fixes the residual layout. A parallel residual (GPT-J,
+    Cohere) overrides `forward` alone:
+        normed = self.input_layernorm(hidden_states)
+        attn_output, _ = self.self_attn(normed, position_embeddings=..., attention_mask=..., ...)
+        return hidden_states + attn_output + self.mlp(normed)
+    The norms come from `make_norm`.
+    """
 
     def __init__(self, config: Qwen2Config, layer_idx: int) -> None:
         super().__init__()
@@ -232,8 +320,8 @@ class Qwen2DecoderLayer(nn.Module):
         self.attention_type = config.layer_types[layer_idx]
         self.self_attn = Qwen2Attention(config=config, layer_idx=layer_idx)
         self.mlp = Qwen2MLP(config)
-        self.input_layernorm = Qwen2RMSNorm(config.hidden_size, eps=config.rms_norm_eps)
-        self.post_attention_layernorm = Qwen2RMSNorm(config.hidden_size, eps=config.rms_norm_eps)
+        self.input_layernorm = make_norm(config, config.hidden_size)
+        self.post_attention_layernorm = make_norm(config, config.hidden_size)
 
     def attention_block(
         self,
@@ -242,6 +330,7 @@ class Qwen2DecoderLayer(nn.Module):
         attention_mask: torch.Tensor | None,
         past_key_values: Cache | None,
     ) -> torch.Tensor:
+        """x + self_attn(input_layernorm(x)): (B, T, C) -> (B, T, C)."""
         residual = hidden_states
         hidden_states = self.input_layernorm(hidden_states)
         hidden_states, _ = self.self_attn(
@@ -253,6 +342,7 @@ class Qwen2DecoderLayer(nn.Module):
         return residual + hidden_states
 
     def feed_forward_block(self, hidden_states: torch.Tensor) -> torch.Tensor:
+        """x + mlp(post_attention_layernorm(x)): (B, T, C) -> (B, T, C)."""
         residual = hidden_states
         hidden_states = self.post_attention_layernorm(hidden_states)
         hidden_states = self.mlp(hidden_states)
@@ -275,7 +365,11 @@ class Qwen2PreTrainedModel(PreTrainedModel):
 
 
 class Qwen2Model(Qwen2PreTrainedModel):
-    """The decoder stack: embeddings, layers, final norm. Returns the last hidden states."""
+    """The decoder stack: embeddings, layers, final norm. Returns the last hidden states.
+
+    Hooks: `embed(input_ids)` looks tokens up (a model that scales embeddings or applies dropout
+    to them overrides it); `build_masks` gives one mask per `decoder_layer.attention_type`.
+    """
 
     def __init__(self, config: Qwen2Config) -> None:
         super().__init__(config)
@@ -285,9 +379,8 @@ class Qwen2Model(Qwen2PreTrainedModel):
         self.layers = nn.ModuleList(
             [Qwen2DecoderLayer(config, layer_idx) for layer_idx in range(config.num_hidden_layers)]
         )
-        self.norm = Qwen2RMSNorm(config.hidden_size, eps=config.rms_norm_eps)
+        self.norm = make_norm(config, config.hidden_size)
         self.rotary_emb = Qwen2RotaryEmbedding(config=config)
-        self.post_init()
 
     def embed(self, input_ids: torch.Tensor) -> torch.Tensor:
         return self.embed_tokens(input_ids)
@@ -345,7 +438,10 @@ class Qwen2Model(Qwen2PreTrainedModel):
 
 
 class Qwen2ForCausalLM(Qwen2PreTrainedModel, GenerationMixin):
-    """The decoder stack with a language-modelling head."""
+    """The decoder stack with a language-modelling head.
+
+    Hook: `compute_logits(hidden_states)`, the head (logit scaling or softcapping goes there).
+    """
 
     _tied_weights_keys = {"lm_head.weight": "model.embed_tokens.weight"}
 
@@ -354,7 +450,6 @@ class Qwen2ForCausalLM(Qwen2PreTrainedModel, GenerationMixin):
         self.model = Qwen2Model(config)
         self.vocab_size = config.vocab_size
         self.lm_head = nn.Linear(config.hidden_size, config.vocab_size, bias=False)
-        self.post_init()
 
     def compute_logits(self, hidden_states: torch.Tensor) -> torch.Tensor:
         return self.lm_head(hidden_states)
@@ -403,7 +498,6 @@ class Qwen2ForSequenceClassification(Qwen2PreTrainedModel):
         self.num_labels = config.num_labels
         self.model = Qwen2Model(config)
         self.score = nn.Linear(config.hidden_size, self.num_labels, bias=False)
-        self.post_init()
 
     def forward(
         self,
@@ -466,7 +560,6 @@ class Qwen2ForTokenClassification(Qwen2PreTrainedModel):
         self.score = nn.Linear(
             config.hidden_size, config.num_labels, bias=getattr(config, "token_classification_bias", True)
         )
-        self.post_init()
 
     def forward(
         self,
@@ -506,7 +599,6 @@ class Qwen2ForQuestionAnswering(Qwen2PreTrainedModel):
         # the backbone's attribute (and so checkpoint prefix) is named by base_model_prefix
         setattr(self, self.base_model_prefix, Qwen2Model(config))
         self.qa_outputs = nn.Linear(config.hidden_size, 2)
-        self.post_init()
 
     def forward(
         self,

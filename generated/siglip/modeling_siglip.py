@@ -248,7 +248,6 @@ class SiglipVisionModel(SiglipPreTrainedModel):
         self.encoder = SiglipEncoder(config)
         self.post_layernorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
         self.head = self.build_head(config)
-        self.post_init()
 
     def build_head(self, config: SiglipVisionConfig) -> nn.Module | None:
         return SiglipMultiheadAttentionPoolingHead(config) if config.vision_use_head else None

@@ -31,6 +31,7 @@ import pytest
 
 from generated.idefics3 import Idefics3Config
 from generated.llama import LlamaConfig, LlamaForCausalLM
+from generated.mixtral import MixtralConfig
 from runtime.auto import AutoConfig, AutoModelForCausalLM
 from runtime.configuration_utils import ConfigError
 from tests.adversarial.capped import run_capped
@@ -216,6 +217,7 @@ TOO_BIG: dict[str, tuple[str, dict[str, object]]] = {
     "embedding-2^37": ("llama", {"hidden_size": 2**17, "vocab_size": 2**20, "num_attention_heads": 2**5}),
     "image-65536-pixels": ("siglip", {"image_size": 2**16, "patch_size": 1}),
     "connector-64x": ("idefics3", {"scale_factor": 64}),
+    "experts-2^13": ("mixtral", {"num_local_experts": 2**13}),
 }
 
 CHILD = """
@@ -223,6 +225,7 @@ import json, sys, time
 sys.path.insert(0, ".")
 from generated.idefics3 import Idefics3Config, Idefics3ForConditionalGeneration
 from generated.llama import LlamaConfig, LlamaForCausalLM
+from generated.mixtral import MixtralConfig, MixtralForCausalLM
 from generated.siglip import SiglipVisionConfig, SiglipVisionModel
 from tests.models.helpers import tiny_llama_kwargs
 
@@ -233,6 +236,7 @@ TEXT = tiny_llama_kwargs(hidden_size=2**12, num_attention_heads=2**5, num_key_va
 MODELS = {
     "llama": (LlamaConfig, LlamaForCausalLM, lambda **kw: tiny_llama_kwargs(**kw)),
     "siglip": (SiglipVisionConfig, SiglipVisionModel, lambda **kw: {**VISION, "hidden_size": 32, **kw}),
+    "mixtral": (MixtralConfig, MixtralForCausalLM, lambda **kw: {**TEXT, "intermediate_size": 2**14, **kw}),
     "idefics3": (Idefics3Config, Idefics3ForConditionalGeneration,
                  lambda **kw: {"vision_config": VISION, "text_config": TEXT, **kw}),
 }
@@ -299,3 +303,9 @@ def test_models_too_big_for_memory_are_refused_when_built(capped_results: dict, 
         assert "more than the" in outcomes[path]["message"] and "bytes available" in outcomes[path]["message"]
         assert len(outcomes[path]["message"]) < MAX_MESSAGE
     assert "config.json" in outcomes["from_pretrained"]["message"]
+
+
+@pytest.mark.parametrize("field", ["num_local_experts", "num_experts_per_tok"])
+def test_expert_counts_out_of_range_are_refused(field: str) -> None:
+    with pytest.raises(ConfigError, match=f"{field}="):
+        MixtralConfig(**tiny_llama_kwargs(), **{field: 10**6})

@@ -1,7 +1,7 @@
 """Proves the merge_classes pass at class level: a modular subclass of a base-model class becomes
 the base class (renamed) with methods, attributes and the docstring overridden in place, new ones
 added, `AttributeError` removals, the base's bases (their MRO check: test_mro.py), and the errors
-E201, E202, E204, E205, E212.
+E201, E202, E204, E205, E212 (model and runtime parents), E216.
 
 Run: python -m pytest tests/converter/test_merge.py -q
 """
@@ -160,6 +160,55 @@ def test_removing_an_attribute_the_base_lacks_is_e202(inherit: Inherit) -> None:
     [diagnostic] = caught.value.diagnostics
     assert (diagnostic.line, diagnostic.col, diagnostic.code) == (7, 5, "E202")
     assert diagnostic.message == "ToyConfig removes mlp_biass, but TinyConfig has no attribute mlp_biass"
+
+
+REMOVES_MLP_BIAS = IMPORTS + "\n\nclass ToyConfig(TinyConfig):\n    mlp_bias = AttributeError()\n"
+
+
+@pytest.mark.parametrize(
+    "tail", ["self.up = nn.Linear(config.hidden_size, 1, bias=False)", "del self.up"], ids=["replaced", "deleted"]
+)
+def test_an_init_tail_dropping_a_base_read_of_a_removed_field_is_e216(inherit: Inherit, tail: str) -> None:
+    """Python runs the base statement (and raises AttributeError) before the tail; the merged
+    __init__ would not run it, so the converter refuses instead of making the model work."""
+    source = REMOVES_MLP_BIAS + (
+        "\n\nclass ToyMLP(TinyMLP):\n    def __init__(self, config):\n        super().__init__(config)\n"
+        f"        {tail}\n"
+    )
+    with pytest.raises(ConversionError) as caught:
+        inherit("from torch import nn\n" + source, TINY)
+    [diagnostic] = caught.value.diagnostics
+    assert (diagnostic.line, diagnostic.col, diagnostic.code) == (14, 9, "E216")
+    assert "reads config.mlp_bias: this file removes mlp_bias" in diagnostic.message
+    assert diagnostic.fix.startswith("override __init__ without super().__init__()")
+
+
+def test_removing_a_field_the_runtime_base_declares_too_is_e212(inherit: Inherit, tmp_path: Path) -> None:
+    """The generated class's base is the runtime's PretrainedConfig: dropping the field would
+    expose the runtime's declaration, where the overlay's class has none (the runtime refuses)."""
+    runtime = tmp_path / "runtime"
+    runtime.mkdir()
+    (runtime / "configuration_utils.py").write_text("class PretrainedConfig:\n    mlp_bias: bool = True\n")
+    with pytest.raises(ConversionError) as caught:
+        inherit(REMOVES_MLP_BIAS, TINY)
+    [diagnostic] = caught.value.diagnostics
+    assert (diagnostic.line, diagnostic.col, diagnostic.code) == (7, 5, "E212")
+    assert diagnostic.message.startswith(
+        "ToyConfig removes mlp_bias, but PretrainedConfig, a parent class of TinyConfig"
+    )
+
+
+def test_an_init_without_super_may_drop_a_removed_field(inherit: Inherit) -> None:
+    source = (
+        "from torch import nn\n"
+        + REMOVES_MLP_BIAS
+        + (
+            "\n\nclass ToyMLP(TinyMLP):\n    def __init__(self, config):\n        nn.Module.__init__(self)\n"
+            "        self.up = nn.Linear(config.hidden_size, 1, bias=False)\n"
+        )
+    )
+    outputs = inherit(source, TINY)
+    assert "mlp_bias" not in outputs[CONFIG] and "mlp_bias" not in outputs[MODELING]
 
 
 def test_a_method_that_only_raises_attribute_error_removes_the_inherited_method(inherit: Inherit) -> None:

@@ -1,10 +1,12 @@
-"""The generated vision models (SigLIP, Idefics2, Idefics3) behave exactly like their modular
-definitions (the overlay oracle of tests/equivalence/overlay.py).
+"""The generated vision models (a modular file with a VISION or VISION_LANGUAGE declaration in
+tests/models/specs/: SigLIP, Idefics2, Idefics3) behave exactly like their modular definitions (the
+overlay oracle of tests/equivalence/overlay.py).
 
-Hypothesis draws tiny valid configs (hidden size, heads, layers, image and patch sizes, pooling
-head; for the vision-language models also the perceiver, pixel-shuffle scale and text backbone)
-and inputs (image sizes, padded pixels, images per sample). For each draw the overlay model and
-the generated model must have identical state_dict keys and shapes, and with the same weights give
+Hypothesis draws tiny valid configs (hidden size, heads, layers, image and patch sizes; for the
+vision-language models also the text backbone's sizes) plus each model's declared switches
+(SigLIP's pooling head; Idefics2's perceiver and text backbone; Idefics3's pixel-shuffle scale),
+and inputs (image sizes, padded pixels, images per sample). For each draw the overlay model and the
+generated model must have identical state_dict keys and shapes, and with the same weights give
 bit-identical outputs (torch.equal, CPU fp32).
 Run: python -m pytest tests/equivalence/test_vision_models.py -q
 """
@@ -21,7 +23,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.equivalence.overlay import build_overlay
+from tests.models.specs import VISION, VISION_LANGUAGE, ModelSpec, declared_specs, set_dotted
 
+VISION_SPECS = [pytest.param(spec, id=spec.model) for spec in declared_specs(VISION)]
+VLM_SPECS = [pytest.param(spec, id=spec.model) for spec in declared_specs(VISION_LANGUAGE)]
 EXAMPLES = 6
 SETTINGS = settings(
     max_examples=EXAMPLES,
@@ -65,11 +70,14 @@ def vision_configs(draw: st.DrawFn) -> dict[str, Any]:
     }
 
 
+@pytest.mark.parametrize("spec", VISION_SPECS)
 @SETTINGS
 @given(data=st.data())
-def test_siglip_vision_model_equals_overlay(data: st.DataObject) -> None:
-    kwargs = {**data.draw(vision_configs()), "vision_use_head": data.draw(st.booleans())}
-    reference, ours = build_pair("siglip", "SiglipVisionConfig", "SiglipVisionModel", kwargs)
+def test_vision_model_equals_overlay(spec: ModelSpec, data: st.DataObject) -> None:
+    kwargs = data.draw(vision_configs())
+    for name, value in spec.draw_switches(data.draw).items():
+        set_dotted(kwargs, name, value)
+    reference, ours = build_pair(spec.model, spec.class_name("VisionConfig"), spec.class_name("VisionModel"), kwargs)
     interpolate = data.draw(st.booleans())
     side = kwargs["image_size"] // kwargs["patch_size"]
     rows, cols = (data.draw(st.integers(2, 5)), data.draw(st.integers(2, 5))) if interpolate else (side, side)
@@ -85,16 +93,15 @@ def test_siglip_vision_model_equals_overlay(data: st.DataObject) -> None:
 
 
 @st.composite
-def vlm_configs(draw: st.DrawFn, model: str) -> dict[str, Any]:
-    """Config kwargs of a tiny vision-language model; the image token is the last in the vocabulary."""
+def vlm_configs(draw: st.DrawFn, spec: ModelSpec) -> dict[str, Any]:
+    """Config kwargs of a tiny vision-language model, then its declared switches; the image token
+    is the last in the vocabulary."""
     kv_heads = draw(st.sampled_from([1, 2]))
     heads = kv_heads * draw(st.sampled_from([1, 2]))
-    hidden = heads * draw(st.sampled_from([4, 8]))
     vocab = draw(st.integers(12, 40))
     text = {
-        "model_type": "mistral" if model == "idefics2" else "llama",
         "vocab_size": vocab,
-        "hidden_size": hidden,
+        "hidden_size": heads * draw(st.sampled_from([4, 8])),
         "intermediate_size": draw(st.integers(4, 24)),
         "num_hidden_layers": draw(st.integers(1, 2)),
         "num_attention_heads": heads,
@@ -102,27 +109,16 @@ def vlm_configs(draw: st.DrawFn, model: str) -> dict[str, Any]:
         "max_position_embeddings": 64,
         "pad_token_id": 0,
     }
-    if model == "idefics2":
-        text["sliding_window"] = draw(st.sampled_from([None, 3, 6]))
     kwargs = {
         "text_config": text,
         "vision_config": data_vision(draw),
         "image_token_id": vocab - 1,
         "tie_word_embeddings": draw(st.booleans()),
+        "attn_implementation": draw(st.sampled_from(spec.backends)),
     }
-    if model == "idefics2":
-        resampler_kv = draw(st.sampled_from([1, 2]))
-        kwargs["perceiver_config"] = {
-            "hidden_size": hidden,
-            "resampler_n_latents": draw(st.integers(1, 3)),
-            "resampler_depth": draw(st.integers(1, 2)),
-            "resampler_n_heads": resampler_kv * draw(st.sampled_from([1, 2])),
-            "resampler_head_dim": draw(st.sampled_from([4, 8])),
-            "num_key_value_heads": resampler_kv,
-        }
-    else:
-        kwargs["scale_factor"] = draw(st.sampled_from([1, 2]))
-    return {**kwargs, "attn_implementation": draw(st.sampled_from(["eager", "sdpa"]))}
+    for name, value in spec.draw_switches(draw).items():
+        set_dotted(kwargs, name, value)
+    return kwargs
 
 
 def data_vision(draw: st.DrawFn) -> dict[str, Any]:
@@ -131,25 +127,27 @@ def data_vision(draw: st.DrawFn) -> dict[str, Any]:
     return kwargs
 
 
-def tokens_per_image(model: str, kwargs: dict[str, Any], grid: int) -> int:
-    if model == "idefics2":
-        return kwargs["perceiver_config"]["resampler_n_latents"]
-    return grid * grid // kwargs["scale_factor"] ** 2
+def tokens_per_image(model: torch.nn.Module, patch_size: int, grid: int) -> int:
+    """How many text positions one image of grid x grid patches fills, asked of the model itself
+    (Idefics2: the resampler's latents; Idefics3: the pixel-shuffled patches)."""
+    pixel_values = torch.ones(1, 1, 3, grid * patch_size, grid * patch_size)
+    with torch.no_grad():
+        return model.get_image_features(pixel_values).pooler_output[0].shape[0]
 
 
 @st.composite
-def vlm_inputs(draw: st.DrawFn, model: str, kwargs: dict[str, Any]) -> dict[str, torch.Tensor]:
+def vlm_inputs(draw: st.DrawFn, model: torch.nn.Module, kwargs: dict[str, Any]) -> dict[str, torch.Tensor]:
     """Left-padded prompts with 1-2 images per row; images are padded to one square grid of
-    patches (pixel_attention_mask), and a row with fewer images gets an all-zero padding image."""
+    patches (pixel_attention_mask), and a row with fewer images gets an all-zero padding image.
+    The grid is a multiple of the pixel-shuffle `scale_factor` where the model has one."""
     patch_size = kwargs["vision_config"]["patch_size"]
-    scale = kwargs.get("scale_factor", 1)
-    grid = scale * draw(st.integers(1, 3))  # patches per side of the padded images
+    grid = kwargs.get("scale_factor", 1) * draw(st.integers(1, 3))  # patches per side of the padded images
+    per_image = tokens_per_image(model, patch_size, grid)
     images = draw(st.lists(st.integers(1, 2), min_size=1, max_size=2))  # real images per row
     generator = torch.Generator().manual_seed(draw(st.integers(0, 2**16)))
     pixels = grid * patch_size
     pixel_values = torch.zeros(len(images), max(images), 3, pixels, pixels)
     pixel_attention_mask = torch.zeros(len(images), max(images), pixels, pixels, dtype=torch.long)
-    per_image = tokens_per_image(model, kwargs, grid)
     vocab, image_token = kwargs["text_config"]["vocab_size"], kwargs["image_token_id"]
     rows = []
     for row, count in enumerate(images):
@@ -176,25 +174,16 @@ def vlm_inputs(draw: st.DrawFn, model: str, kwargs: dict[str, Any]) -> dict[str,
     }
 
 
-VLMS = {"idefics2": "Idefics2", "idefics3": "Idefics3"}
-
-
-@pytest.mark.parametrize("model", list(VLMS))
+@pytest.mark.parametrize("spec", VLM_SPECS)
 @SETTINGS
 @given(data=st.data())
-def test_vision_language_model_equals_overlay(model: str, data: st.DataObject) -> None:
-    kwargs = data.draw(vlm_configs(model))
-    prefix = VLMS[model]
-    reference, ours = build_pair(model, f"{prefix}Config", f"{prefix}ForConditionalGeneration", kwargs)
-    batch = data.draw(vlm_inputs(model, kwargs))
+def test_vision_language_model_equals_overlay(spec: ModelSpec, data: st.DataObject) -> None:
+    kwargs = data.draw(vlm_configs(spec))
+    main = spec.class_name("ForConditionalGeneration")
+    reference, ours = build_pair(spec.model, spec.class_name("Config"), main, kwargs)
+    batch = data.draw(vlm_inputs(ours, kwargs))
     with torch.no_grad():
         expected, actual = reference(**batch), ours(**batch)
     assert torch.equal(actual.logits, expected.logits)
     assert torch.equal(actual.image_hidden_states, expected.image_hidden_states)
     assert torch.equal(ours.generate(**batch, max_new_tokens=3), reference.generate(**batch, max_new_tokens=3))
-
-
-@pytest.mark.parametrize("model", ["siglip", *VLMS])
-def test_vision_model_exports(model: str) -> None:
-    generated = importlib.import_module(f"generated.{model}")
-    assert all(name in overlay(model) for name in generated.__all__)

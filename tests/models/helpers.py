@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,25 @@ ROPE_VARIANTS: dict[str, dict[str, Any]] = {
         "original_max_position_embeddings": 16,
     },
     "yarn": {"rope_type": "yarn", "rope_theta": 10000.0, "factor": 2.0, "original_max_position_embeddings": 16},
+    # one factor per rotary frequency: these four fit head_dim 8 (see rope_parameters for others)
+    "longrope": {
+        "rope_type": "longrope",
+        "rope_theta": 10000.0,
+        "short_factor": [1.0, 1.5, 2.0, 3.0],
+        "long_factor": [2.0, 3.0, 4.0, 5.0],
+        "original_max_position_embeddings": 16,
+    },
 }
+
+
+def rope_parameters(rope_type: str, head_dim: int) -> dict[str, Any]:
+    """A copy of ROPE_VARIANTS[rope_type] for heads of `head_dim`: longrope's factor lists hold one
+    factor per rotary frequency (head_dim // 2), growing from 1."""
+    params = copy.deepcopy(ROPE_VARIANTS[rope_type])
+    if rope_type == "longrope":
+        params["short_factor"] = [1.0 + 0.5 * i for i in range(head_dim // 2)]
+        params["long_factor"] = [2.0 + i for i in range(head_dim // 2)]
+    return params
 
 
 def tiny_llama_kwargs(**overrides: Any) -> dict[str, Any]:

@@ -75,3 +75,28 @@ def test_wrong_type_in_config_json_names_file_and_field(tmp_path: Path) -> None:
     (tmp_path / "config.json").write_text(json.dumps({"model_type": "llama", "num_hidden_layers": 2.5}))
     with pytest.raises(ValueError, match=r"config.json.*num_hidden_layers=2.5"):
         LlamaConfig.from_pretrained(tmp_path)
+
+
+class _ThetaByClass(LlamaConfig):
+    default_theta = 500000.0
+
+
+class _ThetaByField(LlamaConfig):
+    rope_theta: float = 1000000.0
+
+
+@pytest.mark.parametrize(
+    ("config_class", "theta"), [(LlamaConfig, 10000.0), (_ThetaByClass, 500000.0), (_ThetaByField, 1e6)]
+)
+def test_rope_theta_defaults_per_class_as_transformers(config_class: type[LlamaConfig], theta: float) -> None:
+    assert config_class().rope_parameters["rope_theta"] == theta
+    assert config_class(rope_theta=5.0).rope_parameters["rope_theta"] == 5.0  # config.json's top-level key
+    given = {"rope_type": "default", "rope_theta": 7.0}
+    assert config_class(rope_parameters=given).rope_parameters["rope_theta"] == 7.0  # the dict's own
+
+
+def test_a_default_theta_matches_transformers_cohere() -> None:
+    class CohereLike(LlamaConfig):
+        default_theta = transformers.CohereConfig.default_theta
+
+    assert CohereLike().rope_parameters == transformers.CohereConfig().rope_parameters

@@ -27,7 +27,7 @@ class ToyConfig(TinyConfig):
 
     hidden_size = 32
     softcap: float | None = 30.0
-    mlp_bias = AttributeError()
+    attention_dropout = AttributeError()
 
     def derive(self) -> None:
         super().derive()

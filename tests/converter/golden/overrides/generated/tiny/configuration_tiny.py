@@ -13,6 +13,7 @@ class TinyConfig(PretrainedConfig):
     num_attention_heads: int = 2
     head_dim: int | None = None
     mlp_bias: bool = False
+    attention_dropout: float = 0.0  # read by no code: the field ToyConfig removes
 
     def derive(self) -> None:
         if self.head_dim is None:

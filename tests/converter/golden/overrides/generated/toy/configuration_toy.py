@@ -18,6 +18,7 @@ class ToyConfig(PretrainedConfig):
     hidden_size: int = 32
     num_attention_heads: int = 2
     head_dim: int | None = None
+    mlp_bias: bool = False
     softcap: float | None = 30.0
 
     def derive(self) -> None:
