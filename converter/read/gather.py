@@ -21,7 +21,7 @@ from libcst.helpers import get_full_name_for_node
 from libcst.metadata import Access, GlobalScope, Scope
 
 from converter.diagnostics import ConversionError, Diagnostic
-from converter.names import code_nodes, module_scopes, statement_owners
+from converter.names import code_nodes, first_names, module_scopes, statement_owners
 from converter.read.parse import ParsedModule
 
 
@@ -155,19 +155,7 @@ def names_of_access(access: Access, global_scope: GlobalScope, top_level: frozen
     if access.referents and not isinstance(access.node, cst.BaseString):
         return resolved
     # Forward references and string annotations: libcst leaves them unresolved; match by name.
-    return resolved | (set(names_in_expression(access.node)) & top_level)
-
-
-def names_in_expression(node: cst.CSTNode) -> tuple[str, ...]:
-    if isinstance(node, cst.SimpleString):
-        try:
-            node = cst.parse_expression(str(node.evaluated_value))
-        except (cst.ParserSyntaxError, ValueError):
-            return ()
-    if isinstance(node, (cst.Name, cst.Attribute)):
-        full_name = get_full_name_for_node(node)
-        return (full_name.split(".")[0],) if full_name else ()
-    return tuple(name for child in node.children for name in names_in_expression(child))
+    return resolved | (set(first_names(access.node)) & top_level)
 
 
 def kind_of(statement: cst.BaseStatement, index: int) -> DefinitionKind:
