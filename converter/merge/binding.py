@@ -25,7 +25,7 @@ import libcst as cst
 
 from converter.merge.override import CallSite, Override
 from converter.merge.signature import is_super_kwargs_call, param_names, uses_super_kwargs
-from converter.names import CollectMentions, bound_names, mentions, substitute_names
+from converter.syntax.names import CollectMentions, bound_names, mentions, substitute_names
 
 ARGS, KWARGS = "*", "**"
 POP = "pop"  # taken from the base's new **kwargs dict, after it is bound

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import libcst as cst
 
-from converter.names import code_of
+from converter.syntax.names import code_of
 
 DOCUMENTATION_ONLY = frozenset(
     {

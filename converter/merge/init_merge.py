@@ -20,7 +20,8 @@
 - A base statement that would be dropped (replaced in place, or removed by `del`) must not read
   a field the modular file removes (`mlp_bias = AttributeError()` in one of its classes): Python
   runs it in super().__init__() and raises AttributeError there, which the merged body would
-  not. E216, naming the read; override `__init__` without super().__init__() instead.
+  not. E216, naming the read; override `__init__` without super().__init__() instead. (The
+  repository's runtime only: in a transformers tree the configs do not raise on such a read.)
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ import libcst as cst
 
 from converter.diagnostics import ConversionError
 from converter.merge.override import Override
-from converter.names import (
+from converter.syntax.names import (
     CollectMentions,
     bound_names,
     code_of,
@@ -102,9 +103,15 @@ def removal_of(statement: cst.BaseStatement) -> str | None:
 
 
 def check_dropped(dropped: cst.BaseStatement | None, by: cst.BaseStatement, override: Override) -> None:
-    """E216 when the base statement `dropped`, which `by` replaces or deletes, reads a removed field."""
+    """E216 when the base statement `dropped`, which `by` replaces or deletes, reads a removed field.
+
+    Only for this repository's runtime, whose configs raise on a removed field: in a transformers
+    tree the config classes are transformers', which keep `x = AttributeError()` as an ordinary
+    class attribute, so Python runs the dropped statement without an error and dropping it is exact."""
+    if dropped is None or override.parsed.layout.tree:
+        return
     removed = removed_fields(override.parsed.module)
-    if dropped is None or not removed:
+    if not removed:
         return
     reads = AttributeReads(removed)
     read_visit(dropped, reads)

@@ -19,7 +19,7 @@ from converter.merge.decorators import is_documentation
 from converter.merge.init_merge import with_lines_of
 from converter.merge.override import Override
 from converter.merge.unroll import is_pass, strip_docstring, unroll_method
-from converter.names import code_of
+from converter.syntax.names import code_of
 
 MemberKind = Literal["attribute", "method", "other"]
 

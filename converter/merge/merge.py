@@ -44,13 +44,13 @@ from converter.merge.members import classify_members, member_kind, member_name, 
 from converter.merge.override import Override
 from converter.merge.parent_calls import parent_calls_to_super, selfless_parent_calls
 from converter.merge.unroll import strip_docstring
-from converter.names import CollectMentions, bound_names, code_of, mentioned_names, substitute_names
 from converter.read.parse import ParsedModule
 from converter.read.resolve import is_model_import
 from converter.rename.namespace import BaseDefinition, BaseNamespace
 from converter.rename.prefixes import common_partial_suffix
 from converter.rename.rename import RenamedModule
 from converter.rename.renamer import Rename
+from converter.syntax.names import CollectMentions, bound_names, code_of, mentioned_names, substitute_names
 
 
 @dataclass(frozen=True)

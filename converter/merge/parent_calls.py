@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 import libcst as cst
 
-from converter.names import bound_names, code_nodes, code_of
+from converter.syntax.names import bound_names, code_nodes, code_of
 
 Lookup = Callable[[str], cst.ClassDef | None]
 

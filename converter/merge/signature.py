@@ -26,8 +26,8 @@ from collections.abc import Iterable
 import libcst as cst
 
 from converter.diagnostics import ConversionError
-from converter.names import CollectMentions
 from converter.read.parse import ParsedModule
+from converter.syntax.names import CollectMentions
 
 SUPER_KWARGS = "super_kwargs"
 

@@ -35,7 +35,7 @@ from converter.merge.binding import Binding, bind_arguments, plan_bindings
 from converter.merge.init_merge import merge_init_tail
 from converter.merge.override import CallSite, Override
 from converter.merge.signature import check_super_kwargs_uses, merge_signature, param_names, uses_super_kwargs
-from converter.names import bound_names, code_of, mentions, read_visit
+from converter.syntax.names import bound_names, code_of, mentions, read_visit
 
 
 def super_method(call: cst.Call) -> str | None:

@@ -21,8 +21,8 @@ from libcst.helpers import get_full_name_for_node
 from libcst.metadata import Access, GlobalScope, Scope
 
 from converter.diagnostics import ConversionError, Diagnostic
-from converter.names import code_nodes, first_names, module_scopes, statement_owners
 from converter.read.parse import ParsedModule
+from converter.syntax.names import code_nodes, first_names, module_scopes, statement_owners
 
 
 class DefinitionKind(enum.Enum):

@@ -27,10 +27,10 @@ from libcst.metadata import CodePosition, CodeRange, MetadataWrapper, PositionPr
 
 from converter.diagnostics import ConversionError, Diagnostic
 from converter.layout import REPO, Layout
-from converter.names import child_nodes
 from converter.read.locate import Located, locate_modular
 from converter.read.nesting import TOO_DEEP_FIX, TOO_DEEP_MESSAGE, bounded, check_source, deepest_point
 from converter.read.source import read_source, source_lines
+from converter.syntax.names import child_nodes
 
 
 @dataclass(frozen=True)

@@ -19,9 +19,9 @@ import libcst as cst
 from libcst.metadata import GlobalScope
 
 from converter.layout import is_sibling_import
-from converter.names import analyse_statement, dotted_name, first_names, module_scopes, statement_owners
 from converter.read.gather import DefinitionKind, assigned_all, kind_of
 from converter.rename.renamer import Rename, RenameModel
+from converter.syntax.names import analyse_statement, dotted_name, first_names, module_scopes, statement_owners
 
 
 @dataclass(frozen=True)

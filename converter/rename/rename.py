@@ -42,12 +42,12 @@ from dataclasses import dataclass
 import libcst as cst
 
 from converter.layout import is_sibling_import
-from converter.names import bound_names
 from converter.read.bases import BasePackage
 from converter.read.resolve import BaseImport, ResolvedModule
 from converter.rename.namespace import BaseNamespace, build_renamed_namespace
 from converter.rename.prefixes import file_prefixes, model_types
 from converter.rename.renamer import Rename
+from converter.syntax.names import bound_names
 
 
 def external_names(module: cst.Module) -> frozenset[str]:

@@ -14,7 +14,7 @@ from typing import TypeVar
 import libcst as cst
 
 from converter.layout import is_sibling_import
-from converter.names import NODE, SEQUENCE, VALUE_KINDS, node_fields, value_kind
+from converter.syntax.names import NODE, SEQUENCE, VALUE_KINDS, node_fields, value_kind
 
 N = TypeVar("N", bound=cst.CSTNode)
 

@@ -41,9 +41,9 @@ from converter.merge.members import member_name
 from converter.merge.merge import ModularStatement, statements_of
 from converter.merge.signature import uses_super_kwargs
 from converter.merge.unroll import strip_docstring
-from converter.names import bound_names, code_of, mentions, module_scopes
 from converter.read.parse import ParsedModule
 from converter.rename.namespace import BaseDefinition
+from converter.syntax.names import bound_names, code_of, mentions, module_scopes
 
 Uses = Mapping[str, frozenset[str]]
 

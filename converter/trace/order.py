@@ -22,9 +22,9 @@ from collections.abc import Iterable, Mapping, Sequence
 import libcst as cst
 
 from converter.merge.merge import MergedModule, is_import_line
-from converter.names import bound_names
 from converter.read.gather import NOT_PLACED, Definition, DefinitionKind, GatheredModule
 from converter.rename.namespace import BaseNamespace
+from converter.syntax.names import bound_names
 
 
 def order_like_upstream(gathered: GatheredModule, merged: MergedModule) -> GatheredModule:

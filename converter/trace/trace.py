@@ -36,11 +36,11 @@ from libcst.metadata import MetadataWrapper
 from converter.diagnostics import ConversionError, Diagnostic
 from converter.layout import DEFAULT_KIND, TREE_KIND_RULES
 from converter.merge.merge import MergedModule, ModularStatement, is_copied_from
-from converter.names import analyse_statement, bound_names, code_of
 from converter.read.gather import DefinitionKind, kind_of
 from converter.read.parse import LazyPositions, ParsedModule
 from converter.rename.namespace import BaseDefinition, BaseNamespace, ImportBinding, all_names
 from converter.rename.rename import RenamedModule
+from converter.syntax.names import analyse_statement, bound_names, code_of
 from converter.trace.definition_time import check_definition_time
 
 Key = tuple[int, ...]

@@ -1,4 +1,4 @@
-"""converter/names.py: the fast walks find what libcst's visitors find (scope analysis: test_scopes.py)."""
+"""converter/syntax/names.py: the fast walks find what libcst's visitors find (scope analysis: test_scopes.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import textwrap
 
 import libcst as cst
 
-from converter.names import (
+from converter.rename.namespace import analyse_module
+from converter.syntax.names import (
     TRIVIA,
     CollectBindings,
     CollectMentions,
@@ -17,7 +18,6 @@ from converter.names import (
     mentioned_names,
     read_visit,
 )
-from converter.rename.namespace import analyse_module
 
 SOURCE = textwrap.dedent(
     '''

@@ -12,8 +12,8 @@ import libcst as cst
 import pytest
 from libcst.metadata import MetadataWrapper, PositionProvider
 
-from converter.names import child_nodes
 from converter.read.parse import LazyPositions, StatementPositions, statement_starts
+from converter.syntax.names import child_nodes
 from tests.converter.conftest import REPO_ROOT
 
 SOURCES = [

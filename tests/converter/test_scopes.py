@@ -1,4 +1,4 @@
-"""converter/scopes.py against libcst's public ScopeProvider: the same scopes, bindings and reads,
+"""converter/syntax/ (scopes, walk, fields) against libcst's public ScopeProvider: the same scopes, bindings and reads,
 each read resolving to the same bindings, and the same `analyse_statement` answers, on the
 repository's modular and generated files, on tricky hand-written code and on generated snippets;
 and no private libcst name anywhere under converter/."""
@@ -19,8 +19,10 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from libcst.metadata import MetadataWrapper, ScopeProvider
 
-from converter.names import analyse_statement, code_of, first_names
-from converter.scopes import VISIT_ORDERS, GlobalScope, module_scopes, visit_order
+from converter.syntax.fields import VISIT_ORDERS, visit_order
+from converter.syntax.names import analyse_statement, code_of, first_names
+from converter.syntax.scopes import GlobalScope
+from converter.syntax.walk import module_scopes
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -71,7 +73,7 @@ def libcst_scopes(module: cst.Module) -> tuple[object, list[object]]:
 
 
 def libcst_analysis(statement: cst.BaseStatement) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """`analyse_statement` computed from libcst's scopes, as converter/names.py did before scopes.py."""
+    """`analyse_statement` computed from libcst's scopes, as converter/syntax/names.py did before scopes.py."""
     global_scope, scopes = libcst_scopes(cst.Module(body=[statement]))
     defines = {assignment.name.split(".")[0] for assignment in global_scope.assignments}  # type: ignore[attr-defined]
     uses: set[str] = set()
@@ -304,7 +306,7 @@ def test_visit_order_is_the_visitors(monkeypatch: pytest.MonkeyPatch) -> None:
     assert [name for name in visit_order(if_exp) if name in ("test", "body", "orelse")] == ["body", "test", "orelse"]
     plain, spec = cst.parse_expression('f"{a}{b:>{c}}"').parts
     monkeypatch.delitem(VISIT_ORDERS, type(plain), raising=False)  # as if no f-string had been seen
-    monkeypatch.setattr("converter.scopes.PARTIAL_ORDERS", {})
+    monkeypatch.setattr("converter.syntax.fields.PARTIAL_ORDERS", {})
     without = visit_order(plain)
     assert "format_spec" not in without
     assert type(plain) not in VISIT_ORDERS

@@ -22,9 +22,9 @@ from converter.diagnostics import ConversionError
 from converter.merge.classes.ancestry import MODEL, MODULAR, Ancestry, ClassKey
 from converter.merge.classes.class_facts import UNREADABLE, cst_dotted
 from converter.merge.classes.mro import Flattening, exact_bases
-from converter.names import code_of
 from converter.rename.namespace import BaseDefinition
 from converter.rename.rename import RenamedModule
+from converter.syntax.names import code_of
 
 
 @dataclass(frozen=True)

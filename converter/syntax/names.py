@@ -3,8 +3,8 @@ reads from module level, and a hygienic Name -> Name substitution.
 
 Syntactic helpers (`mentions`, `bound_names`, `substitute_names`) look at variable positions only:
 attribute names (`x.name`), keyword names (`f(name=1)`), parameter names and import names are not
-variables. `analyse_statement` uses scope analysis instead (libcst's rules, run by converter/scopes.py),
-one top-level statement at a time. The walks here use what scopes.py knows of libcst's trees (which
+variables. `analyse_statement` uses scope analysis instead (libcst's rules, run by walk.py over scopes.py's classes),
+one top-level statement at a time. The walks here use what fields.py knows of libcst's trees (which
 fields hold nodes, the order a visitor visits them, trivia), so this module builds on it, not the
 other way round:
 
@@ -20,17 +20,17 @@ import libcst as cst
 from libcst.helpers import get_full_name_for_node
 
 # callers import module_scopes, node_fields, NODE, SEQUENCE, VALUE_KINDS and value_kind from this module
-from converter.scopes import (
+from converter.syntax.fields import (
     NODE,
     SEQUENCE,
     TRIVIA,
     VALUE_KINDS,
     VISIT_ORDERS,
-    module_scopes,
     node_fields,
     value_kind,
     visit_order,
 )
+from converter.syntax.walk import module_scopes
 
 SCOPES = (cst.FunctionDef, cst.Lambda, cst.ClassDef)
 
