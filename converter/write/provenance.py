@@ -164,23 +164,47 @@ def read_base_provenance(model: str, texts: Mapping[str, str], sidecar: str | No
     files = tuple((path, texts[path]) for path in sorted(texts) if path.endswith(".py"))
     try:
         data = json.loads(sidecar) if sidecar is not None else None
-    except ValueError:
+    except (ValueError, RecursionError):  # a damaged map: rebuilt without the base's chains
         data = None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         return BaseProvenance(files, {}, (model,))
-    return BaseProvenance(files, line_map(data), tuple(data.get("models", (model,))))
+    counts = {path: len(text.splitlines()) for path, text in files}
+    models = data.get("models")
+    names = (
+        tuple(name for name in models if isinstance(name, str) and name.isidentifier())
+        if isinstance(models, list)
+        else ()
+    )
+    return BaseProvenance(files, line_map(data, counts), names[:64] or (model,))  # a bounded ancestry
 
 
-def line_map(data: Mapping[str, object]) -> dict[str, dict[int, Chain]]:
-    """path -> line -> chain, from a sidecar's ranges."""
+def line_map(data: Mapping[str, object], counts: Mapping[str, int]) -> dict[str, dict[int, Chain]]:
+    """path -> line -> chain, from a sidecar's ranges, for the files in `counts` (path -> its number
+    of lines). A map is data read from disk: rows that are not `[first, last, [hop, ...]]` with
+    1 <= first <= last <= the file's lines are skipped, so a damaged or hostile map costs at most
+    one entry per line of the file and never an exception."""
     found: dict[str, dict[int, Chain]] = {}
     files = data.get("files", {})
     for path, entry in files.items() if isinstance(files, dict) else ():
+        if path not in counts or not isinstance(entry, dict) or not isinstance(entry.get("lines"), list):
+            continue
         lines = found.setdefault(path, {})
-        for first, last, chain in entry.get("lines", ()) if isinstance(entry, dict) else ():
-            for line in range(first, last + 1):
-                lines[line] = tuple(chain)
+        for row in entry["lines"]:
+            chain = valid_chain(row, counts[path])
+            if chain is not None:
+                for line in range(row[0], row[1] + 1):
+                    lines[line] = chain
     return found
+
+
+def valid_chain(row: object, count: int) -> Chain | None:
+    """The chain of a well-formed row within a file of `count` lines, else None."""
+    if not (isinstance(row, list) and len(row) == 3 and all(type(v) is int for v in row[:2])):
+        return None
+    first, last, chain = row
+    if not (1 <= first <= last <= count and isinstance(chain, list) and chain):
+        return None
+    return tuple(chain) if all(isinstance(hop, str) and len(hop) < 4096 for hop in chain) else None
 
 
 class Matcher:

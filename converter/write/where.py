@@ -78,7 +78,7 @@ def where(path: str | Path, line: int, repo_root: Path) -> Answer:
     count = len(text.splitlines())
     if line > count:
         raise WhereError(f"{relative}:{line}: the file has {count} lines")
-    chain = line_map({"files": {relative: entry}}).get(relative, {}).get(line, ())
+    chain = line_map({"files": {relative: entry}}, {relative: count}).get(relative, {}).get(line, ())
     return Answer(f"{relative}:{line}", chain)
 
 
@@ -91,7 +91,7 @@ def read_map(repo_root: Path, model: str) -> dict[str, object]:
         raise WhereError(f"{path} does not exist{FIX}")
     try:
         data = json.loads(read_text(repo_root / path, path))
-    except ValueError:
+    except (ValueError, RecursionError):
         data = None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise WhereError(f"{path} is not a provenance map of format {FORMAT}{FIX}")

@@ -253,3 +253,33 @@ def test_every_generated_package_has_its_map() -> None:
     assert all((package / "provenance.json").is_file() for package in packages)
     # the map is data only: no generated module reads it
     assert not any("provenance" in path.read_text(encoding="utf-8") for path in GENERATED.rglob("*.py"))
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        "[" * 100_000 + "]" * 100_000,  # deeper than json's recursion
+        '{"format": 1, "models": ["toy"], "files": {"generated/toy/modeling_toy.py": '
+        '{"sha256": "x", "lines": [[1, 1000000000000, ["a.py:1"]], [2, 1, []], ["1", 2, 3], 7]}}}',
+        '{"format": 1, "models": 5, "files": []}',
+        "not json at all",
+    ],
+    ids=["deep", "huge-range-and-bad-rows", "wrong-types", "not-json"],
+)
+def test_a_damaged_base_map_is_rebuilt_around_never_trusted(tmp_path: Path, damage: str) -> None:
+    """A base model's map is read from disk: a damaged one costs the base's chains, nothing else
+    (no exception, no loop over a range it names, no line outside the file)."""
+    base = write_modular(tmp_path, BASE, model="toy")
+    derived = write_modular(tmp_path, DERIVED, model="derived")
+    assert main(["--repo-root", str(tmp_path), str(base)]) == 0
+    (tmp_path / "generated" / "toy" / "provenance.json").write_text(damage, encoding="utf-8")
+    assert main(["--repo-root", str(tmp_path), str(derived)]) == 0
+    output = tmp_path / "generated" / "derived" / "modeling_derived.py"
+    text = output.read_text(encoding="utf-8")
+    # the base's own lines are still found, as places in its generated file
+    chain = where(output, line_of(text, "torch.relu("), tmp_path).chain
+    assert chain == (
+        f"generated/toy/modeling_toy.py:{line_of((tmp_path / 'generated/toy/modeling_toy.py').read_text(), 'relu')}",
+    )
+    with pytest.raises(WhereError):
+        where(tmp_path / "generated" / "toy" / "modeling_toy.py", 3, tmp_path)
