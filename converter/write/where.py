@@ -24,7 +24,7 @@ from pathlib import Path
 from converter.diagnostics import ConversionError
 from converter.read.bases import GENERATED, SIDECAR
 from converter.read.source import read_source
-from converter.write.provenance import FORMAT, line_map, sha256
+from converter.write.provenance_map import FORMAT, line_map, sha256
 
 
 class WhereError(Exception):
