@@ -18,6 +18,7 @@ from converter.syntax.names import (
     mentioned_names,
     read_visit,
 )
+from tests.converter.test_scopes import every_node
 
 SOURCE = textwrap.dedent(
     '''
@@ -80,15 +81,6 @@ def test_analyse_module_knows_the_whole_module() -> None:
     module = cst.parse_module('from typing import Literal\nchoice: Literal["left", "right"] = "left"\n')
     assert analyse_module(module)[1] == (("choice",), ("Literal",))
     assert analyse_statement(module.body[1]) == (("choice",), ("Literal", "left", "right"))
-
-
-def every_node(node: cst.CSTNode) -> list[cst.CSTNode]:
-    found, stack = [], [node]
-    while stack:
-        current = stack.pop()
-        found.append(current)
-        stack.extend(current.children)
-    return found
 
 
 def test_fast_walks_find_what_the_visitors_find() -> None:
