@@ -29,7 +29,6 @@ import argparse
 import ast
 import importlib.util
 import keyword
-import re
 import sys
 import textwrap
 import traceback
@@ -40,10 +39,15 @@ from pathlib import Path
 import jinja2
 
 REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))  # run as a script, Python puts utils/ (not the repository) on sys.path
+
+from converter.read.bases import MODEL_NAME  # noqa: E402  (what the converter accepts as a model name)
+from converter.read.locate import MAX_MODEL_NAME  # noqa: E402
+from converter.rename.rename import camelize  # noqa: E402  (the renamer's default CamelCase prefix)
+
 TEMPLATES = REPO / "templates" / "new_model"
 SPECS = Path("tests/models/specs")
-MODEL_NAME = re.compile(r"[a-z][a-z0-9_]*")  # as converter/read/locate.py reads modular_<model>.py
-MAX_MODEL_NAME = 100
 FILE_ORDER = ("configuration", "modeling", "image_processing", "processing")
 MAIN_CLASSES = ("ForCausalLM", "ForConditionalGeneration", "VisionModel")
 EXIT_OK, EXIT_FIX_BASE, EXIT_ERROR = 0, 1, 2
@@ -76,11 +80,6 @@ class Base:
     classes: tuple[BaseClass, ...]
     functions: tuple[str, ...]
     bound: frozenset[str]  # every other name the base's files bind (imports, constants)
-
-
-def camelize(model: str) -> str:
-    """`qwen3` -> `Qwen3`, `gpt_neox` -> `GptNeox`: the converter's default CamelCase prefix."""
-    return "".join(part.capitalize() for part in model.split("_"))
 
 
 def existing_models(repo: Path) -> set[str]:

@@ -84,6 +84,7 @@ class BaseLoader:
         self.repo_root = repo_root
         self.layout = layout
         self.texts: dict[str, str] = dict(texts or {})
+        self.read_texts: dict[str, dict[str, str]] = {}  # model -> its files as read from disk
         self.cache: dict[str, BasePackage | None] = {}
         self.tree_directories: dict[str, str] | None = None
 
@@ -153,11 +154,14 @@ class BaseLoader:
         in_memory = {path: text for path, text in self.texts.items() if path.startswith(prefix)}
         if in_memory:
             return {path: text for path, text in in_memory.items() if is_model_file(path, model)}
-        directory = self.repo_root / GENERATED / model
-        if not (directory / "__init__.py").is_file():
-            return None
-        paths = sorted(f"{prefix}{child.name}" for child in directory.glob(f"*_{model}.py"))
-        return {path: read_base(self.repo_root / path, path) for path in paths if is_model_file(path, model)}
+        if model not in self.read_texts:  # read once: parsing and the provenance map both need them
+            directory = self.repo_root / GENERATED / model
+            if not (directory / "__init__.py").is_file():
+                return None
+            paths = sorted(f"{prefix}{child.name}" for child in directory.glob(f"*_{model}.py"))
+            texts = {path: read_base(self.repo_root / path, path) for path in paths if is_model_file(path, model)}
+            self.read_texts[model] = texts
+        return dict(self.read_texts[model])
 
     def sidecar(self, model: str) -> str | None:
         """The text of `generated/<model>/provenance.json` (converter/write/provenance.py), from this

@@ -34,6 +34,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from converter.read.bases import SIDECAR, BaseLoader
+from converter.rename.rename import camelize
 from converter.write.emit import EmittedFile, EmittedModel
 from converter.write.provenance_map import BaseProvenance, Chain, dump_sidecar, ranges, read_base_provenance, sha256
 
@@ -118,8 +119,7 @@ def parse(text: str) -> ast.Module:
 
 def name_forms(model: str) -> tuple[str, ...]:
     """`gpt_neox` -> gpt_neox, GPT_NEOX, GptNeox: the forms the rename rule replaces."""
-    camel = "".join(part[:1].upper() + part[1:] for part in model.split("_"))
-    return (model, model.upper(), camel)
+    return (model, model.upper(), camelize(model))
 
 
 def build_provenance(
