@@ -248,7 +248,8 @@ def test_errors_never_quote_the_file(ckpt: Path, content: bytes) -> None:
         LlamaForCausalLM.from_pretrained(ckpt)
     message = str(caught.value)
     assert SECRET not in message and "SECRET" not in message
-    assert str(struct.unpack("<Q", content[:8])[0]) not in message  # the "header length" made of content
+    # the "header length" made of content, looked for past the path (pytest-201 holds a 20)
+    assert str(struct.unpack("<Q", content[:8])[0]) not in message.replace(str(ckpt), "")
     assert len(message) < 400
 
 
