@@ -28,7 +28,9 @@ class Override:
 
 @dataclass(frozen=True)
 class CallSite:
-    """A `super().<method>(...)` statement at `index` in the body of `function` (the original override)."""
+    """A `super().<method>(...)` statement at `index` in the body of `function` (the original override),
+    or, when `nested`, at `index` in the body of a `with` block there. `after` holds the statements
+    that run after it in `function` (the rest of its block, then the rest of the enclosing ones)."""
 
     statement: cst.SimpleStatementLine
     small: cst.BaseSmallStatement
@@ -36,6 +38,8 @@ class CallSite:
     method: str
     index: int
     function: cst.FunctionDef
+    after: tuple[cst.BaseStatement, ...] = ()
+    nested: bool = False
 
     @property
     def what(self) -> str:

@@ -3,7 +3,8 @@
 A call is unrolled when the base class itself defines `method`; otherwise it reaches the base
 class's own bases, which the merged class keeps, so it stays a call (`super().__init__()` to
 `nn.Module`, `super().post_init()` to `PreTrainedModel`). An unrolled call must be a statement
-of its own at the top level of the method:
+of its own at the top level of the method, or in the body of a `with` block there (the inlined body
+then runs inside the block, as the call did):
 
     super().method(args)             -> the body; a final `return expr` is dropped (kept as `expr`
                                         when it may have side effects)
@@ -103,18 +104,43 @@ def unroll_method(function: cst.FunctionDef, override: Override) -> cst.Function
     else:
         signature = function
     assert isinstance(function.body, cst.IndentedBlock)
-    statements = list(function.body.body)
-    body: list[cst.BaseStatement] = []
     getters = readable_properties(function, override)
+    body, signature = unroll_block(list(function.body.body), (), function, signature, override, getters, nested=False)
+    empty = [cst.SimpleStatementLine([cst.Pass()])]
+    return signature.with_changes(body=function.body.with_changes(body=body or empty))
+
+
+def unroll_block(
+    statements: list[cst.BaseStatement],
+    after: tuple[cst.BaseStatement, ...],
+    function: cst.FunctionDef,
+    signature: cst.FunctionDef,
+    override: Override,
+    getters: Mapping[str, cst.BaseExpression],
+    nested: bool,
+) -> tuple[list[cst.BaseStatement], cst.FunctionDef]:
+    """(`statements` with their super() calls unrolled, the signature as the inlining leaves it);
+    `after` is what runs after the block in `function`; `nested` for a `with` block's body."""
+    body: list[cst.BaseStatement] = []
     for index, statement in enumerate(statements):
-        site = call_site(statement, index, function, override, getters)
+        following = (*statements[index + 1 :], *after)
+        if isinstance(block := calling_with_block(statement, override), cst.With):
+            inner, signature = unroll_block(
+                list(block.body.body), following, function, signature, override, getters, nested=True
+            )
+            body.append(block.with_changes(body=block.body.with_changes(body=inner)))
+            continue
+        site = call_site(statement, index, function, override, getters, following, nested)
         if site is None:
             body.append(inline_property_reads(statement, getters))
             continue
+        merges_init = site.method == "__init__" == function.name.value and isinstance(site.small, cst.Expr)
+        if merges_init and nested:
+            fix = "call super().__init__(...) at the top level of __init__"
+            raise override.refuse(site.call, site.what, "it is inside a with block", fix)
         assignments, inlined, adopted = inline_call(site, signature, override)
         if adopted is not None:
             signature = signature.with_changes(decorators=adopted)
-        merges_init = site.method == "__init__" == function.name.value and isinstance(site.small, cst.Expr)
         if merges_init:
             post = statements[index + 1 :]
             check_no_more_calls(post, index + 1, function, override)
@@ -122,8 +148,23 @@ def unroll_method(function: cst.FunctionDef, override: Override) -> cst.Function
         body += with_leading_lines(statement, [*assignments, *inlined])
         if merges_init:
             break
-    empty = [cst.SimpleStatementLine([cst.Pass()])]
-    return signature.with_changes(body=function.body.with_changes(body=body or empty))
+    return body, signature
+
+
+def calling_with_block(statement: cst.BaseStatement, override: Override) -> cst.With | None:
+    """`statement` when it is a plain (not async) `with` block that calls super() only in its body."""
+    if not isinstance(statement, cst.With) or statement.asynchronous is not None:
+        return None
+    if not isinstance(statement.body, cst.IndentedBlock):
+        return None
+    in_items = FindSuperCalls(override.base_methods)
+    for item in statement.items:
+        read_visit(item, in_items)
+    in_body = FindSuperCalls(override.base_methods)
+    read_visit(statement.body, in_body)
+    if in_items.calls or in_items.references or not in_body.calls:
+        return None
+    return statement
 
 
 def readable_properties(function: cst.FunctionDef, override: Override) -> Mapping[str, cst.BaseExpression]:
@@ -251,6 +292,8 @@ def call_site(
     function: cst.FunctionDef,
     override: Override,
     getters: Mapping[str, cst.BaseExpression] | None = None,
+    after: tuple[cst.BaseStatement, ...] | None = None,
+    nested: bool = False,
 ) -> CallSite | None:
     """The unrollable super() call of a body statement, None when it has none (reads of the base
     properties in `getters` aside, which `inline_property_reads` replaces); E203 when misplaced."""
@@ -271,7 +314,9 @@ def call_site(
     check_super_arguments(call, override, what)
     method = super_method(call)
     assert method is not None
-    return CallSite(statement, small, call, method, index, function)
+    if after is None:
+        after = tuple(function.body.body[index + 1 :]) if isinstance(function.body, cst.IndentedBlock) else ()
+    return CallSite(statement, small, call, method, index, function, after, nested)
 
 
 def direct_statement(statement: cst.BaseStatement, call: cst.Call) -> cst.BaseSmallStatement | None:
@@ -431,7 +476,7 @@ def check_hygiene(
         raise override.refuse(site.call, site.what, why, f"rename the local variable {clash[0]!r}")
     targets = bound_names([site.small]) if not isinstance(site.small, cst.Expr) else frozenset()
     clobbered = (bound_names(body) | assigned) - targets
-    after = statements[site.index + 1 :]
+    after = site.after
     for name in sorted(clobbered & mentions(after)):
         first = next(statement for statement in after if name in mentions([statement]))
         if deletes_local(first, name):
@@ -533,10 +578,10 @@ def resolve_returns(site: CallSite, body: list[cst.BaseStatement], override: Ove
         read_visit(statement, finder)
     final = final_return(body)
     if isinstance(site.small, cst.Return):
-        statements = site.function.body.body if isinstance(site.function.body, cst.IndentedBlock) else ()
-        if site.index == len(statements) - 1 or final is not None or ends_with_raise(body):
+        if not site.after or final is not None or ends_with_raise(body):
             return body
-        raise override.refuse(site.call, site.what, "the base body can fall through", "make it the last statement")
+        fix = "assign the result and return it after the block" if site.nested else "make it the last statement"
+        raise override.refuse(site.call, site.what, "the base body can fall through", fix)
     early = len(finder.found) - (1 if final is not None else 0)
     if early:
         fix = "override the whole method, or call a smaller base hook"

@@ -42,6 +42,9 @@ TINY = {
                     self.last = x
                     return x
 
+                def note(self, x):
+                    self.last = x
+
                 def early(self, x):
                     if x is None:
                         return None
@@ -338,6 +341,77 @@ def test_super_kwargs_keeps_the_override_spelling_of_self(inherit: Inherit) -> N
 )
 def test_calls_that_cannot_be_unrolled_exactly_are_e203(inherit: Inherit, source: str, message: str) -> None:
     assert refused(source, inherit) == ("E203", message)
+
+
+def test_a_call_in_a_with_block_is_unrolled_inside_the_block(inherit: Inherit) -> None:
+    source = """
+        def forward(self, x):
+            with torch.no_grad():
+                out = super().forward(x, scale=2.0)
+                out = out + 1
+            return out
+        """
+    assert method(source, "forward", inherit) == dedent(
+        """
+        def forward(self, x):
+            with torch.no_grad():
+                y = self.proj(x) * self.scaling
+                out = y * 2.0
+                out = out + 1
+            return out
+        """
+    )
+
+
+def test_a_returned_call_in_nested_with_blocks_keeps_its_return(inherit: Inherit) -> None:
+    source = """
+        def forward(self, x):
+            with torch.no_grad(), torch.enable_grad():
+                with torch.no_grad():
+                    return super().forward(x)
+        """
+    assert method(source, "forward", inherit).endswith(
+        "        with torch.no_grad():\n            y = self.proj(x) * self.scaling\n            return y * 1.0\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        (
+            "def forward(self, x):\n    with torch.no_grad():\n        out = super().forward(x)\n    return out + y\n",
+            "cannot unroll super().forward() in forward exactly: this method reads 'y', a local variable of the base "
+            "body, which Python looks up as a global here",
+        ),
+        (
+            "def forward(self, x):\n    with torch.no_grad():\n        return super().remember(x) if x else x\n",
+            "cannot unroll super().remember() in forward exactly: it is part of an expression or a block",
+        ),
+        (
+            "def forward(self, x):\n    with self.ctx(super().forward(x)):\n        return x\n",
+            "cannot unroll super().forward() in forward exactly: it is part of an expression or a block",
+        ),
+        (
+            "def forward(self, x):\n    with torch.no_grad():\n        return super().note(x)\n    return x\n",
+            "cannot unroll super().note() in forward exactly: the base body can fall through",
+        ),
+    ],
+)
+def test_calls_in_a_with_block_that_cannot_be_unrolled_exactly_are_e203(
+    inherit: Inherit, source: str, message: str
+) -> None:
+    assert refused(source, inherit) == ("E203", message)
+
+
+def test_init_in_a_with_block_is_e203(inherit: Inherit) -> None:
+    source = "def __init__(self, size):\n    with torch.no_grad():\n        super().__init__(size)\n"
+    with pytest.raises(ConversionError) as caught:
+        method(source, "__init__", inherit)
+    [diagnostic] = caught.value.diagnostics
+    assert (diagnostic.code, diagnostic.message) == (
+        "E203",
+        "cannot unroll super().__init__() in __init__ exactly: it is inside a with block",
+    )
 
 
 def test_a_local_the_base_body_sets_may_be_rebound_after_the_call(inherit: Inherit) -> None:
