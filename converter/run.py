@@ -45,6 +45,7 @@ sits beside its outputs (`<model>/<kind>_<model>.py`), and bases are imported re
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import traceback
 from collections.abc import Sequence
@@ -111,7 +112,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if bool(args.files) == args.all or args.jobs < 1:
         parser.error("pass modular files or --all (not both), and -j of at least 1")
     try:
-        return run(args)
+        code = run(args)
+        sys.stdout.flush()  # a closed pipe shows here, not at interpreter exit
+        return code
+    except BrokenPipeError:
+        return stdout_closed()
     except OutputError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_ERROR
@@ -119,6 +124,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         traceback.print_exc()
         print(f"internal error: {type(error).__name__}; please report it with the command line", file=sys.stderr)
         return EXIT_ERROR
+
+
+def stdout_closed() -> int:
+    """The reader of stdout went away (`run.py --all | head -1`): stop without a traceback. The
+    files were written (all at once) before the first line was printed."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+    print("error: stdout was closed before the run finished reporting", file=sys.stderr)
+    return EXIT_ERROR
 
 
 def answer_where(args: argparse.Namespace) -> int:
@@ -163,11 +176,12 @@ def run(args: argparse.Namespace) -> int:
     every_model = {path.stem.removeprefix("modular_") for path in files} if args.all and not layout.tree else None
     changes = pending_changes(models, repo_root)
     strays = stray_entries(models, repo_root, every_model)
+    if writing:  # before anything is printed: a closed stdout must not stop the writes
+        write_changes(changes, strays, repo_root)
     for model in models:
         print(summary(model))
     if not writing:
         return report(changes, strays, repo_root, args.all, args.check, layout)
-    write_changes(changes, strays, repo_root)
     for change in changes:
         print(f"  wrote {change.display_path}")
     for line in stray_lines(strays, "  ", removed=True):

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from converter.run import main
-from tests.converter.conftest import REPO_ROOT, run_cli, write_modular
+from tests.converter.conftest import REPO_ROOT, RUN_PY, run_cli, write_modular
 
 TOY = """
 class ToyConfig:
@@ -37,6 +39,24 @@ def test_syntax_error_is_reported_at_its_position_and_nothing_is_written(tmp_pat
     assert lines[3].startswith("fix: ")
     assert result.stdout == ""
     assert not (tmp_path / "generated").exists()
+
+
+def test_a_closed_stdout_stops_quietly_after_writing_whole_files(tmp_path: Path) -> None:
+    path = write_modular(tmp_path, TOY)
+    read, write = os.pipe()
+    os.close(read)  # the reader is gone before the first line is printed
+    with os.fdopen(write, "w") as closed:
+        result = subprocess.run(
+            [sys.executable, str(RUN_PY), "--repo-root", str(tmp_path), str(path)],
+            stdout=closed,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    assert result.returncode == 2
+    assert result.stderr == "error: stdout was closed before the run finished reporting\n"
+    assert (tmp_path / "generated" / "toy" / "modeling_toy.py").is_file()
 
 
 def test_a_failing_model_keeps_every_model_unwritten(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
