@@ -25,8 +25,8 @@ from generated.mistral.modeling_mistral import (
 )
 from runtime.activations import ACT2FN
 from runtime.cache import Cache
-from runtime.losses import causal_lm_loss, load_balancing_loss
-from runtime.outputs import MoeCausalLMOutputWithPast, record_outputs
+from runtime.losses import load_balancing_loss
+from runtime.outputs import MoeCausalLMOutputWithPast, MoeModelOutputWithPast, record_outputs
 
 
 class MixtralConfig(MistralConfig):
@@ -140,7 +140,20 @@ class MixtralPreTrainedModel(MistralPreTrainedModel):
 
 
 class MixtralModel(MistralModel):
-    pass
+    def forward(self, output_router_logits: bool | None = None, **super_kwargs) -> MoeModelOutputWithPast:
+        """With router logits (config.output_router_logits by default), `router_logits` holds one
+        (B * T, num_local_experts) tensor per layer, first layer first."""
+        if output_router_logits is None:
+            output_router_logits = self.config.output_router_logits
+        routers = [layer.block_sparse_moe.gate for layer in self.layers] if output_router_logits else []
+        with record_outputs(routers) as recorded:
+            outputs = super().forward(**super_kwargs)
+        return MoeModelOutputWithPast(
+            last_hidden_state=outputs.last_hidden_state,
+            past_key_values=outputs.past_key_values,
+            hidden_states=outputs.hidden_states,
+            router_logits=tuple(recorded) if output_router_logits else None,
+        )
 
 
 class MixtralForCausalLM(MistralForCausalLM):
@@ -162,21 +175,22 @@ class MixtralForCausalLM(MistralForCausalLM):
         if output_router_logits is None:
             output_router_logits = self.config.output_router_logits
         routers = [layer.block_sparse_moe.gate for layer in self.model.layers] if output_router_logits else []
+        # the router logits are recorded here, around the whole forward, so the model records none
+        kwargs = {**kwargs, "output_router_logits": False}
         with record_outputs(routers) as recorded:  # one (B * T, E) tensor per layer
-            outputs = self.model(
+            outputs = super().forward(
                 input_ids=input_ids,
                 attention_mask=attention_mask,
                 position_ids=position_ids,
                 past_key_values=past_key_values,
                 inputs_embeds=inputs_embeds,
+                labels=labels,
                 use_cache=use_cache,
+                logits_to_keep=logits_to_keep,
                 **kwargs,
             )
         router_logits = tuple(recorded) if output_router_logits else None
-        # only the last `logits_to_keep` positions need logits (generation keeps 1)
-        logits = self.compute_logits(outputs.last_hidden_state[:, -logits_to_keep:, :])
-        loss = causal_lm_loss(logits, labels, self.config.vocab_size) if labels is not None else None
-        aux_loss = None
+        loss, aux_loss = outputs.loss, None
         if output_router_logits:
             config = self.config
             aux_loss = load_balancing_loss(
@@ -187,7 +201,7 @@ class MixtralForCausalLM(MistralForCausalLM):
         return MoeCausalLMOutputWithPast(
             loss=loss,
             aux_loss=aux_loss,
-            logits=logits,
+            logits=outputs.logits,
             past_key_values=outputs.past_key_values,
             hidden_states=outputs.hidden_states,
             router_logits=router_logits,

@@ -50,10 +50,10 @@ class Qwen2Config(MistralConfig):
 class Qwen2Attention(MistralAttention):
     def __init__(self, config: Qwen2Config, layer_idx: int) -> None:
         super().__init__(config, layer_idx)
-        self.q_proj = nn.Linear(config.hidden_size, config.num_attention_heads * self.head_dim, bias=True)
-        self.k_proj = nn.Linear(config.hidden_size, config.num_key_value_heads * self.head_dim, bias=True)
-        self.v_proj = nn.Linear(config.hidden_size, config.num_key_value_heads * self.head_dim, bias=True)
         self.sliding_window = config.sliding_window if config.layer_types[layer_idx] == "sliding_attention" else None
+
+    def qkv_bias(self, config: Qwen2Config) -> bool:
+        return True  # Qwen2's query, key and value projections always have biases
 
     def attention_kwargs(self) -> dict:
         return {"sliding_window": self.sliding_window}

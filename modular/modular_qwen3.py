@@ -39,17 +39,11 @@ class Qwen3Attention(Qwen2Attention):
 
     def __init__(self, config: Qwen3Config, layer_idx: int) -> None:
         super().__init__(config, layer_idx)
-        self.q_proj = nn.Linear(
-            config.hidden_size, config.num_attention_heads * self.head_dim, bias=config.attention_bias
-        )
-        self.k_proj = nn.Linear(
-            config.hidden_size, config.num_key_value_heads * self.head_dim, bias=config.attention_bias
-        )
-        self.v_proj = nn.Linear(
-            config.hidden_size, config.num_key_value_heads * self.head_dim, bias=config.attention_bias
-        )
         self.q_norm = Qwen3RMSNorm(self.head_dim, eps=config.rms_norm_eps)
         self.k_norm = Qwen3RMSNorm(self.head_dim, eps=config.rms_norm_eps)
+
+    def qkv_bias(self, config: Qwen3Config) -> bool:
+        return config.attention_bias  # off by default, unlike Qwen2's
 
     def normalize_qk(self, query_states: torch.Tensor, key_states: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """RMSNorm over head_dim of (B, T, H, D) queries and (B, T, Hkv, D) keys."""

@@ -208,6 +208,7 @@ def eager_attention_forward(
 class MistralAttention(nn.Module):
     """Multi-headed attention with grouped key/value heads and rotary position embeddings.
 
+    `qkv_bias(config)` says whether q_proj, k_proj and v_proj have biases.
     `forward` runs these hooks in order; override the one that differs:
     - `project_qkv(hidden_states)`: queries (B, T, H, D), keys and values (B, T, Hkv, D), heads
       split but not yet transposed; a fused `qkv_proj` splits its output here.
@@ -228,18 +229,18 @@ class MistralAttention(nn.Module):
         self.attention_dropout = config.attention_dropout
         self.is_causal = True
 
-        self.q_proj = nn.Linear(
-            config.hidden_size, config.num_attention_heads * self.head_dim, bias=config.attention_bias
-        )
-        self.k_proj = nn.Linear(
-            config.hidden_size, config.num_key_value_heads * self.head_dim, bias=config.attention_bias
-        )
-        self.v_proj = nn.Linear(
-            config.hidden_size, config.num_key_value_heads * self.head_dim, bias=config.attention_bias
-        )
+        qkv_bias = self.qkv_bias(config)
+        self.q_proj = nn.Linear(config.hidden_size, config.num_attention_heads * self.head_dim, bias=qkv_bias)
+        self.k_proj = nn.Linear(config.hidden_size, config.num_key_value_heads * self.head_dim, bias=qkv_bias)
+        self.v_proj = nn.Linear(config.hidden_size, config.num_key_value_heads * self.head_dim, bias=qkv_bias)
         self.o_proj = nn.Linear(
             config.num_attention_heads * self.head_dim, config.hidden_size, bias=config.attention_bias
         )
+
+    def qkv_bias(self, config: MistralConfig) -> bool:
+        """Whether the query, key and value projections have biases (the output projection's
+        follows config.attention_bias alone)."""
+        return config.attention_bias
 
     def project_qkv(self, hidden_states: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(B, T, C) -> queries (B, T, H, D), keys and values (B, T, Hkv, D)."""

@@ -34,7 +34,9 @@ from runtime.masks import create_causal_mask
 from runtime.modeling_utils import PreTrainedModel
 from runtime.outputs import (
     BaseModelOutputWithPast,
+    CausalLMOutputWithPast,
     MoeCausalLMOutputWithPast,
+    MoeModelOutputWithPast,
     QuestionAnsweringModelOutput,
     SequenceClassifierOutputWithPast,
     TokenClassifierOutput,
@@ -203,6 +205,7 @@ def eager_attention_forward(
 class MixtralAttention(nn.Module):
     """Multi-headed attention with grouped key/value heads and rotary position embeddings.
 
+    `qkv_bias(config)` says whether q_proj, k_proj and v_proj have biases.
     `forward` runs these hooks in order; override the one that differs:
     - `project_qkv(hidden_states)`: queries (B, T, H, D), keys and values (B, T, Hkv, D), heads
       split but not yet transposed; a fused `qkv_proj` splits its output here.
@@ -223,18 +226,18 @@ class MixtralAttention(nn.Module):
         self.attention_dropout = config.attention_dropout
         self.is_causal = True
 
-        self.q_proj = nn.Linear(
-            config.hidden_size, config.num_attention_heads * self.head_dim, bias=config.attention_bias
-        )
-        self.k_proj = nn.Linear(
-            config.hidden_size, config.num_key_value_heads * self.head_dim, bias=config.attention_bias
-        )
-        self.v_proj = nn.Linear(
-            config.hidden_size, config.num_key_value_heads * self.head_dim, bias=config.attention_bias
-        )
+        qkv_bias = self.qkv_bias(config)
+        self.q_proj = nn.Linear(config.hidden_size, config.num_attention_heads * self.head_dim, bias=qkv_bias)
+        self.k_proj = nn.Linear(config.hidden_size, config.num_key_value_heads * self.head_dim, bias=qkv_bias)
+        self.v_proj = nn.Linear(config.hidden_size, config.num_key_value_heads * self.head_dim, bias=qkv_bias)
         self.o_proj = nn.Linear(
             config.num_attention_heads * self.head_dim, config.hidden_size, bias=config.attention_bias
         )
+
+    def qkv_bias(self, config: MixtralConfig) -> bool:
+        """Whether the query, key and value projections have biases (the output projection's
+        follows config.attention_bias alone)."""
+        return config.attention_bias
 
     def project_qkv(self, hidden_states: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(B, T, C) -> queries (B, T, H, D), keys and values (B, T, Hkv, D)."""
@@ -450,42 +453,55 @@ class MixtralModel(MixtralPreTrainedModel):
         inputs_embeds: torch.Tensor | None = None,
         use_cache: bool | None = None,
         output_hidden_states: bool = False,
+        output_router_logits: bool | None = None,
         **kwargs,
-    ) -> BaseModelOutputWithPast:
-        if (input_ids is None) == (inputs_embeds is None):
-            raise ValueError("pass exactly one of input_ids or inputs_embeds")
-        if inputs_embeds is None:
-            inputs_embeds = self.embed(input_ids)
-        use_cache = self.config.use_cache if use_cache is None else use_cache
-        if use_cache and past_key_values is None:
-            past_key_values = DynamicCache(self.config)
-        if position_ids is None:
-            past_seen_tokens = past_key_values.get_seq_length() if past_key_values is not None else 0
-            position_ids = torch.arange(inputs_embeds.shape[1], device=inputs_embeds.device) + past_seen_tokens
-            position_ids = position_ids.unsqueeze(0)
+    ) -> MoeModelOutputWithPast:
+        """With router logits (config.output_router_logits by default), `router_logits` holds one
+        (B * T, num_local_experts) tensor per layer, first layer first."""
+        if output_router_logits is None:
+            output_router_logits = self.config.output_router_logits
+        routers = [layer.block_sparse_moe.gate for layer in self.layers] if output_router_logits else []
+        with record_outputs(routers) as recorded:
+            if (input_ids is None) == (inputs_embeds is None):
+                raise ValueError("pass exactly one of input_ids or inputs_embeds")
+            if inputs_embeds is None:
+                inputs_embeds = self.embed(input_ids)
+            use_cache = self.config.use_cache if use_cache is None else use_cache
+            if use_cache and past_key_values is None:
+                past_key_values = DynamicCache(self.config)
+            if position_ids is None:
+                past_seen_tokens = past_key_values.get_seq_length() if past_key_values is not None else 0
+                position_ids = torch.arange(inputs_embeds.shape[1], device=inputs_embeds.device) + past_seen_tokens
+                position_ids = position_ids.unsqueeze(0)
 
-        masks = self.build_masks(inputs_embeds, attention_mask, past_key_values)
-        hidden_states = inputs_embeds
-        position_embeddings = self.rotary_emb(hidden_states, position_ids)
-        all_hidden_states = (hidden_states,) if output_hidden_states else None
+            masks = self.build_masks(inputs_embeds, attention_mask, past_key_values)
+            hidden_states = inputs_embeds
+            position_embeddings = self.rotary_emb(hidden_states, position_ids)
+            all_hidden_states = (hidden_states,) if output_hidden_states else None
 
-        for decoder_layer in self.layers[: self.config.num_hidden_layers]:
-            hidden_states = decoder_layer(
-                hidden_states,
-                position_embeddings=position_embeddings,
-                attention_mask=masks[decoder_layer.attention_type],
-                past_key_values=past_key_values,
-            )
+            for decoder_layer in self.layers[: self.config.num_hidden_layers]:
+                hidden_states = decoder_layer(
+                    hidden_states,
+                    position_embeddings=position_embeddings,
+                    attention_mask=masks[decoder_layer.attention_type],
+                    past_key_values=past_key_values,
+                )
+                if all_hidden_states is not None:
+                    all_hidden_states += (hidden_states,)
+
+            hidden_states = self.norm(hidden_states)
             if all_hidden_states is not None:
-                all_hidden_states += (hidden_states,)
-
-        hidden_states = self.norm(hidden_states)
-        if all_hidden_states is not None:
-            all_hidden_states = all_hidden_states[:-1] + (hidden_states,)
-        return BaseModelOutputWithPast(
-            last_hidden_state=hidden_states,
-            past_key_values=past_key_values if use_cache else None,
-            hidden_states=all_hidden_states,
+                all_hidden_states = all_hidden_states[:-1] + (hidden_states,)
+            outputs = BaseModelOutputWithPast(
+                last_hidden_state=hidden_states,
+                past_key_values=past_key_values if use_cache else None,
+                hidden_states=all_hidden_states,
+            )
+        return MoeModelOutputWithPast(
+            last_hidden_state=outputs.last_hidden_state,
+            past_key_values=outputs.past_key_values,
+            hidden_states=outputs.hidden_states,
+            router_logits=tuple(recorded) if output_router_logits else None,
         )
 
 
@@ -524,6 +540,8 @@ class MixtralForCausalLM(MixtralPreTrainedModel, GenerationMixin):
         if output_router_logits is None:
             output_router_logits = self.config.output_router_logits
         routers = [layer.block_sparse_moe.gate for layer in self.model.layers] if output_router_logits else []
+        # the router logits are recorded here, around the whole forward, so the model records none
+        kwargs = {**kwargs, "output_router_logits": False}
         with record_outputs(routers) as recorded:  # one (B * T, E) tensor per layer
             outputs = self.model(
                 input_ids=input_ids,
@@ -534,11 +552,21 @@ class MixtralForCausalLM(MixtralPreTrainedModel, GenerationMixin):
                 use_cache=use_cache,
                 **kwargs,
             )
+            hidden_states = outputs.last_hidden_state
+            # only the last `logits_to_keep` positions need logits (generation keeps 1)
+            logits = self.compute_logits(hidden_states[:, -logits_to_keep:, :])
+
+            loss = None
+            if labels is not None:
+                loss = causal_lm_loss(logits, labels, self.config.vocab_size)
+            outputs = CausalLMOutputWithPast(
+                loss=loss,
+                logits=logits,
+                past_key_values=outputs.past_key_values,
+                hidden_states=outputs.hidden_states,
+            )
         router_logits = tuple(recorded) if output_router_logits else None
-        # only the last `logits_to_keep` positions need logits (generation keeps 1)
-        logits = self.compute_logits(outputs.last_hidden_state[:, -logits_to_keep:, :])
-        loss = causal_lm_loss(logits, labels, self.config.vocab_size) if labels is not None else None
-        aux_loss = None
+        loss, aux_loss = outputs.loss, None
         if output_router_logits:
             config = self.config
             aux_loss = load_balancing_loss(
@@ -549,7 +577,7 @@ class MixtralForCausalLM(MixtralPreTrainedModel, GenerationMixin):
         return MoeCausalLMOutputWithPast(
             loss=loss,
             aux_loss=aux_loss,
-            logits=logits,
+            logits=outputs.logits,
             past_key_values=outputs.past_key_values,
             hidden_states=outputs.hidden_states,
             router_logits=router_logits,

@@ -82,6 +82,25 @@ def test_router_logits_match_reference_per_layer(tmp_path: Path, attn: str) -> N
         assert_close(ours_layer[real], reference_layer[real], what=f"layer {layer} router logits ({attn})")
 
 
+@pytest.mark.parametrize("from_config", [False, True])
+def test_base_model_returns_router_logits_as_reference(tmp_path: Path, from_config: bool) -> None:
+    reference, ours = load_pair(tmp_path, output_router_logits=from_config)
+    input_ids, mask = padded_batch(99, [9, 4], seed=2)
+    asked = {} if from_config else {"output_router_logits": True}
+    with torch.no_grad():
+        expected = reference.model(input_ids=input_ids, attention_mask=mask, **asked)
+        actual = ours.model(input_ids=input_ids, attention_mask=mask, **asked)
+        plain = ours.model(input_ids=input_ids, attention_mask=mask, output_router_logits=False)
+    assert type(actual).__name__ == "MoeModelOutputWithPast" and plain.router_logits is None
+    hidden, expected_hidden = actual.last_hidden_state[mask.bool()], expected.last_hidden_state[mask.bool()]
+    assert_close(hidden, expected_hidden, what="last_hidden_state (real tokens)")
+    real = mask.reshape(-1).bool()
+    for layer, (ours_layer, reference_layer) in enumerate(
+        zip(actual.router_logits, expected.router_logits, strict=True)
+    ):
+        assert_close(ours_layer[real], reference_layer[real], what=f"layer {layer} router logits")
+
+
 def test_router_logits_only_when_asked(tmp_path: Path) -> None:
     _, ours = load_pair(tmp_path)
     input_ids, _ = padded_batch(99, [6])
