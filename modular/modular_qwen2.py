@@ -4,8 +4,6 @@
 layers from `max_window_layers` on slide when `use_sliding_window` is set.
 """
 
-from torch import nn
-
 from generated.mistral.configuration_mistral import MistralConfig
 from generated.mistral.modeling_mistral import (
     MistralAttention,

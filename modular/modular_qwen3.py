@@ -6,7 +6,6 @@ Sliding-window layers are chosen as in Qwen2 (`layer_types`, `use_sliding_window
 """
 
 import torch
-from torch import nn
 
 from generated.qwen2.configuration_qwen2 import Qwen2Config
 from generated.qwen2.modeling_qwen2 import (
