@@ -1,4 +1,5 @@
-"""SigLIP vision, Idefics2 and Idefics3 match transformers 5.23.0.
+"""SigLIP vision and the Idefics2-family models (every vision-language declaration in
+tests/models/specs with `image_sizes`: Idefics2, Idefics3) match transformers 5.23.0.
 
 On tiny random checkpoints (fp32, CPU): checkpoints load both ways (transformers' save_pretrained
 -> ours, ours -> transformers); SigLIP vision outputs within 1e-5 for square and interpolated
@@ -21,6 +22,7 @@ import torch
 from generated.siglip import SiglipVisionModel
 from runtime.auto import AutoModelForImageTextToText
 from tests.models.helpers import assert_close
+from tests.models.specs import VISION_LANGUAGE, ModelSpec, declared_specs
 
 transformers = pytest.importorskip("transformers")
 
@@ -82,38 +84,40 @@ TEXT = {
     "eos_token_id": 2,
 }
 IMAGE_TOKEN = 98
-# model_type -> (config kwargs, padded image sizes to test)
-VLMS: dict[str, tuple[dict[str, Any], list[tuple[int, int]]]] = {
-    "idefics2": (
-        {
-            "text_config": {"model_type": "mistral", "sliding_window": 7, **TEXT},
-            "vision_config": tiny_vision_kwargs(image_size=16),
-            "perceiver_config": {
-                "hidden_size": 32,
-                "resampler_n_latents": 3,
-                "resampler_depth": 2,
-                "resampler_n_heads": 4,
-                "resampler_head_dim": 8,
-                "num_key_value_heads": 2,
-            },
-        },
-        [(16, 16), (20, 12)],  # any grid of patches
-    ),
-    "idefics3": (
-        {
-            "text_config": {"model_type": "llama", **TEXT},
-            "vision_config": tiny_vision_kwargs(image_size=16),
-            "scale_factor": 2,
-        },
-        [(16, 16), (8, 8)],  # square grids of patches, divisible by scale_factor
-    ),
-}
+# the Idefics2 family's declarations (tests/models/specs): the models this file compares
+VLMS: dict[str, ModelSpec] = {spec.model: spec for spec in declared_specs(VISION_LANGUAGE) if spec.image_sizes}
+
+
+def vlm_kwargs(model_type: str, **overrides: Any) -> dict[str, Any]:
+    """The declared parity config: its sub-config overrides on top of TEXT and the tiny vision tower."""
+    declared = dict(VLMS[model_type].config)
+    kwargs = {
+        **declared,
+        "text_config": {**TEXT, **declared.get("text_config", {})},
+        "vision_config": tiny_vision_kwargs(image_size=16, **declared.get("vision_config", {})),
+    }
+    if "perceiver_config" in declared:
+        kwargs["perceiver_config"] = {"hidden_size": TEXT["hidden_size"], **declared["perceiver_config"]}
+    return {**kwargs, **overrides}
+
+
+def test_every_vision_language_model_has_parity_tests() -> None:
+    """A vision-language declaration either gives the image sizes this file tests at or has its
+    own parity file."""
+    for spec in declared_specs(VISION_LANGUAGE):
+        own = Path(__file__).with_name(f"test_{spec.model}.py")
+        assert spec.image_sizes or own.is_file(), (
+            f"{spec.model}: declare image_sizes in tests/models/specs/{spec.model}.py (Idefics2-style inputs) "
+            f"or write {own.relative_to(Path(__file__).parents[2])}"
+        )
 
 
 def vlm_pair(tmp_path: Path, model_type: str, attn: str, seed: int = 0, **overrides: Any) -> tuple[Any, Any]:
     """A random transformers model (weights drawn with std 0.2 so greedy tokens are not ties),
     saved by transformers and loaded by us."""
-    kwargs = {**VLMS[model_type][0], **overrides}
+    if VLMS[model_type].reference is None:
+        pytest.skip(VLMS[model_type].no_reference)
+    kwargs = vlm_kwargs(model_type, **overrides)
     torch.manual_seed(seed)
     config = transformers.AutoConfig.for_model(model_type, image_token_id=IMAGE_TOKEN, **kwargs)
     reference = transformers.AutoModelForImageTextToText.from_config(config).eval()
@@ -125,11 +129,18 @@ def vlm_pair(tmp_path: Path, model_type: str, attn: str, seed: int = 0, **overri
     return reference, AutoModelForImageTextToText.from_pretrained(tmp_path / "ref", attn_implementation=attn)
 
 
-def image_text_batch(model_type: str, height: int = 16, width: int = 16) -> dict[str, torch.Tensor]:
+def tokens_per_image(model: Any, height: int, width: int) -> int:
+    """How many `<image>` tokens one height x width image fills: what the model's connector makes
+    of it (Idefics2: its resampler's latents; Idefics3: the pixel-shuffled patches)."""
+    with torch.no_grad():
+        features = model.get_image_features(pixel_values=torch.ones(1, 1, 3, height, width))
+    return features.pooler_output[0].shape[0]
+
+
+def image_text_batch(model: Any, height: int = 16, width: int = 16) -> dict[str, torch.Tensor]:
     """Two left-padded prompts: row 0 holds two images (the second with real pixels only in its
     left half), row 1 one image and a padding image (all zeros)."""
-    # Idefics2: resampler_n_latents; Idefics3: the patches (4 x 4 pixels) pixel-shuffled by 2
-    tokens_per_image = 3 if model_type == "idefics2" else (height // 4) * (width // 4) // 4
+    tokens = tokens_per_image(model, height, width)
     generator = torch.Generator().manual_seed(4)
     pixel_values = torch.randn(2, 2, 3, height, width, generator=generator)
     pixel_attention_mask = torch.ones(2, 2, height, width, dtype=torch.long)
@@ -138,9 +149,9 @@ def image_text_batch(model_type: str, height: int = 16, width: int = 16) -> dict
     pixel_attention_mask[1, 1] = 0
     pixel_values = pixel_values * pixel_attention_mask[:, :, None]
     input_ids = torch.randint(3, IMAGE_TOKEN, (2, 16), generator=generator)
-    input_ids[0, 1 : 1 + tokens_per_image] = IMAGE_TOKEN
-    input_ids[0, 8 : 8 + tokens_per_image] = IMAGE_TOKEN
-    input_ids[1, 6 : 6 + tokens_per_image] = IMAGE_TOKEN
+    input_ids[0, 1 : 1 + tokens] = IMAGE_TOKEN
+    input_ids[0, 8 : 8 + tokens] = IMAGE_TOKEN
+    input_ids[1, 6 : 6 + tokens] = IMAGE_TOKEN
     attention_mask = torch.ones_like(input_ids)
     input_ids[1, :3], attention_mask[1, :3] = 0, 0
     return {
@@ -155,8 +166,8 @@ def image_text_batch(model_type: str, height: int = 16, width: int = 16) -> dict
 @pytest.mark.parametrize("model_type", list(VLMS))
 def test_vlm_logits_match_reference(tmp_path: Path, model_type: str, attn: str) -> None:
     reference, model = vlm_pair(tmp_path, model_type, attn)
-    for height, width in VLMS[model_type][1]:
-        batch = image_text_batch(model_type, height, width)
+    for height, width in VLMS[model_type].image_sizes:
+        batch = image_text_batch(model, height, width)
         real = batch["attention_mask"].bool()
         with torch.no_grad():
             expected = reference(**batch)
@@ -169,7 +180,7 @@ def test_vlm_logits_match_reference(tmp_path: Path, model_type: str, attn: str) 
 @pytest.mark.parametrize("model_type", list(VLMS))
 def test_vlm_greedy_generation_matches_reference(tmp_path: Path, model_type: str) -> None:
     reference, model = vlm_pair(tmp_path, model_type, "sdpa", seed=1)
-    batch = image_text_batch(model_type)
+    batch = image_text_batch(model)
     expected = reference.generate(**batch, max_new_tokens=8, do_sample=False, pad_token_id=0)
     actual = model.generate(**batch, max_new_tokens=8)
     assert actual.tolist() == expected.tolist()
@@ -181,7 +192,7 @@ def test_vlm_precomputed_image_features_match_reference(tmp_path: Path, model_ty
     pixels (to forward and to generate): the same features, logits and tokens as transformers, and
     as passing the pixels."""
     reference, model = vlm_pair(tmp_path, model_type, "sdpa", seed=1)
-    batch = image_text_batch(model_type)
+    batch = image_text_batch(model)
     pixels = {key: batch.pop(key) for key in ("pixel_values", "pixel_attention_mask")}
     real = batch["attention_mask"].bool()
     with torch.no_grad():
@@ -212,7 +223,7 @@ def test_vlm_precomputed_image_features_match_reference(tmp_path: Path, model_ty
 @pytest.mark.parametrize("model_type", list(VLMS))
 def test_vlm_training_loss_matches_reference(tmp_path: Path, model_type: str) -> None:
     reference, model = vlm_pair(tmp_path, model_type, "eager")
-    batch = image_text_batch(model_type)
+    batch = image_text_batch(model)
     labels = batch["input_ids"].masked_fill(batch["attention_mask"] == 0, -100)
     labels = labels.masked_fill(labels == IMAGE_TOKEN, -100)
     labels[1, 3] = -100  # the first real token of the left-padded row is predicted from a padding position
@@ -229,7 +240,7 @@ def test_vlm_checkpoint_loads_in_transformers(tmp_path: Path, model_type: str) -
     model.save_pretrained(tmp_path / "ours")
     theirs = transformers.AutoModelForImageTextToText.from_pretrained(tmp_path / "ours").eval()
     theirs.set_attn_implementation("eager")
-    batch = image_text_batch(model_type)
+    batch = image_text_batch(model)
     real = batch["attention_mask"].bool()
     with torch.no_grad():
         assert_close(model(**batch).logits[real], theirs(**batch).logits[real], what=f"{model_type} logits")
@@ -237,10 +248,10 @@ def test_vlm_checkpoint_loads_in_transformers(tmp_path: Path, model_type: str) -
 
 @pytest.mark.parametrize("model_type", list(VLMS))
 def test_vlm_tied_embeddings_follow_the_top_level_config(tmp_path: Path, model_type: str) -> None:
-    text_config = {**VLMS[model_type][0]["text_config"], "tie_word_embeddings": False}
+    text_config = {**vlm_kwargs(model_type)["text_config"], "tie_word_embeddings": False}
     reference, model = vlm_pair(tmp_path, model_type, "eager", tie_word_embeddings=True, text_config=text_config)
     assert model.lm_head.weight is model.model.text_model.embed_tokens.weight
-    batch = image_text_batch(model_type)
+    batch = image_text_batch(model)
     real = batch["attention_mask"].bool()
     with torch.no_grad():
         assert_close(model(**batch).logits[real], reference(**batch).logits[real], what=f"{model_type} tied logits")

@@ -51,8 +51,10 @@ class ModelSpec:
         and then `no_reference` says why, which is the reason the parity tests skip with.
     heads: class suffixes of the task heads both transformers and our package have
         (`ForSequenceClassification`, ...); the structure tests check the list is exactly that.
-    config: tiny config overrides on top of tests/models/helpers.py's `tiny_llama_kwargs` (the
-        parity config of text models; the vision models' parity file has its own configs).
+    config: tiny config overrides for the parity tests: for text models on top of
+        tests/models/helpers.py's `tiny_llama_kwargs`; for vision-language models tested by
+        tests/models/test_vision_language.py, sub-config overrides (`{"text_config": {...}}`) on
+        top of that file's tiny text and vision configs, and top-level fields.
     loss_config: further overrides for the loss parity test only (Mixtral turns its router
         logits on there, so the load-balancing loss is compared too).
     backends: attention backends the model supports (Gemma2's softcapping is eager-only).
@@ -62,6 +64,10 @@ class ModelSpec:
         a sub-config. Every name must be a field of the model's config.
     bf16_atol: the largest |logit difference| with transformers allowed when both run in
         bfloat16 (measured per model, with margin); None where no bf16 parity test runs.
+    image_sizes: for a vision-language model whose images arrive as `pixel_values` with a
+        `pixel_attention_mask` and fill `<image>` tokens (the Idefics2 family), the padded image
+        sizes (height, width) tests/models/test_vision_language.py compares at; empty for a
+        model with its own parity file, tests/models/test_<model>.py.
     """
 
     model: str
@@ -76,6 +82,7 @@ class ModelSpec:
     rope_types: tuple[str, ...] = ALL_ROPE_TYPES
     switches: Mapping[str, Switch] = field(default_factory=dict)
     bf16_atol: float | None = None
+    image_sizes: tuple[tuple[int, int], ...] = ()
 
     def __post_init__(self) -> None:
         if self.kind not in MAIN_CLASS:

@@ -26,6 +26,17 @@ SPEC = ModelSpec(
     prefix="Idefics2",
     kind=VISION_LANGUAGE,
     reference="Idefics2",
+    config={
+        "text_config": {"model_type": "mistral", "sliding_window": 7},
+        "perceiver_config": {
+            "resampler_n_latents": 3,
+            "resampler_depth": 2,
+            "resampler_n_heads": 4,
+            "resampler_head_dim": 8,
+            "num_key_value_heads": 2,
+        },
+    },
+    image_sizes=((16, 16), (20, 12)),  # any grid of patches
     switches={
         "text_config.model_type": ["mistral"],
         "text_config.sliding_window": [None, 3, 6],

@@ -8,5 +8,7 @@ SPEC = ModelSpec(
     prefix="Idefics3",
     kind=VISION_LANGUAGE,
     reference="Idefics3",
+    config={"text_config": {"model_type": "llama"}, "scale_factor": 2},
+    image_sizes=((16, 16), (8, 8)),  # square grids of patches, divisible by scale_factor
     switches={"text_config.model_type": ["llama"], "scale_factor": [1, 2]},
 )
