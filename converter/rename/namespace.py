@@ -67,6 +67,10 @@ class BaseNamespace:
     #: (file stem, its rename, the names it defines as parsed), in file order: in a tree each base file
     #: has its own rename (converter/rename/prefixes.py); in the repository all are `rename`
     files: tuple[tuple[str, Rename, frozenset[str]], ...] = ()
+    #: in a tree: a name a base file imports from a sibling file, as that file's rename spells it,
+    #: when the sibling's own rename spells the definition otherwise -> (original name, the
+    #: importing file's stem, the sibling's stem, the sibling's spelling)
+    sibling_mismatches: Mapping[str, tuple[str, str, str, str]] = field(default_factory=dict)
 
     def renamed(self, name: str, stem: str | None = None) -> str:
         """A base name as renamed in file `stem`, else in the file that defines it, else by `rename`."""
@@ -158,6 +162,7 @@ def build_renamed_namespace(
     futures: list[cst.SimpleStatementLine] = []
     exports: list[str] = []
     per_file: list[tuple[str, Rename, frozenset[str]]] = []
+    sibling_refs: list[tuple[str, str, str]] = []  # (original name, importing stem, sibling stem)
     for file_index, (path, _, module) in enumerate(files):
         kept = imported[file_index]
         file_rename = rename if renames is None else renames[file_index]
@@ -178,6 +183,10 @@ def build_renamed_namespace(
                     is_future = isinstance(small, cst.ImportFrom) and dotted_name(small.module) == "__future__"
                     if is_future:
                         futures.append(statement.with_changes(body=[small], leading_lines=[]))
+                    elif is_sibling_import(small) and not isinstance(small.names, cst.ImportStar):
+                        assert isinstance(small, cst.ImportFrom)
+                        sibling = dotted_name(small.module)
+                        sibling_refs += [(alias.evaluated_name, stem, sibling) for alias in small.names]
                     else:
                         imports += import_bindings(small)
             elif kind is DefinitionKind.ALL:
@@ -192,9 +201,27 @@ def build_renamed_namespace(
                     uses = tuple(sorted({renamed(use) for use in uses} - set(names)))
                 definition = BaseDefinition(model, names, statement, uses, (file_index, index), path, renamer)
                 definitions.append(definition)
+    mismatches = sibling_mismatches(sibling_refs, per_file)
     return BaseNamespace(
-        model, rename, tuple(definitions), tuple(imports), tuple(futures), tuple(exports), tuple(per_file)
+        model, rename, tuple(definitions), tuple(imports), tuple(futures), tuple(exports), tuple(per_file), mismatches
     )
+
+
+def sibling_mismatches(
+    refs: Sequence[tuple[str, str, str]], per_file: Sequence[tuple[str, Rename, frozenset[str]]]
+) -> dict[str, tuple[str, str, str, str]]:
+    """The sibling imports that a tree's per-file renames break: `LlamaConfig`, imported by
+    modeling_llama.py renamed `FooTextConfig` (its classes' prefix), defined by
+    configuration_llama.py renamed `FooConfig` (a file no modular class subclasses)."""
+    renames = {stem: rename for stem, rename, _ in per_file}
+    found: dict[str, tuple[str, str, str, str]] = {}
+    for original, stem, sibling in refs:
+        if sibling not in renames or stem not in renames:
+            continue
+        spelled, defined = renames[stem].name(original), renames[sibling].name(original)
+        if spelled != defined:
+            found.setdefault(spelled, (original, stem, sibling, defined))
+    return found
 
 
 def bound_names_of(module: cst.Module) -> Iterator[str]:

@@ -72,6 +72,7 @@ class Tracer:
         self.definitions: dict[str, BaseDefinition] = {}
         self.imports: dict[str, ImportBinding] = {}
         self.diagnostics: list[Diagnostic] = []
+        self.reported: set[str] = set()
 
     def rank(self, binding: ImportBinding) -> int:
         """Where the modular file first imports from the base model `binding` comes from (upstream
@@ -102,6 +103,21 @@ class Tracer:
             binding = namespace.binding(name) or self.main.binding(name)
             if binding is not None:
                 self.add_import(name, binding, origin)
+            elif name in namespace.sibling_mismatches and name not in self.reported:
+                self.reported.add(name)
+                self.diagnostics.append(self.renamed_apart(name, namespace, origin))
+
+    def renamed_apart(self, name: str, namespace: BaseNamespace, origin: cst.CSTNode) -> Diagnostic:
+        """E217: a tree renames each base file after the modular classes built on it, and the file
+        importing `name` got another prefix than the sibling file defining it."""
+        original, stem, sibling, defined = namespace.sibling_mismatches[name]
+        message = (
+            f"the base's {stem}.py uses {original} from {sibling}.py: the modular classes built on {stem}.py "
+            f"rename it {name}, but {sibling}.py's names get another prefix ({original} -> {defined}), so no "
+            f"file defines {name}"
+        )
+        fix = f"define `class {name}({original})` in the modular file, or name the classes with {defined}'s prefix"
+        return self.renamed.resolved.parsed.diagnostic(origin, "E217", message, fix)
 
     def add_definition(self, name: str, definition: BaseDefinition, origin: cst.CSTNode) -> bool:
         """True when `definition` is new; E206 when another definition already took `name`."""

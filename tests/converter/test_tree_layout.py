@@ -605,3 +605,31 @@ def test_an_import_from_the_file_being_generated_pulls_the_renamed_base_definiti
     assert "from .modeling_small" not in text
     assert "class SmallMLP(nn.Module):" in text and "self.mlp = SmallMLP(config)" in text
     assert "from .configuration_small import SmallConfig" in text
+
+
+def test_a_base_file_renamed_apart_from_its_config_file_is_e217_once(tmp_path: Path) -> None:
+    """`class SmallTextMLP(TinyMLP)` renames modeling_tiny.py's names with `SmallText`, while
+    configuration_tiny.py, which no modular class subclasses, gets `Small`: TinyConfig, used by the
+    pulled code, would be SmallTextConfig, which no file defines. One error, at the class, with the
+    cause; declaring the config under that name converts."""
+    write_tree(tmp_path)
+    modular = tmp_path / "small" / "modular_small.py"
+    source = "from ..tiny.modeling_tiny import TinyMLP\n\n\nclass SmallTextMLP(TinyMLP):\n    pass\n"
+    modular.write_text(source, encoding="utf-8")
+    result = run_cli("--tree", str(tmp_path), str(modular))
+    assert result.returncode == 1
+    assert result.stderr.count("E217") == 1 and "E091" not in result.stderr
+    assert (
+        "small/modular_small.py:4:1: E217 the base's modeling_tiny.py uses TinyConfig from configuration_tiny.py: "
+        "the modular classes built on modeling_tiny.py rename it SmallTextConfig, but configuration_tiny.py's "
+        "names get another prefix (TinyConfig -> SmallConfig), so no file defines SmallTextConfig"
+    ) in result.stderr
+    assert "fix: define `class SmallTextConfig(TinyConfig)` in the modular file" in result.stderr
+    fixed = (
+        "from ..tiny.configuration_tiny import TinyConfig\n"
+        + source
+        + "\n\nclass SmallTextConfig(TinyConfig):\n    pass\n"
+    )
+    modular.write_text(fixed, encoding="utf-8")
+    outputs = convert_files([modular], tmp_path, layout=TREE)
+    assert "class SmallTextConfig(PreTrainedConfig):" in outputs[tmp_path / "small" / "configuration_small.py"]
