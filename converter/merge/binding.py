@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 
 import libcst as cst
 
+from converter.diagnostics import ConversionError
 from converter.merge.override import CallSite, Override
 from converter.merge.signature import is_super_kwargs_call, param_names, uses_super_kwargs
 from converter.syntax.names import CollectMentions, bound_names, mentions, substitute_names
@@ -51,7 +52,7 @@ def bind_arguments(
     values, extra_positional, extra_keywords, spread = read_arguments(site, positional, keywordable, override)
     star_arg, star_kwarg = params.star_arg, params.star_kwarg
     if extra_positional and not isinstance(star_arg, cst.Param):
-        raise override.refuse(site.call, site.what, "it passes more positional arguments than the base takes", FIX)
+        raise too_many_positional(site, len(positional), len(positional) + len(extra_positional), override)
     if extra_keywords and not isinstance(star_kwarg, cst.Param):
         raise override.refuse(site.call, site.what, "it passes keywords the base does not take", FIX)
     if spread is not None and not isinstance(star_kwarg, cst.Param):
@@ -97,6 +98,21 @@ def poppable(param: cst.Param) -> bool:
 
 
 FIX = "pass the base method's parameters explicitly, by name"
+
+
+def too_many_positional(site: CallSite, takes: int, passed: int, override: Override) -> ConversionError:
+    """E203 giving both counts; when the first argument is the caller's `self`, the likely fault."""
+    why = f"it passes {passed} positional arguments and the base takes at most {takes} (besides self)"
+    first = site.call.args[0].value if site.call.args else None
+    if isinstance(first, cst.Name) and first.value == self_name(site.function):
+        fix = f"remove {first.value}: super().{site.method}(...) already passes it"
+        return override.refuse(site.call, site.what, why, fix)
+    return override.refuse(site.call, site.what, why, FIX)
+
+
+def self_name(function: cst.FunctionDef) -> str:
+    params = [*function.params.posonly_params, *function.params.params]
+    return params[0].name.value if params else "self"
 
 
 def read_arguments(

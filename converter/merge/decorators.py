@@ -80,6 +80,10 @@ def method_kind_refusal(base: cst.FunctionDef, source: str) -> tuple[str, str] |
     return why, f"call the base class explicitly (`{source}(...)`), or leave this method to the base class"
 
 
+#: The fix of a refused decorated base; the unrolling pass replaces it with the exact form it accepts.
+INLINE_FIX = "override the whole method"
+
+
 @dataclass(frozen=True)
 class Verdict:
     """Whether a decorated base body may be inlined: the refusal's (why, fix), or the context managers
@@ -106,8 +110,7 @@ def judge(base: cst.FunctionDef, own: Sequence[cst.Decorator], passes_through: b
     if all(decorator_name(d) in NESTABLE for d in repeated) and all(is_context_manager(d) for d in missing):
         return Verdict(contexts=tuple(d.decorator for d in missing))
     why = f"{source} is decorated ({names}), which inlining its body here would drop"
-    fix = "override the whole method, or make the override of the same method `return super().<method>(...)` alone"
-    return Verdict((why, fix))
+    return Verdict((why, INLINE_FIX))
 
 
 def is_context_manager(decorator: cst.Decorator) -> bool:

@@ -80,6 +80,7 @@ def classify_members(
                 raise missing_attribute(statement, name, override)
             removed.append(name)
         elif isinstance(statement, cst.FunctionDef):
+            check_not_over_a_field(statement, present.get(name), override)
             check_method_kind(statement, present.get(name), override)
             method = unroll_method(statement, override)
             if name in present and override.parsed.layout.tree:
@@ -97,6 +98,25 @@ def classify_members(
         else:
             new_attributes.append(statement)
     return Members(replacements, frozenset(removed), new_attributes, new_methods)
+
+
+def check_not_over_a_field(method: cst.FunctionDef, base: cst.BaseStatement | None, override: Override) -> None:
+    """E218: a method (a `@property`, say) named like an annotated attribute of the base class. The
+    merged class could hold only one of them; in Python the base's annotation still declares the
+    field (a config still has it, and its constructor would assign through the property)."""
+    small = base.body[0] if isinstance(base, cst.SimpleStatementLine) and len(base.body) == 1 else None
+    if not isinstance(small, cst.AnnAssign):
+        return
+    name = method.name.value
+    message = (
+        f"{override.class_name}.{name} is a method named like the field {code_of(small).strip()!r} of "
+        f"{override.base_class}, which Python keeps declared beside it"
+    )
+    fix = (
+        f"keep {name} a field (a config computes it in derive()), or remove the field "
+        f"(`{name} = AttributeError()`) and name the method differently"
+    )
+    raise ConversionError([override.parsed.diagnostic(method, "E218", message, fix)])
 
 
 def check_method_kind(method: cst.FunctionDef, base: cst.BaseStatement | None, override: Override) -> None:

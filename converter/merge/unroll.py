@@ -30,9 +30,9 @@ from collections.abc import Mapping, Sequence
 
 import libcst as cst
 
-from converter.diagnostics import ConversionError
+from converter.diagnostics import ConversionError, Diagnostic
 from converter.merge import decorators
-from converter.merge.binding import Binding, bind_arguments, plan_bindings
+from converter.merge.binding import Binding, bind_arguments, plan_bindings, self_name
 from converter.merge.init_merge import merge_init_tail
 from converter.merge.override import CallSite, Override
 from converter.merge.signature import check_super_kwargs_uses, merge_signature, param_names, uses_super_kwargs
@@ -95,10 +95,7 @@ def unroll_method(function: cst.FunctionDef, override: Override) -> cst.Function
     if uses_super_kwargs(function):
         base = override.base_methods.get(function.name.value)
         if base is None:
-            fix = f"{override.base_class} has no {function.name.value}; write the full signature"
-            raise ConversionError(
-                [override.parsed.diagnostic(function, "E208", f"{where} has nothing to extend", fix)]
-            )
+            raise ConversionError([nothing_to_extend(function, override, where)])
         check_super_kwargs_uses(function, override.parsed, where)
         signature = merge_signature(function, base, override.parsed, where)
     else:
@@ -165,6 +162,22 @@ def calling_with_block(statement: cst.BaseStatement, override: Override) -> cst.
     if in_items.calls or in_items.references or not in_body.calls:
         return None
     return statement
+
+
+def nothing_to_extend(function: cst.FunctionDef, override: Override, where: str) -> Diagnostic:
+    """E208 for `**super_kwargs` over a method the base class does not define itself (a config
+    whose constructor its fields make, say); passing `self` to super() again is the usual slip."""
+    name = function.name.value
+    message = f"{where} extends {override.base_class}.{name} with **super_kwargs, but {override.base_class} defines no {name}"
+    fix = "write the full signature"
+    finder = FindSuperCalls({name: None})
+    read_visit(function.body, finder)
+    for call, _ in finder.calls:
+        first = call.args[0] if call.args else None
+        if first is not None and first.keyword is None and code_of(first.value) == self_name(function):
+            fix += f", and do not pass {self_name(function)} to super().{name}(): it passes it already"
+            break
+    return override.parsed.diagnostic(function, "E208", message, fix)
 
 
 def readable_properties(function: cst.FunctionDef, override: Override) -> Mapping[str, cst.BaseExpression]:
@@ -338,11 +351,6 @@ def check_super_arguments(call: cst.Call, override: Override, what: str) -> None
         raise override.refuse(call, what, "super() names another class", "write super() without arguments")
 
 
-def self_name(function: cst.FunctionDef) -> str:
-    params = [*function.params.posonly_params, *function.params.params]
-    return params[0].name.value if params else "self"
-
-
 def inline_call(
     site: CallSite, signature: cst.FunctionDef, override: Override
 ) -> tuple[list[cst.BaseStatement], list[cst.BaseStatement], list[cst.Decorator] | None]:
@@ -379,13 +387,33 @@ def judge_decorators(
         fix = f"write `return super().{site.method}(...)`, or override the whole method"
         raise override.refuse(site.call, site.what, why, fix)
     if verdict.refusal is not None:
-        raise override.refuse(site.call, site.what, *verdict.refusal)
+        why, fix = verdict.refusal
+        if fix == decorators.INLINE_FIX:
+            fix = pass_through_fix(site, base, source)
+        raise override.refuse(site.call, site.what, why, fix)
     if not same_method:
         return None, verdict.contexts
     if through:
         return decorators.merged_decorators(own, base.decorators), verdict.contexts
     documentation = [d for d in base.decorators if decorators.is_documentation(d)]
     return (None if own else documentation), verdict.contexts
+
+
+def pass_through_fix(site: CallSite, base: cst.FunctionDef, source: str) -> str:
+    """The one form that keeps a decorated base's decorators: the override of the same method with
+    the base's parameters (defaults included), whose only statement hands them on unchanged."""
+    params = base.params
+    if isinstance(params.star_arg, cst.Param) or params.posonly_params:
+        return f"override the whole method ({source} takes *args or positional-only parameters)"
+    arguments = [p.name.value for p in params.params[1:]]
+    arguments += [f"{p.name.value}={p.name.value}" for p in params.kwonly_params]
+    if isinstance(params.star_kwarg, cst.Param):
+        arguments.append(f"**{params.star_kwarg.name.value}")
+    call = f"return super().{site.method}({', '.join(arguments)})"
+    signature = code_of(params).strip()
+    if site.method != site.function.name.value:
+        return f"override the whole method; only {site.method} itself may reach {source}, as `{call}` alone"
+    return f"override the whole method, or give it {source}'s parameters `({signature})` and make `{call}` its only statement"
 
 
 def discards_the_result(site: CallSite, base: cst.FunctionDef) -> bool:

@@ -203,6 +203,30 @@ def test_decorators_that_inlining_would_drop_are_e203(inherit: Inherit, source: 
     assert refused(source, inherit) == ("E203", message)
 
 
+@pytest.mark.parametrize(
+    ("source", "fix"),
+    [
+        (
+            "def forward(self, x, scale=2.0, **kwargs):\n    return super().forward(x, scale=scale, **kwargs)\n",
+            "override the whole method, or give it TinyLayer.forward's parameters `(self, x, scale=1.0, **kwargs)` "
+            "and make `return super().forward(x, scale, **kwargs)` its only statement",
+        ),
+        (
+            "def forward(self, x, scale=1.0, **kwargs):\n    return super().listed(x)\n",
+            "override the whole method; only listed itself may reach TinyLayer.listed, as "
+            "`return super().listed(x)` alone",
+        ),
+    ],
+)
+def test_a_refused_decorated_base_names_the_form_that_converts(inherit: Inherit, source: str, fix: str) -> None:
+    with pytest.raises(ConversionError) as caught:
+        toy_layer(source, inherit)
+    [diagnostic] = caught.value.diagnostics
+    assert diagnostic.fix == fix
+    suggested = "def forward(self, x, scale=1.0, **kwargs):\n    return super().forward(x, scale, **kwargs)\n"
+    assert "@as_tuple" in toy_layer(suggested, inherit)  # the form the fix names converts
+
+
 def test_the_unrolled_methods_behave_like_the_modular_class(inherit: Inherit) -> None:
     """Executed side by side: the modular class over the base module, and the generated module."""
     source = dedent(

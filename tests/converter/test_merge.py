@@ -162,6 +162,18 @@ def test_removing_an_attribute_the_base_lacks_is_e202(inherit: Inherit) -> None:
     assert diagnostic.message == "ToyConfig removes mlp_biass, but TinyConfig has no attribute mlp_biass"
 
 
+def test_a_property_named_like_an_inherited_field_is_e218(inherit: Inherit) -> None:
+    source = "\n\nclass ToyConfig(TinyConfig):\n    @property\n    def mlp_bias(self) -> bool:\n        return True\n"
+    with pytest.raises(ConversionError) as caught:
+        inherit(IMPORTS + source, TINY)
+    [diagnostic] = caught.value.diagnostics
+    assert (diagnostic.line, diagnostic.col, diagnostic.code) == (8, 5, "E218")
+    assert diagnostic.message == (
+        "ToyConfig.mlp_bias is a method named like the field 'mlp_bias: bool = False' of TinyConfig, "
+        "which Python keeps declared beside it"
+    )
+
+
 REMOVES_MLP_BIAS = IMPORTS + "\n\nclass ToyConfig(TinyConfig):\n    mlp_bias = AttributeError()\n"
 
 

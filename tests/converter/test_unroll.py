@@ -330,6 +330,11 @@ def test_super_kwargs_keeps_the_override_spelling_of_self(inherit: Inherit) -> N
             "this method's 'x', used after the call",
         ),
         (
+            "def forward(self, x):\n    return super().forward(x, 2.0, 3)\n",
+            "cannot unroll super().forward() in forward exactly: it passes 3 positional arguments and the base "
+            "takes at most 2 (besides self)",
+        ),
+        (
             "def forward(self, x, **kwargs):\n    return super().forward(x, **kwargs)\n",
             "cannot unroll super().forward() in forward exactly: it passes **kwargs, and the base takes no **kwargs",
         ),
@@ -401,6 +406,36 @@ def test_calls_in_a_with_block_that_cannot_be_unrolled_exactly_are_e203(
     inherit: Inherit, source: str, message: str
 ) -> None:
     assert refused(source, inherit) == ("E203", message)
+
+
+def test_self_passed_again_to_super_is_e203_naming_it(inherit: Inherit) -> None:
+    source = "def remember(self, x):\n    return super().remember(self, x)\n"
+    with pytest.raises(ConversionError) as caught:
+        method(source, "remember", inherit)
+    [diagnostic] = caught.value.diagnostics
+    assert diagnostic.message.endswith("it passes 2 positional arguments and the base takes at most 1 (besides self)")
+    assert diagnostic.fix == "remove self: super().remember(...) already passes it"
+
+
+@pytest.mark.parametrize(
+    ("call", "fix"),
+    [
+        ("super().missing(**super_kwargs)", "write the full signature"),
+        (
+            "super().missing(self, **super_kwargs)",
+            "write the full signature, and do not pass self to super().missing(): it passes it already",
+        ),
+    ],
+)
+def test_super_kwargs_over_a_method_the_base_lacks_is_e208(inherit: Inherit, call: str, fix: str) -> None:
+    with pytest.raises(ConversionError) as caught:
+        method(f"def missing(self, **super_kwargs):\n    return {call}\n", "missing", inherit)
+    [diagnostic] = caught.value.diagnostics
+    assert diagnostic.code == "E208"
+    assert diagnostic.message == (
+        "ToyLayer.missing extends TinyLayer.missing with **super_kwargs, but TinyLayer defines no missing"
+    )
+    assert diagnostic.fix == fix
 
 
 def test_init_in_a_with_block_is_e203(inherit: Inherit) -> None:
