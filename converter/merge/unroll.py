@@ -622,8 +622,30 @@ def resolve_returns(site: CallSite, body: list[cst.BaseStatement], override: Ove
         return [*body[:-1], *with_leading_lines(body[-1], kept)]
     if final is None or final.value is None:
         raise override.refuse(site.call, site.what, "the base body returns no value", "call it as a statement")
+    if is_self_assignment(site.small, final.value):  # `a, b = super().f()` over `return a, b`
+        return [*body[:-1], *with_leading_lines(body[-1], [])]
     assigned = site.small.with_changes(value=final.value)
     return [*body[:-1], body[-1].with_changes(body=[assigned])]
+
+
+def is_self_assignment(small: cst.BaseSmallStatement, value: cst.BaseExpression) -> bool:
+    """`x = x` or `a, b = a, b`: an assignment of local names to themselves, which changes nothing
+    (attributes are left alone: assigning one may run a property's setter)."""
+    if not isinstance(small, cst.Assign) or len(small.targets) != 1:
+        return False
+    target = small.targets[0].target
+    return only_names(target) and only_names(value) and bare(target) == bare(value)
+
+
+def only_names(node: cst.BaseExpression) -> bool:
+    if isinstance(node, (cst.Tuple, cst.List)):
+        return all(isinstance(e, cst.Element) and only_names(e.value) for e in node.elements)
+    return isinstance(node, cst.Name)
+
+
+def bare(node: cst.CSTNode) -> str:
+    """The code of `node` without whitespace and parentheses."""
+    return "".join(ch for ch in code_of(node) if not ch.isspace() and ch not in "()")
 
 
 def final_return(body: Sequence[cst.BaseStatement]) -> cst.Return | None:

@@ -45,6 +45,10 @@ TINY = {
                 def note(self, x):
                     self.last = x
 
+                def pair(self, x):
+                    first, second = self.proj(x), x
+                    return first, second
+
                 def early(self, x):
                     if x is None:
                         return None
@@ -346,6 +350,17 @@ def test_super_kwargs_keeps_the_override_spelling_of_self(inherit: Inherit) -> N
 )
 def test_calls_that_cannot_be_unrolled_exactly_are_e203(inherit: Inherit, source: str, message: str) -> None:
     assert refused(source, inherit) == ("E203", message)
+
+
+def test_a_result_assigned_to_the_names_the_base_returns_adds_no_self_assignment(inherit: Inherit) -> None:
+    source = "def forward(self, x):\n    first, second = super().pair(x)\n    return first * second\n"
+    assert method(source, "forward", inherit) == dedent(
+        """
+        def forward(self, x):
+            first, second = self.proj(x), x
+            return first * second
+        """
+    )
 
 
 def test_a_call_in_a_with_block_is_unrolled_inside_the_block(inherit: Inherit) -> None:
