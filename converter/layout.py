@@ -243,10 +243,11 @@ class KindRule:
 
 
 #: Kinds in the order their files may import each other: a file imports only from kinds listed
-#: before it. `ImageProcessor` comes before `Processor` since it is the longer suffix.
+#: before it. `ImageProcessor` and `VideoProcessor` come before `Processor`: longer suffixes first.
 KIND_RULES: tuple[KindRule, ...] = (
     KindRule("configuration", "Config"),
     KindRule("image_processing", "ImageProcessor"),
+    KindRule("video_processing", "VideoProcessor"),
     KindRule("processing", "Processor"),
 )
 DEFAULT_KIND = "modeling"

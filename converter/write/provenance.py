@@ -29,6 +29,7 @@ import copy
 import dataclasses
 import difflib
 import functools
+import os
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -134,7 +135,7 @@ def build_provenance(
     base_sources = [
         Source(path, ast.parse(text), base.lines.get(path, {})) for base in bases for path, text in base.files
     ]
-    ancestors = [model, *(name for base in bases for name in base.models)]
+    ancestors = [model, *own_prefixes(modular.tree, model), *(name for base in bases for name in base.models)]
     canon = Canon(tuple(dict.fromkeys(ancestors)))
     files = {}
     for path in sorted(outputs):
@@ -144,6 +145,33 @@ def build_provenance(
         lines = Matcher(canon, modular, base_sources).file_lines(parse(text))
         files[path] = {"sha256": sha256(text), "lines": ranges(lines)}
     return dump_sidecar(model, modular_path, tuple(dict.fromkeys(ancestors)), files)
+
+
+def own_prefixes(tree: ast.Module, model: str) -> list[str]:
+    """The longer prefixes the modular file's classes take beside the model's own, as model names:
+    `idefics_vision` for `class IdeficsVisionAttention(CLIPAttention)` in modular_idefics.py (the
+    converter renames that base with them, so its names are the model's there too)."""
+    camel = camelize(model)
+    imported = {
+        alias.asname or alias.name
+        for statement in tree.body
+        if isinstance(statement, ast.ImportFrom) and (statement.module or "").startswith("generated.")
+        for alias in statement.names
+    }
+    found = []
+    for statement in tree.body:
+        if not isinstance(statement, ast.ClassDef):
+            continue
+        for base in statement.bases:
+            if not isinstance(base, ast.Name) or base.id not in imported:
+                continue
+            suffix = os.path.commonprefix([statement.name[::-1], base.id[::-1]])[::-1]
+            while suffix and not suffix[0].isupper():
+                suffix = suffix[1:]
+            prefix = statement.name[: len(statement.name) - len(suffix)] if suffix else ""
+            if prefix != camel and prefix.startswith(camel) and prefix.isidentifier():
+                found.append(re.sub(r"(?<!^)(?=[A-Z])", "_", prefix).lower())
+    return sorted(set(found))
 
 
 class Matcher:
@@ -250,7 +278,8 @@ class Matcher:
     ) -> list[Body]:
         """Where the statements inside `statement` come from: the same body of its source statement
         and of every same-named definition (override, then base); for other compound statements,
-        the matching body of the matched statement and the bodies around it."""
+        the matching body of the matched statement and the bodies nested in the bodies around it
+        (for a `with` block, those bodies too: a super() call in it unrolls there)."""
         inner: list[Body] = []
         name = self.defined_name(statement)
         if name is not None:
@@ -263,6 +292,8 @@ class Matcher:
             inner.append(Body(found[0], getattr(found[1], field, [])))
         if name is None or not isinstance(statement, ast.ClassDef):
             inner += [Body(body.source, nested) for body in candidates for nested in nested_bodies(body.statements)]
+        if isinstance(statement, ast.With):  # it may hold a base body unrolled into it: `out = super().f()`
+            inner += candidates
         return unique_bodies(inner)
 
     def declared_bases(self, definition: ast.stmt, source: Source) -> list[Body]:

@@ -21,6 +21,7 @@ import libcst as cst
 from converter.diagnostics import ConversionError
 from converter.layout import DEFAULT_KIND, KIND_ORDER, KIND_RULES, KindRule, kind_order_of, kind_rules_of
 from converter.read.gather import NOT_PLACED, Definition, DefinitionKind, GatheredModule
+from converter.rename.rename import camelize
 
 
 @dataclass(frozen=True)
@@ -53,7 +54,10 @@ def split_by_kind(gathered: GatheredModule) -> SplitModule:
     rules = kind_rules_of(gathered.parsed.layout)
     order = kind_order_of(gathered.parsed.layout)
     tree = gathered.parsed.layout.tree
-    kinds = place_definitions(placeable, rules, order, classes_follow=tree, copies=tree)
+    # in the repository, a class's own model prefix takes no part in its kind: LlavaNextVideoProcessor
+    # is the model's Processor, LlavaNextVideoVideoProcessor its VideoProcessor
+    prefix = "" if tree else camelize(gathered.parsed.model)
+    kinds = place_definitions(placeable, rules, order, classes_follow=tree, copies=tree, prefix=prefix)
     homes = {name: kinds[index][0] for index, d in enumerate(placeable) for name in d.defines}
     files = []
     for kind in order:
@@ -100,6 +104,7 @@ def place_definitions(
     order: Sequence[str] = KIND_ORDER,
     classes_follow: bool = False,
     copies: bool = False,
+    prefix: str = "",
 ) -> list[tuple[str, ...]]:
     """The kinds of each definition: classes by `classify`, the rest by who uses them.
 
@@ -114,7 +119,7 @@ def place_definitions(
     kinds = [""] * len(placeable)
     for index, definition in enumerate(placeable):
         if definition.kind is DefinitionKind.CLASS:
-            kind = classify(definition, class_kinds, rules)
+            kind = classify(definition, class_kinds, rules, prefix)
             class_kinds[definition.name] = kind
             kinds[index] = "" if classes_follow and kind == DEFAULT_KIND else kind
     if classes_follow and ALIAS_HOOK_KIND in kinds:
@@ -142,14 +147,19 @@ ALIAS_HOOK = "__getattr__"
 ALIAS_HOOK_KIND = "processing"
 
 
-def classify(definition: Definition, class_kinds: Mapping[str, str], rules: Sequence[KindRule] = KIND_RULES) -> str:
-    """First match over the class name, then its bases: a local base's kind, or a `KIND_RULES` suffix."""
+def classify(
+    definition: Definition, class_kinds: Mapping[str, str], rules: Sequence[KindRule] = KIND_RULES, prefix: str = ""
+) -> str:
+    """First match over the class name, then its bases: a local base's kind, or a `KIND_RULES` suffix
+    of the name with the model's `prefix` taken off (`Video` in LlavaNextVideo is no kind)."""
     for name in (definition.name, *definition.bases):
         local_kind = class_kinds.get(name)
         if local_kind is not None and local_kind != DEFAULT_KIND:
             return local_kind
+        short = name.rsplit(".", 1)[-1]
+        short = short[len(prefix) :] if prefix and short.startswith(prefix) else short
         for rule in rules:
-            if name.rsplit(".", 1)[-1].endswith(rule.class_suffix):
+            if short.endswith(rule.class_suffix):
                 return rule.kind
     return DEFAULT_KIND
 

@@ -166,3 +166,26 @@ def test_definitions_keep_source_order(convert: Convert) -> None:
     text = outputs[MODELING]
     assert text.index("class ToyZeta") < text.index("def helper") < text.index("class ToyAlpha")
     assert CONFIG not in outputs
+
+
+def test_the_model_prefix_takes_no_part_in_a_class_kind(convert: Convert) -> None:
+    """In toy_video, ToyVideoProcessor is the model's processor and ToyVideoVideoProcessor its video
+    processor: the suffix is read after the model's own prefix."""
+    outputs = convert(
+        """
+        class ToyVideoVideoProcessor:
+            pass
+
+
+        class ToyVideoProcessor:
+            video_processor_class = ToyVideoVideoProcessor
+
+
+        class ToyVideoModel:
+            pass
+        """,
+        model="toy_video",
+    )
+    assert "class ToyVideoVideoProcessor:" in outputs["generated/toy_video/video_processing_toy_video.py"]
+    assert "class ToyVideoProcessor:" in outputs["generated/toy_video/processing_toy_video.py"]
+    assert "class ToyVideoModel:" in outputs["generated/toy_video/modeling_toy_video.py"]
