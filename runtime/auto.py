@@ -20,7 +20,12 @@ from runtime.configuration_utils import CONFIG_NAME, ConfigError, PretrainedConf
 from runtime.hub import load_json_object, resolve_file
 from runtime.messages import short_repr
 
-_PACKAGES: dict[str, str] = {}
+_PACKAGES: dict[str, str] = {
+    # sub-model types that live in their family's package (one package, several model types)
+    "clip_vision_model": "generated.clip",
+    "clip_text_model": "generated.clip",
+    "siglip_vision_model": "generated.siglip",
+}
 
 
 def register_package(model_type: str, package: str) -> None:
@@ -45,14 +50,29 @@ def _package(model_type: object) -> ModuleType:
         raise
 
 
+def _declared_model_type(obj: type) -> str | None:
+    """A config class's `model_type`, or a model class's config_class's."""
+    config_class = obj if issubclass(obj, PretrainedConfig) else getattr(obj, "config_class", None)
+    return getattr(config_class, "model_type", None)
+
+
 def _exported(model_type: str, suffix: str, base: type) -> type:
+    """The first exported `*suffix` class whose config declares `model_type` (a package holding
+    several model types, generated.clip: clip, clip_vision_model, clip_text_model), else the first
+    `*suffix` class."""
     module = _package(model_type)
+    found = []
     for name in getattr(module, "__all__", []):
         obj = getattr(module, name)
         if name.endswith(suffix) and isinstance(obj, type) and issubclass(obj, base):
             if suffix == "Model" and name.endswith("PreTrainedModel"):
                 continue
+            found.append(obj)
+    for obj in found:
+        if _declared_model_type(obj) == model_type:
             return obj
+    if found:
+        return found[0]
     raise ConfigError(f"model_type {model_type!r} ({module.__name__}) exports no *{suffix} class")
 
 

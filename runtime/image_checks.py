@@ -26,6 +26,7 @@ from runtime.messages import described
 MAX_IMAGE_EDGE = 8192  # pixels, any edge an option resizes to (transformers' Idefics3 caps images at 4096)
 MAX_TILES_PER_SIDE = 64  # size / max_image_size: tiles a split image may have per side (Idefics3: 4)
 SIZE_OPTIONS = ("size", "max_image_size")
+SIZE_OPTIONS += ("crop_size",)  # LLaVA and CLIP: the centre crop's height and width
 RESAMPLE_FILTERS = (0, 1, 2, 3, 4, 5)  # PILImageResampling: the filters transformers saves
 
 
@@ -69,6 +70,19 @@ def _option_problem(key: str, value: Any) -> str | None:
             return "image_std must not be zero (it divides)"
     if key == "resample" and not (_is_int(value) and value in RESAMPLE_FILTERS):
         return f"resample must be one of PIL's filters {list(RESAMPLE_FILTERS)}, got {described(value)}"
+    if key == "image_grid_pinpoints":
+        return _pinpoints_problem(value)
+    return None
+
+
+def _pinpoints_problem(pinpoints: Any) -> str | None:
+    """LLaVA-NeXT's anyres grid: a non-empty list of [height, width] resolutions."""
+    if not isinstance(pinpoints, (list, tuple)) or not pinpoints:
+        return f"image_grid_pinpoints must be a non-empty list of [height, width] pairs, got {described(pinpoints)}"
+    for pair in pinpoints:
+        edges = pair if isinstance(pair, (list, tuple)) and len(pair) == 2 else [None]
+        if not all(_is_int(edge) and 1 <= edge <= MAX_IMAGE_EDGE for edge in edges):
+            return f"image_grid_pinpoints holds {described(pair)}, not [height, width] integers between 1 and {MAX_IMAGE_EDGE}"
     return None
 
 

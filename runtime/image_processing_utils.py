@@ -43,6 +43,8 @@ IMAGE_PROCESSOR_NAME = "preprocessor_config.json"
 PROCESSOR_NAME = "processor_config.json"
 IMAGENET_STANDARD_MEAN = (0.5, 0.5, 0.5)
 IMAGENET_STANDARD_STD = (0.5, 0.5, 0.5)
+OPENAI_CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)  # CLIP's pixel statistics (IDEFICS, LLaVA)
+OPENAI_CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 ImageArray = np.ndarray  # one (C, H, W) image; model files name the type without importing NumPy
 
 
@@ -274,6 +276,47 @@ def pad_bottom_right(image: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarr
     if (height, width) != tuple(size):
         image = np.pad(image, ((0, 0), (0, size[0] - height), (0, size[1] - width)), mode="constant")
     return image, mask
+
+
+def center_crop(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """The centred (C, height, width) window of a (C, H, W) image; where the image is smaller than
+    `size` it is first zero-padded around its centre (transformers' `image_transforms.center_crop`)."""
+    orig_height, orig_width = image.shape[-2:]
+    crop_height, crop_width = int(size[0]), int(size[1])
+    top, left = (orig_height - crop_height) // 2, (orig_width - crop_width) // 2
+    if top >= 0 and left >= 0:
+        return image[..., top : top + crop_height, left : left + crop_width]
+    new_height, new_width = max(crop_height, orig_height), max(crop_width, orig_width)
+    padded = np.zeros_like(image, shape=(*image.shape[:-2], new_height, new_width))
+    top_pad, left_pad = -(-(new_height - orig_height) // 2), -(-(new_width - orig_width) // 2)  # ceil
+    padded[..., top_pad : top_pad + orig_height, left_pad : left_pad + orig_width] = image
+    top, left = top + top_pad, left + left_pad
+    rows = slice(max(0, top), min(new_height, top + crop_height))
+    return padded[..., rows, max(0, left) : min(new_width, left + crop_width)]
+
+
+def pad_image(
+    image: np.ndarray, padding: tuple[tuple[int, int], tuple[int, int]], fill: float | Sequence[float] = 0
+) -> np.ndarray:
+    """(C, H, W) padded by ((top, bottom), (left, right)) pixels, dtype kept; the new pixels hold
+    `fill`, one number or one per channel (padding a LLaVA image to a square of its mean colour)."""
+    (top, bottom), (left, right) = padding
+    channels, height, width = image.shape
+    fill = list(fill) if isinstance(fill, Sequence) else [fill] * channels
+    if len(fill) != channels:
+        raise ProcessorError(f"a fill of {len(fill)} values for an image of {channels} channels")
+    padded = np.zeros((channels, top + height + bottom, left + width + right), dtype=image.dtype)
+    for channel, value in enumerate(fill):
+        padded[channel] = value
+    padded[:, top : top + height, left : left + width] = image
+    return padded
+
+
+def stack_padded(arrays: Sequence[np.ndarray], length: int) -> np.ndarray:
+    """Same-shape arrays stacked on a new first axis, then zero arrays appended up to `length`
+    (dtype kept): the patches of one image padded to the batch's largest patch count."""
+    stacked = np.array(arrays)
+    return np.pad(stacked, ((0, length - len(arrays)),) + ((0, 0),) * (stacked.ndim - 1), mode="constant")
 
 
 # ---- the base class ----

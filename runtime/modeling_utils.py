@@ -52,8 +52,11 @@ from runtime.checkpoint_files import checkpoint_files
 from runtime.checkpoint_saving import write_weights
 from runtime.config_limits import CONFIG_FAULTS, check_buildable
 from runtime.configuration_utils import ConfigError, PretrainedConfig
+from runtime.generation_config import GenerationConfig
 from runtime.messages import short_repr
+from runtime.quantized_loading import BnbLoader
 from runtime.safetensors_io import CheckpointError, SafetensorsFile, TensorInfo
+from runtime.training import TrainingMixin
 
 _STATE = threading.local()
 MAX_LISTED = 20  # names an error lists before "... and N more"
@@ -203,6 +206,17 @@ def _to_dtype(dtype: torch.dtype | str | None, config: PretrainedConfig) -> torc
     return dtype
 
 
+def _one_dtype(dtype: torch.dtype | str | None, torch_dtype: torch.dtype | str | None) -> torch.dtype | str | None:
+    """`dtype`, or `torch_dtype` (its older name, as transformers still accepts); both must agree."""
+    if torch_dtype is None:
+        return dtype
+    if dtype is not None and str(dtype).removeprefix("torch.") != str(torch_dtype).removeprefix("torch."):
+        raise ValueError(
+            f"dtype={short_repr(dtype)} and torch_dtype={short_repr(torch_dtype)} differ; pass only dtype"
+        )
+    return torch_dtype
+
+
 def _kind(dtype: torch.dtype) -> str:
     """What a value of `dtype` means: loading converts within a kind (float to float), never across."""
     if dtype == torch.bool:
@@ -239,7 +253,7 @@ class _PostInitAfterConstruction(type):
         return model
 
 
-class PreTrainedModel(nn.Module, metaclass=_PostInitAfterConstruction):
+class PreTrainedModel(TrainingMixin, nn.Module, metaclass=_PostInitAfterConstruction):
     """Base of every generated model: config, init, tying, from_pretrained / save_pretrained."""
 
     config_class: ClassVar[type[PretrainedConfig]] = PretrainedConfig
@@ -332,6 +346,11 @@ class PreTrainedModel(nn.Module, metaclass=_PostInitAfterConstruction):
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
 
+    def get_memory_footprint(self, return_buffers: bool = True) -> int:
+        """Bytes of the parameters (4-bit weights as packed) and buffers, as transformers counts them."""
+        tensors = [*self.parameters(), *(self.buffers() if return_buffers else ())]
+        return sum(t.nelement() * t.element_size() for t in tensors)
+
     # -- construction -------------------------------------------------------------------------
     @classmethod
     def from_config(
@@ -340,9 +359,11 @@ class PreTrainedModel(nn.Module, metaclass=_PostInitAfterConstruction):
         *,
         dtype: torch.dtype | str | None = None,
         attn_implementation: str | None = None,
+        torch_dtype: torch.dtype | str | None = None,
     ) -> PreTrainedModel:
         """A randomly initialised model; without `dtype`, in torch's current default dtype (so a
-        sub-model built inside a composite model gets the composite's dtype)."""
+        sub-model built inside a composite model gets the composite's dtype). `torch_dtype`: the older name."""
+        dtype = _one_dtype(dtype, torch_dtype)
         if attn_implementation is not None:
             config.set_attn_implementation(check_attn_implementation(attn_implementation))
         with _default_dtype(torch.get_default_dtype() if dtype is None else _to_dtype(dtype, config)):
@@ -357,26 +378,49 @@ class PreTrainedModel(nn.Module, metaclass=_PostInitAfterConstruction):
         dtype: torch.dtype | str | None = None,
         attn_implementation: str | None = None,
         strict: bool = True,
+        torch_dtype: torch.dtype | str | None = None,
+        quantization_config: Any = None,
         **hub_kwargs: Any,
     ) -> PreTrainedModel:
         """Load config.json and safetensors weights from a directory or a Hub repo id.
 
+        `torch_dtype` is the older name of `dtype`. `quantization_config` (a BitsAndBytesConfig,
+        its dict, or transformers' object) loads the Linear layers in 4 or 8 bits (runtime/quantization.py).
         `hub_kwargs`: revision, cache_dir, local_files_only, token.
         """
+        dtype = _one_dtype(dtype, torch_dtype)
         config = config or cls.config_class.from_pretrained(path_or_repo_id, **hub_kwargs)
         if attn_implementation is not None:
             config.set_attn_implementation(check_attn_implementation(attn_implementation))
         target_dtype = _to_dtype(dtype, config)
         check_buildable(config, target_dtype.itemsize)  # before fetching weights that could never be used
+        quantizer = BnbLoader.for_loading(quantization_config, config, target_dtype)
+        generation_config = cls._generation_config_of(path_or_repo_id, config, hub_kwargs)
         files = checkpoint_files(path_or_repo_id, hub_kwargs)
         with _parameters_on_meta(), _default_dtype(target_dtype):
             model = cls._build(config)
+        if quantizer is not None:
+            quantizer.prepare(model, files)  # Linear layers -> bitsandbytes ones, still on meta
         plan, report = model._plan_loading(files)
         if strict and any(report.values()):
             raise CheckpointError(model._describe(report))  # from the headers, before reading any data
         model._read_planned(plan, target_dtype)
         model._settle(report, target_dtype)
+        if quantizer is not None:
+            quantizer.finish(model)
+        if generation_config is not None:
+            model.generation_config = generation_config
         return model.eval()
+
+    @classmethod
+    def _generation_config_of(
+        cls, path_or_repo_id: str | os.PathLike, config: PretrainedConfig, hub_kwargs: dict[str, Any]
+    ) -> GenerationConfig | None:
+        """A generating model's generation_config.json (else derived from its config); None for
+        a model without `generate`."""
+        if not isinstance(getattr(cls, "generation_config", None), property):
+            return None
+        return GenerationConfig.for_checkpoint(path_or_repo_id, config, **hub_kwargs)
 
     @classmethod
     def _build(cls, config: PretrainedConfig) -> PreTrainedModel:
@@ -418,6 +462,9 @@ class PreTrainedModel(nn.Module, metaclass=_PostInitAfterConstruction):
         shards, or under its own and its prefixed name) is refused outright.
         """
         expected, ties = self._expected_tensors(), self._ties()
+        quantizer = self.__dict__.get("hf_quantizer")
+        if quantizer is not None:  # a pre-quantized checkpoint's packed weights and quant state
+            expected.update(quantizer.expected)
         plan: list[LoadStep] = []
         report: dict[str, list[str]] = {"missing": [], "unexpected": [], "mismatched": []}
         given: dict[str, str] = {}  # model name -> "file: key" that gives it
@@ -501,9 +548,13 @@ class PreTrainedModel(nn.Module, metaclass=_PostInitAfterConstruction):
         per tensor would add the largest tensor to the peak and fragment the heap.
         """
         scratch = torch.empty(SCRATCH_BYTES, dtype=torch.uint8)
+        quantizer = self.__dict__.get("hf_quantizer")
         for path in sorted({step.path for step in plan}):
             with SafetensorsFile(path) as checkpoint:
                 for step in (s for s in plan if s.path == path):
+                    if quantizer is not None and quantizer.takes(step.name):
+                        quantizer.load(self, step.name, quantizer.read(checkpoint, step, scratch))
+                        continue  # quantized as read: one weight in full precision at a time
                     layout = self._target_layout(step, dtype)
                     if layout == "direct":
                         tensor = checkpoint.read(step.key, part=step.info)
@@ -511,6 +562,8 @@ class PreTrainedModel(nn.Module, metaclass=_PostInitAfterConstruction):
                         tensor = self._allocate(step, dtype, layout)
                         stream_rows(checkpoint, step, tensor, scratch)
                     self._install(step.name, tensor)
+        if quantizer is not None:
+            quantizer.assemble(self)
         self.tie_weights()
 
     def _target_layout(self, step: LoadStep, dtype: torch.dtype) -> str:
@@ -572,6 +625,8 @@ class PreTrainedModel(nn.Module, metaclass=_PostInitAfterConstruction):
         self.config.architectures = [type(self).__name__]
         self.config.dtype = str(self.dtype).removeprefix("torch.")
         self.config.save_pretrained(directory)
+        if isinstance(getattr(type(self), "generation_config", None), property):  # a model with generate
+            self.generation_config.save_pretrained(directory)
         ties = self._ties()
         state = {name: t.detach().contiguous() for name, t in self.state_dict().items() if name not in ties}
         write_weights(state, directory, max_shard_size)

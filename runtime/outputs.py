@@ -37,6 +37,41 @@ class ModelOutput:
 
 
 @dataclasses.dataclass
+class BaseModelOutput(ModelOutput):
+    last_hidden_state: torch.Tensor | None = None
+    hidden_states: tuple[torch.Tensor, ...] | None = None
+    attentions: tuple[torch.Tensor, ...] | None = None
+
+
+@dataclasses.dataclass
+class GenerateDecoderOnlyOutput(ModelOutput):
+    """`generate(..., return_dict_in_generate=True)` without beams: one (B, V) tensor per step in
+    `scores` (processed) and `logits` (raw), when output_scores / output_logits ask for them."""
+
+    sequences: torch.Tensor | None = None
+    scores: tuple[torch.Tensor, ...] | None = None
+    logits: tuple[torch.Tensor, ...] | None = None
+    attentions: tuple[Any, ...] | None = None
+    hidden_states: tuple[Any, ...] | None = None
+    past_key_values: Any = None
+
+
+@dataclasses.dataclass
+class GenerateBeamDecoderOnlyOutput(ModelOutput):
+    """The same with beam search: `sequences_scores` (final, length-penalised; with output_scores)
+    and `beam_indices` (the beam each step's token came from)."""
+
+    sequences: torch.Tensor | None = None
+    sequences_scores: torch.Tensor | None = None
+    scores: tuple[torch.Tensor, ...] | None = None
+    logits: tuple[torch.Tensor, ...] | None = None
+    beam_indices: torch.Tensor | None = None
+    attentions: tuple[Any, ...] | None = None
+    hidden_states: tuple[Any, ...] | None = None
+    past_key_values: Any = None
+
+
+@dataclasses.dataclass
 class BaseModelOutputWithPast(ModelOutput):
     last_hidden_state: torch.Tensor | None = None
     past_key_values: Any = None

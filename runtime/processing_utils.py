@@ -60,6 +60,8 @@ TRACKED_PROMPTS = "tracked_prompts"
 MAX_IMAGE_SEQ_LEN = 2**12  # tokens per image (tile); real processors use 64 to a few hundred
 MAX_IMAGE_TOKENS = 2**18  # tokens one image may expand to, all its tiles together (Idefics3: 17 x 169)
 PROCESSOR_OPTION_LIMITS = {"image_seq_len": (1, MAX_IMAGE_SEQ_LEN)}  # option -> (smallest, largest)
+PROCESSOR_OPTION_LIMITS["patch_size"] = (1, 2**12)  # LLaVA: the vision tower's patch edge, in pixels
+PROCESSOR_OPTION_LIMITS["num_additional_image_tokens"] = (0, MAX_IMAGE_SEQ_LEN)  # LLaVA: CLS and such
 TOKENIZER_OPTIONS = frozenset(inspect.signature(Tokenizer.__call__).parameters) - {"self", "text"}
 
 

@@ -108,7 +108,14 @@ REFUSED = [
     ("top_k-negative", "llama", prompt(do_sample=True, top_k=-3), "top_k"),
     ("top_k-float", "llama", prompt(do_sample=True, top_k=2.5), "top_k"),
     ("typo-max_new_token", "llama", prompt(max_new_token=5), "max_new_token"),
-    ("unknown-num_beams", "llama", prompt(num_beams=4), "num_beams"),
+    ("unsupported-num_beam_groups", "llama", prompt(num_beams=4, num_beam_groups=2), "num_beam_groups"),
+    ("unsupported-forced_eos", "llama", prompt(forced_eos_token_id=2), "forced_eos_token_id"),
+    ("num_beams-zero", "llama", prompt(num_beams=0), "num_beams"),
+    ("early_stopping-string", "llama", prompt(num_beams=2, early_stopping="yes"), "early_stopping"),
+    ("greedy-several-sequences", "llama", prompt(num_return_sequences=2), "num_return_sequences"),
+    ("bad_words_ids-flat", "llama", prompt(bad_words_ids=[3, 4]), "bad_words_ids"),
+    ("stop_strings-without-tokenizer", "llama", prompt(stop_strings=["x"]), "tokenizer"),
+    ("generation_config-dict", "llama", prompt(generation_config={"max_new_tokens": 2}), "generation_config"),
     ("unknown-huge-name", "llama", prompt(**{"x" * 100_000: 1}), "xxxx"),
     ("generate-owned-past_key_values", "llama", prompt(past_key_values=object()), "past_key_values"),
     ("generate-owned-use_cache", "llama", prompt(use_cache=False), "use_cache"),
@@ -301,3 +308,15 @@ def test_idefics2_forward_names_the_pixel_input_it_cannot_read(
     arguments = {key: value for key, value in inputs().items() if key != "max_new_tokens"}
     with pytest.raises(ValueError, match=message):
         models["idefics2"](**arguments)
+
+
+def test_max_length_counts_the_prompt_and_yields_to_max_new_tokens(models: dict[str, torch.nn.Module]) -> None:
+    """transformers' `max_length`: at most that many tokens, prompt included; `max_new_tokens` wins
+    when both are given; a `max_length` the prompt already fills is refused by name."""
+    llama, length = models["llama"], PROMPT.shape[1]
+    three_new = llama.generate(PROMPT, max_new_tokens=3, eos_token_id=[])
+    assert torch.equal(llama.generate(PROMPT, max_length=length + 3, eos_token_id=[]), three_new)
+    assert torch.equal(llama.generate(PROMPT, max_new_tokens=3, max_length=length + 9, eos_token_id=[]), three_new)
+    for bad in (length, 2.5, "9"):
+        with pytest.raises(ValueError, match="max_length"):
+            llama.generate(PROMPT, max_length=bad)
