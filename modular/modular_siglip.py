@@ -16,7 +16,7 @@ from runtime.activations import ACT2FN
 from runtime.attention import get_attention_backend
 from runtime.configuration_utils import PretrainedConfig
 from runtime.modeling_utils import PreTrainedModel
-from runtime.outputs import BaseModelOutputWithPooling
+from runtime.outputs import BaseModelOutputWithPooling, record_outputs
 
 
 class SiglipVisionConfig(PretrainedConfig):
@@ -247,13 +247,26 @@ class SiglipVisionModel(SiglipPreTrainedModel):
         return self.embeddings.patch_embedding
 
     def forward(
-        self, pixel_values: torch.Tensor, interpolate_pos_encoding: bool = False, **kwargs
+        self,
+        pixel_values: torch.Tensor,
+        interpolate_pos_encoding: bool = False,
+        output_hidden_states: bool | None = None,
+        **kwargs,
     ) -> BaseModelOutputWithPooling:
-        hidden_states = self.embeddings(pixel_values, interpolate_pos_encoding=interpolate_pos_encoding)
-        hidden_states = self.encoder(hidden_states)
+        """With `output_hidden_states` (the config's by default), `hidden_states` holds the
+        embeddings and each layer's output, before post_layernorm, as transformers returns them."""
+        if output_hidden_states is None:
+            output_hidden_states = self.config.output_hidden_states
+        embeddings = self.embeddings(pixel_values, interpolate_pos_encoding=interpolate_pos_encoding)
+        with record_outputs(self.encoder.layers if output_hidden_states else []) as layer_outputs:
+            hidden_states = self.encoder(embeddings)
         last_hidden_state = self.post_layernorm(hidden_states)
         pooler_output = self.head(last_hidden_state) if self.head is not None else None
-        return BaseModelOutputWithPooling(last_hidden_state=last_hidden_state, pooler_output=pooler_output)
+        return BaseModelOutputWithPooling(
+            last_hidden_state=last_hidden_state,
+            pooler_output=pooler_output,
+            hidden_states=(embeddings, *layer_outputs) if output_hidden_states else None,
+        )
 
 
 __all__ = ["SiglipVisionConfig", "SiglipPreTrainedModel", "SiglipVisionModel"]

@@ -62,6 +62,20 @@ def test_siglip_vision_matches_reference(tmp_path: Path, attn: str, height: int,
     assert_close(actual.pooler_output, expected.pooler_output, what=f"siglip pooler_output ({attn})")
 
 
+@pytest.mark.parametrize("attn", ["eager", "sdpa"])
+def test_siglip_hidden_states_match_reference(tmp_path: Path, attn: str) -> None:
+    """The embeddings and every layer's output (LLaVA selects `vision_feature_layer` from them)."""
+    reference, model = siglip_pair(tmp_path, attn)
+    pixel_values = torch.randn(2, 3, 20, 20, generator=torch.Generator().manual_seed(3))
+    with torch.no_grad():
+        expected = reference(pixel_values, output_hidden_states=True).hidden_states
+        actual = model(pixel_values, output_hidden_states=True).hidden_states
+        assert model(pixel_values).hidden_states is None
+    assert len(actual) == len(expected) == 3
+    for index, (ours, theirs) in enumerate(zip(actual, expected, strict=True)):
+        assert_close(ours, theirs, what=f"siglip hidden_states[{index}] ({attn})")
+
+
 def test_siglip_checkpoint_loads_in_transformers(tmp_path: Path) -> None:
     _, model = siglip_pair(tmp_path, "eager")
     model.save_pretrained(tmp_path / "ours")
