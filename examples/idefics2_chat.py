@@ -6,7 +6,8 @@ Builds a checkpoint directory the way a Hub repo looks (config.json + model.safe
 processor: processor_config.json, tokenizer.json, tokenizer_config.json, chat_template.jinja), with
 a WordLevel tokenizer trained on the spot and random weights; loads it back with `from_pretrained`
 and runs the steps of the transformers docs: chat template -> processor -> generate -> decode, on a
-generated image, printing each step's shapes. The weights are random, so the reply is gibberish.
+generated image, printing each step's shapes. The reply streams as it is generated (a
+`TextStreamer`, as a chat loop shows it); the weights are random, so the reply is gibberish.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from generated.idefics2 import (  # noqa: E402
     Idefics2ImageProcessor,
     Idefics2Processor,
 )
+from runtime.streamers import TextStreamer  # noqa: E402
 from runtime.tokenization_utils import Tokenizer  # noqa: E402
 
 # The chat template of HuggingFaceM4/idefics2-8b.
@@ -109,9 +111,11 @@ def chat(directory: Path, max_new_tokens: int = 8) -> list[str]:
     shapes = ", ".join(f"{name} {tuple(value.shape)}" for name, value in inputs.items())
     print(f"2. processor({image.width}x{image.height} image, prompt) -> {shapes}")
 
-    generated = model.generate(**inputs, max_new_tokens=max_new_tokens)
+    print("3. generate, the reply streamed as it comes: ", end="", flush=True)
+    streamer = TextStreamer(processor.tokenizer, skip_prompt=True, skip_special_tokens=True)
+    generated = model.generate(**inputs, max_new_tokens=max_new_tokens, streamer=streamer)
     print(
-        f"3. generate -> {tuple(generated.shape)} token ids ({generated.shape[1] - inputs['input_ids'].shape[1]} new)"
+        f"   generate -> {tuple(generated.shape)} token ids ({generated.shape[1] - inputs['input_ids'].shape[1]} new)"
     )
 
     replies = processor.batch_decode(generated[:, inputs["input_ids"].shape[1] :], skip_special_tokens=True)

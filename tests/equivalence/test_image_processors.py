@@ -6,6 +6,9 @@ batch of random images (uint8 or float, HWC or CHW, one to three per sample, siz
 pixels). The overlay's image processor and the generated one must give identical outputs
 (torch.equal), or both raise the same error type; the processors (same tiny tokenizer) must give
 identical `input_ids`, masks and pixels.
+The LLaVA family likewise: LLaVA, LLaVA-NeXT (anyres grids drawn) and LLaVA-NeXT-Video image
+processors, the LLaVA-NeXT-Video video processor, and the processors (both feature strategies,
+`num_additional_image_tokens`, images and videos in one prompt).
 Run: python -m pytest tests/equivalence/test_image_processors.py -q
 """
 
@@ -130,6 +133,176 @@ def test_processor_matches_overlay(model: str) -> None:
             image_processor = classes[f"{prefix}ImageProcessor"](**drawn)
             processor = classes[f"{prefix}Processor"](image_processor, tiny_tokenizer(), image_seq_len=seq_len)
             results.append(outcome(processor, images=images, text=text, padding=True, return_tensors="pt"))
+        assert_same(results[1], results[0])
+
+    check()
+
+
+# ---- IDEFICS (v1): the image processor returns the pixels themselves; prompts interleave text and images ----
+
+
+@st.composite
+def idefics_options(draw: st.DrawFn) -> dict[str, Any]:
+    return {
+        "image_size": draw(st.integers(1, 40)),
+        "resample": draw(st.sampled_from([2, 3])),
+        "do_rescale": draw(st.booleans()),
+        "do_normalize": draw(st.booleans()),
+    }
+
+
+def idefics_tokenizer() -> Tokenizer:
+    vocab = {token: index for index, token in enumerate(["<unk>", "<pad>", "<s>", "</s>", "a", "cat"])}
+    backend = BackendTokenizer(models.WordLevel(vocab, unk_token="<unk>"))
+    backend.pre_tokenizer = pre_tokenizers.Whitespace()
+    tokenizer = Tokenizer(backend, pad_token="<pad>", unk_token="<unk>", bos_token="<s>", eos_token="</s>")
+    tokenizer.add_special_tokens(["<s>", "</s>", "<fake_token_around_image>", "<image>", "<end_of_utterance>"])
+    return tokenizer
+
+
+def test_idefics_image_processor_matches_overlay() -> None:
+    generated = importlib.import_module("generated.idefics").IdeficsImageProcessor
+    reference = overlay("idefics")["IdeficsImageProcessor"]
+
+    @SETTINGS
+    @given(images=image_batches(), drawn=idefics_options())
+    def check(images: list[list[np.ndarray]], drawn: dict[str, Any]) -> None:
+        expected = outcome(reference(**drawn), images, return_tensors="pt")
+        actual = outcome(generated(**drawn), images, return_tensors="pt")
+        assert actual == expected if isinstance(expected, str) else torch.equal(actual, expected)
+
+    check()
+
+
+def test_idefics_processor_matches_overlay() -> None:
+    generated = importlib.import_module("generated.idefics")
+    namespace = overlay("idefics")
+
+    @SETTINGS
+    @given(images=image_batches(), drawn=idefics_options(), flags=st.tuples(st.booleans(), st.booleans()))
+    def check(images: list[list[np.ndarray]], drawn: dict[str, Any], flags: tuple[bool, bool]) -> None:
+        prompts = [["a", *sample, "cat", "a"] for sample in images] + [["a cat"]]
+        options = {"add_end_of_utterance_token": flags[0], "add_eos_token": flags[1]}
+        results = []
+        for classes in (namespace, vars(generated)):
+            processor = classes["IdeficsProcessor"](classes["IdeficsImageProcessor"](**drawn), idefics_tokenizer())
+            results.append(outcome(processor, prompts, **options))
+        assert_same(results[1], results[0])
+
+    check()
+
+
+# ---- the LLaVA family: CLIP-style processing, anyres tiles, video frames; prompts with <image> and <video> ----
+
+LLAVA_PREFIXES = {"llava": "Llava", "llava_next": "LlavaNext", "llava_next_video": "LlavaNextVideo"}
+
+
+@st.composite
+def llava_options(draw: st.DrawFn, model: str) -> dict[str, Any]:
+    crop = draw(st.integers(14, 32))
+    drawn: dict[str, Any] = {
+        "size": {"shortest_edge": draw(st.integers(8, 40))},
+        "crop_size": {"height": crop, "width": crop},
+        "do_pad": draw(st.booleans()),
+        "do_rescale": draw(st.booleans()),
+        "do_normalize": draw(st.booleans()),
+    }
+    if model != "llava":
+        pinpoints = st.lists(st.tuples(st.integers(1, 3), st.integers(1, 3)), min_size=1, max_size=3)
+        drawn["image_grid_pinpoints"] = [[rows * crop, columns * crop] for rows, columns in draw(pinpoints)]
+    return drawn
+
+
+def assert_same_llava(actual: Any, expected: Any) -> None:
+    """`assert_same`, where a value may also be a flat list of arrays (LLaVA-NeXT's unpadded tiles)."""
+    if isinstance(expected, str) or not any(
+        isinstance(v, list) and v and isinstance(v[0], np.ndarray) for v in expected.values()
+    ):
+        assert_same(actual, expected)
+        return
+    assert list(actual) == list(expected)
+    for key, value in expected.items():
+        for mine, theirs in zip(actual[key], value, strict=True):
+            np.testing.assert_array_equal(mine, theirs)
+
+
+def uint8_batches(images: list[list[np.ndarray]]) -> list[list[np.ndarray]]:
+    """LLaVA pads to a square of the 0..255 mean colour, which only uint8 images hold."""
+    return [[(image * 255).astype(np.uint8) if image.dtype != np.uint8 else image for image in s] for s in images]
+
+
+@pytest.mark.parametrize("model", list(LLAVA_PREFIXES))
+def test_llava_image_processor_matches_overlay(model: str) -> None:
+    name = f"{LLAVA_PREFIXES[model]}ImageProcessor"
+    generated = getattr(importlib.import_module(f"generated.{model}"), name)
+    reference = overlay(model)[name]
+
+    @SETTINGS
+    @given(images=image_batches(), drawn=llava_options(model))
+    def check(images: list[list[np.ndarray]], drawn: dict[str, Any]) -> None:
+        images = uint8_batches(images)
+        tensors = "pt" if drawn["do_pad"] or model == "llava" else None
+        expected = outcome(reference(**drawn), images, return_tensors=tensors)
+        assert_same_llava(outcome(generated(**drawn), images, return_tensors=tensors), expected)
+
+    check()
+
+
+def test_llava_next_video_video_processor_matches_overlay() -> None:
+    generated = importlib.import_module("generated.llava_next_video").LlavaNextVideoVideoProcessor
+    reference = overlay("llava_next_video")["LlavaNextVideoVideoProcessor"]
+
+    @SETTINGS
+    @given(images=image_batches(), drawn=llava_options("llava"))
+    def check(images: list[list[np.ndarray]], drawn: dict[str, Any]) -> None:
+        del drawn["do_pad"]  # frames are not padded to squares
+        videos = [[frame for frame in sample if frame.shape == sample[0].shape] for sample in images]
+        expected = outcome(reference(**drawn), videos)
+        actual = outcome(generated(**drawn), videos)
+        if isinstance(expected, str):
+            assert actual == expected
+            return
+        for mine, theirs in zip(actual["pixel_values_videos"], expected["pixel_values_videos"], strict=True):
+            np.testing.assert_array_equal(mine, theirs)
+
+    check()
+
+
+def llava_tokenizer() -> Tokenizer:
+    vocab = {token: index for index, token in enumerate(["<unk>", "<pad>", "a", "cat", "<image>", "<video>"])}
+    backend = BackendTokenizer(models.WordLevel(vocab, unk_token="<unk>"))
+    backend.pre_tokenizer = pre_tokenizers.Whitespace()
+    tokenizer = Tokenizer(backend, pad_token="<pad>", unk_token="<unk>")
+    tokenizer.add_special_tokens(["<image>", "<video>"])
+    return tokenizer
+
+
+@pytest.mark.parametrize("model", list(LLAVA_PREFIXES))
+def test_llava_processor_matches_overlay(model: str) -> None:
+    prefix = LLAVA_PREFIXES[model]
+    generated = importlib.import_module(f"generated.{model}")
+    namespace = overlay(model)
+
+    @SETTINGS
+    @given(
+        images=image_batches(),
+        drawn=llava_options(model),
+        strategy=st.sampled_from(["default", "full"]),
+        extra=st.integers(0, 1),
+    )
+    def check(images: list[list[np.ndarray]], drawn: dict[str, Any], strategy: str, extra: int) -> None:
+        images = uint8_batches(images)
+        text = ["a<image> cat" + "<image>" * (len(sample) - 1) for sample in images]
+        kwargs: dict[str, Any] = {"images": images, "text": text, "padding": True, "return_tensors": "pt"}
+        if model == "llava_next_video":
+            kwargs["text"] = [prompt + " <video>" for prompt in text]
+            kwargs["videos"] = [[sample[0]] for sample in images]  # one-frame videos
+        options = {"patch_size": 7, "vision_feature_select_strategy": strategy, "num_additional_image_tokens": extra}
+        results = []
+        for classes in (namespace, vars(generated)):
+            image_processor = classes[f"{prefix}ImageProcessor"](**drawn)
+            processor = classes[f"{prefix}Processor"](image_processor, llava_tokenizer(), **options)
+            results.append(outcome(processor, **kwargs))
         assert_same(results[1], results[0])
 
     check()

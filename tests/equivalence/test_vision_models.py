@@ -23,10 +23,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.equivalence.overlay import build_overlay
-from tests.models.specs import VISION, VISION_LANGUAGE, ModelSpec, declared_specs, set_dotted
+from tests.models.specs import CROSS_ATTENTION_VLM, VISION, VISION_LANGUAGE, ModelSpec, declared_specs, set_dotted
 
 VISION_SPECS = [pytest.param(spec, id=spec.model) for spec in declared_specs(VISION)]
-VLM_SPECS = [pytest.param(spec, id=spec.model) for spec in declared_specs(VISION_LANGUAGE)]
+VLM_SPECS = [pytest.param(spec, id=spec.model) for spec in declared_specs(VISION_LANGUAGE) if spec.image_sizes]
 EXAMPLES = 6
 SETTINGS = settings(
     max_examples=EXAMPLES,
@@ -182,6 +182,155 @@ def test_vision_language_model_equals_overlay(spec: ModelSpec, data: st.DataObje
     main = spec.class_name("ForConditionalGeneration")
     reference, ours = build_pair(spec.model, spec.class_name("Config"), main, kwargs)
     batch = data.draw(vlm_inputs(ours, kwargs))
+    with torch.no_grad():
+        expected, actual = reference(**batch), ours(**batch)
+    assert torch.equal(actual.logits, expected.logits)
+    assert torch.equal(actual.image_hidden_states, expected.image_hidden_states)
+    assert torch.equal(ours.generate(**batch, max_new_tokens=3), reference.generate(**batch, max_new_tokens=3))
+
+
+# ---- the LLaVA family (vision-language declarations without `image_sizes`): whole tower-sized
+# images (LLaVA), anyres tiles with `image_sizes` (LLaVA-NeXT), and videos (LLaVA-NeXT-Video) ----
+
+LLAVA_SPECS = [pytest.param(spec, id=spec.model) for spec in declared_specs(VISION_LANGUAGE) if not spec.image_sizes]
+
+
+@st.composite
+def llava_configs(draw: st.DrawFn, spec: ModelSpec) -> dict[str, Any]:
+    """vlm_configs with room for long runs of image tokens, anyres pinpoints of 1-2 tiles a side
+    where the config has them, and the video token (below the image token) where it has one."""
+    kwargs = draw(vlm_configs(spec))
+    kwargs["text_config"]["max_position_embeddings"] = 512
+    fields = spec.ours("Config")._fields
+    if "image_grid_pinpoints" in fields:
+        tile = kwargs["vision_config"]["image_size"]
+        kwargs["image_grid_pinpoints"] = [[tile, 2 * tile], [2 * tile, tile], [2 * tile, 2 * tile]]
+    if "video_token_index" in fields:
+        kwargs["video_token_id"] = kwargs["image_token_id"] - 1
+    return kwargs
+
+
+@st.composite
+def llava_inputs(draw: st.DrawFn, model: torch.nn.Module, kwargs: dict[str, Any]) -> dict[str, torch.Tensor]:
+    """1-2 left-padded prompts with 0-2 images each (any size, for anyres) and, where the model reads
+    videos, 0-1 video each (1-2 frames); each image's and video's token count is asked of the model."""
+    generator = torch.Generator().manual_seed(draw(st.integers(0, 2**16)))
+    tile, image_token = kwargs["vision_config"]["image_size"], kwargs["image_token_id"]
+    images = draw(st.lists(st.integers(0, 2), min_size=1, max_size=2))  # images per row
+    videos = [draw(st.integers(0, 1)) if "video_token_id" in kwargs else 0 for _ in images]
+    images[0] = max(images[0], 1 - videos[0])  # something to look at
+    batch, image_runs, video_runs = {}, [], []
+    if sum(images):
+        batch["pixel_values"] = torch.randn(sum(images), 3, tile, tile, generator=generator)
+        if "image_grid_pinpoints" in kwargs:
+            sizes = [[draw(st.integers(1, 3 * tile)), draw(st.integers(1, 3 * tile))] for _ in range(sum(images))]
+            tiles = max(model.model.tiles_per_image(sizes))
+            batch["pixel_values"] = torch.randn(len(sizes), tiles, 3, tile, tile, generator=generator)
+            batch["image_sizes"] = torch.tensor(sizes)
+        with torch.no_grad():
+            image_runs = [len(tokens) for tokens in model.get_image_features(**batch).pooler_output]
+    if sum(videos):
+        frames = draw(st.integers(1, 2))
+        batch["pixel_values_videos"] = torch.randn(sum(videos), frames, 3, tile, tile, generator=generator)
+        with torch.no_grad():
+            video_runs = [model.get_video_features(batch["pixel_values_videos"]).pooler_output.shape[1]] * sum(videos)
+    rows = []
+    for count, has_video in zip(images, videos, strict=True):
+        tokens = []
+        for _ in range(count):
+            tokens += torch.randint(1, image_token - 1, (draw(st.integers(0, 2)),), generator=generator).tolist()
+            tokens += [image_token] * image_runs.pop(0)
+        if has_video:
+            tokens += [kwargs["video_token_id"]] * video_runs.pop(0)
+        tail = torch.randint(1, image_token - 1, (draw(st.integers(1, 3)),), generator=generator).tolist()
+        rows.append(tokens + tail)
+    width = max(len(tokens) for tokens in rows)
+    batch["input_ids"] = torch.zeros(len(rows), width, dtype=torch.long)
+    batch["attention_mask"] = torch.zeros(len(rows), width, dtype=torch.long)
+    for row, tokens in enumerate(rows):
+        batch["input_ids"][row, width - len(tokens) :] = torch.tensor(tokens)
+        batch["attention_mask"][row, width - len(tokens) :] = 1
+    return batch
+
+
+@pytest.mark.parametrize("spec", LLAVA_SPECS)
+@SETTINGS
+@given(data=st.data())
+def test_llava_family_model_equals_overlay(spec: ModelSpec, data: st.DataObject) -> None:
+    kwargs = data.draw(llava_configs(spec))
+    main = spec.class_name("ForConditionalGeneration")
+    reference, ours = build_pair(spec.model, spec.class_name("Config"), main, kwargs)
+    batch = data.draw(llava_inputs(ours, kwargs))
+    with torch.no_grad():
+        expected, actual = reference(**batch), ours(**batch)
+    assert torch.equal(actual.logits, expected.logits)
+    for name in ("image_hidden_states", "video_hidden_states"):
+        theirs, mine = getattr(expected, name, None), getattr(actual, name, None)
+        assert (mine is None) == (theirs is None) and (theirs is None or torch.equal(mine, theirs)), name
+    assert torch.equal(ours.generate(**batch, max_new_tokens=3), reference.generate(**batch, max_new_tokens=3))
+
+
+# ---- cross-attention vision-language models (IDEFICS): images reach the text through gated
+# cross-attention layers; `image_attention_mask` (B, T, N) says which images each token sees ----
+
+XATTN_SPECS = [pytest.param(spec, id=spec.model) for spec in declared_specs(CROSS_ATTENTION_VLM)]
+
+
+@st.composite
+def xattn_configs(draw: st.DrawFn, spec: ModelSpec) -> dict[str, Any]:
+    """Config kwargs of a tiny IDEFICS-style model, then its declared switches; the decoder has
+    a whole number of cross-attention intervals."""
+    heads = draw(st.sampled_from([1, 2, 4]))
+    kwargs = {
+        "vocab_size": draw(st.integers(12, 40)),
+        "hidden_size": heads * draw(st.sampled_from([4, 8])),
+        "intermediate_size": draw(st.integers(4, 24)),
+        "num_attention_heads": heads,
+        "max_position_embeddings": 64,
+        "pad_token_id": 0,
+        "vision_config": data_vision(draw),
+        "tie_word_embeddings": draw(st.booleans()),
+        "attn_implementation": draw(st.sampled_from(spec.backends)),
+    }
+    for name, value in spec.draw_switches(draw).items():
+        set_dotted(kwargs, name, value)
+    kwargs["num_hidden_layers"] = kwargs.get("cross_layer_interval", 1) * draw(st.integers(1, 2))
+    return kwargs
+
+
+@st.composite
+def xattn_inputs(draw: st.DrawFn, kwargs: dict[str, Any]) -> dict[str, torch.Tensor]:
+    """Left-padded prompts (new tokens included), 1-2 images per row, and a random
+    `image_attention_mask`, so some tokens see no image."""
+    batch, num_images, length = draw(st.integers(1, 2)), draw(st.integers(1, 2)), draw(st.integers(2, 6))
+    generator = torch.Generator().manual_seed(draw(st.integers(0, 2**16)))
+    vocab = kwargs["vocab_size"] + kwargs.get("additional_vocab_size", 0)
+    input_ids = torch.randint(1, vocab, (batch, length), generator=generator)
+    attention_mask = torch.ones(batch, length, dtype=torch.long)
+    padding = draw(st.integers(0, length - 1))
+    input_ids[-1, :padding], attention_mask[-1, :padding] = 0, 0
+    side = kwargs["vision_config"]["image_size"]
+    return {
+        "input_ids": input_ids,
+        "attention_mask": attention_mask,
+        "pixel_values": torch.randn(batch, num_images, 3, side, side, generator=generator),
+        "image_attention_mask": torch.randint(0, 2, (batch, length, num_images), generator=generator),
+    }
+
+
+@pytest.mark.parametrize("spec", XATTN_SPECS)
+@SETTINGS
+@given(data=st.data())
+def test_cross_attention_model_equals_overlay(spec: ModelSpec, data: st.DataObject) -> None:
+    kwargs = data.draw(xattn_configs(spec))
+    main = spec.class_name(spec.main_class)
+    reference, ours = build_pair(spec.model, spec.class_name("Config"), main, kwargs)
+    with torch.no_grad():  # open the gates, which start closed and would hide the cross-attention
+        for name, parameter in reference.named_parameters():
+            if "alpha" in name:
+                parameter.normal_(0.0, 1.0)
+    ours.load_state_dict(reference.state_dict())
+    batch = data.draw(xattn_inputs(kwargs))
     with torch.no_grad():
         expected, actual = reference(**batch), ours(**batch)
     assert torch.equal(actual.logits, expected.logits)

@@ -32,8 +32,15 @@ SPECS_DIR = Path(__file__).resolve().parent
 TEXT = "text"  # a decoder-only language model: <Prefix>ForCausalLM
 VISION = "vision"  # a vision encoder: <Prefix>VisionModel
 VISION_LANGUAGE = "vision-language"  # images and text in, text out: <Prefix>ForConditionalGeneration
-MAIN_CLASS = {TEXT: "ForCausalLM", VISION: "VisionModel", VISION_LANGUAGE: "ForConditionalGeneration"}
-MAIN_CONFIG = {TEXT: "Config", VISION: "VisionConfig", VISION_LANGUAGE: "Config"}
+# images reach the text through gated cross-attention layers (Flamingo, IDEFICS): <Prefix>ForVisionText2Text
+CROSS_ATTENTION_VLM = "cross-attention vision-language"
+MAIN_CLASS = {
+    TEXT: "ForCausalLM",
+    VISION: "VisionModel",
+    VISION_LANGUAGE: "ForConditionalGeneration",
+    CROSS_ATTENTION_VLM: "ForVisionText2Text",
+}
+MAIN_CONFIG = {TEXT: "Config", VISION: "VisionConfig", VISION_LANGUAGE: "Config", CROSS_ATTENTION_VLM: "Config"}
 ALL_ROPE_TYPES = tuple(ROPE_VARIANTS)
 
 Switch = st.SearchStrategy | Sequence[Any]
@@ -45,7 +52,8 @@ class ModelSpec:
 
     model: the name of modular/modular_<model>.py and generated/<model>/.
     prefix: the CamelCase prefix of our classes (`Qwen2` in Qwen2Config, Qwen2ForCausalLM).
-    kind: TEXT, VISION or VISION_LANGUAGE; it picks the main class (MAIN_CLASS) and the tests.
+    kind: TEXT, VISION, VISION_LANGUAGE or CROSS_ATTENTION_VLM; it picks the main class
+        (MAIN_CLASS) and the tests.
     reference: the prefix of the transformers 5.23.0 classes the parity tests compare with
         (`Qwen2` for transformers.Qwen2ForCausalLM); None when transformers has no such model,
         and then `no_reference` says why, which is the reason the parity tests skip with.
