@@ -127,7 +127,9 @@ def read_base(repo: Path, base: str) -> Base:
     classes, functions, bound = [], [], set()
     for stem, tree in trees:
         for node in tree.body:
-            if isinstance(node, ast.ClassDef) and node.name.startswith(camel):
+            # a decorated class (an output @dataclass) cannot be subclassed with `pass` exactly (E209):
+            # the new model gets it renamed wherever its code uses it
+            if isinstance(node, ast.ClassDef) and node.name.startswith(camel) and not node.decorator_list:
                 methods = (item.name for item in node.body if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef))
                 classes.append(BaseClass(stem, node.name, tuple(methods)))
             elif isinstance(node, ast.FunctionDef) and not node.name.startswith("_"):
@@ -213,7 +215,7 @@ def render_modular(base: Base, name: str, camel: str) -> str:
         camel=camel,
         base=base.model,
         base_camel=base.camel,
-        imports=[(stem, sorted(names)) for stem, names in sorted(imports.items())],
+        imports=[(stem, sorted(names, key=isort_key)) for stem, names in sorted(imports.items())],
         classes=classes,
         functions=hook_lines("functions", base.functions, ""),
     )
@@ -244,6 +246,11 @@ def render_declaration(repo: Path, base: Base, name: str, camel: str) -> str:
         heads = tuple_literal(found)
     template = environment().get_template("spec.py.jinja")
     return template.render(name=name, camel=camel, base=base.model, main=main, reference=reference, heads=heads)
+
+
+def isort_key(name: str) -> tuple[int, str]:
+    """ruff's (isort's) order of imported names: CONSTANTS (CLIPMLP too), then Classes, then the rest."""
+    return (0 if name.isupper() else 1 if name[:1].isupper() else 2, name)
 
 
 def tuple_literal(names: Sequence[str]) -> str:
