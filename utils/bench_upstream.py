@@ -87,7 +87,7 @@ DELIBERATE = {
         "no argument for '": "upstream discards arguments of a super() call it unrolls (no argument for a base parameter)",
         "another value than this method's": "upstream discards arguments of a super() call it unrolls (a base "
         "parameter gets another value than the override's variable of that name, which the override then uses)",
-        "more positional arguments than the base takes": "upstream discards arguments of a super() call that Python "
+        "positional arguments and the base takes at most": "upstream discards arguments of a super() call that Python "
         "would refuse (TypeError: too many positional arguments)",
         "keywords the base does not take": "upstream discards arguments of a super() call that Python would refuse "
         "(TypeError: unexpected keyword)",
