@@ -197,6 +197,16 @@ def test_greedy_generation_matches_reference(tmp_path: Path, use_resampler: bool
     assert ours.generate(**batch, max_new_tokens=5).tolist() == expected.tolist()
 
 
+@pytest.mark.parametrize("use_resampler", [False, True])
+def test_beam_search_with_several_returns_matches_reference(tmp_path: Path, use_resampler: bool) -> None:
+    """Beams and return sequences repeat every row: its image states and image_attention_mask too."""
+    reference, ours = pair(tmp_path, seed=1, use_resampler=use_resampler)
+    batch = image_text_batch()
+    options = {"max_new_tokens": 4, "num_beams": 3, "num_return_sequences": 2}
+    expected = reference.generate(**batch, **options, do_sample=False)
+    assert ours.generate(**batch, **options).tolist() == expected.tolist()
+
+
 def test_generation_from_encoded_images_matches_reference(tmp_path: Path) -> None:
     reference, ours = pair(tmp_path, seed=1)
     batch = image_text_batch()

@@ -80,6 +80,15 @@ def test_call_options_override_the_config(tmp_path: Path) -> None:
     compare(reference, ours, image_batch("full"), "llava, options from the call", **options)
 
 
+def test_beam_search_with_several_returns_matches_reference(tmp_path: Path) -> None:
+    """The images are encoded once, before beams and return sequences repeat the rows."""
+    reference, ours = reference_pair(tmp_path, "llava", "sdpa", seed=1)
+    batch = image_batch(seed=1)
+    options = {"max_new_tokens": 4, "num_beams": 3, "num_return_sequences": 2}
+    expected = reference.generate(**batch, **options, do_sample=False, pad_token_id=PAD)
+    assert ours.generate(**batch, **options).tolist() == expected.tolist()
+
+
 def test_greedy_generation_matches_reference(tmp_path: Path) -> None:
     reference, ours = reference_pair(tmp_path, "llava", "sdpa", seed=1)
     batch = image_batch(seed=1)

@@ -99,6 +99,15 @@ def test_video_features_match_reference(tmp_path: Path) -> None:
     assert_close(actual.pooler_output, expected.pooler_output, what="video tokens")
 
 
+def test_beam_search_with_several_returns_matches_reference(tmp_path: Path) -> None:
+    """Beams and return sequences repeat the rows after the images (and videos) are encoded."""
+    reference, ours = reference_pair(tmp_path, "llava_next_video", "sdpa", seed=1)
+    batch = mixed_batch(2, seed=1)
+    options = {"max_new_tokens": 4, "num_beams": 3, "num_return_sequences": 2}
+    expected = reference.generate(**batch, **options, do_sample=False, pad_token_id=PAD)
+    assert ours.generate(**batch, **options).tolist() == expected.tolist()
+
+
 def test_greedy_generation_matches_reference(tmp_path: Path) -> None:
     reference, ours = reference_pair(tmp_path, "llava_next_video", "sdpa", seed=1)
     batch = mixed_batch(2, seed=1)
