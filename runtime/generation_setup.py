@@ -73,9 +73,7 @@ def call_options(
 ) -> tuple[GenerationConfig, dict[str, Any], GenerationConfig]:
     """(this call's options, the model inputs among `kwargs`, the options the call itself set)."""
     if generation_config is not None and not isinstance(generation_config, GenerationConfig):
-        raise GenerationError(
-            f"generation_config must be a runtime GenerationConfig, got {type(generation_config).__name__}"
-        )
+        generation_config = foreign_generation_config(generation_config)
     from_call = copy.deepcopy(generation_config) if generation_config is not None else GenerationConfig()
     model_kwargs = from_call.set_fields(kwargs)
     for name in ("output_attentions", "output_hidden_states"):  # also model inputs, as in transformers
@@ -90,6 +88,18 @@ def call_options(
             "generation_config); leave them unset"
         )
     return options, model_kwargs, from_call
+
+
+def foreign_generation_config(value: Any) -> GenerationConfig:
+    """A transformers `GenerationConfig` (duck-typed, never imported): the fields it sets apart
+    from its defaults, as its `save_pretrained` would write them."""
+    to_diff_dict = getattr(value, "to_diff_dict", None)
+    data = to_diff_dict() if callable(to_diff_dict) else None
+    if not isinstance(data, dict):
+        raise GenerationError(
+            f"generation_config must be a GenerationConfig (ours or transformers'), got {type(value).__name__}"
+        )
+    return GenerationConfig.from_dict(data)
 
 
 def _max_length(model: Any, options: GenerationConfig, prompt_len: int) -> int:

@@ -111,6 +111,16 @@ def test_call_keywords_beat_the_call_config_which_beats_the_model_config(tmp_pat
     assert new(model.generate(PROMPT)) == 5
 
 
+def test_a_transformers_generation_config_in_the_call_gives_its_tokens(tmp_path: Path) -> None:
+    """A transformers GenerationConfig object counts with the fields it sets (read through its
+    to_diff_dict; the runtime never imports transformers)."""
+    reference, path = checkpoint(tmp_path)
+    model = LlamaForCausalLM.from_pretrained(path)
+    theirs = transformers.GenerationConfig(max_new_tokens=3, num_beams=2, no_repeat_ngram_size=2)
+    expected = reference.generate(PROMPT, generation_config=theirs)
+    assert model.generate(PROMPT, generation_config=theirs).tolist() == expected.tolist()
+
+
 @pytest.mark.parametrize(
     ("text", "named"),
     [
