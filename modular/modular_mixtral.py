@@ -140,7 +140,7 @@ class MixtralPreTrainedModel(MistralPreTrainedModel):
 
 
 class MixtralModel(MistralModel):
-    def forward(self, output_router_logits: bool | None = None, **super_kwargs) -> MoeModelOutputWithPast:
+    def forward(self, *, output_router_logits: bool | None = None, **super_kwargs) -> MoeModelOutputWithPast:
         """With router logits (config.output_router_logits by default), `router_logits` holds one
         (B * T, num_local_experts) tensor per layer, first layer first."""
         if output_router_logits is None:

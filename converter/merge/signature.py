@@ -1,21 +1,24 @@
 """`def forward(self, extra, **super_kwargs)`: an override that inherits the base signature and adds to it.
 
-The merged signature is the base method's, with the override's new parameters added: regular
-ones after the base's regular parameters (so before `*args`, keyword-only parameters and
-`**kwargs`), keyword-only ones after the base's keyword-only parameters. Defaults are kept. A new
-parameter without a default cannot follow base parameters with defaults, so then the new regular
-parameters become keyword-only (`def forward(self, extra, **super_kwargs)` -> `..., *, extra, **kwargs`).
+The merged signature is what Python's binding allows. With keyword-only new parameters
+(`def forward(self, *, scale=1.0, **super_kwargs)`, the usual form) it is the base signature with
+them added after the base's keyword-only parameters: positional calls then reach the base's
+parameters, which Python would refuse (a superset of the modular code's calls, each behaving the
+same). New regular parameters take positional arguments first, as in Python, and the base's
+parameters, which only **super_kwargs can pass, become keyword-only. Defaults are kept.
 Inside the override, `super().forward(**super_kwargs)` then binds every base parameter to itself.
 The first parameter keeps the override's spelling (`def forward(this, **super_kwargs)` gives
 `def forward(this, hidden_states, ...)`), since the override's body names it so.
 
     base:      def forward(self, hidden_states, mask=None, **kwargs)
-    modular:   def forward(self, scale=1.0, **super_kwargs):
+    modular:   def forward(self, *, scale=1.0, **super_kwargs):
                    out = super().forward(**super_kwargs)
-    merged:    def forward(self, hidden_states, mask=None, scale=1.0, **kwargs)
+    merged:    def forward(self, hidden_states, mask=None, *, scale=1.0, **kwargs)
+    modular:   def forward(self, scale=1.0, **super_kwargs): ...
+    merged:    def forward(self, scale=1.0, *, hidden_states, mask=None, **kwargs)
 
 Refused (E208): a new parameter that repeats a base parameter, `*args` or positional-only
-parameters beside `**super_kwargs`, and any use of `super_kwargs` other than
+parameters beside `**super_kwargs`, new regular parameters over a base taking `*args`, and any use of `super_kwargs` other than
 `super().<method>(**super_kwargs)`.
 """
 
@@ -58,17 +61,31 @@ def merge_signature(
     for param in (*new_regular, *new_kwonly):
         if param.name.value in taken:
             refuse(parsed, param, f"{where} repeats the base parameter {param.name.value!r}")
-    if any(p.default is None for p in new_regular) and any(p.default is not None for p in base_params.params):
-        # A parameter without a default cannot follow one with a default: it becomes keyword-only.
-        new_regular, new_kwonly = [], [*new_regular, *new_kwonly]
-    star_arg = base_params.star_arg
-    if new_kwonly and not isinstance(star_arg, (cst.Param, cst.ParamStar)):
-        star_arg = cst.ParamStar()
     # the override's own first parameter (`self`, or `this`): its body names it so
     own_first = [params.params[0]] if params.params and base_params.params else []
+    base_regular = list(base_params.params[len(own_first) :])
+    star_arg = base_params.star_arg
+    if new_regular:
+        # Python binds positional arguments to the override's own parameters, and the base's reach
+        # it only by keyword, through **super_kwargs: they become keyword-only
+        if isinstance(star_arg, cst.Param):
+            refuse(
+                parsed,
+                function,
+                f"{where} adds positional parameters, and the base's *{star_arg.name.value} "
+                "could not receive anything through **super_kwargs; make the new parameters keyword-only",
+            )
+        positional, kwonly = new_regular, [*base_regular, *base_params.kwonly_params, *new_kwonly]
+        star_arg = cst.ParamStar() if kwonly else star_arg
+    else:
+        # positional calls reach the base's parameters here, where Python would refuse them: a
+        # superset of the calls the modular code accepts, each of those behaving the same
+        positional, kwonly = base_regular, [*base_params.kwonly_params, *new_kwonly]
+        if new_kwonly and not isinstance(star_arg, (cst.Param, cst.ParamStar)):
+            star_arg = cst.ParamStar()
     merged = base_params.with_changes(
-        params=[strip_comma(p) for p in (*own_first, *base_params.params[len(own_first) :], *new_regular)],
-        kwonly_params=[strip_comma(p) for p in (*base_params.kwonly_params, *new_kwonly)],
+        params=[strip_comma(p) for p in (*own_first, *positional)],
+        kwonly_params=[strip_comma(p) for p in kwonly],
         star_arg=star_arg,
     )
     returns = function.returns if function.returns is not None else base.returns

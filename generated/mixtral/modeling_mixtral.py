@@ -453,6 +453,7 @@ class MixtralModel(MixtralPreTrainedModel):
         inputs_embeds: torch.Tensor | None = None,
         use_cache: bool | None = None,
         output_hidden_states: bool = False,
+        *,
         output_router_logits: bool | None = None,
         **kwargs,
     ) -> MoeModelOutputWithPast:

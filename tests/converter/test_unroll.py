@@ -259,6 +259,26 @@ def test_a_method_the_base_class_does_not_define_stays_a_call(inherit: Inherit) 
 
 
 def test_super_kwargs_inherits_the_base_signature_and_adds_to_it(inherit: Inherit) -> None:
+    """New keyword-only parameters follow the base's (positional calls reaching the base's
+    parameters are a superset of what Python accepts, each call that both accept the same)."""
+    source = """
+        def forward(self, *, gate: float = 0.5, **super_kwargs):
+            out = super().forward(**super_kwargs)
+            return out * gate
+        """
+    assert method(source, "forward", inherit) == dedent(
+        """
+        def forward(self, x: torch.Tensor, scale: float = 1.0, *, gate: float = 0.5) -> torch.Tensor:
+            y = self.proj(x) * self.scaling
+            out = y * scale
+            return out * gate
+        """
+    )
+
+
+def test_super_kwargs_with_new_positional_parameters_binds_as_python_does(inherit: Inherit) -> None:
+    """Python gives positional arguments to the override's own parameters; the base's come only
+    by keyword, through **super_kwargs, so they are keyword-only in the merged signature."""
     source = """
         def forward(self, gate: float = 0.5, **super_kwargs):
             out = super().forward(**super_kwargs)
@@ -266,7 +286,7 @@ def test_super_kwargs_inherits_the_base_signature_and_adds_to_it(inherit: Inheri
         """
     assert method(source, "forward", inherit) == dedent(
         """
-        def forward(self, x: torch.Tensor, scale: float = 1.0, gate: float = 0.5) -> torch.Tensor:
+        def forward(self, gate: float = 0.5, *, x: torch.Tensor, scale: float = 1.0) -> torch.Tensor:
             y = self.proj(x) * self.scaling
             out = y * scale
             return out * gate
@@ -278,26 +298,27 @@ def test_super_kwargs_keeps_comments_after_the_parameters(inherit: Inherit) -> N
     source = """
         def forward(
             self,
+            *,
             gate: float = 0.5,  # how much passes
             **super_kwargs,
         ):
             out = super().forward(**super_kwargs)
             return out * gate
         """
-    assert "    scale: float = 1.0,\n    gate: float = 0.5,  # how much passes\n) -> torch.Tensor:\n" in method(
+    assert "    scale: float = 1.0,\n    *,\n    gate: float = 0.5,  # how much passes\n) -> torch.Tensor:\n" in method(
         source, "forward", inherit
     )
 
 
 def test_super_kwargs_keeps_the_override_spelling_of_self(inherit: Inherit) -> None:
     source = """
-        def forward(this, gate: float = 0.5, **super_kwargs):
+        def forward(this, *, gate: float = 0.5, **super_kwargs):
             out = super().forward(**super_kwargs)
             return out * gate + this.scaling
         """
     assert method(source, "forward", inherit) == dedent(
         """
-        def forward(this, x: torch.Tensor, scale: float = 1.0, gate: float = 0.5) -> torch.Tensor:
+        def forward(this, x: torch.Tensor, scale: float = 1.0, *, gate: float = 0.5) -> torch.Tensor:
             y = this.proj(x) * this.scaling
             out = y * scale
             return out * gate + this.scaling
@@ -566,12 +587,12 @@ def test_a_super_kwargs_signature_repeating_a_base_parameter_is_e208(inherit: In
     assert refused(source, inherit) == ("E208", "ToyLayer.forward repeats the base parameter 'x'")
 
 
-def test_a_new_parameter_without_default_after_base_defaults_becomes_keyword_only(inherit: Inherit) -> None:
+def test_a_new_parameter_without_default_comes_first_as_python_binds_it(inherit: Inherit) -> None:
     source = (
         "def forward(self, gate, **super_kwargs):\n    out = super().forward(**super_kwargs)\n    return out * gate\n"
     )
     text = method(source, "forward", inherit)
-    assert text.startswith("def forward(self, x: torch.Tensor, scale: float = 1.0, *, gate) -> torch.Tensor:\n")
+    assert text.startswith("def forward(self, gate, *, x: torch.Tensor, scale: float = 1.0) -> torch.Tensor:\n")
 
 
 def test_a_one_line_override_is_unrolled_like_any_other(inherit: Inherit) -> None:

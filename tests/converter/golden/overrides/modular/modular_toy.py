@@ -61,7 +61,7 @@ class ToyDecoderLayer(TinyDecoderLayer):
         super().__init__(config, layer_idx)
         self.post_norm = TinyNorm(config.hidden_size)
 
-    def forward(self, residual_scale: float = 1.0, **super_kwargs) -> torch.Tensor:
+    def forward(self, *, residual_scale: float = 1.0, **super_kwargs) -> torch.Tensor:
         hidden_states = super().forward(**super_kwargs)
         return self.post_norm(hidden_states) * residual_scale
 

@@ -75,7 +75,7 @@ class ToyDecoderLayer(nn.Module):
         self.post_norm = ToyNorm(config.hidden_size)
 
     def forward(
-        self, hidden_states: torch.Tensor, mask: torch.Tensor | None = None, residual_scale: float = 1.0, **kwargs
+        self, hidden_states: torch.Tensor, mask: torch.Tensor | None = None, *, residual_scale: float = 1.0, **kwargs
     ) -> torch.Tensor:
         hidden_states = hidden_states + self.attn(self.norm(hidden_states))
         hidden_states = hidden_states + self.mlp(hidden_states)
