@@ -305,8 +305,9 @@ def test_super_kwargs_keeps_comments_after_the_parameters(inherit: Inherit) -> N
             out = super().forward(**super_kwargs)
             return out * gate
         """
-    assert "    scale: float = 1.0,\n    *,\n    gate: float = 0.5,  # how much passes\n) -> torch.Tensor:\n" in method(
-        source, "forward", inherit
+    assert (
+        "    scale: float = 1.0,\n    *,\n    gate: float = 0.5,  # how much passes\n) -> torch.Tensor:\n"
+        in method(source, "forward", inherit)
     )
 
 
