@@ -111,11 +111,20 @@ def test_image_processor_matches_overlay(model: str) -> None:
     check()
 
 
-def tiny_tokenizer() -> Tokenizer:
-    vocab = {token: index for index, token in enumerate(["<unk>", "<pad>", "a", "cat", "<global-img>"])}
+def word_tokenizer(words: list[str], added: tuple[str, ...] = (), **special: str) -> Tokenizer:
+    """Our tokenizer over `<unk>`, `<pad>` and `words` (one id each, in order), with `added` as added
+    special tokens and `special` as its named special tokens."""
+    vocab = {token: index for index, token in enumerate(["<unk>", "<pad>", *words])}
     backend = BackendTokenizer(models.WordLevel(vocab, unk_token="<unk>"))
     backend.pre_tokenizer = pre_tokenizers.Whitespace()
-    return Tokenizer(backend, pad_token="<pad>", unk_token="<unk>")
+    tokenizer = Tokenizer(backend, pad_token="<pad>", unk_token="<unk>", **special)
+    if added:
+        tokenizer.add_special_tokens(list(added))
+    return tokenizer
+
+
+def tiny_tokenizer() -> Tokenizer:
+    return word_tokenizer(["a", "cat", "<global-img>"])
 
 
 @pytest.mark.parametrize("model", ["idefics2", "idefics3"])
@@ -152,12 +161,8 @@ def idefics_options(draw: st.DrawFn) -> dict[str, Any]:
 
 
 def idefics_tokenizer() -> Tokenizer:
-    vocab = {token: index for index, token in enumerate(["<unk>", "<pad>", "<s>", "</s>", "a", "cat"])}
-    backend = BackendTokenizer(models.WordLevel(vocab, unk_token="<unk>"))
-    backend.pre_tokenizer = pre_tokenizers.Whitespace()
-    tokenizer = Tokenizer(backend, pad_token="<pad>", unk_token="<unk>", bos_token="<s>", eos_token="</s>")
-    tokenizer.add_special_tokens(["<s>", "</s>", "<fake_token_around_image>", "<image>", "<end_of_utterance>"])
-    return tokenizer
+    added = ("<s>", "</s>", "<fake_token_around_image>", "<image>", "<end_of_utterance>")
+    return word_tokenizer(["<s>", "</s>", "a", "cat"], added, bos_token="<s>", eos_token="</s>")
 
 
 def test_idefics_image_processor_matches_overlay() -> None:
@@ -269,12 +274,7 @@ def test_llava_next_video_video_processor_matches_overlay() -> None:
 
 
 def llava_tokenizer() -> Tokenizer:
-    vocab = {token: index for index, token in enumerate(["<unk>", "<pad>", "a", "cat", "<image>", "<video>"])}
-    backend = BackendTokenizer(models.WordLevel(vocab, unk_token="<unk>"))
-    backend.pre_tokenizer = pre_tokenizers.Whitespace()
-    tokenizer = Tokenizer(backend, pad_token="<pad>", unk_token="<unk>")
-    tokenizer.add_special_tokens(["<image>", "<video>"])
-    return tokenizer
+    return word_tokenizer(["a", "cat", "<image>", "<video>"], ("<image>", "<video>"))
 
 
 @pytest.mark.parametrize("model", list(LLAVA_PREFIXES))

@@ -111,3 +111,18 @@ def decode_in_steps(model: torch.nn.Module, input_ids: torch.Tensor, mask: torch
         for start, end in steps
     ]
     return torch.cat(logits, dim=1)
+
+
+def reference_tokenizer_of(corpus: list[str], special_tokens: list[str]) -> Any:
+    """transformers' fast tokenizer over a word-level vocabulary trained on `corpus` (offline), with
+    `<s>`, `</s>`, `<unk>` and `<pad>` as its special tokens: what the processor parity tests save
+    and load on both sides."""
+    import transformers  # test-only oracle
+    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+
+    backend = Tokenizer(models.WordLevel(unk_token="<unk>"))
+    backend.pre_tokenizer = pre_tokenizers.Whitespace()
+    backend.train_from_iterator(corpus, trainer=trainers.WordLevelTrainer(special_tokens=special_tokens))
+    return transformers.PreTrainedTokenizerFast(
+        tokenizer_object=backend, bos_token="<s>", eos_token="</s>", unk_token="<unk>", pad_token="<pad>"
+    )

@@ -32,6 +32,7 @@ from generated.clip import (
 from runtime.auto import AutoConfig, AutoModel
 from tests.equivalence.overlay import build_overlay
 from tests.models.helpers import assert_close
+from tests.models.test_vision_language import tiny_vision_kwargs
 
 transformers = pytest.importorskip("transformers")
 
@@ -43,17 +44,9 @@ ATTENTION_MASK = torch.tensor([[1, 1, 1, 1, 1, 0, 0], [1, 1, 1, 1, 1, 1, 1]])
 
 
 def vision_kwargs(**overrides: Any) -> dict[str, Any]:
-    """A tiny vision tower: hidden 32, 2 layers, 4 heads, 5x5 patches of 4 pixels."""
-    kwargs: dict[str, Any] = {
-        "hidden_size": 32,
-        "intermediate_size": 37,
-        "num_hidden_layers": 2,
-        "num_attention_heads": 4,
-        "image_size": 20,
-        "patch_size": 4,
-        "projection_dim": 12,
-    }
-    return kwargs | overrides
+    """The tiny vision tower of the SigLIP tests (hidden 32, 2 layers, 4 heads, 5x5 patches of 4
+    pixels), with a projection of 12."""
+    return tiny_vision_kwargs(**{"projection_dim": 12, **overrides})
 
 
 def text_kwargs(**overrides: Any) -> dict[str, Any]:

@@ -34,11 +34,11 @@ import numpy as np
 import PIL.Image
 import pytest
 import torch
-from tokenizers import Tokenizer, models, pre_tokenizers, trainers
 
 from generated.idefics2 import Idefics2ImageProcessor, Idefics2Processor
 from generated.idefics3 import Idefics3ImageProcessor, Idefics3Processor
 from tests.http_server import serve_directory
+from tests.models.helpers import reference_tokenizer_of
 
 transformers = pytest.importorskip("transformers")
 from transformers.models.idefics2.image_processing_pil_idefics2 import Idefics2ImageProcessorPil  # noqa: E402
@@ -69,17 +69,8 @@ TWO_IMAGES = [
 ]
 
 
-def tiny_tokenizer() -> Tokenizer:
-    tokenizer = Tokenizer(models.WordLevel(unk_token="<unk>"))
-    tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
-    tokenizer.train_from_iterator(CORPUS, trainer=trainers.WordLevelTrainer(special_tokens=SPECIAL_TOKENS))
-    return tokenizer
-
-
 def reference_tokenizer() -> Any:
-    return transformers.PreTrainedTokenizerFast(
-        tokenizer_object=tiny_tokenizer(), bos_token="<s>", eos_token="</s>", unk_token="<unk>", pad_token="<pad>"
-    )
+    return reference_tokenizer_of(CORPUS, SPECIAL_TOKENS)
 
 
 def random_images(seed: int) -> list[Any]:

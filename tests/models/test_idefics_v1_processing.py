@@ -29,12 +29,12 @@ import numpy as np
 import PIL.Image
 import pytest
 import torch
-from tokenizers import Tokenizer, models, pre_tokenizers, trainers
 
 from generated.idefics import IdeficsImageProcessor, IdeficsProcessor
 from generated.idefics.processing_idefics import image_attention_mask
 from runtime.image_processing_utils import ProcessorError
 from tests.http_server import serve_directory
+from tests.models.helpers import reference_tokenizer_of
 
 transformers = pytest.importorskip("transformers")
 from transformers.models.idefics import processing_idefics as reference_processing  # noqa: E402
@@ -46,12 +46,7 @@ CARD_PROMPT = "In this picture from Asterix and Obelix, we can see"
 
 
 def reference_tokenizer() -> Any:
-    backend = Tokenizer(models.WordLevel(unk_token="<unk>"))
-    backend.pre_tokenizer = pre_tokenizers.Whitespace()
-    backend.train_from_iterator(CORPUS, trainer=trainers.WordLevelTrainer(special_tokens=SPECIAL_TOKENS))
-    return transformers.PreTrainedTokenizerFast(
-        tokenizer_object=backend, bos_token="<s>", eos_token="</s>", unk_token="<unk>", pad_token="<pad>"
-    )
+    return reference_tokenizer_of(CORPUS, SPECIAL_TOKENS)
 
 
 def random_images(seed: int) -> list[Any]:

@@ -31,7 +31,6 @@ import numpy as np
 import PIL.Image
 import pytest
 import torch
-from tokenizers import Tokenizer, models, pre_tokenizers, trainers
 
 from generated.llava import LlavaImageProcessor, LlavaProcessor
 from generated.llava_next import LlavaNextImageProcessor, LlavaNextProcessor
@@ -41,6 +40,7 @@ from generated.llava_next_video import (
     LlavaNextVideoVideoProcessor,
 )
 from runtime.image_checks import ProcessorError
+from tests.models.helpers import reference_tokenizer_of
 
 transformers = pytest.importorskip("transformers")
 from transformers.models.llava.image_processing_pil_llava import LlavaImageProcessorPil  # noqa: E402
@@ -63,17 +63,8 @@ SMALL = {"size": {"shortest_edge": 28}, "crop_size": {"height": 28, "width": 28}
 PINPOINTS = [[28, 56], [56, 28], [56, 56], [84, 28], [28, 84]]
 
 
-def tiny_tokenizer() -> Tokenizer:
-    tokenizer = Tokenizer(models.WordLevel(unk_token="<unk>"))
-    tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
-    tokenizer.train_from_iterator(CORPUS, trainer=trainers.WordLevelTrainer(special_tokens=SPECIAL_TOKENS))
-    return tokenizer
-
-
 def reference_tokenizer() -> Any:
-    return transformers.PreTrainedTokenizerFast(
-        tokenizer_object=tiny_tokenizer(), bos_token="<s>", eos_token="</s>", unk_token="<unk>", pad_token="<pad>"
-    )
+    return reference_tokenizer_of(CORPUS, SPECIAL_TOKENS)
 
 
 def random_images(seed: int) -> list[Any]:
