@@ -73,10 +73,19 @@ class Layout:
     """`tree=False`: this repository (modular/ -> generated/<model>/); `tree=True`: a transformers tree."""
 
     tree: bool = False
+    #: "python" (the default: modular files mean what Python means) or "transformers" (upstream's
+    #: rules for transformers' own modular files, with a drift warning where they change that
+    #: meaning: converter/dialect/).
+    dialect: str = "python"
 
     @property
     def name(self) -> str:
         return "tree" if self.tree else "repo"
+
+    @property
+    def upstream(self) -> bool:
+        """The transformers dialect: apply upstream's rules where they differ from Python's."""
+        return self.dialect == "transformers"
 
     def model_import(self, small: cst.BaseSmallStatement) -> ModelImport | None:
         """The model file an import statement names, when it is an import from a base model."""
@@ -166,6 +175,8 @@ class Library:
 
 REPO = Layout(tree=False)
 TREE = Layout(tree=True)
+TREE_TRANSFORMERS = Layout(tree=True, dialect="transformers")
+DIALECTS = ("python", "transformers")
 
 
 def dotted(node: cst.CSTNode | None) -> str:

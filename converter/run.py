@@ -37,6 +37,12 @@ each generated file it went through; exit 0, or 2 when it cannot answer (not a g
 map, a map older than the file). `--where-traceback` copies a traceback from stdin to stdout and
 adds each generated frame's origin below it.
 
+`--dialect transformers` (with `--tree`) converts transformers' own modular files by upstream's rules
+(converter/dialect/): each place where a rule changes what the modular code would do as Python is a
+drift warning on stderr (`path:line:col: W301 ... [super-unbound]`, then the fix). `--lint` converts
+and prints the drifts on stdout, one per rule application, writing nothing: exit 0 when there are
+none, 1 when there are (as --check does for stale files).
+
 With `--tree`, the files are laid out as in transformers (converter/layout.py): each modular file
 sits beside its outputs (`<model>/<kind>_<model>.py`), and bases are imported relatively
 (`from ..llama.modeling_llama import LlamaMLP`); `--all` takes every `*/modular_*.py` of the tree.
@@ -45,6 +51,8 @@ sits beside its outputs (`<model>/<kind>_<model>.py`), and bases are imported re
 from __future__ import annotations
 
 import argparse
+import collections
+import dataclasses
 import os
 import sys
 import traceback
@@ -57,8 +65,9 @@ if str(REPO_ROOT) not in sys.path:
     # Run as a script, Python puts converter/ (not the repository) on sys.path.
     sys.path.insert(0, str(REPO_ROOT))
 
-from converter.diagnostics import ConversionError, format_diagnostics  # noqa: E402
-from converter.layout import REPO, TREE, Layout  # noqa: E402
+from converter.diagnostics import ConversionError, Diagnostic, format_diagnostic, format_diagnostics  # noqa: E402
+from converter.dialect import RULES  # noqa: E402
+from converter.layout import DIALECTS, REPO, Layout  # noqa: E402
 from converter.pipeline.convert import convert_models  # noqa: E402
 from converter.write.emit import RUN_COMMAND, EmittedModel, count_lines  # noqa: E402
 from converter.write.journal import OutputError, leftovers, recover  # noqa: E402
@@ -96,6 +105,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--tree", type=Path, help="a transformers-style models directory: modular files beside their outputs"
     )
+    parser.add_argument(
+        "--dialect",
+        choices=DIALECTS,
+        default="python",
+        help="python (default): modular files mean what Python means; transformers (with --tree): upstream's "
+        "rules, with a warning wherever they change that meaning",
+    )
+    mode.add_argument("--lint", action="store_true", help="print the dialect's drift warnings, write nothing")
     mode.add_argument("--where", metavar="FILE:LINE", help="where a line of a generated file was written")
     mode.add_argument("--where-traceback", action="store_true", help="annotate a traceback read from stdin")
     return parser
@@ -111,6 +128,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return answer_where(args)
     if bool(args.files) == args.all or args.jobs < 1:
         parser.error("pass modular files or --all (not both), and -j of at least 1")
+    if args.dialect != "python" and args.tree is None:
+        parser.error(
+            f"--dialect {args.dialect} is for transformers' own files: pass --tree path/to/transformers/models"
+        )
     try:
         code = run(args)
         sys.stdout.flush()  # a closed pipe shows here, not at interpreter exit
@@ -152,14 +173,14 @@ def run(args: argparse.Namespace) -> int:
     """Convert, then check, diff or write; raises OutputError where a generated path cannot be used."""
     option = "--tree" if args.tree is not None else "--repo-root"
     repo_root = (args.tree if args.tree is not None else args.repo_root).resolve()
-    layout = TREE if args.tree is not None else REPO
+    layout = Layout(tree=True, dialect=args.dialect) if args.tree is not None else REPO
     if not repo_root.is_dir():
         return refuse(f"{option} {repo_root} is not a directory")
     pattern = "*/modular_*.py" if layout.tree else "modular/modular_*.py"
     files = sorted(repo_root.glob(pattern)) if args.all else args.files
     if not files:
         return refuse(f"no modular files: {repo_root}/{pattern} matches nothing; is {option} the right directory?")
-    writing = not (args.check or args.diff)
+    writing = not (args.check or args.diff or args.lint)
     if writing:
         for message in recover(output_directories(repo_root, layout.tree), repo_root):
             print(message, file=sys.stderr)
@@ -173,6 +194,9 @@ def run(args: argparse.Namespace) -> int:
         count = len(error.diagnostics)
         print(f"{count} error{'s' if count != 1 else ''}; nothing written", file=sys.stderr)
         return EXIT_FINDINGS
+    if args.lint:
+        return lint(models)
+    print_drifts(models, sys.stderr)
     every_model = {path.stem.removeprefix("modular_") for path in files} if args.all and not layout.tree else None
     changes = pending_changes(models, repo_root)
     strays = stray_entries(models, repo_root, every_model)
@@ -187,6 +211,41 @@ def run(args: argparse.Namespace) -> int:
     for line in stray_lines(strays, "  ", removed=True):
         print(line)
     return EXIT_OK
+
+
+def drifts_of(models: Sequence[EmittedModel]) -> list[Diagnostic]:
+    """Every drift warning of the run, each message ending with its rule's name."""
+    return [
+        dataclasses.replace(warning, message=f"{warning.message} [{RULES[warning.code].name}]")
+        for model in models
+        for warning in model.warnings
+    ]
+
+
+def print_drifts(models: Sequence[EmittedModel], stream: TextIO) -> list[Diagnostic]:
+    found = drifts_of(models)
+    if found:
+        print(format_diagnostics(found), file=stream)
+        print(drift_count(found), file=stream)
+    return found
+
+
+def drift_count(found: Sequence[Diagnostic]) -> str:
+    """`12 drift warnings: 7 super-unbound, 5 post-init-last`."""
+    names = collections.Counter(RULES[warning.code].name for warning in found)
+    counts = ", ".join(
+        f"{count} {name}" for name, count in sorted(names.items(), key=lambda item: (-item[1], item[0]))
+    )
+    return f"{len(found)} drift warning{'s' if len(found) != 1 else ''}: {counts}"
+
+
+def lint(models: Sequence[EmittedModel]) -> int:
+    """--lint: the drifts on stdout, the count on stderr; exit 1 when there are any."""
+    found = drifts_of(models)
+    for warning in found:  # every one: the lint's output is its job (stderr's are bounded)
+        print(format_diagnostic(warning))
+    print(drift_count(found) if found else "no drift warnings", file=sys.stderr)
+    return EXIT_FINDINGS if found else EXIT_OK
 
 
 def refuse(message: str) -> int:

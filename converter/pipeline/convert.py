@@ -31,6 +31,7 @@ not from stale files on disk. Writing files is not a pass: see write.py.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import nullcontext
@@ -38,6 +39,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from converter.diagnostics import ConversionError, Diagnostic
+from converter.dialect import collecting
 from converter.layout import REPO, Layout
 from converter.merge.merge import merge_classes
 from converter.pipeline.flow import convert_flowing
@@ -63,7 +65,16 @@ Progress = Callable[[int, int, str], None]
 
 
 def convert_model(parsed: ParsedModule, loader: BaseLoader) -> EmittedModel:
-    """Every pass but parse and format, for one model; the loader reads its bases before the passes."""
+    """Every pass but parse and format, for one model; the loader reads its bases before the passes.
+    The transformers dialect's drift warnings (converter/dialect/) come back on the model."""
+    if not parsed.layout.upstream:
+        return run_passes(parsed, loader)
+    with collecting() as drifts:
+        emitted = run_passes(parsed, loader)
+    return dataclasses.replace(emitted, warnings=tuple(sorted(drifts, key=Diagnostic.sort_key)))
+
+
+def run_passes(parsed: ParsedModule, loader: BaseLoader) -> EmittedModel:
     bases = loader.bases(base_imports(parsed))
     resolved = resolve_bases(parsed, bases)
     renamed = rename_bases(resolved)

@@ -17,6 +17,7 @@ from pathlib import Path
 import jinja2
 import libcst as cst
 
+from converter.diagnostics import Diagnostic
 from converter.layout import DEFAULT_KIND
 from converter.read.gather import DefinitionKind
 from converter.read.parse import ParsedModule
@@ -45,6 +46,8 @@ class EmittedModel:
     modular_lines: int
     files: tuple[EmittedFile, ...]
     tree: bool = False  # a transformers tree's files (converter/layout.py), formatted as upstream's
+    #: The transformers dialect's drift warnings (converter/dialect/), in source order; () otherwise.
+    warnings: tuple[Diagnostic, ...] = ()
 
 
 def emit_model(plan: ImportPlan) -> EmittedModel:
