@@ -62,6 +62,13 @@ RULES: dict[str, Rule] = rules(
         "rename the override's variable that the parent body also uses",
     ),
     Rule(
+        "W306",
+        "super-dedup",
+        "a statement after super().method(...) whose code (comments aside) equals a statement of the copied parent "
+        "body is dropped, so it runs once",
+        "leave out the statement the parent body already runs",
+    ),
+    Rule(
         "W310",
         "del-line",
         "`del self.x` (or `del x`) after super().__init__() removes the parent's assignment line(s) instead of "

@@ -4,12 +4,22 @@ base's methods) and `CallSite` (one `super().method(...)` statement in an overri
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import libcst as cst
 
 from converter.diagnostics import ConversionError
 from converter.read.parse import ParsedModule
+
+
+@dataclass
+class UpstreamState:
+    """Upstream's SuperTransformer keeps its targets per class (converter/merge/upstream_super.py): an
+    assignment or `del` after a super() call in one method applies to the parent bodies unrolled in
+    the methods after it (target code -> the modular statement)."""
+
+    assigned: dict[str, cst.BaseStatement] = field(default_factory=dict)
+    deleted: dict[str, cst.BaseStatement] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -20,6 +30,8 @@ class Override:
     class_name: str
     base_class: str  # as the modular file names it (`LlamaMLP`), for messages
     base_methods: Mapping[str, cst.FunctionDef]
+    #: what the transformers dialect's super() rule carries from one method to the next
+    upstream: UpstreamState = field(default_factory=lambda: UpstreamState(), compare=False)
 
     def refuse(self, node: cst.CSTNode, what: str, why: str, fix: str) -> ConversionError:
         message = f"cannot unroll {what} exactly: {why}"

@@ -36,6 +36,7 @@ from converter.merge.binding import Binding, bind_arguments, plan_bindings, self
 from converter.merge.init_merge import merge_init_tail
 from converter.merge.override import CallSite, Override
 from converter.merge.signature import check_super_kwargs_uses, merge_signature, param_names, uses_super_kwargs
+from converter.merge.super_drift import unroll_with_drifts
 from converter.syntax.names import bound_names, code_of, mentions, read_visit
 
 
@@ -100,6 +101,14 @@ def unroll_method(function: cst.FunctionDef, override: Override) -> cst.Function
         signature = merge_signature(function, base, override.parsed, where)
     else:
         signature = function
+    assert isinstance(function.body, cst.IndentedBlock)
+    if override.parsed.layout.upstream:
+        return unroll_with_drifts(function, signature, override, lambda: unroll_exactly(function, signature, override))
+    return unroll_exactly(function, signature, override)
+
+
+def unroll_exactly(function: cst.FunctionDef, signature: cst.FunctionDef, override: Override) -> cst.FunctionDef:
+    """`signature` with the body of `function` (indented), its super() calls unrolled exactly."""
     assert isinstance(function.body, cst.IndentedBlock)
     getters = readable_properties(function, override)
     body, signature = unroll_block(list(function.body.body), (), function, signature, override, getters, nested=False)
