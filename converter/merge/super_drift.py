@@ -17,6 +17,7 @@ inside an expression) reaches the parent's own base in the generated class: W304
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 
 import libcst as cst
@@ -26,7 +27,7 @@ from converter.dialect import drift, drift_at, rule_of
 from converter.merge.binding import bind_arguments
 from converter.merge.override import CallSite, Override
 from converter.merge.upstream_super import Event, normalized, super_call_name, unroll_like_upstream
-from converter.syntax.names import code_of, read_visit
+from converter.syntax.names import code_of, mentions, read_visit
 
 #: refusal reason (a piece of the E203 message) -> the dialect rule that reason drifts under
 REASONS: tuple[tuple[str, str], ...] = (
@@ -89,11 +90,12 @@ def record_refusal(override: Override, refused: Diagnostic) -> None:
     code = REFUSALS[refused.code]
     if refused.code == "E203":
         code = next((rule for piece, rule in REASONS if piece in refused.message), code)
-    message = refused.message.replace("cannot unroll ", "").replace(
-        " exactly: ", " follows upstream's rule, where Python differs: ", 1
-    )
-    if refused.code != "E203":
-        message = f"{message}; upstream {rule_of(code).what}"
+    if refused.code == "E203":
+        message = refused.message.replace("cannot unroll ", "", 1).replace(
+            " exactly: ", " is unrolled as upstream does, although ", 1
+        )
+    else:
+        message = f"{refused.message}; upstream {rule_of(code).what}"
     drift_at(override.parsed, refused.line, refused.col, code, message)
 
 
@@ -126,8 +128,8 @@ def judge(
         replaced, statement = event.statements
         if normalized(replaced) != normalized(statement) and (python is None or normalized(replaced) in codes):
             message = (
-                f"`{event.detail} = ...` replaces {base}'s assignment in place, so the parent statements "
-                f"between them see the new value, unlike Python, which runs the parent's `{normalized(replaced)[:60]}` first"
+                f"`{event.detail} = ...` replaces {base}'s `{short(replaced)}` in place: the parent "
+                f"statements after it see the new value, where Python runs them with the parent's"
             )
             if python is not None or reads_between(event, function, override):
                 drift(parsed, event.node, "W312", message)
@@ -141,24 +143,22 @@ def judge(
             )
             drift(parsed, event.node, "W310", message)
     elif event.kind == "del-dropped":
-        message = (
-            f"`{normalized(event.node)}` is dropped: upstream deletes nothing outside the statements after super()"
-        )
+        message = f"`{short(event.node)}` is dropped: upstream deletes nothing outside the statements after super()"
         drift(parsed, event.node, "W310", message)
     elif event.kind == "dedup":
-        message = f"`{normalized(event.node)}` repeats a statement of {base}'s body and is dropped, so it runs once"
+        message = f"`{short(event.node)}` repeats a statement of {base}'s body and is dropped, so it runs once"
         drift(parsed, event.node, "W306", message)
     elif event.kind == "post-init":
         moved = event.statements[0]
         message = (
-            f"`{normalized(moved)}` of {base}.{function.name.value} is moved after the "
+            f"`{short(moved)}` of {base}.{function.name.value} is moved after the "
             f"{len(event.statements) - 1} statement(s) that follow it"
         )
         drift(parsed, event.node, "W311", message)
-    elif event.kind == "super-first" and event.statements:
+    elif event.kind == "super-first" and "self" in mentions(event.statements):
         first = event.statements[0]
         message = (
-            f"`{normalized(first)[:60]}` and the statements before super().{function.name.value}() run after "
+            f"`{short(first)}` and what else this method does before super().{function.name.value}() run after "
             f"{base}'s own super().__init__() call"
         )
         drift(parsed, first if any(first is s for s in body_of(function)) else event.node, "W313", message)
@@ -170,7 +170,14 @@ def reads_between(event: Event, function: cst.FunctionDef, override: Override) -
     statements = body_of(parent) if parent is not None else []
     replaced = event.statements[0]
     index = next((i for i, s in enumerate(statements) if s is replaced), len(statements))
-    return any(event.detail in normalized(s) for s in statements[index + 1 :])
+    pattern = re.compile(rf"(?<![\w.]){re.escape(event.detail)}(?!\w)")
+    return any(pattern.search(normalized(s)) for s in statements[index + 1 :])
+
+
+def short(statement: cst.CSTNode, width: int = 60) -> str:
+    """The statement's code on one line, cut to `width` characters."""
+    code = " ".join(normalized(statement).split())
+    return code if len(code) <= width else code[: width - 3] + "..."
 
 
 def judge_unroll(event: Event, function: cst.FunctionDef, signature: cst.FunctionDef, override: Override) -> None:
