@@ -8,7 +8,7 @@ dialect. The body is upstream's (converter/merge/upstream_super.py); the exact u
 - where it gives the same statements as upstream's rule, nothing drifts;
 - otherwise each upstream event that Python's unroll does not reproduce drifts: arguments not bound
   (W301), a discarded call's `return` copied (W302), `del` dropping a line or dropped itself
-  (W310), `self.post_init()` moved last (W311), an assignment replacing the parent's in place
+  (W310), `self.post_init()` moved after statements that call something (W311), an assignment replacing the parent's in place
   (W312), statements moved after `super().__init__()` (W313), a repeated statement dropped (W306).
 
 A super() call to a method the parent defines that upstream leaves a call (another method's, or
@@ -26,7 +26,15 @@ from converter.diagnostics import ConversionError, Diagnostic
 from converter.dialect import drift, drift_at, rule_of
 from converter.merge.binding import bind_arguments
 from converter.merge.override import CallSite, Override
-from converter.merge.upstream_super import Event, normalized, super_call_name, unroll_like_upstream
+from converter.merge.upstream_super import (
+    Event,
+    assign_target,
+    is_call_to_super,
+    normalized,
+    single,
+    super_call_name,
+    unroll_like_upstream,
+)
 from converter.syntax.names import code_of, mentions, read_visit
 
 #: refusal reason (a piece of the E203 message) -> the dialect rule that reason drifts under
@@ -79,9 +87,10 @@ def unroll_with_drifts(
     kept_calls(function, body, override, refused)
     if python is not None and same_statements(python, result):
         return result
+    placed = frozenset(id(event.statements[1]) for event in events if event.kind == "in-place")
     for event in events:
         if refused is None or override.parsed.position(event.node) != (refused.line, refused.col):
-            judge(event, python, function, signature, override)
+            judge(event, python, function, signature, override, placed)
     return result
 
 
@@ -118,6 +127,7 @@ def judge(
     function: cst.FunctionDef,
     signature: cst.FunctionDef,
     override: Override,
+    placed: frozenset[int] = frozenset(),
 ) -> None:
     """Record the drift of one upstream event, where Python's unroll (`python`, None when refused) differs."""
     parsed, base = override.parsed, override.base_class
@@ -126,13 +136,10 @@ def judge(
         judge_unroll(event, function, signature, override)
     elif event.kind == "in-place":
         replaced, statement = event.statements
-        if normalized(replaced) != normalized(statement) and (python is None or normalized(replaced) in codes):
-            message = (
-                f"`{event.detail} = ...` replaces {base}'s `{short(replaced)}` in place: the parent "
-                f"statements after it see the new value, where Python runs them with the parent's"
-            )
-            if python is not None or reads_between(event, function, override):
-                drift(parsed, event.node, "W312", message)
+        reason = in_place_reason(event, function, override, placed)
+        if normalized(replaced) != normalized(statement) and reason is not None:
+            message = f"`{event.detail} = ...` replaces {base}'s `{short(replaced)}` in place, so {reason}"
+            drift(parsed, event.node, "W312", message)
     elif event.kind == "del":
         if not event.statements:
             message = f"del {event.detail} matches no assignment of {base}'s body: upstream drops it, so {event.detail} stays"
@@ -148,7 +155,7 @@ def judge(
     elif event.kind == "dedup":
         message = f"`{short(event.node)}` repeats a statement of {base}'s body and is dropped, so it runs once"
         drift(parsed, event.node, "W306", message)
-    elif event.kind == "post-init":
+    elif event.kind == "post-init" and any(calls_something(s) for s in event.statements[1:]):
         moved = event.statements[0]
         message = (
             f"`{short(moved)}` of {base}.{function.name.value} is moved after the "
@@ -164,14 +171,48 @@ def judge(
         drift(parsed, first if any(first is s for s in body_of(function)) else event.node, "W313", message)
 
 
-def reads_between(event: Event, function: cst.FunctionDef, override: Override) -> bool:
-    """Without Python's unroll to compare: whether a parent statement after the replaced one mentions the target."""
+def in_place_reason(event: Event, function: cst.FunctionDef, override: Override, placed: frozenset[int]) -> str | None:
+    """Why replacing the parent's assignment in place changes what runs (None: it does not): a later
+    parent statement reads the target, or the new value reads what a later parent statement, or an
+    earlier statement of the override that upstream appends, assigns."""
+    replaced, statement = event.statements
     parent = override.base_methods.get(function.name.value)
     statements = body_of(parent) if parent is not None else []
-    replaced = event.statements[0]
     index = next((i for i, s in enumerate(statements) if s is replaced), len(statements))
-    pattern = re.compile(rf"(?<![\w.]){re.escape(event.detail)}(?!\w)")
-    return any(pattern.search(normalized(s)) for s in statements[index + 1 :])
+    later = [s for s in statements[index + 1 :] if id(s) not in placed]
+    if reader := next((s for s in later if reads(s, event.detail)), None):
+        return f"`{short(reader, 40)}` after it reads the new value, where Python reads the parent's"
+    value = single(statement, (cst.Assign, cst.AnnAssign))
+    read = [value.value] if value is not None and value.value is not None else []  # type: ignore[union-attr]
+    own = body_of(function)
+    start = next((i for i, s in enumerate(own) if s is statement), 0)
+    call = next((i for i, s in enumerate(own) if is_call_to_super(s, function.name.value)), 0)
+    pending = [s for s in own[call + 1 : start] if id(s) not in placed]
+    for name in sorted({t for s in [*later, *pending] if (t := assign_target(s)) is not None}):
+        if any(reads(part, name) for part in read):
+            return f"its value reads {name} before the statement that Python runs first assigns it"
+    return None
+
+
+def calls_something(statement: cst.CSTNode) -> bool:
+    """The statement calls something (builds a module, say), which `self.post_init()` may then act on
+    when it runs after it; assignments of plain values are left alone by it."""
+    finder = FindCalls()
+    read_visit(statement, finder)
+    return finder.found
+
+
+class FindCalls(cst.CSTVisitor):
+    def __init__(self) -> None:
+        self.found = False
+
+    def visit_Call(self, node: cst.Call) -> None:
+        self.found = True
+
+
+def reads(node: cst.CSTNode, target: str) -> bool:
+    """`target` (a name or `self.x`) occurs in the code of `node`, as a whole name."""
+    return re.search(rf"(?<![\w.]){re.escape(target)}(?!\w)", normalized(node)) is not None
 
 
 def short(statement: cst.CSTNode, width: int = 60) -> str:

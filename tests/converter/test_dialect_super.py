@@ -259,6 +259,23 @@ def test_post_init_moves_last(tmp_path: Path) -> None:
     assert [(line, code) for line, code, _ in drifts] == [(6, "W311")]
 
 
+def test_post_init_moved_after_plain_values_records_nothing(tmp_path: Path) -> None:
+    text, drifts = convert(
+        tmp_path,
+        """\
+        from ..tiny.modeling_tiny import TinyModel
+
+
+        class SmallModel(TinyModel):
+            def __init__(self, config):
+                super().__init__(config)
+                self.scale = config.scale
+        """,
+    )
+    assert method(text, "SmallModel", "__init__").endswith("self.scale = config.scale\n    self.post_init()\n")
+    assert drifts == []
+
+
 def test_a_repeated_post_init_is_dropped(tmp_path: Path) -> None:
     text, drifts = convert(
         tmp_path,
