@@ -9,7 +9,7 @@ dialect. The body is upstream's (converter/merge/upstream_super.py); the exact u
 - otherwise each upstream event that Python's unroll does not reproduce drifts: arguments not bound
   (W301), a discarded call's `return` copied (W302), `del` dropping a line or dropped itself
   (W310), `self.post_init()` moved after statements that call something (W311), an assignment replacing the parent's in place
-  (W312), statements moved after `super().__init__()` (W313), a repeated statement dropped (W306).
+  (W312), an object built on `self` moved after the parent's `super().__init__()` (W313), a repeated statement dropped (W306).
 
 A super() call to a method the parent defines that upstream leaves a call (another method's, or
 inside an expression) reaches the parent's own base in the generated class: W304, always.
@@ -35,7 +35,7 @@ from converter.merge.upstream_super import (
     super_call_name,
     unroll_like_upstream,
 )
-from converter.syntax.names import code_of, mentions, read_visit
+from converter.syntax.names import code_of, read_visit
 
 #: refusal reason (a piece of the E203 message) -> the dialect rule that reason drifts under
 REASONS: tuple[tuple[str, str], ...] = (
@@ -149,7 +149,7 @@ def judge(
                 f"del {event.detail} removes {base}'s assignment line instead of deleting {event.detail} after it runs"
             )
             drift(parsed, event.node, "W310", message)
-    elif event.kind == "del-dropped":
+    elif event.kind == "del-dropped" and deletion_observed(event.node, function):
         message = f"`{short(event.node)}` is dropped: upstream deletes nothing outside the statements after super()"
         drift(parsed, event.node, "W310", message)
     elif event.kind == "dedup":
@@ -162,13 +162,38 @@ def judge(
             f"{len(event.statements) - 1} statement(s) that follow it"
         )
         drift(parsed, event.node, "W311", message)
-    elif event.kind == "super-first" and "self" in mentions(event.statements):
-        first = event.statements[0]
+    elif event.kind == "super-first" and (built := next((s for s in event.statements if builds_on_self(s)), None)):
         message = (
-            f"`{short(first)}` and what else this method does before super().{function.name.value}() run after "
-            f"{base}'s own super().__init__() call"
+            f"`{short(built)}` runs before super().{function.name.value}() in Python, where nn.Module refuses "
+            f"a submodule before its __init__ (and the parent's own super().__init__() may reset it); upstream "
+            f"runs it after {base}'s own super().__init__() call"
         )
-        drift(parsed, first if any(first is s for s in body_of(function)) else event.node, "W313", message)
+        drift(parsed, built, "W313", message)
+
+
+def deletion_observed(statement: cst.CSTNode, function: cst.FunctionDef) -> bool:
+    """Whether dropping `del ...` changes what runs: an attribute stays on the instance, or a deleted
+    local is read afterwards (Python raises there); `del unused` changes nothing."""
+    small = single(statement, cst.Del) if isinstance(statement, cst.SimpleStatementLine) else None
+    target = getattr(small, "target", None)
+    if not isinstance(target, cst.Name):
+        return True
+    own = body_of(function)
+    index = next((i for i, s in enumerate(own) if s is statement), len(own))
+    return any(reads(s, target.value) for s in own[index + 1 :])
+
+
+def builds_on_self(statement: cst.BaseStatement) -> bool:
+    """`self.x = Name(...)` or `self.x = nn.Name(...)` (a class, by its capital): an object, a submodule
+    say, assigned on the instance. Plain values assigned before super().__init__() keep their meaning
+    when they move after the parent's own super().__init__() call (nn.Module.__init__ leaves them)."""
+    small = single(statement, (cst.Assign, cst.AnnAssign))
+    target = assign_target(statement) or ""
+    value = getattr(small, "value", None)
+    if not target.startswith("self.") or not isinstance(value, cst.Call):
+        return False
+    name = code_of(value.func).strip().rsplit(".", 1)[-1]
+    return name[:1].isupper()
 
 
 def in_place_reason(event: Event, function: cst.FunctionDef, override: Override, placed: frozenset[int]) -> str | None:

@@ -242,6 +242,24 @@ def test_del_matching_no_line_is_dropped(tmp_path: Path) -> None:
     assert [(line, code) for line, code, _ in drifts] == [(7, "W310")]
 
 
+def test_del_before_the_call_is_dropped(tmp_path: Path) -> None:
+    text, drifts = convert(
+        tmp_path,
+        """\
+        from ..tiny.modeling_tiny import TinyAttention
+
+
+        class SmallAttention(TinyAttention):
+            def extra(self, x, unused=None):
+                del unused
+                del self.dropout
+                return x
+        """,
+    )
+    assert "del " not in method(text, "SmallAttention", "extra")
+    assert [(line, code) for line, code, _ in drifts] == [(7, "W310")]  # `del unused` changed nothing
+
+
 def test_post_init_moves_last(tmp_path: Path) -> None:
     text, drifts = convert(
         tmp_path,
@@ -337,17 +355,17 @@ def test_statements_before_super_init_run_after_the_parents_own_call(tmp_path: P
 
         class SmallAttention(TinyAttention):
             def __init__(self, config, layer_idx):
-                self.flag = True
+                self.gate = nn.Linear(2, 2)
                 super().__init__(config, layer_idx)
         """,
     )
     assert method(text, "SmallAttention", "__init__").startswith(
-        "def __init__(self, config, layer_idx):\n    super().__init__()\n    self.flag = True\n"
+        "def __init__(self, config, layer_idx):\n    super().__init__()\n    self.gate = nn.Linear(2, 2)\n"
     )
     assert [(line, code) for line, code, _ in drifts] == [(6, "W313")]
 
 
-def test_local_statements_before_super_init_move_without_drift(tmp_path: Path) -> None:
+def test_plain_values_before_super_init_move_without_drift(tmp_path: Path) -> None:
     text, drifts = convert(
         tmp_path,
         """\
@@ -357,10 +375,11 @@ def test_local_statements_before_super_init_move_without_drift(tmp_path: Path) -
         class SmallAttention(TinyAttention):
             def __init__(self, config, layer_idx):
                 layer_idx = layer_idx + 1
+                self.flag = True
                 super().__init__(config, layer_idx)
         """,
     )
-    assert "super().__init__()\n        layer_idx = layer_idx + 1" in text and drifts == []
+    assert "super().__init__()\n        layer_idx = layer_idx + 1\n        self.flag = True" in text and drifts == []
 
 
 def test_a_decorated_parent_body_is_copied_without_its_decorators(tmp_path: Path) -> None:
