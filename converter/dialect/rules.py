@@ -72,7 +72,7 @@ RULES: dict[str, Rule] = rules(
         "W310",
         "del-line",
         "`del self.x` (or `del x`) after super().__init__() removes the parent's assignment line(s) instead of "
-        "deleting the attribute",
+        "deleting the attribute; a `del` that matches no line, or stands before the super() call, is dropped",
         "leave the attribute out by overriding the method that creates it, or set it to None",
     ),
     Rule(

@@ -142,7 +142,10 @@ def judge(
             drift(parsed, event.node, "W312", message)
     elif event.kind == "del":
         if not event.statements:
-            message = f"del {event.detail} matches no assignment of {base}'s body: upstream drops it, so {event.detail} stays"
+            message = (
+                f"del {event.detail} matches no assignment of {base}'s body: upstream drops the statement, where "
+                f"Python deletes {event.detail} (or raises AttributeError when nothing set it)"
+            )
             drift(parsed, event.node, "W310", message)
         elif python is not None and any(normalized(s) in codes for s in event.statements):
             message = (

@@ -22,6 +22,10 @@ decorated base methods except where converter/merge/decorators.py shows inlining
 method may then take the base's decorators). `super().__init__(...)` in `__init__` also merges the
 statements after it (see converter/merge/init_merge.py); `**super_kwargs` overrides are in
 converter/merge/signature.py.
+
+In the transformers dialect (`layout.upstream`) a method's body is the one upstream's converter writes
+(converter/merge/upstream_super.py: the parent's body unbound, merged with what follows the call); the
+exact unroll here still runs, to say where that body means something else (converter/merge/super_drift.py).
 """
 
 from __future__ import annotations
