@@ -19,6 +19,7 @@ from converter.merge.decorators import is_documentation
 from converter.merge.init_merge import with_lines_of
 from converter.merge.override import Override
 from converter.merge.unroll import is_pass, strip_docstring, unroll_method
+from converter.merge.upstream_members import inherited_decorators
 from converter.syntax.names import code_of
 
 MemberKind = Literal["attribute", "method", "other"]
@@ -81,10 +82,13 @@ def classify_members(
             removed.append(name)
         elif isinstance(statement, cst.FunctionDef):
             check_not_over_a_field(statement, present.get(name), override)
-            check_method_kind(statement, present.get(name), override)
+            if not override.parsed.layout.upstream:
+                check_method_kind(statement, present.get(name), override)
             method = unroll_method(statement, override)
             if name in present and override.parsed.layout.tree:
                 method = documented_as(method, present[name])
+            if name in present and override.parsed.layout.upstream:
+                method = inherited_decorators(statement, method, present[name], override)
             target = replacements.setdefault(name, []) if name in present else new_methods
             target.append(method)
         elif name is not None and name in present:

@@ -44,6 +44,7 @@ from converter.merge.members import classify_members, member_kind, member_name, 
 from converter.merge.override import Override
 from converter.merge.parent_calls import parent_calls_to_super, selfless_parent_calls
 from converter.merge.unroll import strip_docstring
+from converter.merge.upstream_classes import UpstreamClasses
 from converter.read.parse import ParsedModule
 from converter.read.resolve import is_model_import
 from converter.rename.namespace import BaseDefinition, BaseNamespace
@@ -75,22 +76,29 @@ def merge_classes(renamed: RenamedModule) -> MergedModule:
         return MergedModule(renamed, tuple(ModularStatement(s, s, None) for s in parsed.module.body))
     defined = bound_names([s for s in parsed.module.body if not is_import_line(s)])
     check = BasesCheck(renamed, lambda statement: model_base_of(statement, renamed))
+    upstream = UpstreamClasses(renamed, check) if parsed.layout.upstream else None
     diagnostics: list[Diagnostic] = []
     statements = []
     for statement in parsed.module.body:
         try:
-            statements += merge_statement(statement, renamed, defined, check)
+            statements += merge_statement(statement, renamed, defined, check, upstream)
         except ConversionError as error:
             diagnostics += error.diagnostics
     if diagnostics:
         raise ConversionError(diagnostics)
+    if upstream is not None:
+        upstream.judge([s.node for s in statements if isinstance(s.node, cst.ClassDef)])
     if parsed.layout.tree:
-        statements = explicit_calls_to_super(statements, renamed)
+        statements = explicit_calls_to_super(statements, renamed, merged_too=upstream is None)
     return MergedModule(renamed, tuple(statements))
 
 
-def explicit_calls_to_super(statements: list[ModularStatement], renamed: RenamedModule) -> list[ModularStatement]:
-    """In a tree, `Ancestor.method(self, ...)` becomes `super().method(...)` where exact (parent_calls.py)."""
+def explicit_calls_to_super(
+    statements: list[ModularStatement], renamed: RenamedModule, merged_too: bool = True
+) -> list[ModularStatement]:
+    """In a tree, `Ancestor.method(self, ...)` becomes `super().method(...)` where exact (parent_calls.py).
+    Without `merged_too` (the transformers dialect, which rewrites a merged class's calls as upstream
+    does: converter/merge/upstream_calls.py), only in the classes that merge no model base."""
     classes = {s.node.name.value: s.node for s in statements if isinstance(s.node, cst.ClassDef)}
 
     def lookup(name: str) -> cst.ClassDef | None:
@@ -103,7 +111,9 @@ def explicit_calls_to_super(statements: list[ModularStatement], renamed: Renamed
         return None
 
     return [
-        dataclasses.replace(s, node=parent_calls_to_super(s.node, lookup)) if isinstance(s.node, cst.ClassDef) else s
+        dataclasses.replace(s, node=parent_calls_to_super(s.node, lookup))
+        if isinstance(s.node, cst.ClassDef) and (merged_too or s.base is None)
+        else s
         for s in statements
     ]
 
@@ -115,7 +125,11 @@ def is_import_line(statement: cst.BaseStatement) -> bool:
 
 
 def merge_statement(
-    statement: cst.BaseStatement, renamed: RenamedModule, defined: frozenset[str], check: BasesCheck
+    statement: cst.BaseStatement,
+    renamed: RenamedModule,
+    defined: frozenset[str],
+    check: BasesCheck,
+    upstream: UpstreamClasses | None = None,
 ) -> Iterator[ModularStatement]:
     if isinstance(statement, cst.SimpleStatementLine) and any(is_model_import(s) for s in statement.body):
         kept = [small for small in statement.body if not is_model_import(small)]
@@ -132,11 +146,12 @@ def merge_statement(
     if model_base is not None:
         assert isinstance(statement, cst.ClassDef)
         arg, base = model_base
-        check_removals(statement, arg, base, renamed)
-        node = merge_class(statement, arg, base, parsed, check)
+        if upstream is None:
+            check_removals(statement, arg, base, renamed)
+        node = merge_class(statement, arg, base, parsed, check, upstream)
     aliases = {alias: target for alias in renamed.aliases if (target := renamed.target(alias)) != alias}
     [node] = substitute_names([node], {alias: aliases[alias] for alias in sorted(aliases)})
-    if isinstance(node, cst.ClassDef) and isinstance(statement, cst.ClassDef):
+    if isinstance(node, cst.ClassDef) and isinstance(statement, cst.ClassDef) and upstream is None:
         check_parent_calls(statement, node, parsed)
     yield ModularStatement(node, statement, base)
 
@@ -292,7 +307,12 @@ class CollectExplicitCalls(cst.CSTVisitor):
 
 
 def merge_class(
-    statement: cst.ClassDef, arg: cst.Arg, base: BaseDefinition, parsed: ParsedModule, check: BasesCheck
+    statement: cst.ClassDef,
+    arg: cst.Arg,
+    base: BaseDefinition,
+    parsed: ParsedModule,
+    check: BasesCheck,
+    upstream: UpstreamClasses | None = None,
 ) -> cst.ClassDef:
     base_class = base.node
     assert isinstance(base_class, cst.ClassDef)
@@ -306,12 +326,16 @@ def merge_class(
     if parsed.layout.tree:
         base_class = prose_renamed(base_class, statement.name.value)
     written = arg.value.value if isinstance(arg.value, cst.Name) else base_class.name.value
-    override = Override(parsed, statement.name.value, written, methods_of(base_class))
-    body = merge_body(statement, base_class, override)
-    keywords = {keyword_name(k): k for k in (*base_class.keywords, *statement.keywords)}
     flat = flattened_bases(statement, arg, base_class)
     bases = check.bases(statement, arg, base, flat) if check.needed(statement, flat) else [item.arg for item in flat]
-    return base_class.with_changes(
+    own = statement
+    if upstream is not None:
+        bases = upstream.bases(bases)
+        own = upstream.before_merge(statement, base_class, bases)
+    override = Override(parsed, statement.name.value, written, methods_of(base_class))
+    body = merge_body(own, base_class, override)
+    keywords = {keyword_name(k): k for k in (*base_class.keywords, *statement.keywords)}
+    merged = base_class.with_changes(
         name=statement.name,
         bases=bases,
         keywords=[k.with_changes(comma=cst.MaybeSentinel.DEFAULT) for k in keywords.values()],
@@ -319,6 +343,7 @@ def merge_class(
         decorators=class_decorators(statement, base_class),
         leading_lines=leading_comments(statement, base_class, parsed.layout.tree),
     )
+    return upstream.after_merge(merged) if upstream is not None else merged
 
 
 def prose_renamed(base_class: cst.ClassDef, new_name: str) -> cst.ClassDef:
