@@ -19,7 +19,7 @@ from converter.merge.decorators import is_documentation
 from converter.merge.init_merge import with_lines_of
 from converter.merge.override import Override
 from converter.merge.unroll import is_pass, strip_docstring, unroll_method
-from converter.merge.upstream_members import inherited_decorators
+from converter.merge.upstream_members import inherited_decorators, upstream_removes
 from converter.syntax.names import code_of
 
 MemberKind = Literal["attribute", "method", "other"]
@@ -76,7 +76,7 @@ def classify_members(
         name = member_name(statement)
         if is_pass(statement):
             continue
-        if name is not None and (removes_attribute(statement) or (removes_method(statement) and name in present)):
+        if name is not None and is_removal(statement, present.get(name), override):
             if name not in present:
                 raise missing_attribute(statement, name, override)
             removed.append(name)
@@ -102,6 +102,14 @@ def classify_members(
         else:
             new_attributes.append(statement)
     return Members(replacements, frozenset(removed), new_attributes, new_methods)
+
+
+def is_removal(statement: cst.BaseStatement, base: cst.BaseStatement | None, override: Override) -> bool:
+    """`x = AttributeError()`, or a method raising AttributeError over a base member; in the
+    transformers dialect, what upstream removes (converter/merge/upstream_members.py)."""
+    if override.parsed.layout.upstream:
+        return upstream_removes(statement, base)
+    return removes_attribute(statement) or (removes_method(statement) and base is not None)
 
 
 def check_not_over_a_field(method: cst.FunctionDef, base: cst.BaseStatement | None, override: Override) -> None:

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import libcst as cst
@@ -45,6 +45,7 @@ from converter.merge.override import Override
 from converter.merge.parent_calls import parent_calls_to_super, selfless_parent_calls
 from converter.merge.unroll import strip_docstring
 from converter.merge.upstream_classes import UpstreamClasses
+from converter.merge.upstream_members import removal_drift, upstream_removes
 from converter.read.parse import ParsedModule
 from converter.read.resolve import is_model_import
 from converter.rename.namespace import BaseDefinition, BaseNamespace
@@ -148,6 +149,8 @@ def merge_statement(
         arg, base = model_base
         if upstream is None:
             check_removals(statement, arg, base, renamed)
+        else:
+            upstream_removals(statement, base, renamed)
         node = merge_class(statement, arg, base, parsed, check, upstream)
     aliases = {alias: target for alias in renamed.aliases if (target := renamed.target(alias)) != alias}
     [node] = substitute_names([node], {alias: aliases[alias] for alias in sorted(aliases)})
@@ -203,17 +206,9 @@ def check_removals(statement: cst.ClassDef, arg: cst.Arg, base: BaseDefinition, 
     """
     base_class = base.node
     assert isinstance(base_class, cst.ClassDef)
-    present = {member_name(s) for s in strip_docstring(base_class.body)}
     written = arg.value.value if isinstance(arg.value, cst.Name) else base_class.name.value
     diagnostics = []
-    for member in strip_docstring(statement.body):
-        name = member_name(member)
-        if name is None or name not in present or not (removes_attribute(member) or removes_method(member)):
-            continue
-        namespace = renamed.namespace(base.model)
-        parent = parent_defining(base_class, name, namespace) or library_parent_defining(
-            base_class, name, namespace, renamed.resolved.library
-        )
+    for member, name, parent in removed_members(statement, base, renamed, removes):
         if parent is not None:
             where, what = statement.name.value, f"{parent}.{name}"
             message = (
@@ -224,6 +219,41 @@ def check_removals(statement: cst.ClassDef, arg: cst.Arg, base: BaseDefinition, 
             diagnostics.append(renamed.resolved.parsed.diagnostic(member, "E212", message, fix))
     if diagnostics:
         raise ConversionError(diagnostics)
+
+
+def upstream_removals(statement: cst.ClassDef, base: BaseDefinition, renamed: RenamedModule) -> None:
+    """The transformers dialect's E212: each member upstream removes (converter/merge/upstream_members.py)
+    records a drift where that changes what Python does (W323), instead of a refusal."""
+    parsed = renamed.resolved.parsed
+    for member, name, parent in removed_members(statement, base, renamed, upstream_removes):
+        removal_drift(member, name, statement.name.value, parent, parsed)
+
+
+def removes(member: cst.BaseStatement, base: cst.BaseStatement | None) -> bool:
+    """The repository's removals (members.py): `x = AttributeError()`, a method raising AttributeError."""
+    return removes_attribute(member) or removes_method(member)
+
+
+def removed_members(
+    statement: cst.ClassDef,
+    base: BaseDefinition,
+    renamed: RenamedModule,
+    removal: Callable[[cst.BaseStatement, cst.BaseStatement | None], bool],
+) -> Iterator[tuple[cst.BaseStatement, str, str | None]]:
+    """(member, its name, the parent class of the base class that defines it too, if any) for each
+    member of `statement` that `removal` says removes a member of the base class."""
+    base_class = base.node
+    assert isinstance(base_class, cst.ClassDef)
+    present = {member_name(s): s for s in strip_docstring(base_class.body)}
+    namespace = renamed.namespace(base.model)
+    for member in strip_docstring(statement.body):
+        name = member_name(member)
+        if name is None or name not in present or not removal(member, present[name]):
+            continue
+        parent = parent_defining(base_class, name, namespace) or library_parent_defining(
+            base_class, name, namespace, renamed.resolved.library
+        )
+        yield member, name, parent
 
 
 def parent_defining(class_def: cst.ClassDef, name: str, namespace: BaseNamespace) -> str | None:

@@ -1,5 +1,11 @@
 """Upstream's rules for the members of a merged class (transformers dialect, W321-W323).
 
+Removal (W323): upstream leaves out of the merged class a base member the modular class "removes"
+(`upstream_removes`): `x = AttributeError()`, or an overriding method that raises an error (any
+`...Error(`, not only AttributeError) as its first line. That drifts where a parent class of the
+base still defines the member (the generated class inherits it), and where the method raised
+another error (as Python, it is a method that raises it).
+
 Upstream's `replace_class_node` gives an overriding method the base method's decorators when the
 modular override has none ("Keep decorators in modular if any, else original decorators"):
 
@@ -14,12 +20,15 @@ without the base's wrappers (`@torch.no_grad()`, W321). Documentation-only decor
 
 from __future__ import annotations
 
+import re
+
 import libcst as cst
 
 from converter.dialect import drift
 from converter.merge.decorators import decorator_name, is_documentation
 from converter.merge.override import Override
 from converter.merge.unroll import strip_docstring, super_method
+from converter.read.parse import ParsedModule
 from converter.syntax.names import code_of
 
 METHOD_KINDS = ("staticmethod", "classmethod")
@@ -62,3 +71,50 @@ def passes_through(function: cst.FunctionDef) -> bool:
     small = body[0].body[0]
     value = small.value if isinstance(small, (cst.Return, cst.Expr)) else None
     return isinstance(value, cst.Call) and super_method(value) == function.name.value
+
+
+#: Upstream's test on an overriding method's source (`code_for_node`, its blank lines above included):
+#: a one-line `def` header right after a blank line, then `raise ...Error(` as the first body line.
+REMOVING_METHOD = re.compile(r"\ndef .*\(.*\).*:.*\n    raise.*Error\(.*")
+
+
+def upstream_removes(statement: cst.BaseStatement, base: cst.BaseStatement | None) -> bool:
+    """Whether upstream leaves the base member out of the merged class: `x = AttributeError()` (an
+    assignment, not an annotated one), or a method overriding a base method whose source matches
+    `REMOVING_METHOD`: it raises any `...Error(`, and is written right after a blank line, without
+    decorators, docstring or comment first (the first method of a class body is kept, as upstream
+    does)."""
+    if isinstance(statement, cst.FunctionDef):
+        return isinstance(base, cst.FunctionDef) and REMOVING_METHOD.match(code_of(statement)) is not None
+    if not isinstance(statement, cst.SimpleStatementLine) or len(statement.body) != 1:
+        return False
+    small = statement.body[0]
+    value = small.value if isinstance(small, cst.Assign) else None
+    return isinstance(value, cst.Call) and isinstance(value.func, cst.Name) and value.func.value == "AttributeError"
+
+
+def raised_error(method: cst.FunctionDef) -> str:
+    """`NotImplementedError` for a method whose first statement is `raise NotImplementedError(...)`."""
+    body = strip_docstring(method.body)
+    small = body[0].body[0] if body and isinstance(body[0], cst.SimpleStatementLine) else None
+    if not isinstance(small, cst.Raise) or small.exc is None:
+        return ""
+    exc = small.exc.func if isinstance(small.exc, cst.Call) else small.exc
+    return code_of(exc).strip()
+
+
+def removal_drift(
+    statement: cst.BaseStatement, name: str, where: str, parent: str | None, parsed: ParsedModule
+) -> None:
+    """W323 where upstream's removal of `name` from class `where` changes what Python does: a parent
+    class (`parent`) still defines it, or the removed method raised another error than
+    AttributeError (as Python it is a method that raises it)."""
+    error = raised_error(statement) if isinstance(statement, cst.FunctionDef) else "AttributeError"
+    if parent is None and error == "AttributeError":
+        return
+    then = f"the generated {where} inherits {parent}.{name}" if parent else f"the generated {where} has no {name}"
+    if error == "AttributeError":
+        message = f"{where} removes {name}, but {parent} defines {name} too: {then}"
+    else:
+        message = f"{where}.{name} raises {error} in Python, but upstream removes the method: {then}"
+    drift(parsed, statement, "W323", message)

@@ -317,3 +317,111 @@ def test_documentation_decorators_and_own_decorators_do_not_drift(tmp_path: Path
     assert [(line, code) for line, code, _ in drifts] == [
         (line_of(modular, "def compute"), "W322")
     ]  # only the staticmethod override
+
+
+# -- W323 member-removed ------------------------------------------------------------------------------
+
+REMOVAL_BASE = """\
+class TinyMixin:
+    def describe(self):
+        return "mixin"
+
+    def resize(self):
+        return 1
+
+
+class TinyModel(TinyMixin):
+    size = 3
+
+    def describe(self):
+        return "tiny"
+
+    def resize(self):
+        return 2
+
+    def extra(self):
+        return 3
+"""
+
+
+def test_a_removed_member_a_parent_still_defines_drifts_instead_of_refusing(tmp_path: Path) -> None:
+    modular = textwrap.dedent("""\
+        from ..tiny.modeling_tiny import TinyModel
+
+
+        class SmallModel(TinyModel):
+            size = AttributeError()
+
+            def describe(self):
+                raise AttributeError("not needed")
+        """)
+    text, drifts = convert(tmp_path, modular, base=REMOVAL_BASE)
+    assert "class SmallModel(SmallMixin):\n    def resize(self):\n        return 2\n\n    def extra(self):" in text
+    assert drifts == [
+        (
+            line_of(modular, "def describe"),
+            "W323",
+            "SmallModel removes describe, but SmallMixin defines describe too: the generated SmallModel inherits "
+            "SmallMixin.describe",
+        )
+    ]
+
+
+def test_a_method_raising_another_error_is_removed_and_drifts(tmp_path: Path) -> None:
+    modular = textwrap.dedent("""\
+        from ..tiny.modeling_tiny import TinyModel
+
+
+        class SmallModel(TinyModel):
+            size = 4
+
+            def extra(self):
+                raise NotImplementedError("no extra")
+        """)
+    text, drifts = convert(tmp_path, modular, base=REMOVAL_BASE)
+    assert "def extra" not in text
+    assert drifts == [
+        (
+            line_of(modular, "def extra"),
+            "W323",
+            "SmallModel.extra raises NotImplementedError in Python, but upstream removes the method: the generated "
+            "SmallModel has no extra",
+        )
+    ]
+
+
+def test_a_raising_method_upstream_does_not_match_stays_a_method(tmp_path: Path) -> None:
+    """Upstream's test reads the source: the first method of a body (no blank line above it), or one
+    with a docstring first, is kept as written; so is its AttributeError, without drift."""
+    modular = textwrap.dedent('''\
+        from ..tiny.modeling_tiny import TinyModel
+
+
+        class SmallModel(TinyModel):
+            def extra(self):
+                raise AttributeError("not needed")
+
+            def resize(self):
+                """Not here."""
+                raise NotImplementedError("no resize")
+        ''')
+    text, drifts = convert(tmp_path, modular, base=REMOVAL_BASE)
+    assert '    def extra(self):\n        raise AttributeError("not needed")\n' in text
+    assert '    def resize(self):\n        """Not here."""\n        raise NotImplementedError("no resize")\n' in text
+    assert drifts == []
+
+
+def test_a_removal_no_parent_defines_does_not_drift(tmp_path: Path) -> None:
+    modular = textwrap.dedent("""\
+        from ..tiny.modeling_tiny import TinyModel
+
+
+        class SmallModel(TinyModel):
+            size = AttributeError()
+
+            def extra(self):
+                raise AttributeError("not needed")
+        """)
+    text, drifts = convert(tmp_path, modular, base=REMOVAL_BASE)
+    assert "size = " not in class_text(text, "SmallModel") and "def extra" not in text
+    assert drifts == []
