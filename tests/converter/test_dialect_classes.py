@@ -425,3 +425,86 @@ def test_a_removal_no_parent_defines_does_not_drift(tmp_path: Path) -> None:
     text, drifts = convert(tmp_path, modular, base=REMOVAL_BASE)
     assert "size = " not in class_text(text, "SmallModel") and "def extra" not in text
     assert drifts == []
+
+
+# -- W325 super-kwargs --------------------------------------------------------------------------------
+
+KWARGS_BASE = """\
+class TinyBlock:
+    def forward(self, x, mask=None, *, cache=None, **kwargs):
+        return x
+
+    def norm(self, x, eps=1e-6, **kwargs):
+        return x
+"""
+
+
+def merged_signature(text: str, name: str) -> str:
+    """The `def <name>(...)` line of a generated file, joined on one line."""
+    start = text.index(f"def {name}(")
+    return " ".join(text[start : text.index(":\n", start)].split()).replace("( ", "(").replace(", )", ")")
+
+
+def test_super_kwargs_appends_new_parameters_and_drifts_where_positions_move(tmp_path: Path) -> None:
+    modular = textwrap.dedent("""\
+        from ..tiny.modeling_tiny import TinyBlock
+
+
+        class SmallBlock(TinyBlock):
+            def norm(self, scale=2.0, **super_kwargs):
+                return super().norm(**super_kwargs)
+        """)
+    text, drifts = convert(tmp_path, modular, base=KWARGS_BASE)
+    assert merged_signature(text, "norm") == "def norm(self, x, eps=1e-6, scale=2.0, **kwargs)"
+    assert drifts == [
+        (
+            line_of(modular, "def norm"),
+            "W325",
+            "SmallBlock.norm merges the base signature into **super_kwargs as upstream does: its parameter 'scale' "
+            "takes the positional argument 1 in Python, which the generated signature gives to 'x'",
+        )
+    ]
+
+
+def test_super_kwargs_drops_the_base_keyword_only_parameters_and_drifts(tmp_path: Path) -> None:
+    modular = textwrap.dedent("""\
+        from ..tiny.modeling_tiny import TinyBlock
+
+
+        class SmallBlock(TinyBlock):
+            def forward(self, *, scale=2.0, **super_kwargs):
+                return super().forward(**super_kwargs)
+        """)
+    text, drifts = convert(tmp_path, modular, base=KWARGS_BASE)
+    assert merged_signature(text, "forward") == "def forward(self, x, mask=None, *, scale=2.0, **kwargs)"
+    assert [(line, code) for line, code, _ in drifts] == [(line_of(modular, "def forward"), "W325")]
+    assert "the base's parameter 'cache' is left out" in drifts[0][2]
+
+
+def test_super_kwargs_with_keyword_only_additions_does_not_drift(tmp_path: Path) -> None:
+    modular = textwrap.dedent("""\
+        from ..tiny.modeling_tiny import TinyBlock
+
+
+        class SmallBlock(TinyBlock):
+            def norm(self, *, scale=2.0, **super_kwargs):
+                return super().norm(**super_kwargs)
+        """)
+    text, drifts = convert(tmp_path, modular, base=KWARGS_BASE)
+    assert merged_signature(text, "norm") == "def norm(self, x, eps=1e-6, *, scale=2.0, **kwargs)"
+    assert drifts == []
+
+
+def test_super_kwargs_in_the_python_dialect_keeps_its_refusals(tmp_path: Path) -> None:
+    modular = textwrap.dedent("""\
+        from ..tiny.modeling_tiny import TinyBlock
+
+
+        class SmallBlock(TinyBlock):
+            def norm(self, **super_kwargs):
+                out = super().norm(**super_kwargs)
+                return out, super_kwargs
+        """)
+    files = {"tiny/modeling_tiny.py": KWARGS_BASE, "small/modular_small.py": modular}
+    with pytest.raises(ConversionError, match="E208"):
+        convert_tree(tmp_path, files, dialect="python")
