@@ -137,6 +137,13 @@ RULES: dict[str, Rule] = rules(
         "two different definitions needed under one name: one is kept, so code from the other calls the wrong one",
         "give one of the definitions another name in the modular file",
     ),
+    Rule(
+        "W327",
+        "field-annotation-dropped",
+        "`x = value` over a base field `x: T = ...` replaces the field's line as written: the generated class "
+        "declares a plain class attribute, no field",
+        "repeat the annotation: `x: T = value`",
+    ),
     # -- modules (W330-W339) ------------------------------------------------------------------
     Rule(
         "W330",

@@ -19,7 +19,7 @@ from converter.merge.decorators import is_documentation
 from converter.merge.init_merge import with_lines_of
 from converter.merge.override import Override
 from converter.merge.unroll import is_pass, strip_docstring, unroll_method
-from converter.merge.upstream_members import inherited_decorators, upstream_removes
+from converter.merge.upstream_members import inherited_decorators, unannotated_as_written, upstream_removes
 from converter.syntax.names import code_of
 
 MemberKind = Literal["attribute", "method", "other"]
@@ -93,7 +93,10 @@ def classify_members(
             target.append(method)
         elif name is not None and name in present:
             replaced = present[name]
-            kept = keep_annotation(statement, replaced)
+            if override.parsed.layout.upstream:
+                kept = unannotated_as_written(statement, replaced, override)
+            else:
+                kept = keep_annotation(statement, replaced)
             if not override.parsed.layout.keeps_own_blank_lines:
                 kept = with_lines_of(kept, replaced)
             replacements.setdefault(name, []).append(kept)

@@ -467,10 +467,15 @@ def merge_body(statement: cst.ClassDef, base_class: cst.ClassDef, override: Over
     base_all, own_all = statements_of(base_class.body), statements_of(statement.body)
     base_rest, own_rest = strip_docstring(base_class.body), strip_docstring(statement.body)
     docstring = own_all[: len(own_all) - len(own_rest)] or base_all[: len(base_all) - len(base_rest)]
+    upstream = override.parsed.layout.upstream
+    if upstream:
+        docstring, own_rest, base_rest = upstream_docstring(own_all, base_all, base_rest)
     base_names = [member_name(s) for s in base_rest]
     members = classify_members(own_rest, base_rest, base_names, override)
     out: list[cst.BaseStatement] = list(docstring)
     emitted: set[str] = set()
+    # upstream keeps a base attribute written twice once, where it comes first, with its last value
+    last = {n: s for s, n in zip(base_rest, base_names, strict=True) if upstream and member_kind(s) == "attribute"}
     attributes_end = len(out)
     for base_statement, name in zip(base_rest, base_names, strict=True):
         if name is not None and name in members.removed:
@@ -478,6 +483,10 @@ def merge_body(statement: cst.ClassDef, base_class: cst.ClassDef, override: Over
         if name is not None and name in members.replacements:
             if name not in emitted:
                 out += members.replacements[name]
+            emitted.add(name)
+        elif name in last:
+            if name not in emitted:
+                out.append(last[name])
             emitted.add(name)
         else:
             out.append(base_statement)
@@ -488,6 +497,27 @@ def merge_body(statement: cst.ClassDef, base_class: cst.ClassDef, override: Over
     if override.parsed.layout.tree:  # upstream writes an empty merged body as `pass`, never `...`
         out = [s for s in out if not is_ellipsis(s)]
     return out
+
+
+def upstream_docstring(
+    own_all: list[cst.BaseStatement], base_all: list[cst.BaseStatement], base_rest: list[cst.BaseStatement]
+) -> tuple[list[cst.BaseStatement], list[cst.BaseStatement], list[cst.BaseStatement]]:
+    """(docstring, modular members, base members) as upstream splits a class body: its docstring is every
+    line that is a triple-quoted string alone, wherever it stands (`model_type = ...` first, say), the
+    modular class's if it has one, else the base's. Documentation only: no drift."""
+    own_docs = [s for s in own_all if is_docstring_line(s)]
+    base_docs = [s for s in base_all if is_docstring_line(s)]
+    own_rest = [s for s in own_all if not is_docstring_line(s)]
+    return own_docs or base_docs, own_rest, [s for s in base_rest if not is_docstring_line(s)]
+
+
+def is_docstring_line(statement: cst.BaseStatement) -> bool:
+    """Upstream's DOCSTRING_NODE: a line holding only a string with `\"\"\"...\"\"\"` in it."""
+    if not isinstance(statement, cst.SimpleStatementLine) or len(statement.body) != 1:
+        return False
+    small = statement.body[0]
+    string = small.value if isinstance(small, cst.Expr) else None
+    return isinstance(string, cst.SimpleString) and re.search(r'"""[\s\S]*"""', string.value) is not None
 
 
 def is_ellipsis(statement: cst.BaseStatement) -> bool:

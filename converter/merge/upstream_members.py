@@ -118,3 +118,22 @@ def removal_drift(
     else:
         message = f"{where}.{name} raises {error} in Python, but upstream removes the method: {then}"
     drift(parsed, statement, "W323", message)
+
+
+def unannotated_as_written(
+    statement: cst.BaseStatement, base: cst.BaseStatement, override: Override
+) -> cst.BaseStatement:
+    """An attribute over a base attribute of the same name, as upstream writes it: the modular line as
+    written. `x = 1` over a base field `x: int = 0` then declares no field (W327), where Python's
+    subclass keeps the base's field."""
+    small = statement.body[0] if isinstance(statement, cst.SimpleStatementLine) else None
+    base_small = base.body[0] if isinstance(base, cst.SimpleStatementLine) else None
+    if isinstance(small, cst.Assign) and isinstance(base_small, cst.AnnAssign):
+        field = code_of(base_small).strip()
+        name = code_of(small.targets[0].target).strip()
+        message = (
+            f"{override.class_name}.{name} replaces the base field `{field}` without its annotation: "
+            f"the generated {override.class_name} declares {name} as a plain class attribute, not a field"
+        )
+        drift(override.parsed, statement, "W327", message)
+    return statement

@@ -91,15 +91,17 @@ def auto_docstring(obj):
 }
 
 
-def convert(tmp_path: Path, modular: str, base: str = BASE) -> tuple[str, list[tuple[int, str, str]]]:
-    """The generated modeling file of `modular` over `base`, and its drifts as (line, code, message)."""
+def convert(
+    tmp_path: Path, modular: str, base: str = BASE, kind: str = "modeling"
+) -> tuple[str, list[tuple[int, str, str]]]:
+    """The generated `kind` file of `modular` over `base`, and its drifts as (line, code, message)."""
     root = tmp_path / "transformers" / "models"
     for name, text in LIBRARY.items():
         (root.parent).mkdir(parents=True, exist_ok=True)
         (root.parent / name).write_text(text, encoding="utf-8")
     (root.parent / "__init__.py").touch()
-    outputs, warnings = convert_tree(root, {"tiny/modeling_tiny.py": base, "small/modular_small.py": modular})
-    return outputs["small/modeling_small.py"], [(w.line, w.code, w.message) for w in warnings]
+    outputs, warnings = convert_tree(root, {f"tiny/{kind}_tiny.py": base, "small/modular_small.py": modular})
+    return outputs[f"small/{kind}_small.py"], [(w.line, w.code, w.message) for w in warnings]
 
 
 def line_of(modular: str, snippet: str) -> int:
@@ -508,3 +510,70 @@ def test_super_kwargs_in_the_python_dialect_keeps_its_refusals(tmp_path: Path) -
     files = {"tiny/modeling_tiny.py": KWARGS_BASE, "small/modular_small.py": modular}
     with pytest.raises(ConversionError, match="E208"):
         convert_tree(tmp_path, files, dialect="python")
+
+
+# -- W327 field-annotation-dropped --------------------------------------------------------------------
+
+CONFIG_BASE = """\
+class TinyConfig:
+    model_type = "tiny"
+    softcap: float | None = None
+"""
+
+
+def test_an_unannotated_override_of_a_field_is_written_as_is_and_drifts(tmp_path: Path) -> None:
+    modular = textwrap.dedent("""\
+        from ..tiny.configuration_tiny import TinyConfig
+
+
+        class SmallConfig(TinyConfig):
+            model_type = "small"
+            softcap = 30.0
+        """)
+    text, drifts = convert(tmp_path, modular, base=CONFIG_BASE, kind="configuration")
+    assert '    model_type = "small"\n    softcap = 30.0\n' in text
+    assert drifts == [
+        (
+            line_of(modular, "softcap = 30.0"),
+            "W327",
+            "SmallConfig.softcap replaces the base field `softcap: float | None = None` without its annotation: "
+            "the generated SmallConfig declares softcap as a plain class attribute, not a field",
+        )
+    ]
+
+
+# -- class bodies as upstream builds them (documentation only: no drift) --------------------------------
+
+DOC_BASE = '''\
+class TinyConfig:
+    """Tiny docs."""
+
+    model_type = "tiny"
+    size: int = 1
+    size: int = 2
+'''
+
+
+def test_a_triple_quoted_string_anywhere_in_the_class_is_its_docstring(tmp_path: Path) -> None:
+    modular = textwrap.dedent('''\
+        from ..tiny.configuration_tiny import TinyConfig
+
+
+        class SmallConfig(TinyConfig):
+            model_type = "small"
+
+            r"""
+            Small docs.
+            """
+        ''')
+    text, drifts = convert(tmp_path, modular, base=DOC_BASE, kind="configuration")
+    assert class_text(text, "SmallConfig") == textwrap.dedent('''\
+        class SmallConfig:
+            r"""
+            Small docs.
+            """
+
+            model_type = "small"
+            size: int = 2
+        ''')
+    assert drifts == []
