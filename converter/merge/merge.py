@@ -45,7 +45,7 @@ from converter.merge.override import Override
 from converter.merge.parent_calls import parent_calls_to_super, selfless_parent_calls
 from converter.merge.unroll import strip_docstring
 from converter.merge.upstream_classes import UpstreamClasses
-from converter.merge.upstream_members import removal_drift, upstream_removes
+from converter.merge.upstream_members import upstream_removes
 from converter.read.parse import ParsedModule
 from converter.read.resolve import is_model_import
 from converter.rename.namespace import BaseDefinition, BaseNamespace
@@ -150,7 +150,8 @@ def merge_statement(
         if upstream is None:
             check_removals(statement, arg, base, renamed)
         else:
-            upstream_removals(statement, base, renamed)
+            for member, name, _ in removed_members(statement, base, renamed, upstream_removes):
+                upstream.removed(member, name, statement.name.value)
         node = merge_class(statement, arg, base, parsed, check, upstream)
     aliases = {alias: target for alias in renamed.aliases if (target := renamed.target(alias)) != alias}
     [node] = substitute_names([node], {alias: aliases[alias] for alias in sorted(aliases)})
@@ -219,14 +220,6 @@ def check_removals(statement: cst.ClassDef, arg: cst.Arg, base: BaseDefinition, 
             diagnostics.append(renamed.resolved.parsed.diagnostic(member, "E212", message, fix))
     if diagnostics:
         raise ConversionError(diagnostics)
-
-
-def upstream_removals(statement: cst.ClassDef, base: BaseDefinition, renamed: RenamedModule) -> None:
-    """The transformers dialect's E212: each member upstream removes (converter/merge/upstream_members.py)
-    records a drift where that changes what Python does (W323), instead of a refusal."""
-    parsed = renamed.resolved.parsed
-    for member, name, parent in removed_members(statement, base, renamed, upstream_removes):
-        removal_drift(member, name, statement.name.value, parent, parsed)
 
 
 def removes(member: cst.BaseStatement, base: cst.BaseStatement | None) -> bool:

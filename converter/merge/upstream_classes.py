@@ -5,6 +5,8 @@
 
 - the merged bases drop `nn.Module` beside `GradientCheckpointingLayer` (W324), which subclasses it;
 - `Parent.method(args)` calls become `super().method(args)` (upstream_calls.py, W320/W324);
+- removed members (upstream_members.py) drift where an ancestor of the generated class still defines
+  them, judged once every class of the file is merged (W323);
 
 Each rule records a drift (converter/dialect/) where it changes what the modular code does as Python.
 """
@@ -24,12 +26,14 @@ from converter.merge.upstream_calls import (
     CHECKPOINTING,
     MODULE,
     ClassInfo,
+    Lookup,
     ParentCall,
     class_info,
     drift_of,
     restore_super,
     rewrite_parent_calls,
 )
+from converter.merge.upstream_members import removal_drift
 from converter.rename.rename import RenamedModule
 from converter.syntax.names import code_of, dotted_name
 
@@ -42,6 +46,7 @@ class UpstreamClasses:
         self.check = check
         self.parsed = renamed.resolved.parsed
         self.calls: list[ParentCall] = []
+        self.removals: list[tuple[cst.BaseStatement, str, str]] = []
         self.externals: set[str] = set()  # names of classes outside the library, as `qualified` writes them
         self.library_keys: dict[str, ClassKey] = {}  # bases of library classes, by the name `qualified` gives
 
@@ -66,7 +71,7 @@ class UpstreamClasses:
     def judge(self, classes: Sequence[cst.ClassDef]) -> None:
         """Record a drift for each parent call upstream rewrote where the meaning changes; `classes`
         are the file's classes after merging."""
-        if not self.calls:
+        if not self.calls and not self.removals:
             return
         merged = {node.name.value: class_info(node) for node in classes}
 
@@ -86,6 +91,15 @@ class UpstreamClasses:
             found = drift_of(call, lookup)
             if found is not None:
                 drift(self.parsed, call.call, *found)
+        for member, name, owner in self.removals:
+            info = merged.get(owner)
+            parent = defining_ancestor(info.bases, name, lookup) if info is not None else None
+            removal_drift(member, name, owner, parent, self.parsed)
+
+    def removed(self, member: cst.BaseStatement, name: str, owner: str) -> None:
+        """Upstream leaves `name` out of class `owner` (converter/merge/upstream_members.py): judged once
+        the file is merged, where the generated class's ancestors are known (W323)."""
+        self.removals.append((member, name, owner))
 
     def library_class(self, name: str) -> ClassInfo | None:
         """A library class named `name` in the modular file or a base model's file (read, never run)."""
@@ -117,3 +131,22 @@ class UpstreamClasses:
         name = MODULE if key.module in ("torch.nn", "torch.nn.modules.module") and key.name == "Module" else str(key)
         self.externals.add(name)
         return name
+
+
+def defining_ancestor(bases: Sequence[str], name: str, lookup: Lookup) -> str | None:
+    """The first class among `bases` and their ancestors (breadth first) whose own body defines `name`;
+    classes outside the library are not read."""
+    seen: set[str] = set()
+    work = list(bases)
+    while work:
+        current = work.pop(0)
+        if current in seen:
+            continue
+        seen.add(current)
+        info = lookup(current)
+        if info is None or info.external:
+            continue
+        if name in info.members:
+            return current
+        work += info.bases
+    return None

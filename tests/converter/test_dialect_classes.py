@@ -577,3 +577,37 @@ def test_a_triple_quoted_string_anywhere_in_the_class_is_its_docstring(tmp_path:
             size: int = 2
         ''')
     assert drifts == []
+
+
+def test_a_removal_the_modular_parent_makes_too_does_not_drift(tmp_path: Path) -> None:
+    """The generated parent is the modular file's class, which removes the member as well."""
+    base = textwrap.dedent("""\
+        class TinyPreTrainedModel:
+            def get_extra(self):
+                return 1
+
+
+        class TinyModel(TinyPreTrainedModel):
+            def get_extra(self):
+                return 2
+        """)
+    modular = textwrap.dedent("""\
+        from ..tiny.modeling_tiny import TinyModel, TinyPreTrainedModel
+
+
+        class SmallPreTrainedModel(TinyPreTrainedModel):
+            prefix = "small"
+
+            def get_extra(self):
+                raise AttributeError("no extra")
+
+
+        class SmallModel(TinyModel):
+            prefix = "small"
+
+            def get_extra(self):
+                raise AttributeError("no extra")
+        """)
+    text, drifts = convert(tmp_path, modular, base=base)
+    assert "get_extra" not in text
+    assert drifts == []
