@@ -97,7 +97,8 @@ RULES: dict[str, Rule] = rules(
     Rule(
         "W320",
         "selfless-parent-call",
-        "`Parent.method(args)` (the class, not an instance) is written as `super().method(args)`",
+        "`Parent.method(args)` (a base of the merged class) is written `super().method(args)`, a first `self` "
+        "dropped, before the method's super() call: passing no instance, or reaching another method than Python",
         "call super().method(args)",
     ),
     Rule(
@@ -115,8 +116,8 @@ RULES: dict[str, Rule] = rules(
     Rule(
         "W323",
         "member-removed",
-        "`x = AttributeError()` or a method raising AttributeError removes the member from the class, although a "
-        "parent class still defines it",
+        "`x = AttributeError()`, or an overriding method whose first line raises any error (NotImplementedError "
+        "too), removes the member from the class, although a parent class still defines it or Python would raise",
         "override the member with what the class should do",
     ),
     Rule(
