@@ -92,11 +92,11 @@ def auto_docstring(obj):
 
 
 def convert(
-    tmp_path: Path, modular: str, base: str = BASE, kind: str = "modeling"
+    tmp_path: Path, modular: str, base: str = BASE, kind: str = "modeling", library: dict[str, str] = LIBRARY
 ) -> tuple[str, list[tuple[int, str, str]]]:
     """The generated `kind` file of `modular` over `base`, and its drifts as (line, code, message)."""
     root = tmp_path / "transformers" / "models"
-    for name, text in LIBRARY.items():
+    for name, text in library.items():
         (root.parent).mkdir(parents=True, exist_ok=True)
         (root.parent / name).write_text(text, encoding="utf-8")
     (root.parent / "__init__.py").touch()
@@ -190,6 +190,34 @@ def test_the_checkpointing_rule_reaches_nn_module_through_a_class_without_init(t
         in text
     )
     assert drifts == []
+
+
+def test_the_checkpointing_rule_drifts_where_that_layer_defines_init(tmp_path: Path) -> None:
+    """W324: `nn.Module.__init__(self)` becomes super().__init__(), which now runs the layer's own __init__."""
+    library = dict(LIBRARY)
+    library["modeling_layers.py"] = library["modeling_layers.py"].replace(
+        "    gradient_checkpointing = False\n",
+        "    def __init__(self):\n        super().__init__()\n        self.checkpointing = False\n",
+    )
+    modular = HEADER + textwrap.dedent("""
+
+        class SmallLayer(TinyLayer):
+            def __init__(self, config):
+                nn.Module.__init__(self)
+                self.dim = 3
+        """)
+    text, drifts = convert(tmp_path, modular, library=library)
+    assert (
+        "class SmallLayer(GradientCheckpointingLayer):\n    def __init__(self, config):\n        super().__init__()\n"
+        in text
+    )
+    assert drifts == [
+        (
+            line_of(modular, "nn.Module.__init__(self)"),
+            "W324",
+            "nn.Module.__init__(self) becomes super().__init__(), which reaches GradientCheckpointingLayer.__init__ instead",
+        )
+    ]
 
 
 def test_a_call_skipping_a_parent_that_defines_the_method_drifts(tmp_path: Path) -> None:
