@@ -104,7 +104,8 @@ RULES: dict[str, Rule] = rules(
     Rule(
         "W320",
         "selfless-parent-call",
-        "`Parent.method(args)` (the class, not an instance) is written as `super().method(args)`",
+        "`Parent.method(args)` (a base of the merged class) is written `super().method(args)`, a first `self` "
+        "dropped, before the method's super() call: passing no instance, or reaching another method than Python",
         "call super().method(args)",
     ),
     Rule(
@@ -122,8 +123,8 @@ RULES: dict[str, Rule] = rules(
     Rule(
         "W323",
         "member-removed",
-        "`x = AttributeError()` or a method raising AttributeError removes the member from the class, although a "
-        "parent class still defines it",
+        "`x = AttributeError()`, or an overriding method whose first line raises any error (NotImplementedError "
+        "too), removes the member from the class, although a parent class still defines it or Python would raise",
         "override the member with what the class should do",
     ),
     Rule(
@@ -143,6 +144,13 @@ RULES: dict[str, Rule] = rules(
         "one-of-two-definitions",
         "two different definitions needed under one name: one is kept, so code from the other calls the wrong one",
         "give one of the definitions another name in the modular file",
+    ),
+    Rule(
+        "W327",
+        "field-annotation-dropped",
+        "`x = value` over a base field `x: T = ...` replaces the field's line as written: the generated class "
+        "declares a plain class attribute, no field",
+        "repeat the annotation: `x: T = value`",
     ),
     # -- modules (W330-W339) ------------------------------------------------------------------
     Rule(

@@ -19,6 +19,7 @@ from converter.merge.decorators import is_documentation
 from converter.merge.init_merge import with_lines_of
 from converter.merge.override import Override
 from converter.merge.unroll import is_pass, strip_docstring, unroll_method
+from converter.merge.upstream_members import inherited_decorators, unannotated_as_written, upstream_removes
 from converter.syntax.names import code_of
 
 MemberKind = Literal["attribute", "method", "other"]
@@ -75,21 +76,27 @@ def classify_members(
         name = member_name(statement)
         if is_pass(statement):
             continue
-        if name is not None and (removes_attribute(statement) or (removes_method(statement) and name in present)):
+        if name is not None and is_removal(statement, present.get(name), override):
             if name not in present:
                 raise missing_attribute(statement, name, override)
             removed.append(name)
         elif isinstance(statement, cst.FunctionDef):
             check_not_over_a_field(statement, present.get(name), override)
-            check_method_kind(statement, present.get(name), override)
+            if not override.parsed.layout.upstream:
+                check_method_kind(statement, present.get(name), override)
             method = unroll_method(statement, override)
             if name in present and override.parsed.layout.tree:
                 method = documented_as(method, present[name])
+            if name in present and override.parsed.layout.upstream:
+                method = inherited_decorators(statement, method, present[name], override)
             target = replacements.setdefault(name, []) if name in present else new_methods
             target.append(method)
         elif name is not None and name in present:
             replaced = present[name]
-            kept = keep_annotation(statement, replaced)
+            if override.parsed.layout.upstream:
+                kept = unannotated_as_written(statement, replaced, override)
+            else:
+                kept = keep_annotation(statement, replaced)
             if not override.parsed.layout.keeps_own_blank_lines:
                 kept = with_lines_of(kept, replaced)
             replacements.setdefault(name, []).append(kept)
@@ -98,6 +105,14 @@ def classify_members(
         else:
             new_attributes.append(statement)
     return Members(replacements, frozenset(removed), new_attributes, new_methods)
+
+
+def is_removal(statement: cst.BaseStatement, base: cst.BaseStatement | None, override: Override) -> bool:
+    """`x = AttributeError()`, or a method raising AttributeError over a base member; in the
+    transformers dialect, what upstream removes (converter/merge/upstream_members.py)."""
+    if override.parsed.layout.upstream:
+        return upstream_removes(statement, base)
+    return removes_attribute(statement) or (removes_method(statement) and base is not None)
 
 
 def check_not_over_a_field(method: cst.FunctionDef, base: cst.BaseStatement | None, override: Override) -> None:

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import libcst as cst
@@ -44,6 +44,8 @@ from converter.merge.members import classify_members, member_kind, member_name, 
 from converter.merge.override import Override
 from converter.merge.parent_calls import parent_calls_to_super, selfless_parent_calls
 from converter.merge.unroll import strip_docstring
+from converter.merge.upstream_classes import UpstreamClasses
+from converter.merge.upstream_members import upstream_removes
 from converter.read.parse import ParsedModule
 from converter.read.resolve import is_model_import
 from converter.rename.namespace import BaseDefinition, BaseNamespace
@@ -75,22 +77,29 @@ def merge_classes(renamed: RenamedModule) -> MergedModule:
         return MergedModule(renamed, tuple(ModularStatement(s, s, None) for s in parsed.module.body))
     defined = bound_names([s for s in parsed.module.body if not is_import_line(s)])
     check = BasesCheck(renamed, lambda statement: model_base_of(statement, renamed))
+    upstream = UpstreamClasses(renamed, check) if parsed.layout.upstream else None
     diagnostics: list[Diagnostic] = []
     statements = []
     for statement in parsed.module.body:
         try:
-            statements += merge_statement(statement, renamed, defined, check)
+            statements += merge_statement(statement, renamed, defined, check, upstream)
         except ConversionError as error:
             diagnostics += error.diagnostics
     if diagnostics:
         raise ConversionError(diagnostics)
+    if upstream is not None:
+        upstream.judge([s.node for s in statements if isinstance(s.node, cst.ClassDef)])
     if parsed.layout.tree:
-        statements = explicit_calls_to_super(statements, renamed)
+        statements = explicit_calls_to_super(statements, renamed, merged_too=upstream is None)
     return MergedModule(renamed, tuple(statements))
 
 
-def explicit_calls_to_super(statements: list[ModularStatement], renamed: RenamedModule) -> list[ModularStatement]:
-    """In a tree, `Ancestor.method(self, ...)` becomes `super().method(...)` where exact (parent_calls.py)."""
+def explicit_calls_to_super(
+    statements: list[ModularStatement], renamed: RenamedModule, merged_too: bool = True
+) -> list[ModularStatement]:
+    """In a tree, `Ancestor.method(self, ...)` becomes `super().method(...)` where exact (parent_calls.py).
+    Without `merged_too` (the transformers dialect, which rewrites a merged class's calls as upstream
+    does: converter/merge/upstream_calls.py), only in the classes that merge no model base."""
     classes = {s.node.name.value: s.node for s in statements if isinstance(s.node, cst.ClassDef)}
 
     def lookup(name: str) -> cst.ClassDef | None:
@@ -103,7 +112,9 @@ def explicit_calls_to_super(statements: list[ModularStatement], renamed: Renamed
         return None
 
     return [
-        dataclasses.replace(s, node=parent_calls_to_super(s.node, lookup)) if isinstance(s.node, cst.ClassDef) else s
+        dataclasses.replace(s, node=parent_calls_to_super(s.node, lookup))
+        if isinstance(s.node, cst.ClassDef) and (merged_too or s.base is None)
+        else s
         for s in statements
     ]
 
@@ -115,7 +126,11 @@ def is_import_line(statement: cst.BaseStatement) -> bool:
 
 
 def merge_statement(
-    statement: cst.BaseStatement, renamed: RenamedModule, defined: frozenset[str], check: BasesCheck
+    statement: cst.BaseStatement,
+    renamed: RenamedModule,
+    defined: frozenset[str],
+    check: BasesCheck,
+    upstream: UpstreamClasses | None = None,
 ) -> Iterator[ModularStatement]:
     if isinstance(statement, cst.SimpleStatementLine) and any(is_model_import(s) for s in statement.body):
         kept = [small for small in statement.body if not is_model_import(small)]
@@ -132,11 +147,15 @@ def merge_statement(
     if model_base is not None:
         assert isinstance(statement, cst.ClassDef)
         arg, base = model_base
-        check_removals(statement, arg, base, renamed)
-        node = merge_class(statement, arg, base, parsed, check)
+        if upstream is None:
+            check_removals(statement, arg, base, renamed)
+        else:
+            for member, name, _ in removed_members(statement, base, renamed, upstream_removes):
+                upstream.removed(member, name, statement.name.value)
+        node = merge_class(statement, arg, base, parsed, check, upstream)
     aliases = {alias: target for alias in renamed.aliases if (target := renamed.target(alias)) != alias}
     [node] = substitute_names([node], {alias: aliases[alias] for alias in sorted(aliases)})
-    if isinstance(node, cst.ClassDef) and isinstance(statement, cst.ClassDef):
+    if isinstance(node, cst.ClassDef) and isinstance(statement, cst.ClassDef) and upstream is None:
         check_parent_calls(statement, node, parsed)
     yield ModularStatement(node, statement, base)
 
@@ -188,17 +207,9 @@ def check_removals(statement: cst.ClassDef, arg: cst.Arg, base: BaseDefinition, 
     """
     base_class = base.node
     assert isinstance(base_class, cst.ClassDef)
-    present = {member_name(s) for s in strip_docstring(base_class.body)}
     written = arg.value.value if isinstance(arg.value, cst.Name) else base_class.name.value
     diagnostics = []
-    for member in strip_docstring(statement.body):
-        name = member_name(member)
-        if name is None or name not in present or not (removes_attribute(member) or removes_method(member)):
-            continue
-        namespace = renamed.namespace(base.model)
-        parent = parent_defining(base_class, name, namespace) or library_parent_defining(
-            base_class, name, namespace, renamed.resolved.library
-        )
+    for member, name, parent in removed_members(statement, base, renamed, removes):
         if parent is not None:
             where, what = statement.name.value, f"{parent}.{name}"
             message = (
@@ -209,6 +220,33 @@ def check_removals(statement: cst.ClassDef, arg: cst.Arg, base: BaseDefinition, 
             diagnostics.append(renamed.resolved.parsed.diagnostic(member, "E212", message, fix))
     if diagnostics:
         raise ConversionError(diagnostics)
+
+
+def removes(member: cst.BaseStatement, base: cst.BaseStatement | None) -> bool:
+    """The repository's removals (members.py): `x = AttributeError()`, a method raising AttributeError."""
+    return removes_attribute(member) or removes_method(member)
+
+
+def removed_members(
+    statement: cst.ClassDef,
+    base: BaseDefinition,
+    renamed: RenamedModule,
+    removal: Callable[[cst.BaseStatement, cst.BaseStatement | None], bool],
+) -> Iterator[tuple[cst.BaseStatement, str, str | None]]:
+    """(member, its name, the parent class of the base class that defines it too, if any) for each
+    member of `statement` that `removal` says removes a member of the base class."""
+    base_class = base.node
+    assert isinstance(base_class, cst.ClassDef)
+    present = {member_name(s): s for s in strip_docstring(base_class.body)}
+    namespace = renamed.namespace(base.model)
+    for member in strip_docstring(statement.body):
+        name = member_name(member)
+        if name is None or name not in present or not removal(member, present[name]):
+            continue
+        parent = parent_defining(base_class, name, namespace) or library_parent_defining(
+            base_class, name, namespace, renamed.resolved.library
+        )
+        yield member, name, parent
 
 
 def parent_defining(class_def: cst.ClassDef, name: str, namespace: BaseNamespace) -> str | None:
@@ -292,7 +330,12 @@ class CollectExplicitCalls(cst.CSTVisitor):
 
 
 def merge_class(
-    statement: cst.ClassDef, arg: cst.Arg, base: BaseDefinition, parsed: ParsedModule, check: BasesCheck
+    statement: cst.ClassDef,
+    arg: cst.Arg,
+    base: BaseDefinition,
+    parsed: ParsedModule,
+    check: BasesCheck,
+    upstream: UpstreamClasses | None = None,
 ) -> cst.ClassDef:
     base_class = base.node
     assert isinstance(base_class, cst.ClassDef)
@@ -306,12 +349,16 @@ def merge_class(
     if parsed.layout.tree:
         base_class = prose_renamed(base_class, statement.name.value)
     written = arg.value.value if isinstance(arg.value, cst.Name) else base_class.name.value
-    override = Override(parsed, statement.name.value, written, methods_of(base_class))
-    body = merge_body(statement, base_class, override)
-    keywords = {keyword_name(k): k for k in (*base_class.keywords, *statement.keywords)}
     flat = flattened_bases(statement, arg, base_class)
     bases = check.bases(statement, arg, base, flat) if check.needed(statement, flat) else [item.arg for item in flat]
-    return base_class.with_changes(
+    own = statement
+    if upstream is not None:
+        bases = upstream.bases(bases)
+        own = upstream.before_merge(statement, base_class, bases)
+    override = Override(parsed, statement.name.value, written, methods_of(base_class))
+    body = merge_body(own, base_class, override)
+    keywords = {keyword_name(k): k for k in (*base_class.keywords, *statement.keywords)}
+    merged = base_class.with_changes(
         name=statement.name,
         bases=bases,
         keywords=[k.with_changes(comma=cst.MaybeSentinel.DEFAULT) for k in keywords.values()],
@@ -319,6 +366,7 @@ def merge_class(
         decorators=class_decorators(statement, base_class),
         leading_lines=leading_comments(statement, base_class, parsed.layout.tree),
     )
+    return upstream.after_merge(merged) if upstream is not None else merged
 
 
 def prose_renamed(base_class: cst.ClassDef, new_name: str) -> cst.ClassDef:
@@ -412,10 +460,15 @@ def merge_body(statement: cst.ClassDef, base_class: cst.ClassDef, override: Over
     base_all, own_all = statements_of(base_class.body), statements_of(statement.body)
     base_rest, own_rest = strip_docstring(base_class.body), strip_docstring(statement.body)
     docstring = own_all[: len(own_all) - len(own_rest)] or base_all[: len(base_all) - len(base_rest)]
+    upstream = override.parsed.layout.upstream
+    if upstream:
+        docstring, own_rest, base_rest = upstream_docstring(own_all, base_all, base_rest)
     base_names = [member_name(s) for s in base_rest]
     members = classify_members(own_rest, base_rest, base_names, override)
     out: list[cst.BaseStatement] = list(docstring)
     emitted: set[str] = set()
+    # upstream keeps a base attribute written twice once, where it comes first, with its last value
+    last = {n: s for s, n in zip(base_rest, base_names, strict=True) if upstream and member_kind(s) == "attribute"}
     attributes_end = len(out)
     for base_statement, name in zip(base_rest, base_names, strict=True):
         if name is not None and name in members.removed:
@@ -423,6 +476,10 @@ def merge_body(statement: cst.ClassDef, base_class: cst.ClassDef, override: Over
         if name is not None and name in members.replacements:
             if name not in emitted:
                 out += members.replacements[name]
+            emitted.add(name)
+        elif name in last:
+            if name not in emitted:
+                out.append(last[name])
             emitted.add(name)
         else:
             out.append(base_statement)
@@ -433,6 +490,27 @@ def merge_body(statement: cst.ClassDef, base_class: cst.ClassDef, override: Over
     if override.parsed.layout.tree:  # upstream writes an empty merged body as `pass`, never `...`
         out = [s for s in out if not is_ellipsis(s)]
     return out
+
+
+def upstream_docstring(
+    own_all: list[cst.BaseStatement], base_all: list[cst.BaseStatement], base_rest: list[cst.BaseStatement]
+) -> tuple[list[cst.BaseStatement], list[cst.BaseStatement], list[cst.BaseStatement]]:
+    """(docstring, modular members, base members) as upstream splits a class body: its docstring is every
+    line that is a triple-quoted string alone, wherever it stands (`model_type = ...` first, say), the
+    modular class's if it has one, else the base's. Documentation only: no drift."""
+    own_docs = [s for s in own_all if is_docstring_line(s)]
+    base_docs = [s for s in base_all if is_docstring_line(s)]
+    own_rest = [s for s in own_all if not is_docstring_line(s)]
+    return own_docs or base_docs, own_rest, [s for s in base_rest if not is_docstring_line(s)]
+
+
+def is_docstring_line(statement: cst.BaseStatement) -> bool:
+    """Upstream's DOCSTRING_NODE: a line holding only a string with `\"\"\"...\"\"\"` in it."""
+    if not isinstance(statement, cst.SimpleStatementLine) or len(statement.body) != 1:
+        return False
+    small = statement.body[0]
+    string = small.value if isinstance(small, cst.Expr) else None
+    return isinstance(string, cst.SimpleString) and re.search(r'"""[\s\S]*"""', string.value) is not None
 
 
 def is_ellipsis(statement: cst.BaseStatement) -> bool:

@@ -29,6 +29,7 @@ from collections.abc import Iterable
 import libcst as cst
 
 from converter.diagnostics import ConversionError
+from converter.merge.upstream_signature import undefined_super_kwargs, upstream_signature
 from converter.read.parse import ParsedModule
 from converter.syntax.names import CollectMentions
 
@@ -51,7 +52,10 @@ def is_super_kwargs_call(call: cst.Call) -> bool:
 def merge_signature(
     function: cst.FunctionDef, base: cst.FunctionDef, parsed: ParsedModule, where: str
 ) -> cst.FunctionDef:
-    """`function` with the base signature plus its own new parameters; raises ConversionError (E208)."""
+    """`function` with the base signature plus its own new parameters; raises ConversionError (E208).
+    The transformers dialect merges them as upstream does (converter/merge/upstream_signature.py)."""
+    if parsed.layout.upstream:
+        return upstream_signature(function, base, parsed, where)
     params = function.params
     if params.posonly_params or isinstance(params.star_arg, cst.Param):
         refuse(parsed, function, f"{where} takes *args or positional-only parameters beside **super_kwargs")
@@ -93,7 +97,11 @@ def merge_signature(
 
 
 def check_super_kwargs_uses(function: cst.FunctionDef, parsed: ParsedModule, where: str) -> None:
-    """E208 unless `super_kwargs` appears only as `super().<method>(**super_kwargs)`."""
+    """E208 unless `super_kwargs` appears only as `super().<method>(**super_kwargs)` (the transformers
+    dialect: a drift where another use is left undefined, converter/merge/upstream_signature.py)."""
+    if parsed.layout.upstream:
+        undefined_super_kwargs(function, parsed, where)
+        return
     collector = CollectMentions()
     function.body.visit(collector)
     uses = collector.names.count(SUPER_KWARGS)
