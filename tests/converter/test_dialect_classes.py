@@ -250,10 +250,11 @@ def test_only_the_statements_before_the_super_call_are_rewritten(tmp_path: Path)
                 nn.Module.train(self)
         """)
     text, drifts = convert(tmp_path, modular)
+    # The parent's body starts with super().__init__(), which upstream then moves first (W313's rule).
     expected = """\
         def __init__(self, config):
-            super().train()
             super().__init__()
+            super().train()
             self.dim = config.dim
             nn.Module.train(self)
     """
