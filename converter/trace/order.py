@@ -111,9 +111,10 @@ def relative_order(
     each class needed comes right after its own dependencies; within each group, pulled definitions
     by their position in that file (names it does not define last, in reverse alphabetical order),
     then the modular file's own definitions (`modular`: index -> rank) in modular order. Without a
-    base class: the traced order."""
+    base class: pulled definitions in the traced order, then the modular file's own in modular order."""
     if mapper is None:
-        return sorted(needed)
+        own = sorted(set(needed) & set(modular), key=modular.__getitem__)
+        return sorted(i for i in needed if i not in modular) + own
     name = {index: definitions[index].name for index in needed}
     own = {index: mapper.definition(name[index]) for index in needed}
 
