@@ -144,4 +144,18 @@ RULES: dict[str, Rule] = rules(
         "top-level code of the modular file that the generated files do not use is dropped, effects and all",
         "remove the unused statement from the modular file",
     ),
+    Rule(
+        "W331",
+        "future-import-dropped",
+        "`from __future__ import ...` is pruned like an unused import, so annotations are evaluated when each "
+        "definition runs",
+        "remove the __future__ import and write annotations that can be evaluated where they stand",
+    ),
+    Rule(
+        "W332",
+        "torch-import-guarded",
+        "the torch and torchvision imports of a PIL image processor file are moved under "
+        "`if is_torch_available():` / `if is_torchvision_available():`",
+        "import torch under `if is_torch_available():` in the modular file",
+    ),
 )
