@@ -158,4 +158,10 @@ RULES: dict[str, Rule] = rules(
         "`if is_torch_available():` / `if is_torchvision_available():`",
         "import torch under `if is_torch_available():` in the modular file",
     ),
+    Rule(
+        "W333",
+        "last-definition-kept",
+        "a class or function defined twice is written once: the last definition, in the place of the first",
+        "give one of the two definitions another name",
+    ),
 )

@@ -33,7 +33,7 @@ def order_like_upstream(gathered: GatheredModule, merged: MergedModule) -> Gathe
     need nothing defined here first."""
     definitions = list(gathered.definitions)
     placeable = [index for index, d in enumerate(definitions) if d.kind not in NOT_PLACED]
-    modular_ids = {id(statement.node): rank for rank, statement in enumerate(merged.statements)}
+    modular_ids = modular_ranks(merged)
     modular = sorted(
         (i for i in placeable if id(definitions[i].node) in modular_ids),
         key=lambda i: modular_ids[id(definitions[i].node)],
@@ -102,6 +102,18 @@ def order_like_upstream(gathered: GatheredModule, merged: MergedModule) -> Gathe
     slots, placed = iter(out), set(placeable)
     reordered = [definitions[next(slots)] if index in placed else d for index, d in enumerate(definitions)]
     return dataclasses.replace(gathered, definitions=tuple(reordered))
+
+
+def modular_ranks(merged: MergedModule) -> dict[int, int]:
+    """id of each modular statement -> its rank in the modular file; a class or function defined twice
+    (the transformers dialect keeps the last: redefined.py) ranks where it is first defined."""
+    first: dict[str, int] = {}
+    ranks = {}
+    for rank, statement in enumerate(merged.statements):
+        node = statement.node
+        name = node.name.value if isinstance(node, (cst.ClassDef, cst.FunctionDef)) else None
+        ranks[id(node)] = first.setdefault(name, rank) if name is not None else rank
+    return ranks
 
 
 def relative_order(

@@ -28,7 +28,7 @@ from libcst.helpers import get_full_name_for_node
 from converter.dialect import drift
 from converter.merge.merge import MergedModule, ModularStatement
 from converter.read.gather import NOT_PLACED, Definition, DefinitionKind, GatheredModule
-from converter.syntax.names import code_of
+from converter.syntax.names import bound_names, code_of
 
 #: Calls that only build a value: dropping one whose result nothing uses changes nothing.
 PURE_CALLS = frozenset(
@@ -208,10 +208,11 @@ def is_constant_expression(small: cst.BaseSmallStatement) -> bool:
 
 
 def describe(statement: ModularStatement) -> str:
-    """`def helper`, `logger = ...`, or the statement's first line."""
+    """`function helper, which no class uses,`, `` `X = f()`, which no class uses, `` or the statement."""
     node = statement.origin
     if isinstance(node, cst.FunctionDef):
-        return f"unused function {node.name.value}"
+        return f"function {node.name.value}, which no class uses,"
     text = code_of(node).strip().splitlines()[0] if code_of(node).strip() else ""
-    text = text if len(text) <= 60 else text[:57] + "..."
-    return f"`{text}`, which no class of this file uses,"
+    text = f"`{text if len(text) <= 60 else text[:57] + '...'}`"
+    names = bound_names([node])
+    return f"{text}, whose {', '.join(sorted(names))} no class uses," if names else f"{text} (no class needs it)"

@@ -12,7 +12,7 @@ resolved, transitively, in this order:
    modular code), then the main base: a definition is pulled (renamed), an import is carried over.
 
 Two different definitions (or imports) needed under one name cannot both exist in one module:
-E206. Imports between base files and from other models disappear; the split pass later imports
+E206 (the transformers dialect keeps the first one pulled in, as upstream does: W326). Imports between base files and from other models disappear; the split pass later imports
 the config class from the sibling `configuration_<model>.py`.
 
 Order: modular docstring, `from __future__` imports, the modular file's imports, carried imports,
@@ -34,6 +34,7 @@ import libcst as cst
 from libcst.metadata import MetadataWrapper
 
 from converter.diagnostics import ConversionError, Diagnostic
+from converter.dialect import drift
 from converter.layout import DEFAULT_KIND, TREE_KIND_RULES
 from converter.merge.merge import MergedModule, ModularStatement, is_copied_from
 from converter.read.gather import DefinitionKind, kind_of
@@ -42,6 +43,7 @@ from converter.rename.namespace import BaseDefinition, BaseNamespace, ImportBind
 from converter.rename.rename import RenamedModule
 from converter.syntax.names import analyse_statement, bound_names, code_of
 from converter.trace.definition_time import check_definition_time
+from converter.trace.redefined import one_definition_per_name
 
 Key = tuple[int, ...]
 
@@ -134,8 +136,12 @@ class Tracer:
             return True
         if present is not definition and code_of(present.node) != code_of(definition.node):
             message = f"{name} is needed from both {present.path} and {definition.path}, which define it differently"
+            parsed = self.renamed.resolved.parsed
+            if parsed.layout.upstream:  # upstream keeps the definition its first user pulled in
+                drift(parsed, origin, "W326", f"{message}: the generated file keeps the one from {present.path}")
+                return False
             fix = f"define {name} in the modular file (subclass the one you mean), so one definition serves both"
-            self.diagnostics.append(self.renamed.resolved.parsed.diagnostic(origin, "E206", message, fix))
+            self.diagnostics.append(parsed.diagnostic(origin, "E206", message, fix))
         return False
 
     def add_import(self, name: str, binding: ImportBinding, origin: cst.CSTNode) -> None:
@@ -145,6 +151,10 @@ class Tracer:
         if present.key != binding.key:
             first, second = (code_of(b.statement).strip() for b in (present, binding))
             message = f"{name} is imported differently by base models: `{first}` and `{second}`"
+            parsed = self.renamed.resolved.parsed
+            if parsed.layout.upstream:  # upstream keeps the import its first user pulled in
+                drift(parsed, origin, "W326", f"{message}: the generated file keeps `{first}`")
+                return
             fix = f"import {name} explicitly in the modular file"
             self.diagnostics.append(self.renamed.resolved.parsed.diagnostic(origin, "E206", message, fix))
 
@@ -156,6 +166,8 @@ def trace_dependencies(merged: MergedModule) -> ParsedModule:
     if not renamed.namespaces:
         return parsed
     docstring, imports, exports, definitions = partition(merged.statements)
+    if parsed.layout.upstream:
+        definitions = one_definition_per_name(parsed, definitions)
     imports, from_own_files = without_own_file_imports(imports, renamed, definitions)
     bound = bound_names([s.node for s in [*docstring, *imports, *exports, *definitions]])
     tracer = Tracer(renamed, bound)
