@@ -36,6 +36,7 @@ class ParsedModule(Protocol):
 
     def diagnostic_at(self, line: int, col: int, code: str, message: str, fix: str) -> Diagnostic: ...
 
+
 __all__ = ["RULES", "Rule", "collecting", "drift", "drift_at", "rule_of"]
 
 _DRIFTS: ContextVar[list[Diagnostic] | None] = ContextVar("drifts", default=None)

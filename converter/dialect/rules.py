@@ -164,4 +164,11 @@ RULES: dict[str, Rule] = rules(
         "a class or function defined twice is written once: the last definition, in the place of the first",
         "give one of the two definitions another name",
     ),
+    Rule(
+        "W334",
+        "base-assignment-kept",
+        "a modular assignment to a name the base file assigns too is ignored (but for _CHECKPOINT_FOR_DOC-like "
+        "names): the generated file keeps the base's value",
+        "give the modular value another name, or override what reads the name",
+    ),
 )

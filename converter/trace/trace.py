@@ -43,7 +43,7 @@ from converter.rename.namespace import BaseDefinition, BaseNamespace, ImportBind
 from converter.rename.rename import RenamedModule
 from converter.syntax.names import analyse_statement, bound_names, code_of
 from converter.trace.definition_time import check_definition_time
-from converter.trace.redefined import one_definition_per_name
+from converter.trace.redefined import base_assignments_kept, one_definition_per_name
 
 Key = tuple[int, ...]
 
@@ -168,6 +168,7 @@ def trace_dependencies(merged: MergedModule) -> ParsedModule:
     docstring, imports, exports, definitions = partition(merged.statements)
     if parsed.layout.upstream:
         definitions = one_definition_per_name(parsed, definitions)
+        definitions = base_assignments_kept(parsed, definitions, renamed.namespaces)
     imports, from_own_files = without_own_file_imports(imports, renamed, definitions)
     bound = bound_names([s.node for s in [*docstring, *imports, *exports, *definitions]])
     tracer = Tracer(renamed, bound)

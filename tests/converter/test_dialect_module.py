@@ -307,3 +307,48 @@ def test_a_class_defined_twice_with_nothing_between_has_no_drift(tmp_path: Path)
     outputs, warnings = convert(tmp_path, modular)
     assert outputs["small/modeling_small.py"].count("class SmallMLP(") == 1
     assert warnings == []
+
+
+FORMATS_BASE = """\
+from torch import nn
+
+FORMATS = ("coco", "panoptic")
+
+
+class TinyMLP(nn.Module):
+    def check(self, name):
+        return name in FORMATS
+"""
+
+
+def test_a_modular_assignment_the_base_makes_too_keeps_the_base_value_with_w334(tmp_path: Path) -> None:
+    modular = """\
+    from ..tiny.modeling_tiny import TinyMLP
+
+    FORMATS = ("coco",)
+
+
+    class SmallMLP(TinyMLP):
+        pass
+    """
+    files = {"tiny/modeling_tiny.py": FORMATS_BASE, "small/modular_small.py": modular}
+    outputs, warnings = convert_tree(tmp_path, files)
+    assert 'FORMATS = ("coco", "panoptic")' in outputs["small/modeling_small.py"]
+    assert codes(warnings) == [("W334", 3)]
+
+
+def test_a_checkpoint_name_keeps_the_modular_value_without_drift(tmp_path: Path) -> None:
+    base = FORMATS_BASE.replace("FORMATS", "_CHECKPOINT_FOR_DOC")
+    modular = """\
+    from ..tiny.modeling_tiny import TinyMLP
+
+    _CHECKPOINT_FOR_DOC = ("coco",)
+
+
+    class SmallMLP(TinyMLP):
+        pass
+    """
+    files = {"tiny/modeling_tiny.py": base, "small/modular_small.py": modular}
+    outputs, warnings = convert_tree(tmp_path, files)
+    assert '_CHECKPOINT_FOR_DOC = ("coco",)' in outputs["small/modeling_small.py"]
+    assert warnings == []
