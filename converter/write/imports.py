@@ -62,7 +62,7 @@ def plan_imports(split: SplitModule) -> ImportPlan:
         statements += sibling_imports(split, plan, used, diagnostics)
         statements += [node for _, node in guarded]
         if parsed.layout.upstream and plan.kind in GUARDED_KINDS:
-            statements = guard_torch_imports(parsed, statements, own_import_lines(parsed, import_lines))
+            statements = guard_torch_imports(parsed, plan.kind, statements, own_import_lines(parsed, import_lines))
         files.append(FileImports(plan.kind, tuple(statements)))
     if diagnostics:
         raise ConversionError(diagnostics)

@@ -58,7 +58,7 @@ def is_future_import(small: cst.BaseSmallStatement) -> bool:
 
 
 def guard_torch_imports(
-    parsed: ParsedModule, statements: Sequence[cst.BaseStatement], own: Sequence[Definition] = ()
+    parsed: ParsedModule, kind: str, statements: Sequence[cst.BaseStatement], own: Sequence[Definition] = ()
 ) -> list[cst.BaseStatement]:
     """The imports of a PIL image processor file as upstream writes them (see the module docstring).
     `own`: the modular file's unguarded import lines, for W332."""
@@ -73,7 +73,7 @@ def guard_torch_imports(
             guarded[library] += statement.body.body
         else:
             guarded[library].append(statement)
-            record_guarded(parsed, statement, own, library)
+            record_guarded(parsed, f"{kind}_{parsed.model}.py", statement, own, library)
     checks = [check for library, check in reversed(GUARDS) if guarded[library]]
     blocks = [guard_block(check, guarded[library]) for library, check in reversed(GUARDS) if guarded[library]]
     return [*with_checks(others, checks), *blocks]
@@ -121,14 +121,14 @@ def with_checks(statements: Sequence[cst.BaseStatement], checks: Sequence[str]) 
 
 
 def record_guarded(
-    parsed: ParsedModule, statement: cst.BaseStatement, own: Sequence[Definition], library: str
+    parsed: ParsedModule, file: str, statement: cst.BaseStatement, own: Sequence[Definition], library: str
 ) -> None:
     """W332 when the modular file itself imports `library` unconditionally."""
     for definition in own:
         if guarded_library(definition.node) == library and same_imports(definition.node, statement):
             line = code_of(statement).strip()
             check = dict(GUARDS)[library]
-            message = f"`{line}` is moved under `if {check}():` in the PIL image processor and feature extractor files"
+            message = f"`{line}` is moved under `if {check}():` in {file}"
             drift(parsed, definition.node, "W332", message)
             return
 

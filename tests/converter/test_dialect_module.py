@@ -219,6 +219,7 @@ def test_a_pil_file_imports_torch_under_a_guard_with_w332(tmp_path: Path) -> Non
     assert "\nimport torch\n" not in text
     assert "from ...utils import TensorType, is_torch_available" in text
     assert codes(warnings) == [("W332", 1)]
+    assert "image_processing_pil_small.py" in warnings[0].message
 
 
 def test_a_pil_file_whose_torch_import_is_guarded_already_has_no_drift(tmp_path: Path) -> None:
