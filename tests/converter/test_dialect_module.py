@@ -353,3 +353,46 @@ def test_a_checkpoint_name_keeps_the_modular_value_without_drift(tmp_path: Path)
     outputs, warnings = convert_tree(tmp_path, files)
     assert '_CHECKPOINT_FOR_DOC = ("coco",)' in outputs["small/modeling_small.py"]
     assert warnings == []
+
+
+def test_a_name_two_base_files_import_differently_comes_from_the_file_imported_first(tmp_path: Path) -> None:
+    modeling = """\
+    import torch.nn.functional as F
+    from torch import nn
+
+
+    class TinyMLP(nn.Module):
+        def forward(self, x):
+            return F.relu(x)
+    """
+    processing = """\
+    from torch.nn import functional as F
+
+    from ...processing_utils import ProcessorMixin
+
+
+    class TinyProcessor(ProcessorMixin):
+        def __call__(self, x):
+            return F.relu(x)
+    """
+    modular = """\
+    from ..tiny.modeling_tiny import TinyMLP
+    from ..tiny.processing_tiny import TinyProcessor
+
+
+    class SmallMLP(TinyMLP):
+        pass
+
+
+    class SmallProcessor(TinyProcessor):
+        pass
+    """
+    files = {
+        "tiny/modeling_tiny.py": modeling,
+        "tiny/processing_tiny.py": processing,
+        "small/modular_small.py": modular,
+    }
+    outputs, warnings = convert_tree(tmp_path, files)
+    assert "import torch.nn.functional as F" in outputs["small/modeling_small.py"]
+    assert "import torch.nn.functional as F" in outputs["small/processing_small.py"]
+    assert warnings == []
