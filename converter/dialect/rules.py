@@ -159,4 +159,31 @@ RULES: dict[str, Rule] = rules(
         "top-level code of the modular file that the generated files do not use is dropped, effects and all",
         "remove the unused statement from the modular file",
     ),
+    Rule(
+        "W331",
+        "future-import-dropped",
+        "`from __future__ import ...` is pruned like an unused import, so annotations are evaluated when each "
+        "definition runs",
+        "remove the __future__ import and write annotations that can be evaluated where they stand",
+    ),
+    Rule(
+        "W332",
+        "torch-import-guarded",
+        "the torch and torchvision imports of a PIL image processor file are moved under "
+        "`if is_torch_available():` / `if is_torchvision_available():`",
+        "import torch under `if is_torch_available():` in the modular file",
+    ),
+    Rule(
+        "W333",
+        "last-definition-kept",
+        "a class or function defined twice is written once: the last definition, in the place of the first",
+        "give one of the two definitions another name",
+    ),
+    Rule(
+        "W334",
+        "base-assignment-kept",
+        "a modular assignment to a name the base file assigns too is ignored (but for _CHECKPOINT_FOR_DOC-like "
+        "names): the generated file keeps the base's value",
+        "give the modular value another name, or override what reads the name",
+    ),
 )

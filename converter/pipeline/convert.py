@@ -52,6 +52,7 @@ from converter.read.parse import ParsedModule, parse_modular
 from converter.read.resolve import base_imports, resolve_bases
 from converter.rename.rename import rename_bases
 from converter.trace.order import order_like_upstream
+from converter.trace.prune import drop_unused
 from converter.trace.trace import trace_dependencies
 from converter.write.emit import EmittedModel, emit_model
 from converter.write.format import format_models
@@ -81,6 +82,8 @@ def run_passes(parsed: ParsedModule, loader: BaseLoader) -> EmittedModel:
     merged = merge_classes(renamed)
     standalone = trace_dependencies(merged)
     gathered = gather_definitions(standalone)
+    if parsed.layout.upstream:
+        gathered = drop_unused(gathered, merged)
     if parsed.layout.tree:
         gathered = order_like_upstream(gathered, merged)
     split = split_by_kind(gathered)

@@ -104,7 +104,8 @@ def check_definitions(parsed: ParsedModule) -> None:
         name = getattr(statement, "name", None)
         name = name.value if isinstance(name, cst.Name) else ""
         definitions.append(Definition(name, statement, kind, (), (), bases_of(statement), line, col))
-    diagnostics = [*check_duplicates(parsed, definitions)]
+    # the transformers dialect keeps the last of two definitions (converter/trace/redefined.py)
+    diagnostics = [] if parsed.layout.upstream else [*check_duplicates(parsed, definitions)]
     read_exports(parsed, definitions, diagnostics)
     if diagnostics:
         raise ConversionError(diagnostics)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import libcst as cst
 from libcst.metadata import GlobalScope
@@ -52,6 +52,8 @@ class ImportBinding:
     name: str
     key: tuple[str, str]
     statement: cst.SimpleStatementLine
+    #: (file index, statement index) in its base model, as BaseDefinition.rank
+    rank: tuple[int, int] = field(default=(-1, -1), compare=False)
 
 
 @dataclass(frozen=True)
@@ -188,7 +190,7 @@ def build_renamed_namespace(
                         sibling = dotted_name(small.module)
                         sibling_refs += [(alias.evaluated_name, stem, sibling) for alias in small.names]
                     else:
-                        imports += import_bindings(small)
+                        imports += [replace(b, rank=(file_index, index)) for b in import_bindings(small)]
             elif kind is DefinitionKind.ALL:
                 exports += [file_rename.name(name) for name in all_names(statement)]
             else:

@@ -33,7 +33,7 @@ def order_like_upstream(gathered: GatheredModule, merged: MergedModule) -> Gathe
     need nothing defined here first."""
     definitions = list(gathered.definitions)
     placeable = [index for index, d in enumerate(definitions) if d.kind not in NOT_PLACED]
-    modular_ids = {id(statement.node): rank for rank, statement in enumerate(merged.statements)}
+    modular_ids = modular_ranks(merged)
     modular = sorted(
         (i for i in placeable if id(definitions[i].node) in modular_ids),
         key=lambda i: modular_ids[id(definitions[i].node)],
@@ -104,6 +104,18 @@ def order_like_upstream(gathered: GatheredModule, merged: MergedModule) -> Gathe
     return dataclasses.replace(gathered, definitions=tuple(reordered))
 
 
+def modular_ranks(merged: MergedModule) -> dict[int, int]:
+    """id of each modular statement -> its rank in the modular file; a class or function defined twice
+    (the transformers dialect keeps the last: redefined.py) ranks where it is first defined."""
+    first: dict[str, int] = {}
+    ranks = {}
+    for rank, statement in enumerate(merged.statements):
+        node = statement.node
+        name = node.name.value if isinstance(node, (cst.ClassDef, cst.FunctionDef)) else None
+        ranks[id(node)] = first.setdefault(name, rank) if name is not None else rank
+    return ranks
+
+
 def relative_order(
     needed: set[int], definitions: Sequence[Definition], mapper: BaseNamespace | None, modular: Mapping[int, int]
 ) -> list[int]:
@@ -111,9 +123,10 @@ def relative_order(
     each class needed comes right after its own dependencies; within each group, pulled definitions
     by their position in that file (names it does not define last, in reverse alphabetical order),
     then the modular file's own definitions (`modular`: index -> rank) in modular order. Without a
-    base class: the traced order."""
+    base class: pulled definitions in the traced order, then the modular file's own in modular order."""
     if mapper is None:
-        return sorted(needed)
+        own = sorted(set(needed) & set(modular), key=modular.__getitem__)
+        return sorted(i for i in needed if i not in modular) + own
     name = {index: definitions[index].name for index in needed}
     own = {index: mapper.definition(name[index]) for index in needed}
 

@@ -10,9 +10,11 @@ resolved, transitively, in this order:
    base's one;
 3. the namespace the using code comes from (a merged class's base model; the main base for
    modular code), then the main base: a definition is pulled (renamed), an import is carried over.
+   In the transformers dialect, a name the bases import (plainly or under an `if` guard) is
+   carried over as the base file the modular file imports from first writes it, as upstream does.
 
 Two different definitions (or imports) needed under one name cannot both exist in one module:
-E206. Imports between base files and from other models disappear; the split pass later imports
+E206 (the transformers dialect keeps the first one pulled in, as upstream does: W326). Imports between base files and from other models disappear; the split pass later imports
 the config class from the sibling `configuration_<model>.py`.
 
 Order: modular docstring, `from __future__` imports, the modular file's imports, carried imports,
@@ -34,6 +36,7 @@ import libcst as cst
 from libcst.metadata import MetadataWrapper
 
 from converter.diagnostics import ConversionError, Diagnostic
+from converter.dialect import drift
 from converter.layout import DEFAULT_KIND, TREE_KIND_RULES
 from converter.merge.merge import MergedModule, ModularStatement, is_copied_from
 from converter.read.gather import DefinitionKind, kind_of
@@ -42,6 +45,8 @@ from converter.rename.namespace import BaseDefinition, BaseNamespace, ImportBind
 from converter.rename.rename import RenamedModule
 from converter.syntax.names import analyse_statement, bound_names, code_of
 from converter.trace.definition_time import check_definition_time
+from converter.trace.prune import is_import_block
+from converter.trace.redefined import base_assignments_kept, one_definition_per_name
 
 Key = tuple[int, ...]
 
@@ -74,6 +79,36 @@ class Tracer:
         self.diagnostics: list[Diagnostic] = []
         self.reported: set[str] = set()
 
+    @functools.cached_property
+    def upstream(self) -> bool:
+        return self.renamed.resolved.parsed.layout.upstream
+
+    @functools.cached_property
+    def visit_order(self) -> dict[tuple[str, str], int]:
+        """(model, file stem) -> where the modular file first imports from that base file."""
+        order: dict[tuple[str, str], int] = {}
+        for item in self.renamed.resolved.imports:
+            for namespace in self.renamed.namespaces:
+                if namespace.model == item.model:
+                    stem = next((s for s, _, _ in namespace.files if s == item.stem), "")
+                    order.setdefault((item.model, stem), len(order))
+        return order
+
+    def first_import(self, name: str) -> ImportBinding | BaseDefinition | None:
+        """Transformers dialect: the base import of `name` upstream writes, that of the base file the modular
+        file imports from first (then the first in that file): a plain import or a guarded one."""
+        found: list[tuple[tuple[int, int, int], ImportBinding | BaseDefinition]] = []
+        for namespace in self.renamed.namespaces:
+            stems = [stem for stem, _, _ in namespace.files]
+            candidates: list[ImportBinding | BaseDefinition] = [b for b in namespace.imports if b.name == name]
+            candidates += [d for d in namespace.definitions if name in d.names and is_import_block(d.node)]
+            for candidate in candidates:
+                file, index = candidate.rank
+                stem = stems[file] if 0 <= file < len(stems) else ""
+                where = self.visit_order.get((namespace.model, stem), len(self.visit_order))
+                found.append(((where, file, index), candidate))
+        return min(found, key=lambda item: item[0])[1] if found else None
+
     def rank(self, binding: ImportBinding) -> int:
         """Where the modular file first imports from the base model `binding` comes from (upstream
         writes an import two bases share as the first of them writes it)."""
@@ -96,6 +131,12 @@ class Tracer:
                 continue
             namespace = self.renamed.namespace(self.explicit.get(name, context))
             definition = namespace.definition(name) or self.main.definition(name)
+            if self.upstream and (definition is None or is_import_block(definition.node)):
+                first = self.first_import(name)
+                if isinstance(first, ImportBinding):
+                    self.add_import(name, first, origin)
+                    continue
+                definition = first or definition
             if definition is not None:
                 if self.add_definition(name, definition, origin):
                     work += [(use, definition.model) for use in definition.uses]
@@ -134,8 +175,12 @@ class Tracer:
             return True
         if present is not definition and code_of(present.node) != code_of(definition.node):
             message = f"{name} is needed from both {present.path} and {definition.path}, which define it differently"
+            parsed = self.renamed.resolved.parsed
+            if parsed.layout.upstream:  # upstream keeps the definition its first user pulled in
+                drift(parsed, origin, "W326", f"{message}: the generated file keeps the one from {present.path}")
+                return False
             fix = f"define {name} in the modular file (subclass the one you mean), so one definition serves both"
-            self.diagnostics.append(self.renamed.resolved.parsed.diagnostic(origin, "E206", message, fix))
+            self.diagnostics.append(parsed.diagnostic(origin, "E206", message, fix))
         return False
 
     def add_import(self, name: str, binding: ImportBinding, origin: cst.CSTNode) -> None:
@@ -145,6 +190,10 @@ class Tracer:
         if present.key != binding.key:
             first, second = (code_of(b.statement).strip() for b in (present, binding))
             message = f"{name} is imported differently by base models: `{first}` and `{second}`"
+            parsed = self.renamed.resolved.parsed
+            if parsed.layout.upstream:  # upstream keeps the import its first user pulled in
+                drift(parsed, origin, "W326", f"{message}: the generated file keeps `{first}`")
+                return
             fix = f"import {name} explicitly in the modular file"
             self.diagnostics.append(self.renamed.resolved.parsed.diagnostic(origin, "E206", message, fix))
 
@@ -156,6 +205,9 @@ def trace_dependencies(merged: MergedModule) -> ParsedModule:
     if not renamed.namespaces:
         return parsed
     docstring, imports, exports, definitions = partition(merged.statements)
+    if parsed.layout.upstream:
+        definitions = one_definition_per_name(parsed, definitions)
+        definitions = base_assignments_kept(parsed, definitions, renamed.namespaces)
     imports, from_own_files = without_own_file_imports(imports, renamed, definitions)
     bound = bound_names([s.node for s in [*docstring, *imports, *exports, *definitions]])
     tracer = Tracer(renamed, bound)

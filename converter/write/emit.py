@@ -88,12 +88,13 @@ def render_file(plan: ImportPlan, output: OutputPlan, imports: FileImports, is_m
 def render_tree_file(plan: ImportPlan, output: OutputPlan, imports: FileImports, header: str) -> str:
     """A transformers tree's file, as upstream writes it: the header, the modular file's leading comments
     with the blank lines after them, its imports with their own blank lines (upstream leaves out the
-    module docstring), definitions, `__all__`."""
+    module docstring), definitions each with the blank lines written above it (ruff keeps those between
+    two assignments), `__all__`."""
     gathered = plan.split.gathered
     module = gathered.parsed.module
     head = header + header_lines(module.header) + "".join(code(statement) for statement in imports.statements)
-    parts = [code(definition.node) for definition in output.definitions]
-    parts.append(f"__all__ = [{', '.join(quote(name) for name in output.exports)}]")
+    body = "".join(code(definition.node) for definition in output.definitions).strip("\n")
+    parts = [body, f"__all__ = [{', '.join(quote(name) for name in output.exports)}]"]
     return head.rstrip("\n") + "\n\n\n" + join_parts(parts)  # two blank lines after the imports, as upstream
 
 

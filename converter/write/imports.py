@@ -23,6 +23,7 @@ from converter.layout import kind_order_of
 from converter.read.gather import Definition, DefinitionKind
 from converter.read.parse import ParsedModule
 from converter.write.split import OutputPlan, SplitModule
+from converter.write.upstream_imports import GUARDED_KINDS, guard_torch_imports, own_import_lines, without_futures
 
 #: Top-level packages a standalone module may not import from: `generated.*` imports are resolved
 #: (and removed) by the inheritance passes, and modular files are never imported.
@@ -50,6 +51,8 @@ def plan_imports(split: SplitModule) -> ImportPlan:
     parsed = split.gathered.parsed
     import_lines = [d for d in split.gathered.definitions if d.kind is DefinitionKind.IMPORT]
     diagnostics = [diagnostic for d in import_lines for diagnostic in check_imports(parsed, d)]
+    if parsed.layout.upstream:
+        import_lines = without_futures(parsed, import_lines)
     files = []
     for plan in split.files:
         used = names_used_by(plan)
@@ -58,6 +61,8 @@ def plan_imports(split: SplitModule) -> ImportPlan:
         statements: list[cst.BaseStatement] = [*prune_imports(import_lines, used)]
         statements += sibling_imports(split, plan, used, diagnostics)
         statements += [node for _, node in guarded]
+        if parsed.layout.upstream and plan.kind in GUARDED_KINDS:
+            statements = guard_torch_imports(parsed, plan.kind, statements, own_import_lines(parsed, import_lines))
         files.append(FileImports(plan.kind, tuple(statements)))
     if diagnostics:
         raise ConversionError(diagnostics)
