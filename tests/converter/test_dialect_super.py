@@ -395,8 +395,29 @@ def test_a_decorated_parent_body_is_copied_without_its_decorators(tmp_path: Path
                 return super().forward(x)
         """,
     )
-    assert "x = x + 1\n        return self.proj(x)" in text
-    assert [(line, code) for line, code, _ in drifts] == [(7, "W303")]
+    assert "@logged\n    def forward(self, x):\n        x = x + 1\n        return self.proj(x)" in text
+    # The override takes the parent's decorator (W321), which now wraps `x = x + 1` too; nothing is dropped.
+    assert [(line, code) for line, code, _ in drifts] == [(5, "W321")]
+
+
+def test_a_decorated_parent_body_in_a_decorated_override_loses_the_parents_decorators(tmp_path: Path) -> None:
+    text, drifts = convert(
+        tmp_path,
+        """\
+        import torch
+
+        from ..tiny.modeling_tiny import TinyHead
+
+
+        class SmallHead(TinyHead):
+            @torch.no_grad()
+            def forward(self, x):
+                x = x + 1
+                return super().forward(x)
+        """,
+    )
+    assert "@torch.no_grad()\n    def forward(self, x):\n        x = x + 1\n        return self.proj(x)" in text
+    assert [(line, code) for line, code, _ in drifts] == [(10, "W303")]
     assert "TinyHead.forward is decorated (@logged)" in drifts[0][2]
 
 
