@@ -9,6 +9,8 @@ import textwrap
 from pathlib import Path
 from types import ModuleType
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -128,10 +130,33 @@ def test_the_comparison_of_a_file_is_the_same_in_worker_processes(bench: ModuleT
     pending = []
     for index, (theirs, ours) in enumerate([(THEIRS, OURS), (OURS, OURS), (THEIRS, OURS.replace("scale", "x"))]):
         result = bench.FileResult(f"x{index}.py", "x/modular_x.py", "converted")
-        pending.append((result, theirs, ours, (theirs, ours), modular(tmp_path)))
+        pending.append((result, theirs, ours, (theirs, ours), modular(tmp_path), True))
     alone = [bench.FileResult(item[0].path, item[0].modular, "converted") for item in pending]
     bench.compare_each([(result, *item[1:]) for result, item in zip(alone, pending, strict=True)], jobs=1)
     bench.compare_each(pending, jobs=2)
     assert [item[0] for item in pending] == alone
     assert [result.theirs for result in alone] == [item[1] for item in pending]
     assert alone[0].deliberate and not alone[2].deliberate
+
+
+def test_the_transformers_dialect_excuses_no_difference(bench: ModuleType, tmp_path: Path) -> None:
+    """In the transformers dialect the converter means to reproduce upstream: a difference the
+    python dialect counts as upstream behaviour we deliberately do not copy stays a difference."""
+    for excuse in (True, False):
+        result = bench.FileResult("x0.py", "x/modular_x.py", "converted")
+        done = bench.compared((result, THEIRS, OURS, (THEIRS, OURS), modular(tmp_path), excuse))
+        assert not done.ast and bool(done.deliberate) == excuse
+
+
+def test_the_dialects_print_side_by_side(bench: ModuleType, capsys: pytest.CaptureFixture[str]) -> None:
+    row = {"byte_identical": 1, "ast_identical": 2, "files_refused": 3, "files_traceback": 0, "wall_s": 1.5}
+    bench.print_dialects(
+        {
+            "python": {**row, "drift_warnings": 0, "drift_rules": {}},
+            "transformers": {**row, "byte_identical": 9, "drift_warnings": 4, "drift_rules": {"super-unbound": 4}},
+        }
+    )
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["dialect", "python", "transformers"]
+    assert ["byte-identical", "after", "ruff", "1", "9"] in [line.split() for line in lines]
+    assert lines[-1].split() == ["super-unbound", "0", "4"]
