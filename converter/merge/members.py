@@ -89,6 +89,7 @@ def classify_members(
                 method = documented_as(method, present[name])
             if name in present and override.parsed.layout.upstream:
                 method = inherited_decorators(statement, method, present[name], override)
+                method = with_comments_of(method, present[name])
             target = replacements.setdefault(name, []) if name in present else new_methods
             target.append(method)
         elif name is not None and name in present:
@@ -105,6 +106,15 @@ def classify_members(
         else:
             new_attributes.append(statement)
     return Members(replacements, frozenset(removed), new_attributes, new_methods)
+
+
+def with_comments_of(method: cst.BaseStatement, replaced: cst.BaseStatement) -> cst.BaseStatement:
+    """Transformers dialect: a method that overrides a base method keeps the base method's lines above it
+    (comments included) and loses its own, as upstream's merge writes the modular body, parameters and
+    decorators into the base's `FunctionDef` node. Comments only: no drift."""
+    if not isinstance(method, cst.FunctionDef) or not isinstance(replaced, cst.FunctionDef):
+        return method
+    return method.with_changes(leading_lines=replaced.leading_lines)
 
 
 def is_removal(statement: cst.BaseStatement, base: cst.BaseStatement | None, override: Override) -> bool:

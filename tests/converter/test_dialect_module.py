@@ -396,3 +396,49 @@ def test_a_name_two_base_files_import_differently_comes_from_the_file_imported_f
     assert "import torch.nn.functional as F" in outputs["small/modeling_small.py"]
     assert "import torch.nn.functional as F" in outputs["small/processing_small.py"]
     assert warnings == []
+
+
+COMMENTED_BASE = """\
+from torch import nn
+
+
+class TinyLayer(nn.Module):
+    def __init__(self, config):
+        super().__init__()
+        self.size = config.hidden_size
+
+    # the base's note on forward
+    def forward(self, x):
+        return x
+
+    def extra(self, x):
+        return x
+"""
+
+
+def test_an_override_keeps_the_base_methods_comments_and_no_drift(tmp_path: Path) -> None:
+    modular = """\
+    from ..tiny.modeling_tiny import TinyLayer
+
+
+    class SmallLayer(TinyLayer):
+        # the modular's note on forward
+        def forward(self, x):
+            return x + 1
+
+        # the modular's note on extra
+        def extra(self, x):
+            return x - 1
+
+        # the modular's note on a new method
+        def added(self, x):
+            return x * 2
+    """
+    outputs, warnings = convert(tmp_path, modular, **{"tiny/modeling_tiny.py": COMMENTED_BASE})
+    text = outputs["small/modeling_small.py"]
+    assert "# the base's note on forward\n    def forward(self, x):\n        return x + 1" in text
+    assert "note on extra" not in text
+    assert "# the modular's note on a new method\n    def added" in text
+    assert warnings == []
+    python, _ = convert(tmp_path, modular, dialect="python", **{"tiny/modeling_tiny.py": COMMENTED_BASE})
+    assert "# the modular's note on forward" in python["small/modeling_small.py"]
