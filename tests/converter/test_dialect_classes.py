@@ -784,3 +784,58 @@ def test_a_switched_base_the_modular_base_does_not_subclass_drifts(tmp_path: Pat
             "subclass ProcessorMixin: the generated class has no ProcessorMixin among its ancestors",
         )
     ]
+
+
+# -- module order: only upstream's VARIABLES_AT_THE_BEGINNING go first --------------------------------
+
+
+def test_a_modular_assignment_comes_before_its_first_user_and_logger_first(tmp_path: Path) -> None:
+    """`SmallOutput = TinyOutput`-style aliases are placed like pulled definitions (before the first class
+    using them); only `logger` (upstream's VARIABLES_AT_THE_BEGINNING) goes first. Order only: no drift."""
+    modular = HEADER + textwrap.dedent("""
+        from ...utils import auto_docstring
+
+        logger = auto_docstring(None)
+
+
+        class SmallRotary(TinyRotary):
+            pass
+
+
+        SMALL_SCALE = 3
+
+
+        class SmallEncoder(TinyEncoder):
+            def __init__(self, config):
+                super().__init__(config)
+                self.layers = SMALL_SCALE
+                logger.info(self.layers)
+        """)
+    text, drifts = convert(tmp_path, modular)
+    assert text.index("logger = ") < text.index("class SmallRotary")
+    assert text.index("class SmallRotary") < text.index("SMALL_SCALE = 3") < text.index("class SmallEncoder")
+    assert drifts == []
+
+
+def test_what_a_class_of_its_own_pulls_is_grouped_by_source_file(tmp_path: Path) -> None:
+    """A class without a model base pulls functions from two base files: upstream groups them by file, the
+    files in the order of their alphabetically first name (`a_helper` of zzz before `b_helper` of aaa)."""
+    files = {
+        "aaa/modeling_aaa.py": "def b_helper(x):\n    return x\n",
+        "zzz/modeling_zzz.py": "def a_helper(x):\n    return x\n",
+        "small/modular_small.py": textwrap.dedent("""\
+            from torch import nn
+
+            from ..aaa.modeling_aaa import b_helper
+            from ..zzz.modeling_zzz import a_helper
+
+
+            class SmallThing(nn.Module):
+                def forward(self, x):
+                    return a_helper(b_helper(x))
+            """),
+    }
+    outputs, drifts = convert_tree(tmp_path / "transformers" / "models", files)
+    text = outputs["small/modeling_small.py"]
+    assert text.index("def a_helper") < text.index("def b_helper") < text.index("class SmallThing")
+    assert drifts == []
