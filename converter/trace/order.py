@@ -72,7 +72,8 @@ def order_like_upstream(gathered: GatheredModule, merged: MergedModule) -> Gathe
 
     def closure(index: int, mapper: BaseNamespace | None) -> set[int]:
         """The pulled definitions `index` needs, transitively, not placed yet. Upstream follows a
-        modular function's or assignment's names within the file of the class being placed (`mapper`):
+        modular function's names within the file of the class being placed (`mapper`; an assignment,
+        which needs its names when the module runs, keeps them all):
         one pulled from another base file comes later, before a class of that file needing it. A
         modular function or assignment placed already is walked through for what it needs (upstream
         augments a class's dependencies with its functions' own)."""
@@ -85,7 +86,7 @@ def order_like_upstream(gathered: GatheredModule, merged: MergedModule) -> Gathe
             own = id(definitions[current].node) in unmerged
             if current == index and own:
                 uses = tuple(name for name in uses if name in visible)
-            elif own and mapper is not None and upstream:
+            elif own and mapper is not None and upstream and definitions[current].kind is DefinitionKind.FUNCTION:
                 uses = tuple(name for name in uses if name in own_names or mapper.definition(name) is not None)
             for name in uses:
                 dependency = provider.get(name)
@@ -204,17 +205,22 @@ def by_source_file(
     imported: Mapping[str, str],
 ) -> list[int]:
     """Upstream's order for what a class of the modular file's own (no base class) pulls in: grouped by
-    the base file each comes from (the model the modular file imports it from, in `imported`, else the
-    first defining it), the files in the order of their alphabetically first name, each group by
-    position in its file (upstream's ModularFileMapper.compute_relative_order)."""
-    groups: dict[str, list[tuple[tuple[int, int], int]]] = {}
-    for index in sorted(pulled, key=lambda i: definitions[i].name):
-        name = definitions[index].name
-        homes = [ns for ns in namespaces if ns.definition(name) is not None]
-        home = next((ns for ns in homes if ns.model == imported.get(name)), homes[0] if homes else None)
+    the base file each comes from (the model the modular file imports it from, in `imported`; one
+    pulled through another comes from a file already in the group, else the first defining it), the
+    files in the order of their alphabetically first name, each group by position in its file
+    (upstream's ModularFileMapper.compute_relative_order)."""
+    ordered = sorted(pulled, key=lambda i: definitions[i].name)
+    homes = {i: [ns for ns in namespaces if ns.definition(definitions[i].name) is not None] for i in ordered}
+    explicit = {imported.get(definitions[i].name) for i in ordered} - {None}
+    groups: dict[str, list[tuple[tuple[float, ...], int]]] = {}
+    for index in ordered:
+        name, candidates = definitions[index].name, homes[index]
+        home = next((ns for ns in candidates if ns.model == imported.get(name)), None)
+        home = home or next((ns for ns in candidates if ns.model in explicit), None)
+        home = home or (candidates[0] if candidates else None)
         found = home.definition(name) if home is not None else None
-        rank = found.rank if found is not None else (math.inf, math.inf)
-        groups.setdefault(home.model if home is not None else "", []).append((rank, index))  # type: ignore[arg-type]
+        rank: tuple[float, ...] = found.rank if found is not None else (math.inf, math.inf)
+        groups.setdefault(home.model if home is not None else "", []).append((rank, index))
     return [index for group in groups.values() for _, index in sorted(group)]
 
 
