@@ -152,6 +152,13 @@ RULES: dict[str, Rule] = rules(
         "declares a plain class attribute, no field",
         "repeat the annotation: `x: T = value`",
     ),
+    Rule(
+        "W328",
+        "base-switched",
+        "a base of the merged base class is replaced by a base of the modular class whose name ends with it "
+        "(`ProcessorMixin` by `OmniModalProcessorMixin`), although that one does not subclass it",
+        "list the dropped base among the modular class's bases, or subclass it",
+    ),
     # -- modules (W330-W339) ------------------------------------------------------------------
     Rule(
         "W330",

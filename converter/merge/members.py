@@ -76,7 +76,14 @@ def classify_members(
         name = member_name(statement)
         if is_pass(statement):
             continue
-        if name is not None and is_removal(statement, present.get(name), override):
+        if name is not None and name in present and crosses_kind(statement, present[name], override):
+            # upstream keeps attributes and methods apart: see crosses_kind
+            if member_kind(statement) == "attribute":
+                removed.append(name)
+                new_attributes.append(statement)
+            else:
+                new_methods.append(unroll_method(statement, override))
+        elif name is not None and is_removal(statement, present.get(name), override):
             if name not in present:
                 raise missing_attribute(statement, name, override)
             removed.append(name)
@@ -115,6 +122,18 @@ def with_comments_of(method: cst.BaseStatement, replaced: cst.BaseStatement) -> 
     if not isinstance(method, cst.FunctionDef) or not isinstance(replaced, cst.FunctionDef):
         return method
     return method.with_changes(leading_lines=replaced.leading_lines)
+
+
+def crosses_kind(statement: cst.BaseStatement, base: cst.BaseStatement, override: Override) -> bool:
+    """Transformers dialect: a modular attribute named like a base method, or a modular method named
+    like a base attribute. Upstream merges a class's attributes and its methods separately: the
+    attribute joins the new attributes (the base method is left out), the method the new methods
+    (the base attribute stays, before it). Either way the modular member wins, as in Python: no
+    drift."""
+    if not override.parsed.layout.upstream or upstream_removes(statement, base):
+        return False
+    kinds = {member_kind(statement), member_kind(base)}
+    return kinds == {"attribute", "method"} and not isinstance(statement, cst.ClassDef)
 
 
 def is_removal(statement: cst.BaseStatement, base: cst.BaseStatement | None, override: Override) -> bool:

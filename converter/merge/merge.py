@@ -89,17 +89,15 @@ def merge_classes(renamed: RenamedModule) -> MergedModule:
         raise ConversionError(diagnostics)
     if upstream is not None:
         upstream.judge([s.node for s in statements if isinstance(s.node, cst.ClassDef)])
-    if parsed.layout.tree:
-        statements = explicit_calls_to_super(statements, renamed, merged_too=upstream is None)
+    if parsed.layout.tree and upstream is None:
+        # upstream writes a class it does not merge as the modular file does, its
+        # `Ancestor.method(self, ...)` calls included (those of a merged class: upstream_calls.py)
+        statements = explicit_calls_to_super(statements, renamed)
     return MergedModule(renamed, tuple(statements))
 
 
-def explicit_calls_to_super(
-    statements: list[ModularStatement], renamed: RenamedModule, merged_too: bool = True
-) -> list[ModularStatement]:
-    """In a tree, `Ancestor.method(self, ...)` becomes `super().method(...)` where exact (parent_calls.py).
-    Without `merged_too` (the transformers dialect, which rewrites a merged class's calls as upstream
-    does: converter/merge/upstream_calls.py), only in the classes that merge no model base."""
+def explicit_calls_to_super(statements: list[ModularStatement], renamed: RenamedModule) -> list[ModularStatement]:
+    """In a tree, `Ancestor.method(self, ...)` becomes `super().method(...)` where exact (parent_calls.py)."""
     classes = {s.node.name.value: s.node for s in statements if isinstance(s.node, cst.ClassDef)}
 
     def lookup(name: str) -> cst.ClassDef | None:
@@ -112,9 +110,7 @@ def explicit_calls_to_super(
         return None
 
     return [
-        dataclasses.replace(s, node=parent_calls_to_super(s.node, lookup))
-        if isinstance(s.node, cst.ClassDef) and (merged_too or s.base is None)
-        else s
+        dataclasses.replace(s, node=parent_calls_to_super(s.node, lookup)) if isinstance(s.node, cst.ClassDef) else s
         for s in statements
     ]
 
@@ -353,7 +349,7 @@ def merge_class(
     bases = check.bases(statement, arg, base, flat) if check.needed(statement, flat) else [item.arg for item in flat]
     own = statement
     if upstream is not None:
-        bases = upstream.bases(bases)
+        bases = upstream.bases(bases, [item.arg for item in flat if item.introduced], statement.name.value)
         own = upstream.before_merge(statement, base_class, bases)
     override = Override(parsed, statement.name.value, written, methods_of(base_class))
     body = merge_body(own, base_class, override)

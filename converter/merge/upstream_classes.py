@@ -50,13 +50,70 @@ class UpstreamClasses:
         self.externals: set[str] = set()  # names of classes outside the library, as `qualified` writes them
         self.library_keys: dict[str, ClassKey] = {}  # bases of library classes, by the name `qualified` gives
 
-    def bases(self, bases: Sequence[cst.Arg]) -> list[cst.Arg]:
+    def bases(self, bases: Sequence[cst.Arg], introduced: Sequence[cst.Arg] = (), owner: str = "") -> list[cst.Arg]:
         """Upstream's merged bases: `nn.Module` beside `GradientCheckpointingLayer` is dropped (the
-        method resolution order stays the same, as the latter subclasses it)."""
+        method resolution order stays the same, as the latter subclasses it); so is a base of the
+        merged base class (`introduced`) that a base the modular class `owner` writes itself ends
+        with, as upstream switches it for that one (`switched_bases`)."""
         names = [dotted_name(arg.value) for arg in bases]
         if MODULE in names and CHECKPOINTING in names:
-            return [arg for arg, name in zip(bases, names, strict=True) if name != MODULE]
-        return list(bases)
+            return self.bases(
+                [arg for arg, name in zip(bases, names, strict=True) if name != MODULE], introduced, owner
+            )
+        return self.switched_bases(list(bases), introduced, owner)
+
+    def switched_bases(self, bases: list[cst.Arg], introduced: Sequence[cst.Arg], owner: str) -> list[cst.Arg]:
+        """Upstream switches a base `Mixin` of the merged base class for a base of the modular class
+        whose name ends with it at a CamelCase boundary (`OmniModalProcessorMixin` for `ProcessorMixin`):
+
+            class EmbeddingGemma2Processor(OmniModalProcessorMixin, Gemma4Processor)   # Gemma4Processor(ProcessorMixin)
+            ->  class EmbeddingGemma2Processor(OmniModalProcessorMixin)
+
+        The switched base is left out. Python's class keeps it among its ancestors: a drift (W328)
+        unless the modular base subclasses it (the method resolution order is then the same)."""
+        brought = {id(arg) for arg in introduced}
+        own = {dotted_name(arg.value): arg for arg in bases if id(arg) not in brought}
+        kept: list[cst.Arg] = []
+        for arg in bases:
+            name = dotted_name(arg.value) if isinstance(arg.value, cst.Name) and id(arg) in brought else ""
+            switch = next((o for o in own if name and o and switches(name, o)), None)
+            if switch is None:
+                kept.append(arg)
+                continue
+            if not self.descends(switch, name):
+                message = (
+                    f"{owner} drops the base {name} of the class it merges, for its own base {switch} (upstream "
+                    f"switches bases by name), but {switch} does not subclass {name}: the generated class has no "
+                    f"{name} among its ancestors"
+                )
+                drift(self.parsed, own[switch], "W328", message)
+        return kept
+
+    def descends(self, name: str, ancestor: str) -> bool:
+        """Whether the class `name` (of the file's bases or the library) has `ancestor` among its bases,
+        transitively; False where a class on the way cannot be read."""
+        seen: set[str] = set()
+        work = [name]
+        while work:
+            current = work.pop(0)
+            if current in seen:
+                continue
+            seen.add(current)
+            info = self.class_named(current)
+            if info is None or info.external:
+                continue
+            if ancestor in info.bases:
+                return True
+            work += info.bases
+        return False
+
+    def class_named(self, name: str) -> ClassInfo | None:
+        """What a class of a base model's file or of the library (read, never run) declares."""
+        for namespace in self.renamed.namespaces:
+            definition = namespace.definition(name)
+            if definition is not None and isinstance(definition.node, cst.ClassDef):
+                return class_info(definition.node)
+        return self.library_class(name)
 
     def before_merge(
         self, statement: cst.ClassDef, base_class: cst.ClassDef, bases: Sequence[cst.Arg]
@@ -150,3 +207,9 @@ def defining_ancestor(bases: Sequence[str], name: str, lookup: Lookup) -> str | 
             return current
         work += info.bases
     return None
+
+
+def switches(original: str, own: str) -> bool:
+    """Upstream's base switch: `own` ends with the whole of `original`, a longer name whose common
+    suffix starts at a capital (`OmniModalProcessorMixin` and `ProcessorMixin`)."""
+    return len(own) > len(original) and own.endswith(original) and original[0].isupper()

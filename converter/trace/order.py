@@ -26,11 +26,15 @@ from converter.read.gather import NOT_PLACED, Definition, DefinitionKind, Gather
 from converter.rename.namespace import BaseNamespace
 from converter.syntax.names import bound_names
 
+#: The assignments upstream writes first in a generated file (its VARIABLES_AT_THE_BEGINNING).
+AT_THE_BEGINNING = ("logger", "_CHECKPOINT_FOR_DOC", "_CONFIG_FOR_DOC")
+
 
 def order_like_upstream(gathered: GatheredModule, merged: MergedModule) -> GatheredModule:
     """`gathered` with its classes in modular order, what they need (pulled, or the modular file's own
-    functions and assignments) before its first user; the modular file's used assignments that
-    need nothing defined here first."""
+    functions and assignments) before its first user; first, in the transformers dialect, upstream's
+    AT_THE_BEGINNING assignments (`logger`), in the repository's tree the modular file's used
+    assignments that need nothing defined here."""
     definitions = list(gathered.definitions)
     placeable = [index for index, d in enumerate(definitions) if d.kind not in NOT_PLACED]
     modular_ids = modular_ranks(merged)
@@ -57,44 +61,74 @@ def order_like_upstream(gathered: GatheredModule, merged: MergedModule) -> Gathe
     visible = bound_names([s.origin for s in merged.statements if not is_import_line(s.origin)])
     visible |= {target for alias in merged.renamed.aliases if (target := merged.renamed.target(alias))}
     unmerged = {id(statement.node) for statement in merged.statements if statement.base is None}
+    own_names = {name for index in modular for name in definitions[index].defines}
+    upstream = merged.renamed.resolved.parsed.layout.upstream
+    # the renamed name of each explicit base import -> the model it is imported from
+    imported = {
+        target: item.model
+        for alias, item in merged.renamed.aliases.items()
+        if (target := merged.renamed.target(alias))
+    }
 
-    def closure(index: int) -> set[int]:
-        """The pulled definitions `index` needs, transitively, not placed yet."""
+    def closure(index: int, mapper: BaseNamespace | None) -> set[int]:
+        """The pulled definitions `index` needs, transitively, not placed yet. Upstream follows a
+        modular function's names within the file of the class being placed (`mapper`; an assignment,
+        which needs its names when the module runs, keeps them all):
+        one pulled from another base file comes later, before a class of that file needing it. A
+        modular function or assignment placed already is walked through for what it needs (upstream
+        augments a class's dependencies with its functions' own)."""
         found: set[int] = set()
+        walked: set[int] = {index}
         stack = [index]
         while stack:
             current = stack.pop()
             uses = definitions[current].uses
-            if current == index and id(definitions[index].node) in unmerged:
+            own = id(definitions[current].node) in unmerged
+            if current == index and own:
                 uses = tuple(name for name in uses if name in visible)
+            elif own and mapper is not None and upstream and definitions[current].kind is DefinitionKind.FUNCTION:
+                uses = tuple(name for name in uses if name in own_names or mapper.definition(name) is not None)
             for name in uses:
                 dependency = provider.get(name)
-                if dependency is not None and dependency not in is_modular | done | found:
+                if dependency is None or dependency in is_modular or dependency in walked:
+                    continue
+                if dependency not in done:
                     found.add(dependency)
-                    stack.append(dependency)
+                elif not upstream or mapper is None or id(definitions[dependency].node) not in unmerged:
+                    continue
+                walked.add(dependency)
+                stack.append(dependency)
         return found
 
     bases = {id(statement.node): statement.base for statement in merged.statements}
     modular_rank = {index: rank for rank, index in enumerate(modular)}
     rest = [i for i in modular if i not in is_modular] + [i for i in placeable if i not in set(modular)]
-    used = {name for index in placeable for name in definitions[index].uses}
-    defined = set(provider)
-    # the modular file's assignments that something uses and that need nothing defined here
-    # (`logger = logging.get_logger(__name__)`) go first, as upstream puts them
-    top = [
-        i
-        for i in modular
-        if definitions[i].kind is DefinitionKind.ASSIGNMENT
-        and set(definitions[i].defines) & used
-        and not set(definitions[i].uses) & defined
-    ]
+    # upstream's VARIABLES_AT_THE_BEGINNING (`logger = logging.get_logger(__name__)`, ...) go first, the
+    # modular file's or pulled; its other assignments come before their first user, like pulled ones
+    top = [i for i in modular if set(definitions[i].defines) & set(AT_THE_BEGINNING)] if upstream else []
+    if not upstream:  # the repository's tree: the modular file's used assignments needing nothing defined here
+        used = {name for index in placeable for name in definitions[index].uses}
+        top = [
+            i
+            for i in modular
+            if definitions[i].kind is DefinitionKind.ASSIGNMENT
+            and set(definitions[i].defines) & used
+            and not set(definitions[i].uses) & set(provider)
+        ]
     top += [i for i in placeable if definitions[i].defines == ("logger",) and i not in top]  # pulled too
     for index in [*top, *anchors, *rest]:
         if index in done:
             continue
         base = bases.get(id(definitions[index].node))
         mapper = merged.renamed.namespace(base.model) if base is not None else None
-        needed = relative_order(closure(index) - {index}, definitions, mapper, modular_rank)
+        needed = relative_order(
+            closure(index, mapper) - {index},
+            definitions,
+            mapper,
+            modular_rank,
+            merged.renamed.namespaces if upstream else None,
+            imported,
+        )
         out += needed
         done.update(needed)
         out.append(index)
@@ -117,16 +151,25 @@ def modular_ranks(merged: MergedModule) -> dict[int, int]:
 
 
 def relative_order(
-    needed: set[int], definitions: Sequence[Definition], mapper: BaseNamespace | None, modular: Mapping[int, int]
+    needed: set[int],
+    definitions: Sequence[Definition],
+    mapper: BaseNamespace | None,
+    modular: Mapping[int, int],
+    namespaces: Sequence[BaseNamespace] | None = None,
+    imported: Mapping[str, str] | None = None,
 ) -> list[int]:
     """Upstream's order for what a merged class pulls in, by the file of the class's base (`mapper`):
     each class needed comes right after its own dependencies; within each group, pulled definitions
     by their position in that file (names it does not define last, in reverse alphabetical order),
     then the modular file's own definitions (`modular`: index -> rank) in modular order. Without a
-    base class: pulled definitions in the traced order, then the modular file's own in modular order."""
+    base class: pulled definitions in the traced order (in the transformers dialect, given the base
+    `namespaces`: by_source_file), then the modular file's own in modular order."""
     if mapper is None:
         own = sorted(set(needed) & set(modular), key=modular.__getitem__)
-        return sorted(i for i in needed if i not in modular) + own
+        pulled = [i for i in needed if i not in modular]
+        if namespaces is None:
+            return sorted(pulled) + own
+        return by_source_file(pulled, definitions, namespaces, imported or {}) + own
     name = {index: definitions[index].name for index in needed}
     own = {index: mapper.definition(name[index]) for index in needed}
 
@@ -153,6 +196,32 @@ def relative_order(
         if index not in out:
             out.append(index)
     return out + sort(remaining)
+
+
+def by_source_file(
+    pulled: Sequence[int],
+    definitions: Sequence[Definition],
+    namespaces: Sequence[BaseNamespace],
+    imported: Mapping[str, str],
+) -> list[int]:
+    """Upstream's order for what a class of the modular file's own (no base class) pulls in: grouped by
+    the base file each comes from (the model the modular file imports it from, in `imported`; one
+    pulled through another comes from a file already in the group, else the first defining it), the
+    files in the order of their alphabetically first name, each group by position in its file
+    (upstream's ModularFileMapper.compute_relative_order)."""
+    ordered = sorted(pulled, key=lambda i: definitions[i].name)
+    homes = {i: [ns for ns in namespaces if ns.definition(definitions[i].name) is not None] for i in ordered}
+    explicit = {imported.get(definitions[i].name) for i in ordered} - {None}
+    groups: dict[str, list[tuple[tuple[float, ...], int]]] = {}
+    for index in ordered:
+        name, candidates = definitions[index].name, homes[index]
+        home = next((ns for ns in candidates if ns.model == imported.get(name)), None)
+        home = home or next((ns for ns in candidates if ns.model in explicit), None)
+        home = home or (candidates[0] if candidates else None)
+        found = home.definition(name) if home is not None else None
+        rank: tuple[float, ...] = found.rank if found is not None else (math.inf, math.inf)
+        groups.setdefault(home.model if home is not None else "", []).append((rank, index))
+    return [index for group in groups.values() for _, index in sorted(group)]
 
 
 def class_dependencies(mapper: BaseNamespace, name: str) -> set[str]:

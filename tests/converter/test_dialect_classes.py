@@ -640,3 +640,202 @@ def test_a_removal_the_modular_parent_makes_too_does_not_drift(tmp_path: Path) -
     text, drifts = convert(tmp_path, modular, base=base)
     assert "get_extra" not in text
     assert drifts == []
+
+
+# -- attributes and methods merge apart (no drift) --------------------------------------------------
+
+
+def test_a_method_over_a_base_attribute_comes_last_and_the_attribute_stays(tmp_path: Path) -> None:
+    """Upstream merges attributes and methods separately: the base's `base_model_prefix` stays with the
+    attributes, the modular property joins the new methods at the end (it wins, as in Python)."""
+    modular = HEADER + textwrap.dedent("""
+
+        class SmallPreTrainedModel(TinyPreTrainedModel):
+            @property
+            def base_model_prefix(self):
+                return "small"
+
+            def layers_twice(self):
+                return 2
+        """)
+    text, drifts = convert(tmp_path, modular)
+    body = class_text(text, "SmallPreTrainedModel")
+    assert body.index('base_model_prefix = "model"') < body.index("def base_model_prefix(self):")
+    assert body.index("def base_model_prefix(self):") < body.index("def layers_twice")
+    assert drifts == []
+
+
+def test_an_attribute_over_a_base_method_joins_the_attributes_and_the_method_goes(tmp_path: Path) -> None:
+    """A modular attribute named like a base property: upstream writes it after the base's attributes
+    and leaves the property out (the attribute wins, as in Python)."""
+    modular = HEADER + textwrap.dedent("""
+
+        class SmallEncoder(TinyEncoder):
+            def describe(self):
+                return "small"
+
+            size: int = 4
+        """)
+    text, drifts = convert(tmp_path, modular)
+    body = class_text(text, "SmallEncoder")
+    assert "def size" not in body
+    assert body.startswith("class SmallEncoder(SmallPreTrainedModel):\n    size: int = 4\n\n    def __init__")
+    assert drifts == []
+
+
+def test_python_dialect_still_replaces_a_base_method_in_place(tmp_path: Path) -> None:
+    """The default dialect is unchanged: the attribute takes the property's place."""
+    modular = HEADER + textwrap.dedent("""
+
+        class SmallEncoder(TinyEncoder):
+            size = 4
+        """)
+    root = tmp_path / "transformers" / "models"
+    for name, text in LIBRARY.items():
+        root.parent.mkdir(parents=True, exist_ok=True)
+        (root.parent / name).write_text(text, encoding="utf-8")
+    outputs, _ = convert_tree(root, {"tiny/modeling_tiny.py": BASE, "small/modular_small.py": modular}, "python")
+    body = class_text(outputs["small/modeling_small.py"], "SmallEncoder")
+    assert body.index("def __init__") < body.index("size = 4") < body.index("def describe")
+
+
+# -- unmerged classes keep their parent calls --------------------------------------------------------
+
+
+def test_a_class_merging_no_model_base_keeps_an_explicit_parent_call(tmp_path: Path) -> None:
+    """`PreTrainedModel._init_weights(self, module)` in a class over a library base only: upstream
+    writes the class as the modular file does (no super() rewrite, no drift)."""
+    modular = HEADER.replace("TinyRotary\n", "TinyRotary\nfrom ...modeling_utils import PreTrainedModel\n") + (
+        textwrap.dedent("""
+
+        class SmallPreTrainedModel(PreTrainedModel):
+            def post_init(self):
+                PreTrainedModel.post_init(self)
+                self.ready = True
+        """)
+    )
+    text, drifts = convert(tmp_path, modular)
+    assert "        PreTrainedModel.post_init(self)\n        self.ready = True\n" in text
+    assert drifts == []
+
+
+# -- W328 base-switched -----------------------------------------------------------------------------
+
+MIXIN_LIBRARY = {
+    **LIBRARY,
+    "processing_utils.py": """\
+class ProcessorMixin:
+    def save(self):
+        return "saved"
+
+
+class OmniModalProcessorMixin(ProcessorMixin):
+    pass
+
+
+class StandaloneProcessorMixin:
+    pass
+""",
+}
+
+MIXIN_BASE = """\
+from ...processing_utils import ProcessorMixin
+
+
+class TinyProcessor(ProcessorMixin):
+    def __call__(self, text):
+        return text
+"""
+
+
+def test_a_base_is_switched_for_the_modular_base_ending_with_its_name(tmp_path: Path) -> None:
+    """`ProcessorMixin` (the merged base's) gives way to `OmniModalProcessorMixin`, which subclasses it: the
+    method resolution order is the same, no drift."""
+    modular = textwrap.dedent("""\
+        from ...processing_utils import OmniModalProcessorMixin
+        from ..tiny.processing_tiny import TinyProcessor
+
+
+        class SmallProcessor(OmniModalProcessorMixin, TinyProcessor):
+            pass
+        """)
+    text, drifts = convert(tmp_path, modular, MIXIN_BASE, "processing", MIXIN_LIBRARY)
+    assert "class SmallProcessor(OmniModalProcessorMixin):\n" in text
+    assert drifts == []
+
+
+def test_a_switched_base_the_modular_base_does_not_subclass_drifts(tmp_path: Path) -> None:
+    modular = textwrap.dedent("""\
+        from ...processing_utils import StandaloneProcessorMixin
+        from ..tiny.processing_tiny import TinyProcessor
+
+
+        class SmallProcessor(StandaloneProcessorMixin, TinyProcessor):
+            pass
+        """)
+    text, drifts = convert(tmp_path, modular, MIXIN_BASE, "processing", MIXIN_LIBRARY)
+    assert "class SmallProcessor(StandaloneProcessorMixin):\n" in text
+    assert drifts == [
+        (
+            line_of(modular, "StandaloneProcessorMixin, TinyProcessor"),
+            "W328",
+            "SmallProcessor drops the base ProcessorMixin of the class it merges, for its own base "
+            "StandaloneProcessorMixin (upstream switches bases by name), but StandaloneProcessorMixin does not "
+            "subclass ProcessorMixin: the generated class has no ProcessorMixin among its ancestors",
+        )
+    ]
+
+
+# -- module order: only upstream's VARIABLES_AT_THE_BEGINNING go first --------------------------------
+
+
+def test_a_modular_assignment_comes_before_its_first_user_and_logger_first(tmp_path: Path) -> None:
+    """`SmallOutput = TinyOutput`-style aliases are placed like pulled definitions (before the first class
+    using them); only `logger` (upstream's VARIABLES_AT_THE_BEGINNING) goes first. Order only: no drift."""
+    modular = HEADER + textwrap.dedent("""
+        from ...utils import auto_docstring
+
+        logger = auto_docstring(None)
+
+
+        class SmallRotary(TinyRotary):
+            pass
+
+
+        SMALL_SCALE = 3
+
+
+        class SmallEncoder(TinyEncoder):
+            def __init__(self, config):
+                super().__init__(config)
+                self.layers = SMALL_SCALE
+                logger.info(self.layers)
+        """)
+    text, drifts = convert(tmp_path, modular)
+    assert text.index("logger = ") < text.index("class SmallRotary")
+    assert text.index("class SmallRotary") < text.index("SMALL_SCALE = 3") < text.index("class SmallEncoder")
+    assert drifts == []
+
+
+def test_what_a_class_of_its_own_pulls_is_grouped_by_source_file(tmp_path: Path) -> None:
+    """A class without a model base pulls functions from two base files: upstream groups them by file, the
+    files in the order of their alphabetically first name (`a_helper` of zzz before `b_helper` of aaa)."""
+    files = {
+        "aaa/modeling_aaa.py": "def b_helper(x):\n    return x\n",
+        "zzz/modeling_zzz.py": "def a_helper(x):\n    return x\n",
+        "small/modular_small.py": textwrap.dedent("""\
+            from torch import nn
+
+            from ..aaa.modeling_aaa import b_helper
+            from ..zzz.modeling_zzz import a_helper
+
+
+            class SmallThing(nn.Module):
+                def forward(self, x):
+                    return a_helper(b_helper(x))
+            """),
+    }
+    outputs, drifts = convert_tree(tmp_path / "transformers" / "models", files)
+    text = outputs["small/modeling_small.py"]
+    assert text.index("def a_helper") < text.index("def b_helper") < text.index("class SmallThing")
+    assert drifts == []
