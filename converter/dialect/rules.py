@@ -7,6 +7,7 @@ does, and `fix`: how to write the modular code so that it means, as Python, what
     W301-W319  method bodies: super() calls, `__init__` merging (converter/merge/, dialect/super_calls.py)
     W320-W329  classes: members, decorators, bases, parent calls (converter/merge/)
     W330-W339  modules: what is kept, imports, names (converter/trace/, converter/write/)
+    W340-W349  definitions and names: converter/read/, converter/trace/, converter/rename/
 """
 
 from __future__ import annotations
@@ -185,5 +186,27 @@ RULES: dict[str, Rule] = rules(
         "a modular assignment to a name the base file assigns too is ignored (but for _CHECKPOINT_FOR_DOC-like "
         "names): the generated file keeps the base's value",
         "give the modular value another name, or override what reads the name",
+    ),
+    # -- definitions and names (W340-W349) ------------------------------------------------------
+    Rule(
+        "W340",
+        "base-definition-over-import",
+        "a name that a class built on a base class uses, and that the modular file imports from the library while "
+        "the base class's file defines it, is the base file's definition (pulled in, the import dropped)",
+        "import the name from the base model's file, or define it in the modular file",
+    ),
+    Rule(
+        "W341",
+        "bases-switched",
+        "a merged class is written with its base class's bases only, each switched for the modular base it shares "
+        "a partial name suffix with; other modular bases are dropped",
+        "write the class's bases as the base class has them, with the switched names",
+    ),
+    Rule(
+        "W342",
+        "import-from-other-file",
+        "a name imported from a base model's file that does not define it is found in the file of that model that "
+        "does",
+        "import the name from the file that defines it",
     ),
 )
