@@ -1,0 +1,87 @@
+"""Transformers dialect: a merged class's bases as upstream's `replace_class_node` writes them.
+
+Upstream writes the model base class's own bases (renamed), nothing else: the modular class's other
+bases only *switch* one of them, the first base of the base class (a plain name) that shares with one
+of them a partial common suffix starting with a capital letter being replaced by it. A modular base
+that switches nothing is dropped.
+
+    class Qwen3VLTextModel(Qwen3VLPreTrainedModel, Qwen3Model)     # Qwen3Model(Qwen3PreTrainedModel)
+      -> class Qwen3VLTextModel(Qwen3VLPreTrainedModel)            # not also (..., Qwen3VLTextPreTrainedModel)
+
+Where that writes other bases than the exact merge (converter/merge/classes/class_bases.py), the
+generated class inherits from other classes than the modular one does in Python: drift W341.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import libcst as cst
+
+from converter.diagnostics import ConversionError
+from converter.dialect import drift
+from converter.read.parse import ParsedModule
+from converter.syntax.names import code_of, dotted_name
+
+
+def switched_bases(statement: cst.ClassDef, model_arg: cst.Arg, base_class: cst.ClassDef) -> list[cst.Arg]:
+    """The base class's bases, each switched for the first other base of `statement` it shares a
+    capitalised partial suffix with (`Qwen3VLTextPreTrainedModel` -> `Qwen3VLPreTrainedModel`)."""
+    others = [arg for arg in statement.bases if arg is not model_arg and arg.keyword is None]
+    bases: list[cst.Arg] = []
+    for arg in base_class.bases:
+        if arg.keyword is not None:
+            continue
+        if isinstance(arg.value, cst.Name):
+            for other in others:
+                suffix = common_partial_suffix(arg.value.value, dotted_name(other.value) or code_of(other.value))
+                if suffix and suffix[0].isupper():
+                    arg = arg.with_changes(value=other.value)
+                    break
+        bases.append(arg.with_changes(comma=cst.MaybeSentinel.DEFAULT))
+    return bases
+
+
+def common_partial_suffix(first: str, second: str) -> str:
+    """The longest common suffix of two names, "" when it is the whole of either."""
+    size = 0
+    while size < min(len(first), len(second)) and first[-1 - size] == second[-1 - size]:
+        size += 1
+    suffix = first[len(first) - size :]
+    return "" if suffix in (first, second) else suffix
+
+
+def upstream_bases(
+    parsed: ParsedModule,
+    statement: cst.ClassDef,
+    model_arg: cst.Arg,
+    base_class: cst.ClassDef,
+    exact: Callable[[], list[cst.Arg]],
+) -> list[cst.Arg]:
+    """Upstream's bases for `statement` merged into `base_class`; W341 where they are not `exact()`'s
+    (the Python-exact bases, or E215 when there are none)."""
+    bases = switched_bases(statement, model_arg, base_class)
+    try:
+        python = names_of(exact())
+    except ConversionError:
+        python = None
+    written = names_of(bases)
+    if python != written:
+        drift(parsed, model_arg, "W341", bases_message(statement, model_arg, written, python))
+    return bases
+
+
+def names_of(bases: Sequence[cst.Arg]) -> list[str]:
+    return [code_of(arg.value) for arg in bases]
+
+
+def bases_message(statement: cst.ClassDef, model_arg: cst.Arg, written: list[str], python: list[str] | None) -> str:
+    """`X(A)` is written with upstream's bases; what Python's class inherits besides."""
+    name, merged = statement.name.value, code_of(model_arg.value)
+    head = f"{name} is written {name}({', '.join(written)}), {merged}'s bases switched for the modular bases"
+    if python is None:
+        return f"{head}, where Python's class inherits {merged} itself"
+    dropped = [base for base in python if base not in written]
+    if dropped:
+        return f"{head}: the generated class does not inherit from {', '.join(dropped)} as Python's does"
+    return f"{head}, where Python's method resolution order is ({', '.join(python)})"
