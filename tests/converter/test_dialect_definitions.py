@@ -370,8 +370,10 @@ def test_a_helper_copied_into_a_second_file_comes_before_its_first_user_there(tm
     files = {"tiny/modeling_tiny.py": SHARED_HELPER, "small/modular_small.py": modular}
     outputs, warnings = convert(tmp_path, files)
     processing = outputs["small/processing_small.py"]
-    assert processing.index("class SmallProcessorKwargs") < processing.index("def lengths") < processing.index(
-        "class SmallProcessor("
+    assert (
+        processing.index("class SmallProcessorKwargs")
+        < processing.index("def lengths")
+        < processing.index("class SmallProcessor(")
     )
     modeling = outputs["small/modeling_small.py"]
     assert modeling.index("def lengths") < modeling.index("class SmallModel")
