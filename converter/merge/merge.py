@@ -361,8 +361,7 @@ def merge_class(
     if upstream is None:
         bases = exact()
     else:
-        bases = upstream_bases(parsed, statement, arg, base_class, exact)
-        bases = upstream.bases(bases)
+        bases = upstream_bases(parsed, statement, arg, base_class, exact, upstream.bases)
         own = upstream.before_merge(statement, base_class, bases)
     override = Override(parsed, statement.name.value, written, methods_of(base_class))
     body = merge_body(own, base_class, override)

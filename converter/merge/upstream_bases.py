@@ -3,7 +3,7 @@
 Upstream writes the model base class's own bases (renamed), nothing else: the modular class's other
 bases only *switch* one of them, the first base of the base class (a plain name) that shares with one
 of them a partial common suffix starting with a capital letter being replaced by it. A modular base
-that switches nothing is dropped.
+that switches nothing comes after them (then `nn.Module` beside `GradientCheckpointingLayer` goes: W324).
 
     class Qwen3VLTextModel(Qwen3VLPreTrainedModel, Qwen3Model)     # Qwen3Model(Qwen3PreTrainedModel)
       -> class Qwen3VLTextModel(Qwen3VLPreTrainedModel)            # not also (..., Qwen3VLTextPreTrainedModel)
@@ -26,7 +26,8 @@ from converter.syntax.names import code_of, dotted_name
 
 def switched_bases(statement: cst.ClassDef, model_arg: cst.Arg, base_class: cst.ClassDef) -> list[cst.Arg]:
     """The base class's bases, each switched for the first other base of `statement` it shares a
-    capitalised partial suffix with (`Qwen3VLTextPreTrainedModel` -> `Qwen3VLPreTrainedModel`)."""
+    capitalised partial suffix with (`Qwen3VLTextPreTrainedModel` -> `Qwen3VLPreTrainedModel`), then the
+    other bases not among them."""
     others = [arg for arg in statement.bases if arg is not model_arg and arg.keyword is None]
     bases: list[cst.Arg] = []
     for arg in base_class.bases:
@@ -39,6 +40,11 @@ def switched_bases(statement: cst.ClassDef, model_arg: cst.Arg, base_class: cst.
                     arg = arg.with_changes(value=other.value)
                     break
         bases.append(arg.with_changes(comma=cst.MaybeSentinel.DEFAULT))
+    switched = {code_of(arg.value) for arg in bases}
+    for other in others:  # a modular base that switched nothing comes after them (sam2's GradientCheckpointingLayer)
+        if code_of(other.value) not in switched:
+            switched.add(code_of(other.value))
+            bases.append(other.with_changes(comma=cst.MaybeSentinel.DEFAULT))
     return bases
 
 
@@ -57,10 +63,12 @@ def upstream_bases(
     model_arg: cst.Arg,
     base_class: cst.ClassDef,
     exact: Callable[[], list[cst.Arg]],
+    tidy: Callable[[list[cst.Arg]], list[cst.Arg]] = list,
 ) -> list[cst.Arg]:
-    """Upstream's bases for `statement` merged into `base_class`; W341 where they are not `exact()`'s
-    (the Python-exact bases, or E215 when there are none)."""
-    bases = switched_bases(statement, model_arg, base_class)
+    """Upstream's bases for `statement` merged into `base_class`, `tidy` applied (upstream_classes.py drops
+    `nn.Module` beside `GradientCheckpointingLayer`); W341 where they are not `exact()`'s (the
+    Python-exact bases, or E215 when there are none)."""
+    bases = tidy(switched_bases(statement, model_arg, base_class))
     try:
         python = names_of(exact())
     except ConversionError:
