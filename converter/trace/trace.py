@@ -126,15 +126,17 @@ class Tracer:
                 models.setdefault(id(binding), namespace.model)
         return models
 
-    def pull(self, names: Iterable[str], model: str, origin: cst.CSTNode) -> None:
-        work = [(name, model) for name in names]
+    def pull(self, names: Iterable[str], model: str, origin: cst.CSTNode, path: str | None = None) -> None:
+        """Pull `names`, used by code of base model `model` (from base file `path`, when known)."""
+        work = [(name, model, path) for name in names]
         while work:
-            name, context = work.pop(0)
+            name, context, user_path = work.pop(0)
             if name in self.modular_bound:
                 continue
             namespace = self.renamed.namespace(self.explicit.get(name, context))
             definition = namespace.definition(name) or self.main.definition(name)
-            if self.upstream and definition is not None and is_import_block(definition.node):
+            guarded_elsewhere = definition is not None and user_path not in (None, definition.path)
+            if self.upstream and guarded_elsewhere and is_import_block(definition.node):
                 definition = defined_outright(name, (namespace, self.main)) or definition
             if self.upstream and (definition is None or is_import_block(definition.node)):
                 first = self.first_import(name)
@@ -144,7 +146,7 @@ class Tracer:
                 definition = first or definition
             if definition is not None:
                 if self.add_definition(name, definition, origin):
-                    work += [(use, definition.model) for use in definition.uses]
+                    work += [(use, definition.model, definition.path) for use in definition.uses]
                 continue
             binding = namespace.binding(name) or self.main.binding(name)
             if binding is not None:
@@ -204,12 +206,12 @@ class Tracer:
 
 
 def defined_outright(name: str, namespaces: Iterable[BaseNamespace]) -> BaseDefinition | None:
-    """Transformers dialect: the first definition of `name` that is no guarded import block. A class
-    defined by one base file and imported under `if TYPE_CHECKING:` by a sibling file is the class, as
-    upstream finds it in the file the class comes from."""
+    """Transformers dialect: the first class or function named `name`. A class defined by one base file
+    and imported under `if TYPE_CHECKING:` by a sibling file is the class for code from any other file
+    than that sibling, as upstream finds it in the file of the user's base class."""
     for namespace in namespaces:
         for definition in namespace.definitions:
-            if name in definition.names and not is_import_block(definition.node):
+            if name in definition.names and isinstance(definition.original, (cst.ClassDef, cst.FunctionDef)):
                 return definition
     return None
 
@@ -241,7 +243,7 @@ def trace_dependencies(merged: MergedModule) -> ParsedModule:
     for index, statement in enumerate(definitions):
         names, uses = analyse_statement(statement.node)
         model = statement.base.model if statement.base is not None else tracer.main.model
-        tracer.pull(uses, model, statement.origin)
+        tracer.pull(uses, model, statement.origin, statement.base.path if statement.base is not None else None)
         key = modular_key(statement, names, index, renamed.namespaces)
         placed.append(Placed(statement.node, names, uses, key, parsed.position(statement.origin)))
     for statement in exports:  # a name `__all__` lists that the modular file only inherits, from its base
