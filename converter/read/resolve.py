@@ -209,11 +209,21 @@ def check_bound_once(parsed: ParsedModule, imports: Sequence[BaseImport]) -> Ite
     for statement in parsed.module.body:
         name = getattr(statement, "name", None)
         if isinstance(name, cst.Name) and name.value in first:
+            if parsed.layout.upstream and subclasses_itself(statement):
+                continue  # `class DetrDecoderOutput(DetrDecoderOutput)`: upstream merges it like any class
             item = first[name.value]
             line = parsed.position(item.node)[0]
             message = f"{name.value} is defined here and also imported from the {item.model} model (line {line})"
             fix = f"drop the import, or name the new definition differently from {name.value}"
             yield parsed.diagnostic(statement, "E104", message, fix)
+
+
+def subclasses_itself(statement: cst.BaseStatement) -> bool:
+    """`class X(X)`: the class subclasses the imported name it then rebinds (as Python evaluates bases
+    before binding, its base is the imported class)."""
+    if not isinstance(statement, cst.ClassDef):
+        return False
+    return any(isinstance(arg.value, cst.Name) and arg.value.value == statement.name.value for arg in statement.bases)
 
 
 def order_packages(bases: Bases, imports: Sequence[BaseImport]) -> Iterator[BasePackage]:

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
+from converter.diagnostics import ConversionError
 from tests.converter.dialect_tree import convert_tree
 
 KERNEL_BASE = """\
@@ -408,3 +411,35 @@ def test_a_class_named_after_a_video_model_is_matched_without_the_model_name(tmp
     outputs, _ = convert(tmp_path, files)
     assert "class SmallVideoProcessor(ProcessorMixin):" in outputs["small_video/processing_small_video.py"]
     assert "small_video/video_processing_small_video.py" not in outputs
+
+
+def test_a_class_subclassing_the_imported_name_it_rebinds_is_merged(tmp_path: Path) -> None:
+    base = """\
+    from torch import nn
+
+
+    class TinyOutput:
+        loss = None
+
+
+    class TinyModel(nn.Module):
+        def forward(self, x) -> TinyOutput:
+            return TinyOutput()
+    """
+    modular = """\
+    from ..tiny.modeling_tiny import TinyModel, TinyOutput
+
+
+    class TinyOutput(TinyOutput):
+        extra = None
+
+
+    class SmallModel(TinyModel):
+        pass
+    """
+    files = {"tiny/modeling_tiny.py": base, "small/modular_small.py": modular}
+    outputs, _ = convert(tmp_path, files)
+    text = outputs["small/modeling_small.py"]
+    assert "class TinyOutput:\n    loss = None\n    extra = None" in text
+    with pytest.raises(ConversionError, match="E104"):
+        convert(tmp_path, files, dialect="python")
