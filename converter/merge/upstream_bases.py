@@ -70,7 +70,7 @@ def upstream_bases(
     Python-exact bases, or E215 when there are none)."""
     bases = tidy(switched_bases(statement, model_arg, base_class))
     try:
-        python = names_of(exact())
+        python = names_of(tidy(exact()))
     except ConversionError:
         python = None
     written = names_of(bases)

@@ -96,8 +96,8 @@ def report(parsed: ParsedModule, shadowed: Shadowed, imports: Sequence[ModularSt
     node = shadowed.user.origin
     who = node.name.value if isinstance(node, (cst.ClassDef, cst.FunctionDef)) else "the class"
     message = (
-        f"{shadowed.name} in {who} is {path}'s definition, pulled in with its base class, where Python uses "
-        f"the one the modular file imports from {import_source(imports, shadowed.name)}"
+        f"{shadowed.name} in {who} is {path}'s definition, pulled in with its base class, where Python binds "
+        f"it by the modular file's import from {import_source(imports, shadowed.name)}"
     )
     drift(parsed, node, "W340", message)
 
