@@ -49,12 +49,14 @@ def switched_bases(statement: cst.ClassDef, model_arg: cst.Arg, base_class: cst.
 
 
 def common_partial_suffix(first: str, second: str) -> str:
-    """The longest common suffix of two names, "" when it is the whole of either."""
+    """The longest common suffix of base `first` and modular base `second`, "" when it is the whole of
+    `second` (`first` may end `second`: embedding_gemma2's OmniModalProcessorMixin switches
+    Gemma4Processor's ProcessorMixin)."""
     size = 0
     while size < min(len(first), len(second)) and first[-1 - size] == second[-1 - size]:
         size += 1
     suffix = first[len(first) - size :]
-    return "" if suffix in (first, second) else suffix
+    return "" if suffix == second else suffix
 
 
 def upstream_bases(

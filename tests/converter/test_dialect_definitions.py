@@ -443,3 +443,26 @@ def test_a_class_subclassing_the_imported_name_it_rebinds_is_merged(tmp_path: Pa
     assert "class TinyOutput:\n    loss = None\n    extra = None" in text
     with pytest.raises(ConversionError, match="E104"):
         convert(tmp_path, files, dialect="python")
+
+
+def test_a_base_whose_name_ends_a_modular_base_is_switched_for_it(tmp_path: Path) -> None:
+    base = """\
+    from ...processing_utils import ProcessorMixin
+
+
+    class TinyProcessor(ProcessorMixin):
+        def __call__(self, x):
+            return x
+    """
+    modular = """\
+    from ...processing_utils import OmniModalProcessorMixin
+    from ..tiny.processing_tiny import TinyProcessor
+
+
+    class SmallProcessor(OmniModalProcessorMixin, TinyProcessor):
+        pass
+    """
+    files = {"tiny/processing_tiny.py": base, "small/modular_small.py": modular}
+    outputs, warnings = convert(tmp_path, files)
+    assert "class SmallProcessor(OmniModalProcessorMixin):" in outputs["small/processing_small.py"]
+    assert [w.code for w in warnings] == ["W341"]
