@@ -4,9 +4,17 @@ Each rule has a code (the drift warning's), a short name (the bench counts per n
 does, and `fix`: how to write the modular code so that it means, as Python, what upstream generates
 (then the rule no longer drifts there). Codes are grouped by the part of the merge that applies them:
 
-    W301-W319  method bodies: super() calls, `__init__` merging (converter/merge/, dialect/super_calls.py)
-    W320-W329  classes: members, decorators, bases, parent calls (converter/merge/)
-    W330-W339  modules: what is kept, imports, names (converter/trace/, converter/write/)
+    W301-W319  method bodies: super() calls, `__init__` merging (converter/merge/upstream_super.py, with
+               the drift judged against the exact unroll in converter/merge/super_drift.py)
+    W320-W329  classes: members, decorators, parent calls, signatures (converter/merge/upstream_calls.py,
+               upstream_classes.py, upstream_members.py, upstream_signature.py)
+    W330-W339  modules: what is kept, imports (converter/trace/prune.py, redefined.py,
+               converter/write/upstream_imports.py)
+    W340-W349  definitions, bases and names (converter/trace/shadowed.py, converter/merge/upstream_bases.py,
+               converter/read/resolve.py)
+
+Rules that only move comments, blank lines or definitions (which never changes what the code does)
+have no code: they are applied without a warning.
 """
 
 from __future__ import annotations
@@ -152,13 +160,6 @@ RULES: dict[str, Rule] = rules(
         "declares a plain class attribute, no field",
         "repeat the annotation: `x: T = value`",
     ),
-    Rule(
-        "W328",
-        "base-switched",
-        "a base of the merged base class is replaced by a base of the modular class whose name ends with it "
-        "(`ProcessorMixin` by `OmniModalProcessorMixin`), although that one does not subclass it",
-        "list the dropped base among the modular class's bases, or subclass it",
-    ),
     # -- modules (W330-W339) ------------------------------------------------------------------
     Rule(
         "W330",
@@ -192,5 +193,27 @@ RULES: dict[str, Rule] = rules(
         "a modular assignment to a name the base file assigns too is ignored (but for _CHECKPOINT_FOR_DOC-like "
         "names): the generated file keeps the base's value",
         "give the modular value another name, or override what reads the name",
+    ),
+    # -- definitions and names (W340-W349) ------------------------------------------------------
+    Rule(
+        "W340",
+        "base-definition-over-import",
+        "a name that a class built on a base class uses, and that the modular file imports from the library while "
+        "the base class's file defines it, is the base file's definition (pulled in, the import dropped)",
+        "import the name from the base model's file, or define it in the modular file",
+    ),
+    Rule(
+        "W341",
+        "bases-switched",
+        "a merged class is written with its base class's bases only, each switched for the modular base it shares "
+        "a partial name suffix with; other modular bases are dropped",
+        "write the class's bases as the base class has them, with the switched names",
+    ),
+    Rule(
+        "W342",
+        "import-from-other-file",
+        "a name imported from a base model's file that does not define it is found in the file of that model that "
+        "does",
+        "import the name from the file that defines it",
     ),
 )

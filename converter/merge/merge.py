@@ -44,6 +44,7 @@ from converter.merge.members import classify_members, member_kind, member_name, 
 from converter.merge.override import Override
 from converter.merge.parent_calls import parent_calls_to_super, selfless_parent_calls
 from converter.merge.unroll import strip_docstring
+from converter.merge.upstream_bases import upstream_bases
 from converter.merge.upstream_classes import UpstreamClasses
 from converter.merge.upstream_members import upstream_removes
 from converter.read.parse import ParsedModule
@@ -346,10 +347,17 @@ def merge_class(
         base_class = prose_renamed(base_class, statement.name.value)
     written = arg.value.value if isinstance(arg.value, cst.Name) else base_class.name.value
     flat = flattened_bases(statement, arg, base_class)
-    bases = check.bases(statement, arg, base, flat) if check.needed(statement, flat) else [item.arg for item in flat]
+
+    def exact() -> list[cst.Arg]:
+        return (
+            check.bases(statement, arg, base, flat) if check.needed(statement, flat) else [item.arg for item in flat]
+        )
+
     own = statement
-    if upstream is not None:
-        bases = upstream.bases(bases, [item.arg for item in flat if item.introduced], statement.name.value)
+    if upstream is None:
+        bases = exact()
+    else:
+        bases = upstream_bases(parsed, statement, arg, base_class, exact, upstream.bases, upstream.descends)
         own = upstream.before_merge(statement, base_class, bases)
     override = Override(parsed, statement.name.value, written, methods_of(base_class))
     body = merge_body(own, base_class, override)

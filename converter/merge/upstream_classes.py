@@ -50,44 +50,14 @@ class UpstreamClasses:
         self.externals: set[str] = set()  # names of classes outside the library, as `qualified` writes them
         self.library_keys: dict[str, ClassKey] = {}  # bases of library classes, by the name `qualified` gives
 
-    def bases(self, bases: Sequence[cst.Arg], introduced: Sequence[cst.Arg] = (), owner: str = "") -> list[cst.Arg]:
+    def bases(self, bases: Sequence[cst.Arg]) -> list[cst.Arg]:
         """Upstream's merged bases: `nn.Module` beside `GradientCheckpointingLayer` is dropped (the
-        method resolution order stays the same, as the latter subclasses it); so is a base of the
-        merged base class (`introduced`) that a base the modular class `owner` writes itself ends
-        with, as upstream switches it for that one (`switched_bases`)."""
+        method resolution order stays the same, as the latter subclasses it). Switching a base for the
+        modular base ending with its name is converter/merge/upstream_bases.py's (W341)."""
         names = [dotted_name(arg.value) for arg in bases]
         if MODULE in names and CHECKPOINTING in names:
-            return self.bases(
-                [arg for arg, name in zip(bases, names, strict=True) if name != MODULE], introduced, owner
-            )
-        return self.switched_bases(list(bases), introduced, owner)
-
-    def switched_bases(self, bases: list[cst.Arg], introduced: Sequence[cst.Arg], owner: str) -> list[cst.Arg]:
-        """Upstream switches a base `Mixin` of the merged base class for a base of the modular class
-        whose name ends with it at a CamelCase boundary (`OmniModalProcessorMixin` for `ProcessorMixin`):
-
-            class EmbeddingGemma2Processor(OmniModalProcessorMixin, Gemma4Processor)   # Gemma4Processor(ProcessorMixin)
-            ->  class EmbeddingGemma2Processor(OmniModalProcessorMixin)
-
-        The switched base is left out. Python's class keeps it among its ancestors: a drift (W328)
-        unless the modular base subclasses it (the method resolution order is then the same)."""
-        brought = {id(arg) for arg in introduced}
-        own = {dotted_name(arg.value): arg for arg in bases if id(arg) not in brought}
-        kept: list[cst.Arg] = []
-        for arg in bases:
-            name = dotted_name(arg.value) if isinstance(arg.value, cst.Name) and id(arg) in brought else ""
-            switch = next((o for o in own if name and o and switches(name, o)), None)
-            if switch is None:
-                kept.append(arg)
-                continue
-            if not self.descends(switch, name):
-                message = (
-                    f"{owner} drops the base {name} of the class it merges, for its own base {switch} (upstream "
-                    f"switches bases by name), but {switch} does not subclass {name}: the generated class has no "
-                    f"{name} among its ancestors"
-                )
-                drift(self.parsed, own[switch], "W328", message)
-        return kept
+            return [arg for arg, name in zip(bases, names, strict=True) if name != MODULE]
+        return list(bases)
 
     def descends(self, name: str, ancestor: str) -> bool:
         """Whether the class `name` (of the file's bases or the library) has `ancestor` among its bases,
@@ -207,9 +177,3 @@ def defining_ancestor(bases: Sequence[str], name: str, lookup: Lookup) -> str | 
             return current
         work += info.bases
     return None
-
-
-def switches(original: str, own: str) -> bool:
-    """Upstream's base switch: `own` ends with the whole of `original`, a longer name whose common
-    suffix starts at a capital (`OmniModalProcessorMixin` and `ProcessorMixin`)."""
-    return len(own) > len(original) and own.endswith(original) and original[0].isupper()

@@ -8,7 +8,8 @@ a name it imports from a sibling file). The base packages arrive loaded (`Bases`
 `BaseLoader` before the passes), so this pass reads no file. The *main* base is the model most names are imported from (the
 first imported on a tie), as in the reference semantics. Errors: E101 unknown model, E102
 unknown module, E103 unknown name, E104 a name bound twice, E105 an import form that cannot be
-resolved (`import generated.x`, star or relative forms).
+resolved (`import generated.x`, star or relative forms). In the transformers dialect a name imported
+from a base file that does not define it is taken from the file of that model that does (W342).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import libcst as cst
 from libcst.helpers import get_full_name_for_node
 
 from converter.diagnostics import ConversionError, Diagnostic
+from converter.dialect import drift
 from converter.layout import REPO, TREE, Layout, Library, is_sibling_import
 from converter.read.bases import GENERATED, BaseFile, BasePackage, Bases
 from converter.read.gather import check_definitions
@@ -64,6 +66,8 @@ def resolve_bases(parsed: ParsedModule, bases: Bases) -> ResolvedModule:
         check_definitions(parsed)  # E010 and E041 on the modular file itself, before anything is merged
     for small in smalls:
         found = [*read_import(parsed, small, diagnostics)]
+        if parsed.layout.upstream:
+            found = [retargeted(parsed, bases, item) for item in found]
         imports += [item for item in found if check_name(parsed, bases, item, diagnostics)]
     diagnostics += check_bound_once(parsed, imports)
     if diagnostics:
@@ -115,6 +119,29 @@ def read_import(
         name = dotted(alias.name)
         local = alias.evaluated_alias or name
         yield BaseImport(target.model, target.stem, name, local, alias)
+
+
+def retargeted(parsed: ParsedModule, bases: Bases, item: BaseImport) -> BaseImport:
+    """Transformers dialect: a name imported from a base file that does not define it, but another file of
+    that model does, is that file's (W342). Upstream only notes which names a modular file imports from
+    base files: it finds their definitions wherever the base classes find them (qwen3_omni_moe imports
+    `SinusoidsPositionEmbedding` from qwen2_5_omni's processing file, which does not define it: the
+    generated file holds modeling_qwen2_5_omni.py's class). As Python, the import raises ImportError."""
+    package = bases.package(item.model)
+    if package is None or not item.stem:
+        return item
+    if any(f.stem == item.stem and item.name in names_defined(f, True) for f in package.files):
+        return item
+    home = next((f for f in package.files if item.name in names_defined(f, True)), None)
+    if home is None or not any(f.stem == item.stem for f in package.files):
+        return item
+    asked = next(f.path for f in package.files if f.stem == item.stem)
+    message = (
+        f"{item.name} is imported from {asked}, which does not define it (Python raises ImportError): "
+        f"the generated code uses {home.path}'s"
+    )
+    drift(parsed, item.node, "W342", message)
+    return BaseImport(item.model, home.stem, item.name, item.alias, item.node)
 
 
 def check_name(parsed: ParsedModule, bases: Bases, item: BaseImport, diagnostics: list[Diagnostic]) -> bool:
@@ -182,11 +209,21 @@ def check_bound_once(parsed: ParsedModule, imports: Sequence[BaseImport]) -> Ite
     for statement in parsed.module.body:
         name = getattr(statement, "name", None)
         if isinstance(name, cst.Name) and name.value in first:
+            if parsed.layout.upstream and subclasses_itself(statement):
+                continue  # `class DetrDecoderOutput(DetrDecoderOutput)`: upstream merges it like any class
             item = first[name.value]
             line = parsed.position(item.node)[0]
             message = f"{name.value} is defined here and also imported from the {item.model} model (line {line})"
             fix = f"drop the import, or name the new definition differently from {name.value}"
             yield parsed.diagnostic(statement, "E104", message, fix)
+
+
+def subclasses_itself(statement: cst.BaseStatement) -> bool:
+    """`class X(X)`: the class subclasses the imported name it then rebinds (as Python evaluates bases
+    before binding, its base is the imported class)."""
+    if not isinstance(statement, cst.ClassDef):
+        return False
+    return any(isinstance(arg.value, cst.Name) and arg.value.value == statement.name.value for arg in statement.bases)
 
 
 def order_packages(bases: Bases, imports: Sequence[BaseImport]) -> Iterator[BasePackage]:

@@ -73,9 +73,13 @@ class BaseNamespace:
     #: when the sibling's own rename spells the definition otherwise -> (original name, the
     #: importing file's stem, the sibling's stem, the sibling's spelling)
     sibling_mismatches: Mapping[str, tuple[str, str, str, str]] = field(default_factory=dict)
+    #: in the transformers dialect: the hub-kernel functions no rename touches (converter/rename/kernels.py)
+    verbatim: frozenset[str] = frozenset()
 
     def renamed(self, name: str, stem: str | None = None) -> str:
         """A base name as renamed in file `stem`, else in the file that defines it, else by `rename`."""
+        if name in self.verbatim:
+            return name
         for file_stem, rename, defined in self.files:
             if file_stem == stem or (stem is None and name in defined):
                 return rename.name(name)
@@ -151,13 +155,14 @@ def build_renamed_namespace(
     files: Sequence[tuple[str, str, cst.Module]],
     imported: Sequence[frozenset[str]],
     renames: Sequence[Rename] | None = None,
+    verbatim: frozenset[str] = frozenset(),
 ) -> BaseNamespace:
     """The namespace of the base files `(path, kind, module)` *as parsed*, renamed by `rename` (file i by
     `renames[i]` where given).
 
     Statements are analysed once per parsed base module (the analysis is shared by every model
     built on the base) and renamed only when used. `imported[i]`: the names file i imports from outside the model, which
-    renaming keeps.
+    renaming keeps. `verbatim`: top-level functions kept as written, name and body (converter/rename/kernels.py).
     """
     definitions: list[BaseDefinition] = []
     imports: list[ImportBinding] = []
@@ -166,7 +171,7 @@ def build_renamed_namespace(
     per_file: list[tuple[str, Rename, frozenset[str]]] = []
     sibling_refs: list[tuple[str, str, str]] = []  # (original name, importing stem, sibling stem)
     for file_index, (path, _, module) in enumerate(files):
-        kept = imported[file_index]
+        kept = imported[file_index] | verbatim
         file_rename = rename if renames is None else renames[file_index]
         renamer = RenameModel(file_rename, kept)
         stem = path.rsplit("/", 1)[-1].removesuffix(".py")
@@ -195,17 +200,29 @@ def build_renamed_namespace(
                 exports += [file_rename.name(name) for name in all_names(statement)]
             else:
                 names, uses = analysis_of(module, index)
-                if any(use in kept and file_rename.name(use) != use for use in uses):
+                as_written = bool(names) and set(names) <= verbatim
+                if as_written:
+                    pass  # kept as written: its names and uses as parsed
+                elif any(use in kept and file_rename.name(use) != use for use in uses):
                     # A kept import named like the model may also appear in a (renamed) string annotation.
                     names, uses = analyse_statement(renamer.apply(statement))
                 else:
                     names = tuple(sorted({renamed(name) for name in names}))
                     uses = tuple(sorted({renamed(use) for use in uses} - set(names)))
-                definition = BaseDefinition(model, names, statement, uses, (file_index, index), path, renamer)
+                kept_renamer = None if as_written else renamer
+                definition = BaseDefinition(model, names, statement, uses, (file_index, index), path, kept_renamer)
                 definitions.append(definition)
     mismatches = sibling_mismatches(sibling_refs, per_file)
     return BaseNamespace(
-        model, rename, tuple(definitions), tuple(imports), tuple(futures), tuple(exports), tuple(per_file), mismatches
+        model,
+        rename,
+        tuple(definitions),
+        tuple(imports),
+        tuple(futures),
+        tuple(exports),
+        tuple(per_file),
+        mismatches,
+        verbatim,
     )
 
 

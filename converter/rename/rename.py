@@ -29,11 +29,14 @@ In a tree (the transformers layout) the rename follows upstream's converter inst
 (converter/rename/prefixes.py: `class AriaTextForCausalLM(LlamaForCausalLM)` renames modeling_llama
 llama -> aria_text, Llama -> AriaText), and names, strings and comments alike are renamed in any
 casing after anything but a letter or digit (`Rename.prose`: `Dinov3ViTDropPath` -> `EomtDinov3DropPath`
-for the dinov3_vit base, whose config class is `DINOv3ViTConfig`).
+for the dinov3_vit base, whose config class is `DINOv3ViTConfig`). In the transformers dialect a
+hub-kernel function is never renamed (converter/rename/kernels.py), nor is the text of an f-string
+(upstream's renamer visits names, plain strings and comments).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections import Counter
 from collections.abc import Iterable, Mapping
@@ -44,6 +47,7 @@ import libcst as cst
 from converter.layout import is_sibling_import
 from converter.read.bases import BasePackage
 from converter.read.resolve import BaseImport, ResolvedModule
+from converter.rename.kernels import kernel_functions
 from converter.rename.namespace import BaseNamespace, build_renamed_namespace
 from converter.rename.prefixes import file_prefixes, model_types
 from converter.rename.renamer import Rename
@@ -95,19 +99,24 @@ def rename_bases(resolved: ResolvedModule) -> RenamedModule:
         # each base gets the prefix of the modular classes built on it: in glm4v_moe, Glm4v -> Glm4vMoe
         # but Glm4Moe -> Glm4vMoeText (its text part); a base no class subclasses gets the common one
         own_camel = new_camel_prefix(resolved, package.model) or new_camel
-        rename = Rename(package.model, new_model, old_camel_prefix(package), own_camel, any_case=tree)
+        upstream = resolved.parsed.layout.upstream
+        rename = Rename(package.model, new_model, old_camel_prefix(package), own_camel, tree, fstrings=not upstream)
         files = tuple((file.path, file.kind, file.module) for file in package.files)
         imported = [external_names(file.module) for file in package.files]
         renames = None
+        verbatim = (
+            kernel_functions(f.module for f in package.files) if resolved.parsed.layout.upstream else frozenset()
+        )
         if tree:
             renames = [tree_rename(package.model, file.stem, new_model, prefixes, known) for file in package.files]
+            renames = [dataclasses.replace(r, fstrings=not upstream) for r in renames]
             rename = renames[0]
             aliases = modular_aliases(resolved.parsed.module)
             imported = [
                 frozenset(n for n in names if aliases.get(n, n) != file_rename.name(n))
                 for names, file_rename in zip(imported, renames, strict=True)
             ]
-        namespaces.append(build_renamed_namespace(package.model, rename, files, imported, renames))
+        namespaces.append(build_renamed_namespace(package.model, rename, files, imported, renames, verbatim))
     return RenamedModule(resolved, tuple(namespaces), new_camel)
 
 

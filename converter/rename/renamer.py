@@ -28,6 +28,9 @@ class Rename:
     old_camel: str
     new_camel: str
     any_case: bool = False  # prose (strings, comments) in a tree: every casing, as upstream (prose())
+    #: f-string text is renamed too; not in the transformers dialect: upstream's renamer visits names,
+    #: plain strings and comments only (`f"... initialize `CLIPTextConfig`"` stays in altclip)
+    fstrings: bool = True
 
     def prose(self, value: str) -> str:
         """A string literal's source or a comment: the rule; in a tree, upstream's rule instead, in one
@@ -105,6 +108,8 @@ class RenameModel(cst.CSTTransformer):
     def leave_FormattedStringText(
         self, original_node: cst.FormattedStringText, updated_node: cst.FormattedStringText
     ) -> cst.FormattedStringText:
+        if not self.rename.fstrings:
+            return updated_node
         return updated_node.with_changes(value=self.rename.prose(updated_node.value))
 
     def leave_Comment(self, original_node: cst.Comment, updated_node: cst.Comment) -> cst.Comment:
@@ -139,7 +144,11 @@ class RenameModel(cst.CSTTransformer):
             value = node.value  # type: ignore[attr-defined]
             if value not in self.imported and (new := self.renamed_text(value, self.names, self.rename.name)) != value:
                 changes["value"] = new
-        elif kind is cst.SimpleString or kind is cst.FormattedStringText or kind is cst.Comment:
+        elif (
+            kind is cst.SimpleString
+            or kind is cst.Comment
+            or (kind is cst.FormattedStringText and self.rename.fstrings)
+        ):
             value = node.value  # type: ignore[attr-defined]
             if (new := self.renamed_text(value, self.prose, self.rename.prose)) != value:
                 changes["value"] = new

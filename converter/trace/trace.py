@@ -11,7 +11,9 @@ resolved, transitively, in this order:
 3. the namespace the using code comes from (a merged class's base model; the main base for
    modular code), then the main base: a definition is pulled (renamed), an import is carried over.
    In the transformers dialect, a name the bases import (plainly or under an `if` guard) is
-   carried over as the base file the modular file imports from first writes it, as upstream does.
+   carried over as the base file the modular file imports from first writes it, as upstream does;
+   and a library import of the modular file gives way to the definition of a merged class's base
+   file (converter/trace/shadowed.py, W340).
 
 Two different definitions (or imports) needed under one name cannot both exist in one module:
 E206 (the transformers dialect keeps the first one pulled in, as upstream does: W326). Imports between base files and from other models disappear; the split pass later imports
@@ -37,7 +39,7 @@ from libcst.metadata import MetadataWrapper
 
 from converter.diagnostics import ConversionError, Diagnostic
 from converter.dialect import drift
-from converter.layout import DEFAULT_KIND, TREE_KIND_RULES
+from converter.layout import DEFAULT_KIND, TREE_KIND_RULES, TREE_KINDS
 from converter.merge.merge import MergedModule, ModularStatement, is_copied_from
 from converter.read.gather import DefinitionKind, kind_of
 from converter.read.parse import LazyPositions, ParsedModule
@@ -47,6 +49,7 @@ from converter.syntax.names import analyse_statement, bound_names, code_of
 from converter.trace.definition_time import check_definition_time
 from converter.trace.prune import is_import_block
 from converter.trace.redefined import base_assignments_kept, one_definition_per_name
+from converter.trace.shadowed import base_over_imports, report, without_names
 
 Key = tuple[int, ...]
 
@@ -123,14 +126,18 @@ class Tracer:
                 models.setdefault(id(binding), namespace.model)
         return models
 
-    def pull(self, names: Iterable[str], model: str, origin: cst.CSTNode) -> None:
-        work = [(name, model) for name in names]
+    def pull(self, names: Iterable[str], model: str, origin: cst.CSTNode, path: str | None = None) -> None:
+        """Pull `names`, used by code of base model `model` (from base file `path`, when known)."""
+        work = [(name, model, path) for name in names]
         while work:
-            name, context = work.pop(0)
+            name, context, user_path = work.pop(0)
             if name in self.modular_bound:
                 continue
             namespace = self.renamed.namespace(self.explicit.get(name, context))
             definition = namespace.definition(name) or self.main.definition(name)
+            guarded_elsewhere = definition is not None and user_path not in (None, definition.path)
+            if self.upstream and guarded_elsewhere and is_import_block(definition.node):
+                definition = defined_outright(name, (namespace, self.main)) or definition
             if self.upstream and (definition is None or is_import_block(definition.node)):
                 first = self.first_import(name)
                 if isinstance(first, ImportBinding):
@@ -139,7 +146,7 @@ class Tracer:
                 definition = first or definition
             if definition is not None:
                 if self.add_definition(name, definition, origin):
-                    work += [(use, definition.model) for use in definition.uses]
+                    work += [(use, definition.model, definition.path) for use in definition.uses]
                 continue
             binding = namespace.binding(name) or self.main.binding(name)
             if binding is not None:
@@ -198,6 +205,17 @@ class Tracer:
             self.diagnostics.append(self.renamed.resolved.parsed.diagnostic(origin, "E206", message, fix))
 
 
+def defined_outright(name: str, namespaces: Iterable[BaseNamespace]) -> BaseDefinition | None:
+    """Transformers dialect: the first class or function named `name`. A class defined by one base file
+    and imported under `if TYPE_CHECKING:` by a sibling file is the class for code from any other file
+    than that sibling, as upstream finds it in the file of the user's base class."""
+    for namespace in namespaces:
+        for definition in namespace.definitions:
+            if name in definition.names and isinstance(definition.original, (cst.ClassDef, cst.FunctionDef)):
+                return definition
+    return None
+
+
 def trace_dependencies(merged: MergedModule) -> ParsedModule:
     """The standalone module of a modular file; root models come back unchanged."""
     renamed = merged.renamed
@@ -209,15 +227,23 @@ def trace_dependencies(merged: MergedModule) -> ParsedModule:
         definitions = one_definition_per_name(parsed, definitions)
         definitions = base_assignments_kept(parsed, definitions, renamed.namespaces)
     imports, from_own_files = without_own_file_imports(imports, renamed, definitions)
+    shadowed = base_over_imports(renamed, imports, definitions) if parsed.layout.upstream else []
+    if shadowed:
+        original_imports = imports
+        imports = without_names(imports, {s.name for s in shadowed})
     bound = bound_names([s.node for s in [*docstring, *imports, *exports, *definitions]])
     tracer = Tracer(renamed, bound)
+    for item in shadowed:
+        tracer.pull([item.name], item.model, item.user.origin)
+        path = tracer.definitions[item.name].path if item.name in tracer.definitions else item.model
+        report(parsed, item, original_imports, path)
     for name, origin in from_own_files:
         tracer.pull([name], tracer.main.model, origin)
     placed = []
     for index, statement in enumerate(definitions):
         names, uses = analyse_statement(statement.node)
         model = statement.base.model if statement.base is not None else tracer.main.model
-        tracer.pull(uses, model, statement.origin)
+        tracer.pull(uses, model, statement.origin, statement.base.path if statement.base is not None else None)
         key = modular_key(statement, names, index, renamed.namespaces)
         placed.append(Placed(statement.node, names, uses, key, parsed.position(statement.origin)))
     for statement in exports:  # a name `__all__` lists that the modular file only inherits, from its base
@@ -264,7 +290,7 @@ def without_own_file_imports(
             continue
         smalls = []
         for small in node.body:
-            own = own_file_names(small, parsed.model)
+            own = own_file_names(small, parsed.model, parsed.layout.upstream)
             if own is None:
                 smalls.append(small)
                 continue
@@ -281,12 +307,16 @@ def without_own_file_imports(
     return kept, pulled
 
 
-def own_file_names(small: cst.BaseSmallStatement, model: str) -> list[cst.ImportAlias] | None:
+def own_file_names(small: cst.BaseSmallStatement, model: str, any_kind: bool = False) -> list[cst.ImportAlias] | None:
     """The aliases of `from .modeling_<model> import ...` naming what goes to that file (no class a
-    file rule claims: `Glm4Config` lives in a configuration file, maybe hand-written), else None."""
+    file rule claims: `Glm4Config` lives in a configuration file, maybe hand-written), else None.
+    With `any_kind` (the transformers dialect), an import from any of the model's own file kinds
+    (`from .image_processing_mask2former import compute_segments` in modular_mask2former.py): upstream
+    pulls those names from the bases as well."""
     if not (isinstance(small, cst.ImportFrom) and len(small.relative) == 1 and small.module is not None):
         return None
-    if isinstance(small.names, cst.ImportStar) or code_of(small.module) != f"{DEFAULT_KIND}_{model}":
+    kinds = TREE_KINDS if any_kind else (DEFAULT_KIND,)
+    if isinstance(small.names, cst.ImportStar) or code_of(small.module) not in {f"{k}_{model}" for k in kinds}:
         return None
     aliases = list(small.names)
     claimed = any(alias.evaluated_name.endswith(suffix) for alias in aliases for _, suffix in TREE_KIND_RULES)

@@ -21,6 +21,7 @@ import libcst as cst
 from converter.diagnostics import ConversionError
 from converter.layout import DEFAULT_KIND, KIND_ORDER, KIND_RULES, KindRule, kind_order_of, kind_rules_of
 from converter.read.gather import NOT_PLACED, Definition, DefinitionKind, GatheredModule
+from converter.rename.prefixes import model_types
 from converter.rename.rename import camelize
 
 
@@ -57,11 +58,16 @@ def split_by_kind(gathered: GatheredModule) -> SplitModule:
     # in the repository, a class's own model prefix takes no part in its kind: LlavaNextVideoProcessor
     # is the model's Processor, LlavaNextVideoVideoProcessor its VideoProcessor
     prefix = "" if tree else camelize(gathered.parsed.model)
+    if gathered.parsed.layout.upstream:
+        prefix = cased_model_name(gathered)
     kinds = place_definitions(placeable, rules, order, classes_follow=tree, copies=tree, prefix=prefix)
     homes = {name: kinds[index][0] for index, d in enumerate(placeable) for name in d.defines}
     files = []
     for kind in order:
-        members = tuple(d for index, d in enumerate(placeable) if kind in kinds[index])
+        indices = [index for index in range(len(placeable)) if kind in kinds[index]]
+        if gathered.parsed.layout.upstream:
+            indices = copies_before_first_user(indices, kind, placeable, kinds)
+        members = tuple(placeable[index] for index in indices)
         if members:
             files.append(OutputPlan(kind, members, exports_of(gathered, kind, members, homes)))
     parsed = gathered.parsed
@@ -70,6 +76,59 @@ def split_by_kind(gathered: GatheredModule) -> SplitModule:
         raise ConversionError([parsed.diagnostic_at(1, 1, "E050", "the modular file defines nothing", fix)])
     check_exports(gathered, homes)
     return SplitModule(gathered, tuple(files), homes, guarded)
+
+
+def cased_model_name(gathered: GatheredModule) -> str:
+    """Transformers dialect: the model's CamelCase name, which upstream takes off a class name before
+    matching its kind (`Sam2VideoProcessor` of sam2_video is a `Processor`, written to
+    processing_sam2_video.py): the prefix of the config class whose `model_type` is the model, else the
+    capitalised model name."""
+    model = gathered.parsed.model
+    return model_types([gathered.parsed.module]).get(model) or camelize(model)
+
+
+def copies_before_first_user(
+    indices: Sequence[int], kind: str, placeable: Sequence[Definition], kinds: Sequence[tuple[str, ...]]
+) -> list[int]:
+    """Transformers dialect: upstream builds each file on its own, each class preceded by what it needs.
+    A helper copied into several files sits where its first user put it in the module; in a file
+    that user is not in, it goes right before its first user there instead (with its copied helpers
+    before it): qwen3_omni_moe's `_get_feat_extract_output_lengths` comes after the processor's
+    kwargs classes in processing_qwen3_omni_moe.py, just before the processor."""
+    members = set(indices)
+    deferred = {index for index in indices if deferrable(index, kind, placeable, kinds, members)}
+    if not deferred:
+        return list(indices)
+    out: list[int] = []
+    placed: set[int] = set()
+
+    def place(index: int) -> None:
+        if index in placed:
+            return
+        placed.add(index)
+        for other in sorted(deferred - placed):
+            if set(placeable[index].uses) & set(placeable[other].defines):
+                place(other)
+        out.append(index)
+
+    for index in indices:
+        if index not in deferred:
+            place(index)
+    return out + [index for index in indices if index not in placed]
+
+
+def deferrable(
+    index: int, kind: str, placeable: Sequence[Definition], kinds: Sequence[tuple[str, ...]], members: set[int]
+) -> bool:
+    """A function in several files whose first user (in module order) is in another file than `kind`'s,
+    and that some definition of this file uses (assignments such as `logger` stay first, as upstream
+    writes them)."""
+    definition = placeable[index]
+    if definition.kind is not DefinitionKind.FUNCTION or len(kinds[index]) < 2:
+        return False
+    names = set(definition.defines)
+    users = [other for other, d in enumerate(placeable) if other != index and set(d.uses) & names]
+    return bool(users) and kind not in kinds[users[0]] and any(user in members for user in users)
 
 
 def guarded_imports(gathered: GatheredModule) -> tuple[Definition, ...]:

@@ -719,7 +719,7 @@ def test_a_class_merging_no_model_base_keeps_an_explicit_parent_call(tmp_path: P
     assert drifts == []
 
 
-# -- W328 base-switched -----------------------------------------------------------------------------
+# -- W341 bases-switched (converter/merge/upstream_bases.py) -----------------------------------------------------------------------------
 
 MIXIN_LIBRARY = {
     **LIBRARY,
@@ -778,10 +778,9 @@ def test_a_switched_base_the_modular_base_does_not_subclass_drifts(tmp_path: Pat
     assert drifts == [
         (
             line_of(modular, "StandaloneProcessorMixin, TinyProcessor"),
-            "W328",
-            "SmallProcessor drops the base ProcessorMixin of the class it merges, for its own base "
-            "StandaloneProcessorMixin (upstream switches bases by name), but StandaloneProcessorMixin does not "
-            "subclass ProcessorMixin: the generated class has no ProcessorMixin among its ancestors",
+            "W341",
+            "SmallProcessor is written SmallProcessor(StandaloneProcessorMixin), TinyProcessor's bases switched for "
+            "the modular bases: the generated class does not inherit from ProcessorMixin as Python's does",
         )
     ]
 
