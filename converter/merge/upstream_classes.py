@@ -14,7 +14,7 @@ Each rule records a drift (converter/dialect/) where it changes what the modular
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import libcst as cst
 
@@ -62,20 +62,7 @@ class UpstreamClasses:
     def descends(self, name: str, ancestor: str) -> bool:
         """Whether the class `name` (of the file's bases or the library) has `ancestor` among its bases,
         transitively; False where a class on the way cannot be read."""
-        seen: set[str] = set()
-        work = [name]
-        while work:
-            current = work.pop(0)
-            if current in seen:
-                continue
-            seen.add(current)
-            info = self.class_named(current)
-            if info is None or info.external:
-                continue
-            if ancestor in info.bases:
-                return True
-            work += info.bases
-        return False
+        return any(ancestor in info.bases for _, info in readable_ancestors([name], self.class_named))
 
     def class_named(self, name: str) -> ClassInfo | None:
         """What a class of a base model's file or of the library (read, never run) declares."""
@@ -163,8 +150,14 @@ class UpstreamClasses:
 def defining_ancestor(bases: Sequence[str], name: str, lookup: Lookup) -> str | None:
     """The first class among `bases` and their ancestors (breadth first) whose own body defines `name`;
     classes outside the library are not read."""
+    return next((current for current, info in readable_ancestors(bases, lookup) if name in info.members), None)
+
+
+def readable_ancestors(start: Sequence[str], lookup: Lookup) -> Iterator[tuple[str, ClassInfo]]:
+    """`start` and their ancestors, breadth first, each once, with what `lookup` reads of them; classes
+    it cannot read, or outside the library, end their branch."""
     seen: set[str] = set()
-    work = list(bases)
+    work = list(start)
     while work:
         current = work.pop(0)
         if current in seen:
@@ -173,7 +166,5 @@ def defining_ancestor(bases: Sequence[str], name: str, lookup: Lookup) -> str | 
         info = lookup(current)
         if info is None or info.external:
             continue
-        if name in info.members:
-            return current
+        yield current, info
         work += info.bases
-    return None

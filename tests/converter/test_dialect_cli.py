@@ -70,3 +70,30 @@ def test_drifts_are_collected_only_inside_a_collecting_block(tmp_path: Path) -> 
         drift_at(parsed, 4, 1, "W301", "super().__init__(config) unrolled without binding")  # recorded once
     assert [(w.path, w.line, w.col, w.code) for w in found] == [("small/modular_small.py", 4, 1, "W301")]
     assert found[0].fix == RULES["W301"].fix
+
+
+UNBOUND = """\
+from ..tiny.modeling_tiny import TinyMLP
+
+
+class SmallMLP(TinyMLP):
+    def __init__(self, config):
+        super().__init__()
+        self.extra = 1
+"""
+
+
+def test_lint_prints_each_drift_with_its_rule_and_exits_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write_tree(tmp_path, {"tiny/modeling_tiny.py": BASE, "small/modular_small.py": UNBOUND})
+    assert run.main(["--tree", str(tmp_path), "--dialect", "transformers", "--lint", "--all"]) == 1
+    captured = capsys.readouterr()
+    assert "small/modular_small.py:6:9: W301 " in captured.out and "no argument for 'config'" in captured.out
+    assert "[super-unbound]" in captured.out and f"fix: {RULES['W301'].fix}" in captured.out
+    assert "1 drift warning: 1 super-unbound" in captured.err
+    assert not (tmp_path / "small" / "modeling_small.py").exists()
+    # Converting writes the files and prints the same drift on stderr; the python dialect refuses.
+    assert run.main(["--tree", str(tmp_path), "--dialect", "transformers", "--all"]) == 0
+    assert "W301" in capsys.readouterr().err
+    assert "self.up = nn.Linear(config.hidden_size, 4)" in (tmp_path / "small" / "modeling_small.py").read_text()
+    assert run.main(["--tree", str(tmp_path), "--all", "--check"]) == 1
+    assert "E203" in capsys.readouterr().err
