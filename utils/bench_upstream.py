@@ -593,6 +593,8 @@ def run_bench(
     if only:
         shipped = {path: modular for path, modular in shipped.items() if path.split("/")[0] in only}
     setup_s = time.perf_counter() - start
+    if scratch_parent is not None:
+        Path(scratch_parent).mkdir(parents=True, exist_ok=True)
     if keep:
         kept = tempfile.mkdtemp(prefix="bench-scratch-", dir=scratch_parent)
         print(f"scratch tree (kept): {kept}/models", file=sys.stderr)
