@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import libcst as cst
 
 from converter.syntax.fields import NODE, SEQUENCE, VALUE_KINDS, node_fields, value_kind
-from converter.syntax.names import bound_names, code_of, dotted_name
+from converter.syntax.names import bound_names, code_of, dotted_name, mentions_name
 
 PLACEHOLDER = "__upstream_super__"
 MODULE = "nn.Module"
@@ -195,7 +195,7 @@ def restore_super(node: cst.ClassDef) -> cst.ClassDef:
     def replace(call: cst.Call) -> cst.Call | None:
         return call.with_changes(func=cst.Name("super")) if is_name(call.func, PLACEHOLDER) else None
 
-    if PLACEHOLDER not in code_of(node):
+    if not mentions_name(node, PLACEHOLDER):
         return node
     restored = replace_calls(node, replace)
     assert isinstance(restored, cst.ClassDef)

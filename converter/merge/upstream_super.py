@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import libcst as cst
 
 from converter.merge.override import Override, UpstreamState
+from converter.syntax.names import NodeCache
 
 EMPTY = cst.Module(body=[])
 
@@ -44,8 +45,15 @@ class Event:
 
 def normalized(statement: cst.CSTNode) -> str:
     """The statement's code without comments and trailing spaces, as upstream compares statements."""
+    return _normalized(statement)
+
+
+def _normalize(statement: cst.CSTNode) -> str:
     code = re.sub(r"#.*", "", EMPTY.code_for_node(statement)).strip()
     return re.sub(r"\ *\n", "\n", code).strip()
+
+
+_normalized: NodeCache[str] = NodeCache(_normalize)
 
 
 def super_call_name(call: cst.BaseExpression | None) -> str | None:

@@ -14,7 +14,8 @@ other way round:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Generic, TypeVar
 
 import libcst as cst
 from libcst.helpers import get_full_name_for_node
@@ -33,6 +34,8 @@ from converter.syntax.fields import (
 from converter.syntax.walk import module_scopes
 
 SCOPES = (cst.FunctionDef, cst.Lambda, cst.ClassDef)
+
+T = TypeVar("T")
 
 
 class CollectMentions(cst.CSTVisitor):
@@ -277,6 +280,28 @@ def self_attributes(nodes: Iterable[cst.CSTNode], self_name: str) -> frozenset[s
     return frozenset(collector.names)
 
 
+class NodeCache(Generic[T]):
+    """Results computed from a libcst node, by node object: id(node) -> (node, result). Nodes are
+    immutable, so a result stays true of its node; the node is kept so that its id stays its own.
+    Passes ask about the same statements several times (the transformers dialect compares each
+    unrolled statement with the parent's); the cache is emptied when it grows past `limit`."""
+
+    def __init__(self, compute: Callable[[cst.CSTNode], T], limit: int = 200_000) -> None:
+        self.compute = compute
+        self.limit = limit
+        self.results: dict[int, tuple[cst.CSTNode, T]] = {}
+
+    def __call__(self, node: cst.CSTNode) -> T:
+        known = self.results.get(id(node))
+        if known is not None and known[0] is node:
+            return known[1]
+        if len(self.results) >= self.limit:
+            self.results.clear()
+        result = self.compute(node)
+        self.results[id(node)] = (node, result)
+        return result
+
+
 def analyse_statement(statement: cst.BaseStatement) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """(names `statement` binds at module level, names it reads from module level), each sorted.
 
@@ -284,6 +309,11 @@ def analyse_statement(statement: cst.BaseStatement) -> tuple[tuple[str, ...], tu
     annotations count by the names they mention. The statement is analysed on its own, so a name
     that another statement binds is unresolved here, which is exactly what makes it a use.
     """
+    return _analysed(statement)
+
+
+def _analyse_statement(statement: cst.CSTNode) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    assert isinstance(statement, cst.BaseStatement)
     module = cst.Module(body=[statement])
     global_scope, scopes = module_scopes(module)
     defines = {assignment.name.split(".")[0] for assignment in global_scope.assignments}
@@ -293,6 +323,9 @@ def analyse_statement(statement: cst.BaseStatement) -> tuple[tuple[str, ...], tu
             if not access.referents or any(ref.scope is global_scope for ref in access.referents):
                 uses.update(first_names(access.node))
     return tuple(sorted(defines)), tuple(sorted(uses - defines))
+
+
+_analysed: NodeCache[tuple[tuple[str, ...], tuple[str, ...]]] = NodeCache(_analyse_statement)
 
 
 def child_nodes(node: cst.CSTNode) -> list[cst.CSTNode]:
@@ -364,6 +397,18 @@ def dotted_name(node: cst.CSTNode | None) -> str:
 
 def code_of(node: cst.CSTNode) -> str:
     return cst.Module(body=[]).code_for_node(node)
+
+
+def mentions_name(node: cst.CSTNode, name: str) -> bool:
+    """Whether a Name node spelled `name` occurs anywhere in `node` (attribute and keyword names
+    included), without printing it; whitespace, comments and punctuation are not searched."""
+    stack: list[cst.CSTNode] = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, cst.Name) and current.value == name:
+            return True
+        stack += code_nodes(current)
+    return False
 
 
 def read_visit(node: cst.CSTNode, visitor: cst.CSTVisitor) -> None:
