@@ -107,12 +107,34 @@ def classify_members(
                 kept = keep_annotation(statement, replaced)
             if not override.parsed.layout.keeps_own_blank_lines:
                 kept = with_lines_of(kept, replaced)
-            replacements.setdefault(name, []).append(kept)
+            if override.parsed.layout.upstream:
+                replacements[name] = [kept]  # upstream: one line per target, the last one written
+            else:
+                replacements.setdefault(name, []).append(kept)
         elif isinstance(statement, cst.ClassDef):
             new_methods.append(statement)
         else:
             new_attributes.append(statement)
+    if override.parsed.layout.upstream:
+        new_attributes = one_per_target(new_attributes)
     return Members(replacements, frozenset(removed), new_attributes, new_methods)
+
+
+def one_per_target(attributes: Sequence[cst.BaseStatement]) -> list[cst.BaseStatement]:
+    """Transformers dialect: a class attribute assigned twice is written once, where it is first
+    assigned, with the last assignment, as upstream's merge keeps one line per target. Python
+    would run both; the class ends with the same value (no drift)."""
+    last = {name: statement for statement in attributes if (name := member_name(statement)) is not None}
+    kept: list[cst.BaseStatement] = []
+    written: set[str] = set()
+    for statement in attributes:
+        name = member_name(statement)
+        if name is None:
+            kept.append(statement)
+        elif name not in written:
+            written.add(name)
+            kept.append(last[name])
+    return kept
 
 
 def with_comments_of(method: cst.BaseStatement, replaced: cst.BaseStatement) -> cst.BaseStatement:

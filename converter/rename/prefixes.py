@@ -28,9 +28,12 @@ not read.
 
 from __future__ import annotations
 
+import ast
+import functools
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 
 import libcst as cst
 
@@ -75,6 +78,67 @@ def class_model_type(statement: cst.ClassDef) -> str | None:
             evaluated = value.evaluated_value
             return evaluated if isinstance(evaluated, str) else None
     return None
+
+
+#: Where a transformers tree keeps its model types and their config classes (`CONFIG_MAPPING_NAMES`),
+#: relative to its `models` directory: generated from each config class's `model_type`, then
+#: extended by hand in `configuration_auto.py` (both read here, never imported).
+AUTO_MAPPING_FILES = ("auto/auto_mappings.py", "auto/configuration_auto.py")
+
+
+@functools.cache
+def mapped_names(models: Path) -> dict[str, str]:
+    """`{"deepseek_ocr2_encoder": "DeepseekOcr2VisionEncoder"}`: upstream's `CONFIG_MAPPING_NAMES` of
+    the tree under `models`, read off its `auto` files (`X = OrderedDict([("type", "XConfig"), ...])`
+    and `X.update({...})` at the top level), config names without `Config`, as upstream's
+    `get_cased_name` strips it; {} where the tree has no such files. A model type with a dash is
+    written with an underscore, as `model_types` gives it."""
+    found: dict[str, str] = {}
+    for relative in AUTO_MAPPING_FILES:
+        try:
+            tree = ast.parse((models / relative).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, SyntaxError, ValueError, RecursionError, MemoryError):
+            continue
+        for statement in tree.body:
+            for key, value in mapping_pairs(statement):
+                found[key.replace("-", "_")] = value.replace(CONFIG, "")
+    return found
+
+
+def mapping_pairs(statement: ast.stmt) -> list[tuple[str, str]]:
+    """The (model type, config class) string pairs a top-level `CONFIG_MAPPING_NAMES = OrderedDict([...])`
+    or `CONFIG_MAPPING_NAMES.update({...})` statement writes; [] for any other statement."""
+    value: ast.expr | None = None
+    if isinstance(statement, ast.Assign) and any(
+        isinstance(t, ast.Name) and t.id == MAPPING for t in statement.targets
+    ):
+        call = statement.value
+        if isinstance(call, ast.Call) and call.args:
+            value = call.args[0]
+    elif isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Call):
+        func = statement.value.func
+        is_update = isinstance(func, ast.Attribute) and func.attr == "update"
+        if is_update and isinstance(func.value, ast.Name) and func.value.id == MAPPING and statement.value.args:
+            value = statement.value.args[0]
+    pairs: list[tuple[object, object]] = []
+    if isinstance(value, (ast.List, ast.Tuple)):
+        pairs = [
+            (item.elts[0].value, item.elts[1].value)
+            for item in value.elts
+            if isinstance(item, ast.Tuple)
+            and len(item.elts) == 2
+            and all(isinstance(e, ast.Constant) for e in item.elts)
+        ]
+    elif isinstance(value, ast.Dict):
+        pairs = [
+            (k.value, v.value)
+            for k, v in zip(value.keys, value.values, strict=True)
+            if isinstance(k, ast.Constant) and isinstance(v, ast.Constant)
+        ]
+    return [(k, v) for k, v in pairs if isinstance(k, str) and isinstance(v, str)]
+
+
+MAPPING = "CONFIG_MAPPING_NAMES"
 
 
 def cased_name(model: str, known: Mapping[str, str]) -> str:

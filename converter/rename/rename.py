@@ -49,7 +49,7 @@ from converter.read.bases import BasePackage
 from converter.read.resolve import BaseImport, ResolvedModule
 from converter.rename.kernels import kernel_functions
 from converter.rename.namespace import BaseNamespace, build_renamed_namespace
-from converter.rename.prefixes import file_prefixes, model_types
+from converter.rename.prefixes import file_prefixes, mapped_names, model_types
 from converter.rename.renamer import Rename
 from converter.syntax.names import bound_names
 
@@ -125,6 +125,7 @@ def tree_prefixes(resolved: ResolvedModule) -> tuple[dict[tuple[str, str], tuple
     models whose config classes the modular file and its bases define."""
     modules = [resolved.parsed.module, *(file.module for package in resolved.packages for file in package.files)]
     known = model_types(modules)
+    known.update(mapped_names(resolved.parsed.path.resolve().parent.parent))
     classes = [s.name.value for s in resolved.parsed.module.body if isinstance(s, cst.ClassDef)]
     own = most_common(prefix_matching(classes, resolved.parsed.model)) or new_camel_prefix(resolved)
     known.setdefault(resolved.parsed.model, own)

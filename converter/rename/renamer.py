@@ -32,10 +32,12 @@ class Rename:
     #: plain strings and comments only (`f"... initialize `CLIPTextConfig`"` stays in altclip)
     fstrings: bool = True
 
-    def prose(self, value: str) -> str:
+    def prose(self, value: str, identifier: bool = False) -> str:
         """A string literal's source or a comment: the rule; in a tree, upstream's rule instead, in one
         pass: its three forms as `text` maps them, any other casing (`RoBERTa`) to the new CamelCase
-        name, after anything but a letter or digit."""
+        name, after anything but a letter or digit. In an `identifier`, the lowercase model name
+        followed by a lowercase letter stays, as upstream renames names (`use_mambapy` in
+        falcon_mamba), while prose is renamed even inside a word (`sample` -> `sam2ple`)."""
         if not self.any_case or self.old_model == self.new_model:
             return self.text(value)
         forms = {self.old_model: self.new_model, self.old_model.upper(): self.new_model.upper()}
@@ -46,6 +48,8 @@ class Rename:
 
         def replace(match: re.Match[str]) -> str:
             found, after = match[1], match[2]
+            if identifier and found == self.old_model and after.islower():
+                return found + after
             if upper_camel and found.isupper() and not after.isalpha():
                 return self.new_model.upper() + after
             return forms.get(found, self.new_camel) + after
@@ -55,7 +59,7 @@ class Rename:
     def name(self, value: str) -> str:
         """An identifier: the rule; in a tree, upstream's any-casing rule (`prose`), which renames names too
         (`Dinov3ViTDropPath` -> `EomtDinov3DropPath` for the dinov3_vit base, whose CamelCase name is `DINOv3ViT`)."""
-        return self.prose(value) if self.any_case else self.text(value)
+        return self.prose(value, identifier=True) if self.any_case else self.text(value)
 
     def text(self, value: str) -> str:
         """`value` (an identifier, a string literal's source or a comment) with the rule applied."""

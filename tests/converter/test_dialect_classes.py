@@ -838,3 +838,24 @@ def test_what_a_class_of_its_own_pulls_is_grouped_by_source_file(tmp_path: Path)
     text = outputs["small/modeling_small.py"]
     assert text.index("def a_helper") < text.index("def b_helper") < text.index("class SmallThing")
     assert drifts == []
+
+
+def test_an_attribute_assigned_twice_is_written_once_with_the_last_value(tmp_path: Path) -> None:
+    """Upstream keeps one line per class attribute: where it first stands (the base's line, for an
+    override), with the last value the modular class writes; Python would run both lines and end with
+    the same class, so no drift."""
+    modular = HEADER + textwrap.dedent("""
+
+        class SmallPreTrainedModel(TinyPreTrainedModel):
+            base_model_prefix = "first"
+            mode = "a"
+            base_model_prefix = "small"
+            mode = "b"
+            extra = 1
+        """)
+    text, drifts = convert(tmp_path, modular)
+    body = class_text(text, "SmallPreTrainedModel")
+    assert body.count("base_model_prefix") == 1 and 'base_model_prefix = "small"' in body
+    assert body.count("mode =") == 1 and 'mode = "b"' in body
+    assert body.index("base_model_prefix") < body.index("mode =") < body.index("extra = 1")
+    assert drifts == []

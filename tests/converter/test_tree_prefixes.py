@@ -148,3 +148,99 @@ def test_names_are_renamed_in_any_casing_in_a_tree_only() -> None:
     assert repo.name("Dinov3ViTDropPath") == "Dinov3ViTDropPath"
     assert tree.name("Dinov3ViTDropPath") == "EomtDinov3DropPath"
     assert tree.name("DINOv3ViTLayer") == repo.name("DINOv3ViTLayer") == "EomtDinov3Layer"
+
+
+def test_a_name_keeps_a_lowercase_model_name_inside_a_word_while_prose_renames_it() -> None:
+    """Upstream leaves `use_mambapy` as it is in falcon_mamba (built on mamba), yet writes `sam2ple` for
+    "sample" in sam2's docstrings (built on sam): identifiers and prose follow different rules."""
+    tree = Rename("mamba", "falcon_mamba", "Mamba", "FalconMamba", any_case=True)
+    assert tree.name("use_mambapy") == "use_mambapy"
+    assert tree.name("is_mambapy_available") == "is_mambapy_available"
+    assert tree.name("mamba_cache") == "falcon_mamba_cache"
+    assert tree.name("MambaMixer") == "FalconMambaMixer"
+    assert tree.name("MAMBA_START") == "FALCON_MAMBA_START"
+    assert tree.prose('"the mambapy backend"') == '"the falcon_mambapy backend"'
+    sam = Rename("sam", "sam2", "Sam", "Sam2", any_case=True)
+    assert sam.prose('"""Number of points to sample."""') == '"""Number of points to sam2ple."""'
+    assert sam.name("sample_points") == "sample_points"
+    assert sam.name("sam_points") == "sam2_points"
+
+
+AUTO_MAPPINGS = """\
+from collections import OrderedDict
+
+CONFIG_MAPPING_NAMES = OrderedDict(
+    [
+        ("tiny", "TinyConfig"),
+        ("small", "SmallConfig"),
+        ("small_encoder", "SmallVisionEncoderConfig"),
+    ]
+)
+OTHER_MAPPING_NAMES = OrderedDict([("small_vision_encoder", "NotAConfigOfTheMapping")])
+"""
+
+CONFIGURATION_AUTO = """\
+from .auto_mappings import CONFIG_MAPPING_NAMES
+
+CONFIG_MAPPING_NAMES.update({"tiny-legacy": "TinyLegacyConfig", 3: "IgnoredConfig"})
+"""
+
+MAPPED_BASE = """\
+from ...configuration_utils import PreTrainedConfig
+
+
+class TinyConfig(PreTrainedConfig):
+    model_type = "tiny"
+"""
+
+MAPPED_MODULAR = """\
+from ..tiny.configuration_tiny import TinyConfig
+
+
+class SmallVisionEncoderConfig(TinyConfig):
+    pass
+"""
+
+
+def test_model_names_come_from_the_trees_config_mapping(tmp_path: Path) -> None:
+    """Upstream's `get_lowercase_name` reads `CONFIG_MAPPING_NAMES`: a config class that inherits its
+    `model_type` is still named by the mapping (deepseek_ocr2's `DeepseekOcr2VisionEncoderConfig` is
+    `deepseek_ocr2_encoder`), read off `auto/auto_mappings.py` and `auto/configuration_auto.py`."""
+    from converter.rename.prefixes import mapped_names
+
+    root = tmp_path / "models"
+    files = {
+        "auto/auto_mappings.py": AUTO_MAPPINGS,
+        "auto/configuration_auto.py": CONFIGURATION_AUTO,
+        "tiny/configuration_tiny.py": MAPPED_BASE,
+        "small/modular_small.py": MAPPED_MODULAR,
+    }
+    for path, text in files.items():
+        (root / path).parent.mkdir(parents=True, exist_ok=True)
+        (root / path).write_text(text, encoding="utf-8")
+        (root / path).with_name("__init__.py").touch()
+    assert mapped_names(root) == {
+        "tiny": "Tiny",
+        "small": "Small",
+        "small_encoder": "SmallVisionEncoder",
+        "tiny_legacy": "TinyLegacy",
+    }
+    outputs = convert_files([root / "small" / "modular_small.py"], root, layout=TREE)
+    config = outputs[root / "small" / "configuration_small.py"]
+    assert 'model_type = "small_encoder"' in config
+    # without the mapping, the words of the prefix
+    (root / "auto" / "auto_mappings.py").unlink()
+    (root / "auto" / "configuration_auto.py").unlink()
+    mapped_names.cache_clear()
+    outputs = convert_files([root / "small" / "modular_small.py"], root, layout=TREE)
+    assert 'model_type = "small_vision_encoder"' in outputs[root / "small" / "configuration_small.py"]
+
+
+def test_an_unreadable_mapping_gives_no_names(tmp_path: Path) -> None:
+    from converter.rename.prefixes import mapped_names
+
+    (tmp_path / "auto").mkdir()
+    (tmp_path / "auto" / "auto_mappings.py").write_text("CONFIG_MAPPING_NAMES = (\n", encoding="utf-8")
+    (tmp_path / "auto" / "configuration_auto.py").write_bytes(b"\xff\xfe not utf-8")
+    assert mapped_names(tmp_path) == {}
+    assert mapped_names(tmp_path / "missing") == {}
