@@ -50,7 +50,7 @@ from converter.merge.upstream_members import upstream_removes
 from converter.read.parse import ParsedModule
 from converter.read.resolve import is_model_import
 from converter.rename.namespace import BaseDefinition, BaseNamespace
-from converter.rename.prefixes import common_partial_suffix
+from converter.rename.prefixes import common_partial_suffix, lowercase_name, mapped_names
 from converter.rename.rename import RenamedModule
 from converter.rename.renamer import Rename
 from converter.syntax.names import CollectMentions, bound_names, code_of, mentioned_names, substitute_names
@@ -344,7 +344,7 @@ def merge_class(
         fix = "define the class in full in the modular file"
         raise ConversionError([parsed.diagnostic(arg, "E209", message, fix)])
     if parsed.layout.tree:
-        base_class = prose_renamed(base_class, statement.name.value)
+        base_class = prose_renamed(base_class, statement.name.value, mapped_names(parsed.path.resolve().parent.parent))
     written = arg.value.value if isinstance(arg.value, cst.Name) else base_class.name.value
     flat = flattened_bases(statement, arg, base_class)
 
@@ -373,26 +373,23 @@ def merge_class(
     return upstream.after_merge(merged) if upstream is not None else merged
 
 
-def prose_renamed(base_class: cst.ClassDef, new_name: str) -> cst.ClassDef:
+def prose_renamed(base_class: cst.ClassDef, new_name: str, known: Mapping[str, str]) -> cst.ClassDef:
     """In a tree, the strings and comments of a base class whose (renamed) name has another prefix
     than the modular class's speak of the new prefix, as upstream writes them; code is not touched.
     The base file's rename (converter/rename/prefixes.py) gives one prefix per file: `ParakeetConvolutionModule`
     for `class ParakeetEncoderConvolutionModule(FastSpeech2ConformerConvolutionModule)` (`ParakeetEncoder`
-    would collide with FastSpeech2ConformerEncoder), whose docstring then says `ParakeetEncoderConfig`."""
+    would collide with FastSpeech2ConformerEncoder), whose docstring then says `ParakeetEncoderConfig`.
+    Lowercase forms are upstream's (`lowercase_name`): the tree's model type of the prefix (`known`,
+    `MiniMaxM3VL` -> `minimax_m3_vl`), else its words (`MiniMaxM3Sparse` -> `mini_max_m3_sparse`)."""
     old_name = base_class.name.value
     suffix = common_partial_suffix(old_name, new_name)
     old, new = old_name.replace(suffix, ""), new_name.replace(suffix, "")
     if not old or not new or old == new:
         return base_class
-    rename = Rename(snake_case(old), snake_case(new), old, new, any_case=True)
+    rename = Rename(lowercase_name(old, known), lowercase_name(new, known), old, new, any_case=True)
     renamed = base_class.visit(ProseOnly(rename))
     assert isinstance(renamed, cst.ClassDef)
     return renamed
-
-
-def snake_case(camel: str) -> str:
-    """`CanaryDecoder` -> `canary_decoder`."""
-    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", camel).lower()
 
 
 class ProseOnly(cst.CSTTransformer):

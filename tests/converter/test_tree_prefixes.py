@@ -244,3 +244,20 @@ def test_an_unreadable_mapping_gives_no_names(tmp_path: Path) -> None:
     (tmp_path / "auto" / "configuration_auto.py").write_bytes(b"\xff\xfe not utf-8")
     assert mapped_names(tmp_path) == {}
     assert mapped_names(tmp_path / "missing") == {}
+
+
+def test_a_class_named_apart_from_its_renamed_base_speaks_of_its_own_prefix_in_prose() -> None:
+    """minimax_m3_vl's `MiniMaxM3SparseForConditionalGeneration` on Llava's class renamed
+    `MiniMaxM3VLForConditionalGeneration`: upstream's docstring says `mini_max_m3_sparse-hf`, the
+    lowercase forms being the tree's model type (`MiniMaxM3VL` -> `minimax_m3_vl`), else the words."""
+    from converter.merge.merge import prose_renamed
+
+    base = cst.parse_statement(
+        'class TinyM3VLForGeneration:\n    """Load tiny_m3_vl-hf/tiny_m3_vl-7b, a TinyM3VL model."""\n\n'
+        "    def f(self, tiny_m3_vl):\n        return tiny_m3_vl  # tiny_m3_vl\n"
+    )
+    assert isinstance(base, cst.ClassDef)
+    renamed = prose_renamed(base, "TinyM3SparseForGeneration", {"tiny_m3_vl": "TinyM3VL"})
+    code = cst.Module(body=[renamed]).code
+    assert '"""Load tiny_m3_sparse-hf/tiny_m3_sparse-7b, a TinyM3Sparse model."""' in code
+    assert "def f(self, tiny_m3_vl):" in code and "return tiny_m3_vl  # tiny_m3_sparse" in code
