@@ -22,6 +22,10 @@ prefill (a `pixel_values` of the wrong rank), the error names them and their sha
 transformers, `generate` does not stop at `max_position_embeddings` when given a length: it warns
 once when the sequence grows past it. The cache grows as tokens come, so memory follows the
 tokens actually generated, not `max_new_tokens`.
+
+The loop runs in `torch.inference_mode`. With `compile=True` (or `cache_implementation="static"`
+without compiling) the cache is a `StaticCache` sized for the whole generation, so every decode
+step has the same shapes and `torch.compile` of the model's forward traces it once (`_Steps`).
 """
 
 from __future__ import annotations
