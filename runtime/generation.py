@@ -30,6 +30,7 @@ step has the same shapes and `torch.compile` of the model's forward traces it on
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -139,15 +140,20 @@ class _Steps:
         self.position_ids = self.position_ids[:, -1:] + 1
 
 
+_COMPILED_FORWARD: dict[type, Callable[..., Any]] = {}
+
+
 def compiled_forward(model: torch.nn.Module) -> Callable[..., Any]:
-    """`torch.compile(model.forward)`, made once per model and kept on it: later generate calls
-    with the same shapes (batch, static cache length) reuse the compiled code. `dynamic=False`:
-    each shape gets code specialised to it (torch recompiles up to its recompile limit, then runs
-    the step uncompiled)."""
-    compiled = model.__dict__.get("_compiled_forward")
+    """`forward(**inputs)` through `torch.compile` of the model class's `forward`, made once per
+    class and kept here, not on the model (so the model still pickles, and a deep copy never runs
+    the original's weights): later calls with the same shapes (batch, static cache length) and
+    config reuse the compiled code. `dynamic=False`: each shape gets code specialised to it (torch
+    recompiles up to its recompile limit, then runs the step uncompiled)."""
+    cls = type(model)
+    compiled = _COMPILED_FORWARD.get(cls)
     if compiled is None:
-        compiled = model.__dict__["_compiled_forward"] = torch.compile(model.forward, dynamic=False)
-    return compiled
+        compiled = _COMPILED_FORWARD[cls] = torch.compile(cls.forward, dynamic=False)
+    return functools.partial(compiled, model)
 
 
 class _Record:

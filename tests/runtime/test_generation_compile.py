@@ -7,8 +7,8 @@ no checkpoint, no network, no transformers:
   outgrow the sliding window (Mistral, Gemma2) so the static mask's window and padding count;
   beam search and sampling run on it too;
 - `compile=True`: the same greedy tokens and logits within 1e-5 as the default path, for Llama
-  (sdpa) and Gemma2 (eager: softcapping, alternating sliding layers), with the compiled step
-  reused by a second call; skipped, with torch's reason, where torch.compile cannot build code
+  (sdpa) and Gemma2 (eager: softcapping, alternating sliding layers), the compiled step reused
+  by another model of the same shapes (its own weights) and a deep copy; skipped, with torch's reason, where torch.compile cannot build code
   (inductor needs a C++ compiler on a CPU);
 - the StaticCache itself: slots move on per step, the mask hides unwritten slots, a full cache
   and a bad `compile` value are refused by name.
@@ -17,11 +17,13 @@ Run: python -m pytest tests/runtime/test_generation_compile.py -q
 
 from __future__ import annotations
 
+import copy
 import functools
 from typing import Any
 
 import pytest
 import torch
+from torch._dynamo.utils import counters
 
 from runtime.cache import StaticCache
 from runtime.generation_config import GenerationError
@@ -91,10 +93,17 @@ def test_compiled_decode_matches_the_default_path(model_name: str, attn: str) ->
     expected = model.generate(input_ids, attention_mask=mask, **GREEDY)
     actual = model.generate(input_ids, attention_mask=mask, compile=True, **GREEDY)
     assert_same_generation(actual, expected, f"{model_name} compiled")
-    compiled = model.__dict__["_compiled_forward"]
-    again = model.generate(input_ids, attention_mask=mask, compile=True, **GREEDY)  # reuses the compiled step
-    assert model.__dict__["_compiled_forward"] is compiled
-    assert_same_generation(again, expected, f"{model_name} compiled, second call")
+    graphs = counters["stats"]["unique_graphs"]
+    twin = tiny_model(spec_of(model_name), attn, seed=1)  # another instance, other weights, same shapes
+    again = twin.generate(input_ids, attention_mask=mask, compile=True, **GREEDY)
+    assert counters["stats"]["unique_graphs"] == graphs  # the compiled step is reused, not traced again
+    assert_same_generation(again, twin.generate(input_ids, attention_mask=mask, **GREEDY), f"{model_name} twin")
+    copied = copy.deepcopy(model)
+    with torch.no_grad():
+        for parameter in copied.parameters():
+            parameter.mul_(0.5)
+    halved = copied.generate(input_ids, attention_mask=mask, compile=True, **GREEDY)
+    assert_same_generation(halved, copied.generate(input_ids, attention_mask=mask, **GREEDY), "a deep copy")
 
 
 def test_static_cache_moves_its_slots_and_masks_unwritten_ones() -> None:
