@@ -8,6 +8,13 @@ place instead of re-concatenating the whole history. `SlidingWindowLayer` keeps 
 `window - 1` tokens, which is all a later query can see. `DynamicCache` builds one layer object
 per decoder layer from the config (`layer_types` and `sliding_window`), so models that mix
 sliding and global layers get the right kind for each.
+
+`StaticCache` is the compiled decode path's: every layer is one zeroed (B, Hkv, max_cache_len, D)
+buffer written in place at the step's slots, and attention always reads the whole buffer, the
+unwritten and out-of-window slots hidden by the mask (runtime/masks.py builds it from the
+cache's `cache_position`). Shapes never change from one token to the next, so a compiled step
+is traced once and reused. Whoever drives it (generate) calls `begin_step(T)` before each
+forward: the Python-int bookkeeping stays outside the compiled step, which sees only tensors.
 """
 
 from __future__ import annotations
@@ -108,6 +115,33 @@ class Cache:
         return len(self.layers)
 
 
+class StaticLayer:
+    """One layer's keys and values in a fixed (B, Hkv, max_cache_len, D) buffer, allocated (zeroed:
+    masked slots must hold finite numbers, or 0 * NaN would reach the output) at the first update."""
+
+    def __init__(self, max_cache_len: int) -> None:
+        self.max_cache_len = max_cache_len
+        self.keys: torch.Tensor | None = None
+        self.values: torch.Tensor | None = None
+
+    def update(
+        self, key_states: torch.Tensor, value_states: torch.Tensor, cache_position: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Write (B, Hkv, T, D) states at slots `cache_position` (T,); return the whole buffers."""
+        if self.keys is None:
+            batch, heads, _, _ = key_states.shape
+            self.keys = key_states.new_zeros(batch, heads, self.max_cache_len, key_states.shape[-1])
+            self.values = value_states.new_zeros(batch, heads, self.max_cache_len, value_states.shape[-1])
+        self.keys.index_copy_(2, cache_position, key_states)
+        self.values.index_copy_(2, cache_position, value_states)
+        return self.keys, self.values
+
+    def reorder(self, beam_idx: torch.Tensor) -> None:
+        if self.keys is not None:
+            self.keys.copy_(self.keys.index_select(0, beam_idx))  # in place: the buffers stay the same tensors
+            self.values.copy_(self.values.index_select(0, beam_idx))
+
+
 def _layer_types(config: PretrainedConfig) -> list[str]:
     num_layers = config.num_hidden_layers
     layer_types = getattr(config, "layer_types", None)
@@ -143,3 +177,51 @@ class DynamicCache(Cache):
         while len(self.layers) <= layer_idx:  # built without a config: grow on first use
             self.layers.append(DynamicLayer())
         return self.layers[layer_idx].update(key_states, value_states)
+
+
+class StaticCache(Cache):
+    """Fixed-size buffers for `max_cache_len` tokens in every layer, sliding-window layers included
+    (the mask applies the window), so every step has the same shapes (see the module docstring).
+
+        cache = StaticCache(config, max_cache_len=256)
+        cache.begin_step(prompt_len)   # before each forward: the slots its T new tokens fill
+    """
+
+    is_static = True
+
+    def __init__(self, config: PretrainedConfig, max_cache_len: int) -> None:
+        config = config.get_text_config()
+        super().__init__([StaticLayer(max_cache_len) for _ in _layer_types(config)])
+        self.max_cache_len = max_cache_len
+        # tokens written, the current step's counted from its begin_step on; a compiled step never reads it
+        self.seen = 0
+        self.cache_position: torch.Tensor | None = None  # (T,) slots of the current step
+        self.kv_positions: torch.Tensor | None = None  # (max_cache_len,) = arange, for the mask
+
+    def begin_step(self, new_tokens: int, device: torch.device | str = "cpu") -> None:
+        """Point the next forward at the `new_tokens` slots after those written; raise when full."""
+        if self.seen + new_tokens > self.max_cache_len:
+            raise ValueError(
+                f"the static cache holds {self.max_cache_len} tokens; {self.seen} are written and the step adds "
+                f"{new_tokens}"
+            )
+        if self.kv_positions is None:
+            self.kv_positions = torch.arange(self.max_cache_len, device=device)
+        if self.cache_position is None or len(self.cache_position) != new_tokens:
+            self.cache_position = self.kv_positions[self.seen : self.seen + new_tokens].clone()
+        else:
+            self.cache_position.add_(len(self.cache_position))  # the same tensor, moved on: no new graph input
+        self.seen += new_tokens
+
+    def update(
+        self, key_states: torch.Tensor, value_states: torch.Tensor, layer_idx: int
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.cache_position is None:
+            raise ValueError("call StaticCache.begin_step(new_tokens) before each forward that uses the cache")
+        return self.layers[layer_idx].update(key_states, value_states, self.cache_position)
+
+    def get_seq_length(self, layer_idx: int = 0) -> int:
+        return self.seen
+
+    def get_mask_sizes(self, q_len: int, layer_idx: int = 0) -> tuple[int, int]:
+        return self.max_cache_len, 0

@@ -22,17 +22,22 @@ prefill (a `pixel_values` of the wrong rank), the error names them and their sha
 transformers, `generate` does not stop at `max_position_embeddings` when given a length: it warns
 once when the sequence grows past it. The cache grows as tokens come, so memory follows the
 tokens actually generated, not `max_new_tokens`.
+
+The loop runs in `torch.inference_mode`. With `compile=True` (or `cache_implementation="static"`
+without compiling) the cache is a `StaticCache` sized for the whole generation, so every decode
+step has the same shapes and `torch.compile` of the model's forward traces it once (`_Steps`).
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
 import torch
 
 from runtime.beam_search import beam_search
-from runtime.cache import Cache, DynamicCache
+from runtime.cache import Cache, DynamicCache, StaticCache
 from runtime.generation_checks import (  # noqa: F401  (re-exported: callers import them from here)
     _RESERVE_NEW_TOKENS,
     DEFAULT_MAX_NEW_TOKENS,
@@ -52,6 +57,8 @@ from runtime.generation_config import GenerationConfig, GenerationError
 from runtime.generation_setup import GenerationRun, beam_settings, call_options, prepare_run
 from runtime.outputs import GenerateBeamDecoderOnlyOutput, GenerateDecoderOnlyOutput
 
+_STATIC_BUCKET = 256  # a static cache holds the total length rounded up to a multiple of this
+
 
 def draw_tokens(scores: torch.Tensor, generator: torch.Generator | None, temperature: object = 1.0) -> torch.Tensor:
     """One token per row of (B, V) processed scores, drawn from their softmax.
@@ -68,23 +75,44 @@ def draw_tokens(scores: torch.Tensor, generator: torch.Generator | None, tempera
 
 def greedy_next_token(logits: torch.Tensor, unfinished: torch.Tensor) -> torch.Tensor:
     """The most likely token of each row of (B, V) logits; NaN logits in a row still generating
-    raise `GenerationError` (argmax would silently pick the NaN's index)."""
-    if bool((logits.isnan().any(dim=-1) & unfinished).any()):
+    raise `GenerationError` (argmax would silently pick the NaN's index).
+
+    `max` propagates NaN and returns argmax's index (the first maximum), so one reduction gives
+    both the token and the check: a row's maximum is NaN exactly when one of its logits is.
+    """
+    best, next_tokens = logits.max(dim=-1)
+    if bool((best.isnan() & unfinished).any()):
         raise GenerationError("cannot pick the next token: the model's logits are NaN")
-    return logits.argmax(dim=-1)
+    return next_tokens
 
 
 class _Steps:
-    """The cache, padding mask and positions of one generate call, from one step to the next."""
+    """The cache, padding mask and positions of one generate call, from one step to the next.
+
+    With `run.static_cache`, the cache is a `StaticCache` for `run.max_length` tokens (rounded up
+    to `_STATIC_BUCKET`, so that nearby lengths share one compiled step) and the forward gets the
+    whole padding-mask buffer, ones past the tokens so far (the causal mask hides those slots):
+    every decode step then has the same shapes. With `run.compile`, decode steps (not the
+    prefill, whose shape is the prompt's) run the model's compiled forward (`compiled_forward`).
+    """
 
     def __init__(self, model: GenerationMixin, run: GenerationRun) -> None:
         self.model, self.run = model, run
         mask = run.attention_mask
         self.attention_mask = mask
         self.position_ids = (mask.cumsum(-1) - 1).masked_fill(mask == 0, 0)
-        # a modest reserve: the cache doubles as it fills, so memory follows the tokens generated
-        new_tokens = run.max_length - run.prompt_len
-        self.cache = DynamicCache(model.config, reserve=run.prompt_len + min(new_tokens, _RESERVE_NEW_TOKENS))
+        if run.static_cache:
+            size = -(-run.max_length // _STATIC_BUCKET) * _STATIC_BUCKET
+            self.cache: Cache = StaticCache(model.config, max_cache_len=size)
+        else:
+            # a modest reserve: the cache doubles as it fills, so memory follows the tokens generated
+            size = run.prompt_len + min(run.max_length - run.prompt_len, _RESERVE_NEW_TOKENS)
+            self.cache = DynamicCache(model.config, reserve=size)
+        # every step's padding mask is a prefix (a view) of one buffer: the prompt's mask, then a 1
+        # per new token; it doubles when full, as the cache does, instead of a concatenation per step
+        self._mask_buffer = mask.new_ones(len(mask), size)
+        self._mask_buffer[:, : run.prompt_len] = mask
+        self._forward = compiled_forward(model) if run.compile else None
 
     def forward(self, step_ids: torch.Tensor, first: bool) -> Any:
         """The model's output for the step's new tokens (the prompt at the first step)."""
@@ -96,14 +124,36 @@ class _Steps:
             is_first_iteration=first,
             **self.run.model_kwargs,
         )
-        return self.model._forward_step(inputs, self.run.model_kwargs)
+        if self.run.static_cache:
+            self.cache.begin_step(step_ids.shape[1], step_ids.device)
+            if inputs.get("attention_mask") is self.attention_mask:
+                inputs["attention_mask"] = self._mask_buffer  # the same values, one shape for every step
+        forward = self._forward if not first else None
+        return self.model._forward_step(inputs, self.run.model_kwargs, forward)
 
     def advance(self) -> None:
         """One more token in every row."""
-        self.attention_mask = torch.cat(
-            [self.attention_mask, self.attention_mask.new_ones(len(self.attention_mask), 1)], -1
-        )
+        length = self.attention_mask.shape[1] + 1
+        if length > self._mask_buffer.shape[1]:
+            self._mask_buffer = torch.cat([self._mask_buffer, torch.ones_like(self._mask_buffer)], -1)
+        self.attention_mask = self._mask_buffer[:, :length]
         self.position_ids = self.position_ids[:, -1:] + 1
+
+
+_COMPILED_FORWARD: dict[type, Callable[..., Any]] = {}
+
+
+def compiled_forward(model: torch.nn.Module) -> Callable[..., Any]:
+    """`forward(**inputs)` through `torch.compile` of the model class's `forward`, made once per
+    class and kept here, not on the model (so the model still pickles, and a deep copy never runs
+    the original's weights): later calls with the same shapes (batch, static cache length) and
+    config reuse the compiled code. `dynamic=False`: each shape gets code specialised to it (torch
+    recompiles up to its recompile limit, then runs the step uncompiled)."""
+    cls = type(model)
+    compiled = _COMPILED_FORWARD.get(cls)
+    if compiled is None:
+        compiled = _COMPILED_FORWARD[cls] = torch.compile(cls.forward, dynamic=False)
+    return functools.partial(compiled, model)
 
 
 class _Record:
@@ -139,6 +189,23 @@ def _stopped(run: GenerationRun, tokens: torch.Tensor, eos: torch.Tensor | None)
     return done
 
 
+def _outside_inference_mode(result: Any) -> Any:
+    """`generate`'s result with its tensors (sequences, scores, logits, ...) copied out of inference
+    mode, so callers may change them in place or train on them; the returned cache's tensors, and
+    the per-step attentions and hidden states, stay inference tensors (read them, or clone them)."""
+    if isinstance(result, torch.Tensor):
+        return result.clone()
+    for name in ("sequences", "sequences_scores", "beam_indices"):
+        value = getattr(result, name, None)
+        if isinstance(value, torch.Tensor):
+            setattr(result, name, value.clone())
+    for name in ("scores", "logits"):
+        value = getattr(result, name, None)
+        if value is not None:
+            setattr(result, name, tuple(step.clone() for step in value))
+    return result
+
+
 class GenerationMixin:
     """Adds `generate` to a causal LM whose forward takes input_ids, attention_mask, position_ids,
     past_key_values, use_cache and logits_to_keep, and returns an object with `.logits`."""
@@ -163,7 +230,6 @@ class GenerationMixin:
         derived afresh from `self.config` at each call (so edits to the config still count)."""
         return self.__dict__.get("_generation_config") or GenerationConfig.from_model_config(self.config)
 
-    @torch.no_grad()
     def generate(
         self,
         input_ids: torch.Tensor,
@@ -172,6 +238,7 @@ class GenerationMixin:
         streamer: Any = None,
         tokenizer: Any = None,
         generator: torch.Generator | None = None,
+        compile: bool = False,
         **kwargs: Any,
     ) -> torch.Tensor | GenerateDecoderOnlyOutput | GenerateBeamDecoderOnlyOutput:
         """Return (B * num_return_sequences, T + generated) token ids, or with
@@ -187,13 +254,21 @@ class GenerationMixin:
         `generator` draws the samples. At most `max_new_tokens` new tokens, else at most
         `max_length` tokens in all (prompt included), else 20 new tokens. A bad or unsupported
         argument raises `GenerationError`.
+
+        `compile=True` decodes through `torch.compile` of the model's forward over a static cache
+        (`cache_implementation="static"` alone gives the static cache uncompiled): the same
+        greedy tokens, logits equal within float rounding (attention reads the whole masked
+        buffer). The first call compiles (tens of seconds on a CPU); later calls with the same
+        batch size and cache length (the total length rounded up to a multiple of 256) reuse it.
         """
-        options, model_kwargs, from_call = call_options(self, generation_config, kwargs)
-        extras = {"streamer": streamer, "tokenizer": tokenizer, "generator": generator}
-        run = prepare_run(self, options, from_call, input_ids, attention_mask, model_kwargs, extras)
-        if options.get("num_beams") > 1:
-            return self._beam_search(run)
-        return self._decode(run)
+        # inference mode, not only no_grad: every op of every step skips autograd's bookkeeping
+        # (version counters, view tracking), a quarter of a small op's dispatch cost on a CPU
+        with torch.inference_mode():
+            options, model_kwargs, from_call = call_options(self, generation_config, kwargs)
+            extras = {"streamer": streamer, "tokenizer": tokenizer, "generator": generator, "compile": compile}
+            run = prepare_run(self, options, from_call, input_ids, attention_mask, model_kwargs, extras)
+            result = self._beam_search(run) if options.get("num_beams") > 1 else self._decode(run)
+        return _outside_inference_mode(result)
 
     def _decode(self, run: GenerationRun) -> torch.Tensor | GenerateDecoderOnlyOutput:
         """Greedy decoding or sampling, one token per row and step, until every row stops."""
@@ -213,7 +288,8 @@ class GenerationMixin:
             if record.active:
                 record.add(scores, logits, outputs)
             next_tokens = choose(scores, unfinished)
-            tokens = torch.cat([tokens, next_tokens[:, None]], dim=-1)
+            step_ids = next_tokens[:, None]  # (B, 1): the next step's input
+            tokens = torch.cat([tokens, step_ids], dim=-1)
             if run.streamer is not None:
                 run.streamer.put(next_tokens.cpu())
             if eos is not None or run.stop_strings is not None:
@@ -222,7 +298,6 @@ class GenerationMixin:
                     break
             if tokens.shape[1] == warn_at:
                 _warn_past_max_positions(max_positions)
-            step_ids = next_tokens[:, None]
             steps.advance()
         if run.streamer is not None:
             run.streamer.end()
@@ -234,12 +309,9 @@ class GenerationMixin:
     def _chooser(run: GenerationRun) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
         """(scores, unfinished) -> the next token of each row: drawn or greedy; finished rows get
         the pad id (none without eos ids: transformers pads only then)."""
-        sampling, temperature, generator, pad = (
-            run.flag("do_sample"),
-            run.options.get("temperature"),
-            run.generator,
-            run.pad,
-        )
+        sampling, temperature, generator = run.flag("do_sample"), run.options.get("temperature"), run.generator
+        # without eos ids or stop strings no row finishes: padding finished rows would change nothing
+        pad = run.pad if run.eos_ids or run.stop_strings is not None else None
 
         def choose(scores: torch.Tensor, unfinished: torch.Tensor) -> torch.Tensor:
             if sampling:
@@ -317,12 +389,14 @@ class GenerationMixin:
         raises `GenerationError` naming those inputs."""
         return self._forward_step(inputs, model_kwargs).logits[:, -1, :].float()
 
-    def _forward_step(self, inputs: dict[str, Any], model_kwargs: dict[str, Any]) -> Any:
-        """`self(**inputs)`; the prefill's failure on generate's extra inputs names them (see
-        `_next_token_logits`)."""
+    def _forward_step(
+        self, inputs: dict[str, Any], model_kwargs: dict[str, Any], forward: Callable[..., Any] | None = None
+    ) -> Any:
+        """`self(**inputs)`, or `forward(**inputs)` (the compiled forward); the prefill's failure
+        on generate's extra inputs names them (see `_next_token_logits`)."""
         given = {name: inputs[name] for name in model_kwargs if name in inputs}
         try:
-            outputs = self(**inputs)
+            outputs = self(**inputs) if forward is None else forward(**inputs)
         except (RuntimeError, IndexError, ValueError, TypeError, AttributeError, KeyError) as error:
             if not given or isinstance(error, (GenerationError, torch.OutOfMemoryError)):
                 raise

@@ -80,7 +80,8 @@ SUPPORTED = frozenset(
 # supported fields that hold only some values: anything else is refused by `unsupported_options`
 _ONLY = {
     "use_cache": (None, True),
-    "cache_implementation": (None, "dynamic", "hybrid"),  # transformers turns "hybrid" into the dynamic cache
+    # transformers turns "hybrid" into the dynamic cache; "static" is runtime.cache.StaticCache
+    "cache_implementation": (None, "dynamic", "hybrid", "static"),
 }
 
 

@@ -59,6 +59,8 @@ class GenerationRun:
     stop_strings: StopStringCriteria | None
     streamer: Any
     generator: torch.Generator | None
+    static_cache: bool = False  # cache_implementation="static", or compile
+    compile: bool = False  # decode steps through torch.compile (runtime/generation.py)
 
     @property
     def prompt_len(self) -> int:
@@ -159,8 +161,9 @@ def prepare_run(
     model_kwargs: dict[str, Any],
     extras: dict[str, Any],
 ) -> GenerationRun:
-    """Check everything and expand the inputs; `extras` holds streamer, tokenizer and generator."""
+    """Check everything and expand the inputs; `extras` holds streamer, tokenizer, generator and compile."""
     text_config = model.config.get_text_config()
+    compile_steps, static_cache = check_compile(model, options, extras.get("compile", False))
     input_ids, attention_mask = check_prompt(input_ids, attention_mask, token_count(text_config), model.device)
     max_length = _max_length(model, options, input_ids.shape[1])
     check_generator(extras["generator"], model.device)
@@ -193,7 +196,23 @@ def prepare_run(
         stop_strings=criteria,
         streamer=extras["streamer"],
         generator=extras["generator"],
+        static_cache=static_cache,
+        compile=compile_steps,
     )
+
+
+def check_compile(model: Any, options: GenerationConfig, compile_steps: object) -> tuple[bool, bool]:
+    """(compile, static cache): `compile` must be a bool; both need a backend that takes a mask
+    over the whole static buffer (sdpa or eager, not flash-attn)."""
+    if not isinstance(compile_steps, bool):
+        raise GenerationError(f"compile must be True or False, got {short_repr(compile_steps, 40)}")
+    static = compile_steps or options.cache_implementation == "static"
+    if static:
+        for config in (model.config, model.config.get_text_config()):
+            if getattr(config, "_attn_implementation", None) == "flash_attention_2":
+                what = "compile=True" if compile_steps else "cache_implementation='static'"
+                raise GenerationError(f"{what} needs attn_implementation 'sdpa' or 'eager', not 'flash_attention_2'")
+    return compile_steps, static
 
 
 def _check_streamer(streamer: Any, rows: int) -> None:

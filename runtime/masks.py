@@ -101,6 +101,8 @@ def create_causal_mask(
     backend is not eager and the step is plain causal attention (no padding, no window cut, and
     either no past or a single query), so sdpa and flash-attn can use their causal kernels.
     """
+    if getattr(past_key_values, "is_static", False):
+        return static_cache_mask(config, inputs_embeds, attention_mask, past_key_values, sliding_window_size)
     batch_size, q_len = inputs_embeds.shape[:2]
     past_len = past_key_values.get_seq_length(layer_idx) if past_key_values is not None else 0
     kv_len, kv_offset = (past_len + q_len, 0)
@@ -124,6 +126,29 @@ def create_causal_mask(
     q_positions = torch.arange(past_len, past_len + q_len, device=device)
     kv_positions = torch.arange(kv_offset, kv_offset + kv_len, device=device)
     return build_attention_mask(and_masks(*predicates), q_positions, kv_positions, batch_size)
+
+
+def static_cache_mask(
+    config: PretrainedConfig,
+    inputs_embeds: torch.Tensor,
+    attention_mask: torch.Tensor | None,
+    cache: Cache,
+    sliding_window_size: int | None = None,
+) -> torch.Tensor:
+    """The mask of a step over a `StaticCache`'s whole buffer (B, 1, T, max_cache_len): causal by
+    the slots the step writes (`cache.cache_position`), so unwritten slots are hidden too, within
+    the window, and hiding padding where `attention_mask` (B, >= max_cache_len) is 0. Tensors only,
+    with no branch on their values: a compiled step traces it once for every token."""
+    if config._attn_implementation == "flash_attention_2":
+        raise ValueError("a static cache needs attn_implementation 'sdpa' or 'eager', not 'flash_attention_2'")
+    batch_size = inputs_embeds.shape[0]
+    check_padding_mask(attention_mask, batch_size, cache.max_cache_len)
+    predicates = [causal()]
+    if sliding_window_size is not None:
+        predicates.append(sliding_window(sliding_window_size))
+    if attention_mask is not None:
+        predicates.append(padding(attention_mask.to(inputs_embeds.device)))
+    return build_attention_mask(and_masks(*predicates), cache.cache_position, cache.kv_positions, batch_size)
 
 
 def create_layer_type_masks(

@@ -8,6 +8,11 @@ weight bytes read per second while decoding beside the machine's memory bandwidt
 
     python utils/benchmark_models.py            # both sizes, about 3 minutes on 2 cores
     python utils/benchmark_models.py --sizes small --repeats 3
+    python utils/benchmark_models.py --no-compiled     # without the compiled decode paths below
+
+It also times the compiled decode paths, ours (`generate(compile=True)`) against transformers'
+own (a static cache with its automatic torch.compile of the decode step), each after a first
+call that compiles (its seconds printed apart).
 
 Timings are medians over repeats, alternating ours and the reference so that machine noise hits
 both. This is a benchmark, not a test: nothing here asserts on time.
@@ -151,6 +156,58 @@ def bench_size(size: str, attn: str, repeats: int, workdir: Path) -> dict[str, f
     return result
 
 
+def bench_compiled_decode(path: Path, attn: str, repeats: int) -> dict[str, float]:
+    """Greedy decode tokens/s of the compiled paths: ours (`generate(compile=True)`, a static cache
+    and torch.compile of the forward) and transformers' own (`cache_implementation="static"` with
+    a `CompileConfig`, its automatic compile of the decode step; `_compile_all_devices` is the flag
+    transformers reads to allow it on a CPU), same prompt and lengths as `bench_size`'s decode.
+    The first call of each (tracing and inductor's C++ build) is timed apart as compile seconds."""
+    import transformers
+
+    ours, theirs = load_models(path, attn)
+    compile_config = transformers.CompileConfig()
+    compile_config._compile_all_devices = True
+    short = torch.randint(3, 32000, (1, 512), generator=torch.Generator().manual_seed(0))[:, :32]
+
+    def ours_compiled() -> torch.Tensor:
+        return ours.generate(short, max_new_tokens=128, eos_token_id=[], compile=True)
+
+    def theirs_compiled() -> torch.Tensor:
+        return theirs.generate(
+            short,
+            max_new_tokens=128,
+            do_sample=False,
+            min_new_tokens=128,
+            cache_implementation="static",
+            compile_config=compile_config,
+        )
+
+    result: dict[str, float] = {}
+    for name, fn in (("ours", ours_compiled), ("ref", theirs_compiled)):
+        start = time.perf_counter()
+        out = fn()
+        result[f"compile_seconds_{name}"] = time.perf_counter() - start
+        result[f"_tokens_{name}"] = out
+    result["same_tokens_compiled"] = float(result.pop("_tokens_ours").tolist() == result.pop("_tokens_ref").tolist())
+    seconds_ours, seconds_ref = paired_medians(ours_compiled, theirs_compiled, repeats)
+    result["decode_tps_ours_compiled"], result["decode_tps_ref_compiled"] = 128 / seconds_ours, 128 / seconds_ref
+    return result
+
+
+def report_compiled(size: str, r: dict[str, float]) -> None:
+    """The compiled decode rows of `size`, beside the default-path decode of the same run."""
+    print(f"-- {size}, compiled decode; greedy tokens equal: {bool(r['same_tokens_compiled'])}")
+    print(f"{'metric':<28}{'ours':>12}{'reference':>12}{'ratio':>10}  target")
+    rows = [
+        ("compiled decode (tokens/s)", r["decode_tps_ours_compiled"], r["decode_tps_ref_compiled"], ">= 1.0"),
+        ("ours compiled / ref default", r["decode_tps_ours_compiled"], r["decode_tps_ref"], ""),
+        ("compile, first call (s)", r["compile_seconds_ours"], r["compile_seconds_ref"], ""),
+    ]
+    for name, ours, ref, target in rows:
+        ratio = ref / ours if name.startswith("compile,") else ours / ref
+        print(f"{name:<28}{ours:>12.3f}{ref:>12.3f}{ratio:>10.2f}  {target}")
+
+
 def report(size: str, r: dict[str, float], bandwidth: float | None) -> None:
     print(
         f"\n== {size}: {r['weight_bytes'] / 1e6:.1f} MB of fp32 weights; greedy tokens equal: {bool(r['same_tokens'])}"
@@ -202,6 +259,9 @@ def main() -> None:
     parser.add_argument("--attn", default="sdpa", choices=["sdpa", "eager"])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    parser.add_argument(
+        "--no-compiled", dest="compiled", action="store_false", help="skip the compiled decode paths (slow to build)"
+    )
     args = parser.parse_args()
     torch.set_num_threads(2)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, fp32, attn={args.attn}")
@@ -209,9 +269,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for size in args.sizes:
             results[size] = bench_size(size, args.attn, args.repeats, Path(tmp))
+            if args.compiled:
+                results[size].update(bench_compiled_decode(Path(tmp) / size, args.attn, args.repeats))
     bandwidth = memory_bandwidth()
     for size, result in results.items():
         report(size, result, bandwidth if size == "medium" else None)
+        if "decode_tps_ours_compiled" in result:
+            report_compiled(size, result)
     if args.json:
         args.json.write_text(json.dumps({"bandwidth": bandwidth, **results}, indent=2))
 

@@ -116,16 +116,17 @@ class IdeficsRotaryEmbedding(nn.Module):
             inv_freq = self.original_inv_freq.to(position_ids.device)
         self.inv_freq = nn.Buffer(inv_freq, persistent=False)
 
-    @torch.no_grad()
     def forward(self, x: torch.Tensor, position_ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        # no torch.no_grad() needed: integer positions and the inv_freq buffer never require grad
         if self.rope_type == "dynamic":
             self.update_dynamic_frequencies(position_ids)
         elif self.rope_type == "longrope":
             self.update_longrope_frequencies(position_ids)
         freqs = position_ids[..., None].float() * self.inv_freq.to(device=x.device, dtype=torch.float)  # (B, T, R/2)
         emb = self.angle_table(freqs)  # (B, T, R)
-        cos = emb.cos() * self.attention_scaling
-        sin = emb.sin() * self.attention_scaling
+        cos, sin = emb.cos(), emb.sin()
+        if self.attention_scaling != 1.0:  # yarn, longrope, ...: a scale of 1 would change no bit
+            cos, sin = cos * self.attention_scaling, sin * self.attention_scaling
         dtype = self.table_dtype(x)
         return cos.to(dtype=dtype), sin.to(dtype=dtype)
 
@@ -162,6 +163,10 @@ def apply_rotary_pos_emb(
     cos = cos.unsqueeze(unsqueeze_dim)
     sin = sin.unsqueeze(unsqueeze_dim)
     rotary_dim = cos.shape[-1]
+    if rotary_dim == q.shape[-1]:  # every dim rotates: no split and join (six ops fewer per layer and step)
+        q_embed = (q * cos) + (rotate_half(q) * sin)
+        k_embed = (k * cos) + (rotate_half(k) * sin)
+        return q_embed.to(q.dtype), k_embed.to(k.dtype)
     q_rot, q_pass = q[..., :rotary_dim], q[..., rotary_dim:]
     k_rot, k_pass = k[..., :rotary_dim], k[..., rotary_dim:]
     q_embed = torch.cat([(q_rot * cos) + (rotate_half(q_rot) * sin), q_pass], dim=-1)
