@@ -1,8 +1,10 @@
 """Gemma2: Gemma with alternating sliding-window and global layers, softcapped attention logits
 and final logits, `query_pre_attn_scalar` attention scaling, and extra norms around the MLP.
 
-Softcapping needs the eager backend: Gemma2 models default to "eager", and asking for "sdpa"
-while `attn_logit_softcapping` is set raises an error instead of computing something else.
+Softcapping (tanh(scores / cap) * cap before masking) is something sdpa cannot compute. Gemma2
+models default to "eager_chunked", the runtime's exact kernel for it (the eager math below, in
+query chunks that skip masked key blocks); "eager" and "flex_attention" work too, and "sdpa"
+runs softcapped layers with "eager_chunked" and says so once.
 """
 
 import torch
@@ -128,8 +130,9 @@ class Gemma2DecoderLayer(GemmaDecoderLayer):
 
 
 class Gemma2PreTrainedModel(GemmaPreTrainedModel):
-    # softcapping is exact only in the eager backend
-    default_attn_implementation = "eager"
+    # sdpa cannot softcap; the chunked eager kernel is exact and was the fastest exact backend on
+    # CPU (utils/benchmark_models.py --models gemma2)
+    default_attn_implementation = "eager_chunked"
 
 
 class Gemma2Model(GemmaModel):

@@ -7,7 +7,8 @@ absolute positions of a step and returns a boolean mask (B, 1, Tq, Tk), True = a
     mask = build_attention_mask(and_masks(causal(), sliding_window(4096)), q_positions, kv_positions)
 
 `create_causal_mask` is what models call: it reads the 2D padding mask, the cache and the
-backend, and returns None when the backend can apply plain causal attention by itself. A padding
+backend, and returns None when the backend can apply plain causal attention by itself (for
+flex_attention, a BlockMask of the same predicates: runtime/flex.py). A padding
 mask of the wrong shape raises `GenerationError` naming `attention_mask`, not an index error.
 """
 
@@ -21,6 +22,8 @@ import torch
 from runtime.generation import GenerationError
 
 if TYPE_CHECKING:
+    from torch.nn.attention.flex_attention import BlockMask
+
     from runtime.cache import Cache
     from runtime.configuration_utils import PretrainedConfig
 
@@ -94,12 +97,14 @@ def create_causal_mask(
     past_key_values: Cache | None,
     sliding_window_size: int | None = None,
     layer_idx: int = 0,
-) -> torch.Tensor | None:
+) -> torch.Tensor | BlockMask | None:
     """The mask for one forward step: causal, optional sliding window, optional padding.
 
     `attention_mask` is the (B, past + T) padding mask of 1s and 0s. Returns None when the
     backend is not eager and the step is plain causal attention (no padding, no window cut, and
-    either no past or a single query), so sdpa and flash-attn can use their causal kernels.
+    either no past or a single query), so sdpa and flash-attn can use their causal kernels
+    (flex_attention: only for a single query). For flex_attention the mask is a BlockMask of
+    the same predicates, in which a query that sees no key outputs zeros.
     """
     if getattr(past_key_values, "is_static", False):
         return static_cache_mask(config, inputs_embeds, attention_mask, past_key_values, sliding_window_size)
@@ -112,17 +117,23 @@ def create_causal_mask(
     has_padding = attention_mask is not None and not bool(attention_mask.all())
     window_cuts = sliding_window_size is not None and past_len + q_len > sliding_window_size
     plain = not has_padding and not window_cuts and (past_len == 0 or q_len == 1)
-    if plain and (config._attn_implementation or "sdpa") != "eager":
+    backend = config._attn_implementation or "sdpa"
+    if plain and backend != "eager" and (backend != "flex_attention" or q_len == 1):
         return None
-    if config._attn_implementation == "flash_attention_2":
+    if backend == "flash_attention_2":
         # flash-attn takes the key-padding mask and applies causality and the window itself
         return attention_mask[:, kv_offset : kv_offset + kv_len].bool() if has_padding else None
     device = inputs_embeds.device
     predicates = [causal()]
     if sliding_window_size is not None:
         predicates.append(sliding_window(sliding_window_size))
-    if has_padding:
-        predicates.append(padding(attention_mask.to(device)))
+    padding_mask = attention_mask.to(device) if has_padding else None
+    if backend == "flex_attention":  # one BlockMask per step and layer kind, not one per layer
+        from runtime.flex import flex_block_mask  # flex is imported only when selected
+
+        return flex_block_mask(predicates, padding_mask, past_len, kv_offset, q_len, kv_len, device)
+    if padding_mask is not None:
+        predicates.append(padding(padding_mask))
     q_positions = torch.arange(past_len, past_len + q_len, device=device)
     kv_positions = torch.arange(kv_offset, kv_offset + kv_len, device=device)
     return build_attention_mask(and_masks(*predicates), q_positions, kv_positions, batch_size)
@@ -156,11 +167,11 @@ def create_layer_type_masks(
     inputs_embeds: torch.Tensor,
     attention_mask: torch.Tensor | None,
     past_key_values: Cache | None,
-) -> dict[str, torch.Tensor | None]:
+) -> dict[str, torch.Tensor | BlockMask | None]:
     """One mask per kind in `config.layer_types`: causal for `full_attention`, causal within
     `config.sliding_window` for `sliding_attention`. Cache sizes are read from the first layer
     of each kind, since sliding layers store fewer keys than global ones."""
-    masks: dict[str, torch.Tensor | None] = {}
+    masks: dict[str, torch.Tensor | BlockMask | None] = {}
     for layer_type in dict.fromkeys(config.layer_types):
         window = config.sliding_window if layer_type == "sliding_attention" else None
         layer_idx = config.layer_types.index(layer_type)

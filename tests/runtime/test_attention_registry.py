@@ -1,5 +1,6 @@
 """The attention registry: valid names resolve, unknown ones list the valid ones, flash-attn is
-requested loudly, sdpa refuses softcapping, and flash-attn matches eager where a GPU is present.
+requested loudly, sdpa hands softcapping to the exact eager_chunked kernel and says so, and
+flash-attn matches eager where a GPU is present.
 Run: python -m pytest tests/runtime/test_attention_registry.py -q
 """
 
@@ -16,10 +17,11 @@ from runtime.attention import (
     get_attention_backend,
     sdpa_attention_forward,
 )
+from runtime.chunked_attention import chunked_attention_forward
 
 
 def test_unknown_backend_lists_valid_names() -> None:
-    with pytest.raises(ValueError, match="valid names: eager, sdpa, flash_attention_2"):
+    with pytest.raises(ValueError, match="valid names: eager, sdpa, eager_chunked, flex_attention, flash_attention_2"):
         check_attn_implementation("flesh")
     with pytest.raises(ValueError, match="valid names"):
         get_attention_backend("flesh", eager=lambda *a, **k: None)
@@ -39,10 +41,18 @@ def test_flash_without_package_says_how_to_install() -> None:
         check_attn_implementation("flash_attention_2")
 
 
-def test_sdpa_refuses_softcapping() -> None:
-    q = torch.zeros(1, 2, 3, 4)
-    with pytest.raises(ValueError, match="softcapping"):
-        sdpa_attention_forward(types.SimpleNamespace(), q, q, q, None, scaling=1.0, softcap=30.0)
+def test_sdpa_runs_softcapping_with_eager_chunked_and_warns() -> None:
+    module = types.SimpleNamespace(num_key_value_groups=1, is_causal=True, training=False)
+    q = torch.randn(1, 2, 3, 4, generator=torch.Generator().manual_seed(0))
+    with pytest.warns(UserWarning, match="cannot apply attention logit softcapping.*'eager_chunked'"):
+        output, _ = sdpa_attention_forward(module, q, q, q, None, scaling=1.0, softcap=30.0)
+    expected, _ = chunked_attention_forward(module, q, q, q, None, scaling=1.0, softcap=30.0)
+    assert torch.equal(output, expected)
+
+
+def test_new_backends_resolve() -> None:
+    assert get_attention_backend("eager_chunked", eager=print) is chunked_attention_forward
+    assert check_attn_implementation("flex_attention") == "flex_attention"
 
 
 @pytest.mark.skipif(not flash_attn_available(), reason="needs a CUDA GPU and the flash-attn package")

@@ -65,13 +65,15 @@ class ModelSpec:
         top of that file's tiny text and vision configs, and top-level fields.
     loss_config: further overrides for the loss parity test only (Mixtral turns its router
         logits on there, so the load-balancing loss is compared too).
-    backends: attention backends the model supports (Gemma2's softcapping is eager-only).
+    backends: attention backends the model supports and the parity tests run.
     rope_types: the rope types the model accepts; equivalence draws only these.
     switches: the model's own config fields for equivalence to draw: field name -> hypothesis
         strategy or list of values; a dotted name (`text_config.sliding_window`) sets a field of
         a sub-config. Every name must be a field of the model's config.
     bf16_atol: the largest |logit difference| with transformers allowed when both run in
         bfloat16 (measured per model, with margin); None where no bf16 parity test runs.
+    bf16_atol_by_backend: `bf16_atol` for the backends that round differently from eager in bf16
+        (flex_attention keeps its scores in float32).
     image_sizes: for a vision-language model whose images arrive as `pixel_values` with a
         `pixel_attention_mask` and fill `<image>` tokens (the Idefics2 family), the padded image
         sizes (height, width) tests/models/test_vision_language.py compares at; empty for a
@@ -90,6 +92,7 @@ class ModelSpec:
     rope_types: tuple[str, ...] = ALL_ROPE_TYPES
     switches: Mapping[str, Switch] = field(default_factory=dict)
     bf16_atol: float | None = None
+    bf16_atol_by_backend: Mapping[str, float] = field(default_factory=dict)
     image_sizes: tuple[tuple[int, int], ...] = ()
 
     def __post_init__(self) -> None:
