@@ -16,8 +16,10 @@ summation order of the matrix products (about 1e-6 in float32). It is faster bec
 
 The contract is the registry's (runtime/attention.py). `attention_mask` None means plain causal
 attention when `module.is_causal` (the queries being the last Tq of the Tk keys, as in
-self-attention with a cache), else no mask. The band is skipped only for causal modules, and
-the window only when the caller passes `sliding_window`; a query row that sees no key of its
+self-attention with a cache), else no mask. Without a mask the band is skipped only for causal
+modules, and the window only when the caller passes `sliding_window`; with a mask, each chunk
+reads the keys from the first to the last its mask shows (a static cache's buffer keeps keys at
+its own slots); a query row that sees no key of its
 band (a left-padding position) gets a uniform average instead of eager's average over all keys,
 which no real position reads.
 """
@@ -53,6 +55,19 @@ def band_mask(
     return visible
 
 
+def mask_band(mask: torch.Tensor, num_keys: int) -> tuple[int, int]:
+    """[lo, hi) of the keys some row of a chunk's (B, 1, C, K) mask shows: the keys a given mask
+    lets through, wherever they sit (a static cache's buffer holds them at its own slots, not as
+    the last keys); all keys while torch.compile traces (no shape may depend on values) or when
+    the mask shows none."""
+    if torch.compiler.is_compiling():
+        return 0, num_keys
+    visible = mask.reshape(-1, mask.shape[-1]).any(dim=0).nonzero()
+    if visible.numel() == 0:
+        return 0, num_keys
+    return int(visible[0]), int(visible[-1]) + 1
+
+
 def chunked_attention_forward(
     module: nn.Module,
     query: torch.Tensor,
@@ -78,13 +93,12 @@ def chunked_attention_forward(
     output_groups = output.view(batch, q_len, kv_heads, groups, -1).permute(0, 2, 3, 1, 4)
     for q0 in range(0, q_len, CHUNK_ROWS):
         q1 = min(q0 + CHUNK_ROWS, q_len)
-        lo, hi = key_band(q0, q1, offset, num_keys, causal, sliding_window)
         if attention_mask is not None:
+            lo, hi = mask_band(attention_mask[:, :, q0:q1], num_keys)
             mask = attention_mask[:, :, q0:q1, lo:hi].unsqueeze(2)  # (B, 1, 1, C, K)
-        elif causal and q1 - q0 > 1:
-            mask = band_mask(q0, q1, lo, hi, offset, sliding_window, query.device)
         else:
-            mask = None
+            lo, hi = key_band(q0, q1, offset, num_keys, causal, sliding_window)
+            mask = band_mask(q0, q1, lo, hi, offset, sliding_window, query.device) if causal and q1 - q0 > 1 else None
         probs = chunk_probabilities(module, query_groups[:, :, :, q0:q1], key[:, :, lo:hi], mask, scaling, softcap)
         probs = nn.functional.dropout(probs, p=dropout, training=module.training)
         chunk = torch.matmul(probs.flatten(2, 3), value[:, :, lo:hi])  # (B, Hkv, G * C, D)

@@ -171,28 +171,17 @@ def test_padding_bounds_decline_holes() -> None:
     assert padding_bounds(torch.tensor([[1, 0, 1], [1, 1, 1]])) is None
 
 
-def test_compiled_flex_matches_eager(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The compiled kernel (what the backend runs outside tests), once: a padded, sliding-window,
-    softcapped prefill. Compiling takes 10-40 s on two CPU cores; skipped where inductor cannot
-    build (no C++ compiler)."""
-    import shutil
-
-    import runtime.flex as flex
-    from runtime.flex import block_mask_from_predicate
-
-    if shutil.which("g++") is None and shutil.which("c++") is None:
-        pytest.skip("torch.compile's CPU backend needs a C++ compiler, and none is installed")
-    monkeypatch.setenv("MODULAR_MODELS_FLEX_COMPILE", "1")
-    monkeypatch.setattr(flex, "_compiled_flex", None)
-    batch, q_len, kv_len, window, pad, softcap = 2, 40, 40, 7, 5, 2.0
-    query, key, value = inputs(batch, q_len, kv_len)
-    mask = dense_mask(batch, q_len, kv_len, window, pad)
-    expected, _ = eager_attention_forward(module(), query, key, value, mask, scaling=0.3, softcap=softcap)
-    predicates = [causal(), sliding_window(window), padding_bounds(mask_2d(batch, kv_len, pad))]
-    block_mask = block_mask_from_predicate(
-        and_masks(*predicates), kv_len - q_len, 0, q_len, kv_len, batch, torch.device("cpu")
+def test_chunked_reads_the_keys_its_mask_shows_wherever_they_sit(chunk_rows: int) -> None:
+    """A static cache's buffer: 64 slots, 20 written, the step's queries at positions 15-19 (not the
+    last slots), a sliding window of 6; the chunks read the keys the mask shows, not the last ones."""
+    batch, q_len, slots = 2, 5, 64
+    query, key, value = inputs(batch, q_len, slots)
+    padding_rows = torch.ones(batch, slots, dtype=torch.long)
+    padding_rows[-1, :3] = 0
+    predicates = [causal(), sliding_window(6), padding(padding_rows)]
+    mask = build_attention_mask(and_masks(*predicates), torch.arange(15, 20), torch.arange(slots), batch)
+    expected, _ = eager_attention_forward(module(), query, key, value, mask, scaling=0.3, softcap=2.0)
+    actual, _ = chunked.chunked_attention_forward(
+        module(), query, key, value, mask, scaling=0.3, softcap=2.0, sliding_window=6
     )
-    actual, _ = flex_attention_forward(module(), query, key, value, block_mask, scaling=0.3, softcap=softcap)
-    assert flex._compiled_flex is not None, "the compiled kernel was not used"
-    rows = seen_rows(batch, q_len, kv_len, pad)
-    assert_close(actual[rows], expected[rows], what="compiled flex_attention output")
+    assert_close(actual, expected, what="eager_chunked output over a static cache's buffer")
