@@ -116,11 +116,21 @@ def chunk_probabilities(
 ) -> torch.Tensor:
     """Softmax over keys of one chunk: query (B, Hkv, G, C, D), key (B, Hkv, K, D) -> (B, Hkv, G, C, K).
 
-    The same operations as eager, in the same order, in place: each rounds as eager's does.
+    The same operations as eager, in the same order, in place (out of place while autograd records,
+    which needs tanh's output): each rounds as eager's does.
     """
     batch, kv_heads, groups, rows, head_dim = query.shape
     scores = torch.matmul(query.reshape(batch, kv_heads, groups * rows, head_dim), key.transpose(2, 3))
-    scores = scores.view(batch, kv_heads, groups, rows, key.shape[2]).mul_(scaling)
+    scores = scores.view(batch, kv_heads, groups, rows, key.shape[2])
+    if torch.is_grad_enabled() and (query.requires_grad or key.requires_grad):
+        # autograd keeps tanh's output for the backward pass: the same operations, out of place
+        scores = scores * scaling
+        if softcap is not None:
+            scores = torch.tanh(scores / softcap) * softcap
+        if mask is not None:
+            scores = scores.masked_fill(~mask, torch.finfo(scores.dtype).min)
+        return nn.functional.softmax(scores, dim=-1, dtype=torch.float32).to(query.dtype)
+    scores.mul_(scaling)
     if softcap is not None:
         scores.div_(softcap).tanh_().mul_(softcap)
     if mask is not None:
