@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from runtime.attention import VALID_NAMES
 from tests.equivalence.overlay import build_overlay
 from tests.models.specs import (
     MAIN_CONFIG,
@@ -32,7 +33,7 @@ from tests.models.specs import (
 REPO = Path(__file__).resolve().parents[2]
 GENERATED = sorted((REPO / "generated").glob("*/*.py"))
 ALLOWED_ROOTS = {"torch", "runtime"}
-BACKENDS = {"eager", "sdpa", "flash_attention_2"}
+BACKENDS = set(VALID_NAMES)  # the attention backends runtime/attention.py registers
 SPECS = [pytest.param(spec, id=spec.model) for spec in declared_specs()]
 
 
