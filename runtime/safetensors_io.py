@@ -1,14 +1,23 @@
-"""Reading safetensors files tensor by tensor, straight into their final tensors; writing them.
+"""Reading safetensors files tensor by tensor, mapped or straight into their final tensors; writing them.
 
 The format is an 8-byte little-endian header length, a JSON header mapping each name to
 `{"dtype", "shape", "data_offsets": [begin, end]}` (offsets into the data that follows, plus an
-optional `"__metadata__"` of strings), then the data. Reading with `readinto` into a freshly
-allocated tensor keeps loading at one copy of the weights: nothing is memory-mapped and no
-intermediate buffer is made.
+optional `"__metadata__"` of strings), then the data. Two ways to get a tensor, both one copy of
+the weights at most:
 
     with SafetensorsFile(path) as f:
         for name in f.names():
-            tensor = f.read(name)
+            tensor = f.mapped(name)       # no copy: a view of a private mapping of the file, or None
+            tensor = f.read(name)         # a fresh tensor, filled with `readinto`
+
+`mapped` maps the file copy-on-write (MAP_PRIVATE): the pages come from the page cache when the
+tensor is first used, and writing into the tensor (an optimizer step, `add_`) copies the pages it
+touches, so the file is never written. It gives None where a view cannot be made (an offset that
+is not a multiple of the dtype's size, a packed dtype, a file system that cannot map): `read`
+then. A mapped tensor keeps the mapping alive after `close()`. As with any mapped file, the file
+must not be rewritten in place (truncated, `cp` over it) while such tensors live: reading a page
+cut off the file ends the process (SIGBUS). Replacing it (a new file renamed over it, or
+`save_pretrained`, which unlinks first) is safe: the mapping keeps the old file.
 
 The header is checked whole when the file is opened, before any data is read, exactly as
 strictly as the `safetensors` library checks it (tests/adversarial/test_checkpoints.py compares
@@ -23,6 +32,7 @@ Writing goes through the `safetensors` package, so the files are exactly what tr
 
 from __future__ import annotations
 
+import mmap
 import os
 import struct
 import sys
@@ -132,6 +142,8 @@ class SafetensorsFile:
             raise NotImplementedError("reading safetensors needs a little-endian machine")
         self.path = Path(path)
         self._handle: BinaryIO = open(self.path, "rb")  # noqa: SIM115 - closed by close()
+        self._view: memoryview | None = None  # of the private mapping, made on first `mapped`
+        self._unmappable = False
         try:
             self.tensors, self.metadata = self._read_header()
         except Exception:
@@ -142,7 +154,7 @@ class SafetensorsFile:
         return CheckpointError(f"{self.path}: {message}")
 
     def _read_header(self) -> tuple[dict[str, TensorInfo], dict[str, str]]:
-        size = os.fstat(self._handle.fileno()).st_size
+        self.size = size = os.fstat(self._handle.fileno()).st_size
         prefix = self._handle.read(8)
         if len(prefix) < 8:
             raise self._fail("not a safetensors file (shorter than its 8-byte header length)")
@@ -248,8 +260,52 @@ class SafetensorsFile:
             raise ValueError(f"{self.path}: the part {part} is not inside tensor {name!r}")
         return info if part is None else part
 
+    def mapped(self, name: str, *, part: TensorInfo | None = None) -> torch.Tensor | None:
+        """`name`'s data (or its `part`'s) as a view of a private copy-on-write mapping of the
+        file, without reading it; None where no view can be made (see the module docstring)."""
+        info = self._part(name, part)
+        if info.dtype in PACKED_DTYPES.values() or info.begin % info.dtype.itemsize:
+            return None  # unaligned for its dtype: kernels may assume alignment
+        if info.end == info.begin:
+            return torch.empty(info.shape, dtype=info.dtype)
+        view = self._mapping()
+        if view is None:
+            return None
+        count = (info.end - info.begin) // info.dtype.itemsize
+        # frombuffer keeps `view` (and so the mapping) alive as long as the tensor
+        return torch.frombuffer(view, dtype=info.dtype, count=count, offset=info.begin).view(info.shape)
+
+    def _mapping(self) -> memoryview | None:
+        """A writable view of the whole file mapped MAP_PRIVATE; None where it cannot be mapped."""
+        if self._view is None and not self._unmappable:
+            try:
+                mapping = mmap.mmap(self._handle.fileno(), 0, access=mmap.ACCESS_COPY)
+            except (OSError, ValueError):
+                self._unmappable = True
+                return None
+            mapped_size = len(mapping)
+            if mapped_size != self.size:  # checked against the header, so it must not have changed
+                mapping.close()
+                raise self._fail(f"file changed size while it was read ({self.size} bytes, then {mapped_size})")
+            # a memoryview holds the mapping open: mapping.close() would refuse while tensors view it
+            self._view = memoryview(mapping)
+        return self._view
+
+    def drop_pages(self, name: str, *, part: TensorInfo | None = None) -> None:
+        """Give back the memory of the pages of `name` (or its `part`) read through the mapping,
+        for a tensor copied on into another layout or dtype. Only for data no tensor views: its
+        pages would be read again from the file, losing any write into them."""
+        if self._view is None or not hasattr(mmap, "MADV_DONTNEED"):
+            return
+        info = self._part(name, part)
+        start = -(-info.begin // mmap.PAGESIZE) * mmap.PAGESIZE  # whole pages inside the tensor only
+        stop = info.end // mmap.PAGESIZE * mmap.PAGESIZE
+        if stop > start:
+            self._view.obj.madvise(mmap.MADV_DONTNEED, start, stop - start)  # type: ignore[union-attr]
+
     def close(self) -> None:
         self._handle.close()
+        self._view = None  # the mapping itself lives on while mapped tensors view it
 
     def __enter__(self) -> SafetensorsFile:
         return self
