@@ -4,8 +4,10 @@
     model.save_pretrained("out/")          # config.json + model.safetensors (sharded past max_shard_size)
 
 Loading builds the model with its parameters on the `meta` device (no memory, no random init),
-then reads each tensor from the safetensors file(s) straight into its final storage, so the
-peak is about one copy of the weights. Checkpoints with missing, unexpected, mis-shaped tensors
+checks every tensor against the file headers, then gives each parameter its data: a view of a
+private copy-on-write mapping of the file where the stored dtype is the one loaded (nothing is
+read until the weight is first used, and in-place updates never reach the file), else a tensor
+filled from the file in the loaded dtype. The peak is about one copy of the weights. Checkpoints with missing, unexpected, mis-shaped tensors
 or tensors of another kind of dtype (an integer where the model has a float) raise one
 `CheckpointError` naming them (the first 20 of each kind); `strict=False` reports them instead.
 Only safetensors is read: pickle checkpoints (`pytorch_model.bin`) are refused. Files come only
@@ -107,6 +109,7 @@ def _parameters_on_meta() -> Iterator[None]:
 
 
 SCRATCH_BYTES = 4 * 2**20  # rows streamed at a time when converting dtype or layout
+COLUMN_MAJOR_BELOW = 1024  # in_features under which a float32 output embedding is made column-major
 
 
 @dataclass(frozen=True)
@@ -179,9 +182,16 @@ def _layout_pieces(
 def decode_friendly(weight: torch.Tensor) -> torch.Tensor:
     """The same (out, in) matrix stored column-major, i.e. as the transpose of a contiguous (in, out).
 
-    `F.linear(x, W)` computes `x @ W.T`; with W stored this way `W.T` is contiguous and a decode step
-    (one row of x) runs as a GEMM instead of a GEMV, which on CPU reads the weights about 3x faster
-    (measured by utils/benchmark_models.py). Values and shape are unchanged; prefill is unaffected.
+    `F.linear(x, W)` computes `x @ W.T`; with W stored this way `W.T` is contiguous. A decode step's
+    one-row product with a tall (vocab, hidden) output embedding then runs faster on CPU with MKL
+    in float32: 3.4x at hidden 256, 2.5x at 512, but only 1.2-1.9x at 1024 and 1.4x at 2048, while
+    the square-ish layer weights gain nothing measurable, and in float16 and bfloat16 the
+    column-major product is 2 to 30x slower (measured for issue 21 on utils/benchmark_models.py's
+    shapes). The copy costs about 2 ms per MB in a fresh process (page faults included), all of it
+    before the first token. So loading gives this layout only to a float32 output embedding
+    narrower than COLUMN_MAJOR_BELOW, where it pays back within about 30 decode steps and the
+    matrix is small; every other weight keeps the file's layout (and is mapped, not copied).
+    Values and shape are unchanged.
     """
     return weight.t().contiguous().t()
 
@@ -541,37 +551,62 @@ class PreTrainedModel(TrainingMixin, nn.Module, metaclass=_PostInitAfterConstruc
         )
 
     def _read_planned(self, plan: list[LoadStep], dtype: torch.dtype) -> None:
-        """Read each planned tensor into its final storage.
-
-        Tensors stored as they are read go straight into their storage. Those that change dtype or
-        layout stream through one small reused buffer, a block of rows at a time: a full temporary
-        per tensor would add the largest tensor to the peak and fragment the heap.
-        """
+        """Give each planned tensor its data (see `_load_tensor`); the quantizer takes its own."""
         scratch = torch.empty(SCRATCH_BYTES, dtype=torch.uint8)
         quantizer = self.__dict__.get("hf_quantizer")
+        column_major = self._column_major_names() if dtype == torch.float32 else set()
         for path in sorted({step.path for step in plan}):
             with SafetensorsFile(path) as checkpoint:
                 for step in (s for s in plan if s.path == path):
                     if quantizer is not None and quantizer.takes(step.name):
                         quantizer.load(self, step.name, quantizer.read(checkpoint, step, scratch))
                         continue  # quantized as read: one weight in full precision at a time
-                    layout = self._target_layout(step, dtype)
-                    if layout == "direct":
-                        tensor = checkpoint.read(step.key, part=step.info)
-                    else:
-                        tensor = self._allocate(step, dtype, layout)
-                        stream_rows(checkpoint, step, tensor, scratch)
-                    self._install(step.name, tensor)
+                    layout = self._target_layout(step, dtype, column_major)
+                    self._install(step.name, self._load_tensor(checkpoint, step, dtype, layout, scratch))
         if quantizer is not None:
             quantizer.assemble(self)
         self.tie_weights()
 
-    def _target_layout(self, step: LoadStep, dtype: torch.dtype) -> str:
-        """ "direct" (read as stored), "same" (convert dtype only) or "column_major" (see decode_friendly)."""
-        owner = self.get_submodule(step.name.rpartition(".")[0])
-        if len(step.info.shape) == 2 and (isinstance(owner, nn.Linear) or step.name in self._ties().values()):
+    def _load_tensor(
+        self, checkpoint: SafetensorsFile, step: LoadStep, dtype: torch.dtype, layout: str, scratch: torch.Tensor
+    ) -> torch.Tensor:
+        """`step`'s tensor in `dtype` and `layout`, one copy at most.
+
+        Stored as loaded: a view of the file's private mapping (read when first used), or read
+        when it cannot be mapped. Another dtype: streamed through `scratch`, a block of rows at a
+        time (a full temporary per tensor would add the largest tensor to the peak and fragment
+        the heap). Column-major (`decode_friendly`): one blocked transpose from the mapping, whose
+        pages are then given back, else streamed.
+        """
+        if layout == "direct":
+            tensor = checkpoint.mapped(step.key, part=step.info)
+            return tensor if tensor is not None else checkpoint.read(step.key, part=step.info)
+        tensor = self._allocate(step, dtype, layout)
+        source = checkpoint.mapped(step.key, part=step.info) if layout == "column_major" else None
+        if source is None:
+            stream_rows(checkpoint, step, tensor, scratch)
+            return tensor
+        tensor.t().copy_(source.t())  # contiguous (in, out) from a transposed view: torch's blocked transpose
+        del source
+        checkpoint.drop_pages(step.key, part=step.info)
+        return tensor
+
+    @staticmethod
+    def _target_layout(step: LoadStep, dtype: torch.dtype, column_major: set[str]) -> str:
+        """ "direct" (as stored), "same" (convert dtype only) or "column_major" (see decode_friendly)."""
+        if len(step.info.shape) == 2 and step.name in column_major:
             return "column_major"
         return "same" if step.info.dtype.is_floating_point and step.info.dtype != dtype else "direct"
+
+    def _column_major_names(self) -> set[str]:
+        """The output embedding's weight and, when tied, the parameter it is, where it is narrower
+        than COLUMN_MAJOR_BELOW (see decode_friendly)."""
+        head = self.get_output_embeddings()
+        owner = next((name for name, module in self.named_modules() if module is head), None)
+        if owner is None or not isinstance(head, nn.Linear) or head.in_features >= COLUMN_MAJOR_BELOW:
+            return set()
+        name = f"{owner}.weight" if owner else "weight"
+        return {name, self._ties().get(name, name)}
 
     @staticmethod
     def _allocate(step: LoadStep, dtype: torch.dtype, layout: str) -> torch.Tensor:

@@ -322,7 +322,7 @@ def limits(r: dict[str, float], machine: dict[str, float]) -> dict[str, float]:
         "decode_tps": bandwidth / r["weight_bytes"],
         "decode_tps_bf16": bandwidth / r["weight_bytes_bf16"],
         "first_token_s": prefill + r["weight_bytes"] / bandwidth,
-        "load_s": r["weight_bytes"] / bandwidth,
+        "load_s": 2 * r["weight_bytes"] / bandwidth,  # a copy reads and writes each byte
     }
 
 

@@ -1,5 +1,5 @@
 """Checkpoint loading and saving on a real generated model (Llama): round trips (single file,
-sharded, tied, dtype), the column-major layout after loading, a base model read from a head
+sharded, tied, dtype), the column-major output embedding in float32 only, a base model read from a head
 checkpoint, the auto registry. Bad checkpoints and the load peak are tested on a toy model in
 test_modeling_utils.py, the safetensors reader in test_safetensors_io.py.
 Run: python -m pytest tests/runtime/test_checkpoints.py -q
@@ -57,12 +57,14 @@ def test_sharded_round_trip(tmp_path: Path) -> None:
     assert same_outputs(model, LlamaForCausalLM.from_pretrained(tmp_path / "sharded"))
 
 
-def test_linear_weights_are_stored_column_major_after_loading(tmp_path: Path) -> None:
-    _, path = saved_model(tmp_path)
+@pytest.mark.parametrize("tied", [False, True])
+def test_only_the_float32_output_embedding_is_stored_column_major(tmp_path: Path, tied: bool) -> None:
+    _, path = saved_model(tmp_path, tie_word_embeddings=tied)
     loaded = LlamaForCausalLM.from_pretrained(path)
-    weight = loaded.model.layers[0].mlp.up_proj.weight
-    assert weight.shape == (64, 32) and weight.t().is_contiguous()
-    assert load_file(path / "model.safetensors")["model.layers.0.mlp.up_proj.weight"].is_contiguous()
+    assert loaded.lm_head.weight.shape == (99, 32) and loaded.lm_head.weight.t().is_contiguous()
+    assert loaded.model.layers[0].mlp.up_proj.weight.is_contiguous()  # as stored
+    half = LlamaForCausalLM.from_pretrained(path, dtype=torch.bfloat16)
+    assert half.lm_head.weight.is_contiguous()  # column-major is slower in 16 bits
 
 
 def test_dtype_conversion_on_load(tmp_path: Path) -> None:
