@@ -75,6 +75,8 @@ class BaseNamespace:
     sibling_mismatches: Mapping[str, tuple[str, str, str, str]] = field(default_factory=dict)
     #: in the transformers dialect: the hub-kernel functions no rename touches (converter/rename/kernels.py)
     verbatim: frozenset[str] = frozenset()
+    #: in a tree: file stem -> the names it imports from sibling files, as its rename spells them
+    sibling_imported: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
     def renamed(self, name: str, stem: str | None = None) -> str:
         """A base name as renamed in file `stem`, else in the file that defines it, else by `rename`."""
@@ -170,6 +172,7 @@ def build_renamed_namespace(
     exports: list[str] = []
     per_file: list[tuple[str, Rename, frozenset[str]]] = []
     sibling_refs: list[tuple[str, str, str]] = []  # (original name, importing stem, sibling stem)
+    sibling_imported: dict[str, set[str]] = {}
     for file_index, (path, _, module) in enumerate(files):
         kept = imported[file_index] | verbatim
         file_rename = rename if renames is None else renames[file_index]
@@ -194,6 +197,9 @@ def build_renamed_namespace(
                         assert isinstance(small, cst.ImportFrom)
                         sibling = dotted_name(small.module)
                         sibling_refs += [(alias.evaluated_name, stem, sibling) for alias in small.names]
+                        sibling_imported.setdefault(stem, set()).update(
+                            file_rename.name(alias.evaluated_alias or alias.evaluated_name) for alias in small.names
+                        )
                     else:
                         imports += [replace(b, rank=(file_index, index)) for b in import_bindings(small)]
             elif kind is DefinitionKind.ALL:
@@ -223,6 +229,7 @@ def build_renamed_namespace(
         tuple(per_file),
         mismatches,
         verbatim,
+        {stem: frozenset(names) for stem, names in sibling_imported.items()},
     )
 
 

@@ -144,6 +144,11 @@ class Tracer:
                     self.add_import(name, first, origin)
                     continue
                 definition = first or definition
+            if self.upstream and definition is not None and user_path is not None:
+                binding = self.unvisited_sibling(name, definition, user_path)
+                if binding is not None:
+                    self.add_import(name, binding, origin)
+                    continue
             if definition is not None:
                 if self.add_definition(name, definition, origin):
                     work += [(use, definition.model, definition.path) for use in definition.uses]
@@ -154,6 +159,28 @@ class Tracer:
             elif name in namespace.sibling_mismatches and name not in self.reported:
                 self.reported.add(name)
                 self.diagnostics.append(self.renamed_apart(name, namespace, origin))
+
+    def unvisited_sibling(self, name: str, definition: BaseDefinition, user_path: str) -> ImportBinding | None:
+        """Transformers dialect: `name`, which base file `user_path` imports from its sibling
+        `definition.path`, as upstream writes it when the modular file imports nothing from that
+        sibling: upstream reads only the base files the modular file imports from, so the base's
+        `from .configuration_llama import LlamaConfig` stays an import, of the model's own file of that
+        kind (`from .configuration_<model> import <renamed>`), and the definition is not copied."""
+        if definition.path == user_path or user_path.rpartition("/")[0] != definition.path.rpartition("/")[0]:
+            return None
+        user_stem = user_path.rpartition("/")[2].removesuffix(".py")
+        if name not in self.renamed.namespace(definition.model).sibling_imported.get(user_stem, ()):
+            return None
+        stem = definition.path.rpartition("/")[2].removesuffix(".py")
+        if (definition.model, stem) in self.visit_order:
+            return None
+        kind = stem.removesuffix(f"_{definition.model}")
+        if kind == stem:
+            return None
+        model = self.renamed.resolved.parsed.model
+        statement = cst.parse_statement(f"from .{kind}_{model} import {name}\n")
+        assert isinstance(statement, cst.SimpleStatementLine)
+        return ImportBinding(name, (f".{kind}_{model}", name), statement)
 
     def renamed_apart(self, name: str, namespace: BaseNamespace, origin: cst.CSTNode) -> Diagnostic:
         """E217: a tree renames each base file after the modular classes built on it, and the file

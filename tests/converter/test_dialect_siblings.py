@@ -1,0 +1,80 @@
+"""Transformers dialect: a name a base file imports from its sibling file (`from .configuration_tiny
+import TinyEncoderConfig` in modeling_tiny.py) stays an import, of the model's own file of that kind,
+when the modular file imports nothing from that sibling: upstream reads only the base files the
+modular file imports from, so it never copies the sibling's definition, and generates no file for it
+(audioflamingo3's hand-written configuration file was overwritten before this rule).
+
+python -m pytest tests/converter/test_dialect_siblings.py -q
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.converter.dialect_tree import convert_tree
+
+CONFIGURATION = """
+class TinyEncoderConfig:
+    model_type = "tiny_encoder"
+
+    def __init__(self, hidden_size=8):
+        self.hidden_size = hidden_size
+"""
+
+MODELING = """
+from torch import nn
+
+from .configuration_tiny import TinyEncoderConfig
+
+
+class TinyEncoder(nn.Module):
+    config_class = TinyEncoderConfig
+
+    def __init__(self, config: TinyEncoderConfig):
+        super().__init__()
+        self.proj = nn.Linear(config.hidden_size, config.hidden_size)
+"""
+
+HAND_WRITTEN = """
+class SmallEncoderConfig:
+    model_type = "small_encoder"
+"""
+
+
+def tree(modular: str) -> dict[str, str]:
+    return {
+        "tiny/configuration_tiny.py": CONFIGURATION,
+        "tiny/modeling_tiny.py": MODELING,
+        "small/configuration_small.py": HAND_WRITTEN,
+        "small/modular_small.py": modular,
+    }
+
+
+ONLY_MODELING = """
+from ..tiny.modeling_tiny import TinyEncoder
+
+
+class SmallEncoder(TinyEncoder):
+    pass
+"""
+
+
+def test_a_sibling_import_of_an_unread_base_file_stays_an_import(tmp_path: Path) -> None:
+    outputs, _ = convert_tree(tmp_path, tree(ONLY_MODELING))
+    assert sorted(outputs) == ["small/modeling_small.py"]  # the hand-written configuration is not replaced
+    modeling = outputs["small/modeling_small.py"]
+    assert "from .configuration_small import SmallEncoderConfig" in modeling
+    assert "class SmallEncoderConfig" not in modeling
+    assert "config_class = SmallEncoderConfig" in modeling
+
+
+def test_a_base_file_the_modular_file_imports_from_is_read(tmp_path: Path) -> None:
+    modular = "from ..tiny.configuration_tiny import TinyEncoderConfig  # noqa: F401\n" + ONLY_MODELING
+    outputs, _ = convert_tree(tmp_path, tree(modular))
+    assert "class SmallEncoderConfig" in outputs["small/configuration_small.py"]
+    assert "from .configuration_small import SmallEncoderConfig" in outputs["small/modeling_small.py"]
+
+
+def test_the_python_dialect_keeps_copying_the_sibling_definition(tmp_path: Path) -> None:
+    outputs, _ = convert_tree(tmp_path, tree(ONLY_MODELING), dialect="python")
+    assert "class SmallEncoderConfig" in outputs["small/configuration_small.py"]
