@@ -20,6 +20,7 @@ physical limit:
     python utils/benchmark_models.py            # both sizes, about 8 minutes on 2 cores
     python utils/benchmark_models.py --sizes small --repeats 3
     python utils/benchmark_models.py --no-compiled     # without the compiled decode paths below
+    python utils/benchmark_models.py --threads 1       # steadier on a shared machine (default 2)
 
 It also times the compiled decode paths, ours (`generate(compile=True)`) against transformers'
 own (a static cache with its automatic torch.compile of the decode step), each after a first
@@ -53,7 +54,7 @@ SIZES: dict[str, dict[str, int]] = {
 
 LOAD_SNIPPET = """
 import sys, time, torch
-torch.set_num_threads(2)
+torch.set_num_threads({threads})
 sys.path.insert(0, {repo!r})
 if {ours!r}:
     from generated.llama import LlamaForCausalLM
@@ -79,7 +80,7 @@ print(status("VmHWM") - base, elapsed)
 
 FIRST_TOKEN_SNIPPET = """
 import json, sys, time, torch
-torch.set_num_threads(2)
+torch.set_num_threads({threads})
 sys.path.insert(0, {repo!r})
 if {ours!r}:
     from generated.llama import LlamaForCausalLM
@@ -115,7 +116,7 @@ def build_checkpoint(size: str, directory: Path) -> int:
 
 def load_peak(path: Path, ours: bool) -> tuple[float, float]:
     """(peak RSS growth in bytes, seconds) of from_pretrained in a fresh process."""
-    code = LOAD_SNIPPET.format(repo=str(REPO), ours=ours, path=str(path))
+    code = LOAD_SNIPPET.format(repo=str(REPO), ours=ours, path=str(path), threads=torch.get_num_threads())
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     peak, seconds = out.split()[-2:]
     return int(peak), float(seconds)
@@ -131,7 +132,7 @@ def warm_page_cache(path: Path) -> None:
 
 def first_token(path: Path, ours: bool) -> dict[str, float]:
     """Seconds of from_pretrained, and of from_pretrained + prefill + one decode step, in a fresh process."""
-    code = FIRST_TOKEN_SNIPPET.format(repo=str(REPO), ours=ours, path=str(path))
+    code = FIRST_TOKEN_SNIPPET.format(repo=str(REPO), ours=ours, path=str(path), threads=torch.get_num_threads())
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     return json.loads(out.splitlines()[-1])
 
@@ -411,13 +412,14 @@ def main() -> None:
     parser.add_argument("--sizes", nargs="+", default=list(SIZES), choices=list(SIZES))
     parser.add_argument("--attn", default="sdpa", choices=["sdpa", "eager"])
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=2, help="torch threads (1 is steadier on a shared machine)")
     parser.add_argument("--bf16-tokens", type=int, default=32, help="new tokens per bf16 decode run")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     parser.add_argument(
         "--no-compiled", dest="compiled", action="store_false", help="skip the compiled decode paths (slow to build)"
     )
     args = parser.parse_args()
-    torch.set_num_threads(2)
+    torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, attn={args.attn}")
     print("first token: the checkpoint is in the page cache (a cold cache adds the disk read to both sides)")
     results = {}
