@@ -1,20 +1,25 @@
 """The `flex_attention` backend: torch.nn.attention.flex_attention with a score modifier.
 
 Softcapping becomes a `score_mod` (tanh(score / cap) * cap, applied to the scaled scores before
-masking, as eager does) and the causal, sliding-window and padding predicates of runtime/masks.py
+masking, as eager does) and the causal, sliding-window and padding rules of runtime/masks.py
 become the `mask_mod` of a `BlockMask`, so blocks that no query can see are skipped.
 
 On CPU (torch 2.13), measured:
 - without torch.compile, flex_attention runs torch's reference implementation: it materialises
   the full score matrix, warns, is exactly eager's result, and is slower than eager;
 - compiled (MODULAR_MODELS_FLEX_COMPILE=1), it is a fused kernel, within about 1e-5 of eager in
-  float32 in most runs but not all (see flex_compile_enabled), and the first call of each new shape class compiles for 10-40 s on two cores (a prefill, the
-  first decode steps, a key length crossing a 128-token block), and building a BlockMask costs
-  milliseconds per forward. runtime/chunked_attention.py is as fast or faster on CPU with no
-  compilation, so it is Gemma2's default; flex is there for long-running processes and GPUs.
+  float32 in most runs but not all (see flex_compile_enabled), and the first call of each new
+  shape class compiles for 10-40 s on two cores (a prefill, the first decode steps, a key length
+  crossing a 128-token block), and building a BlockMask costs milliseconds per forward. torch
+  compiles a function at most 8 times per process, then runs it uncompiled: every layer kind and
+  step therefore gets a mask_mod of the same code (flex_block_mask; a tiny padded Gemma2's
+  prefill and 8 greedy steps, then the same unpadded, compiled 3 times instead of 8).
+  runtime/chunked_attention.py is as fast or faster on CPU with no compilation, so it is
+  Gemma2's default; flex is there for long-running processes and GPUs.
 The backend runs the uncompiled reference implementation (exact) unless
 MODULAR_MODELS_FLEX_COMPILE=1: the compiled kernel is not reliable yet (flex_compile_enabled).
-Inside a model compiled as a whole, flex_attention is called directly and compiled with it. Dropout is refused: flex_attention has none.
+Inside a model compiled as a whole, flex_attention is called directly and compiled with it.
+Dropout is refused: flex_attention has none.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ import torch
 from torch import nn
 from torch.nn.attention.flex_attention import BlockMask, create_block_mask, flex_attention
 
-from runtime.masks import MaskPredicate, and_masks, padding
+from runtime.masks import MaskPredicate, and_masks, causal, padding, sliding_window
 
 # the BlockMask fields with a batch dimension
 BLOCK_MASK_TENSORS = (
@@ -60,6 +65,49 @@ def flex_function() -> Callable[..., torch.Tensor]:
     return _compiled_flex
 
 
+def flex_block_mask(
+    window: int | None,
+    padding_mask: torch.Tensor | None,
+    q_offset: int,
+    kv_offset: int,
+    q_len: int,
+    kv_len: int,
+    batch_size: int,
+    device: torch.device,
+) -> BlockMask:
+    """runtime.masks.create_causal_mask's mask for this backend, as a BlockMask: queries at
+    positions q_offset + i see keys at kv_offset + j that are not later, within `window` if
+    given, and not padding in the (B, T) `padding_mask` if given.
+
+    Every layer kind and step gets a mask_mod of the same code, reading its window, offsets and
+    padding bounds from tensors: a compiled kernel is then reused instead of recompiled per kind
+    and step (torch compiles a function at most 8 times, torch._dynamo.config.recompile_limit,
+    then runs it uncompiled). A padding mask with holes inside a row is read as a whole instead,
+    which compiles only while lengths do not vary (padding_bounds).
+    """
+    bounds = padding_bounds(padding_mask) if padding_mask is not None else None
+    if padding_mask is not None and bounds is None:
+        predicates = [causal()] + ([sliding_window(window)] if window is not None else []) + [padding(padding_mask)]
+        return block_mask_from_predicate(
+            and_masks(*predicates), q_offset, kv_offset, q_len, kv_len, batch_size, device
+        )
+    if bounds is None:  # no padding: every key from 0 to the last is real
+        bounds = (
+            torch.zeros(batch_size, dtype=torch.long, device=device),
+            torch.full((batch_size,), kv_offset + kv_len, device=device),
+        )
+    start, end = bounds
+    static_batch(start, end)
+    q_start, kv_start = torch.tensor(q_offset, device=device), torch.tensor(kv_offset, device=device)
+    reach = torch.tensor(window if window is not None else q_offset + q_len + 1, device=device)
+
+    def mask_mod(b: torch.Tensor, h: torch.Tensor, q_idx: torch.Tensor, kv_idx: torch.Tensor) -> torch.Tensor:
+        q, k = q_idx + q_start, kv_idx + kv_start
+        return (k <= q) & (q - k < reach) & (k >= start[b]) & (k < end[b])
+
+    return create_block_mask(mask_mod, batch_size, None, q_len, kv_len, device=device)
+
+
 def block_mask_from_predicate(
     predicate: MaskPredicate,
     q_offset: int,
@@ -69,11 +117,8 @@ def block_mask_from_predicate(
     batch_size: int | None,
     device: torch.device,
 ) -> BlockMask:
-    """A BlockMask for queries at positions q_offset + i and keys at kv_offset + j.
-
-    The offsets are tensors, not Python ints, so compiled kernels do not recompile for every
-    decode step. `batch_size` None: the same mask for every row of the batch.
-    """
+    """A BlockMask of any runtime.masks predicate, for queries at positions q_offset + i and keys
+    at kv_offset + j (offsets as tensors: no recompilation per decode step)."""
     q_start = torch.tensor(q_offset, device=device)
     kv_start = torch.tensor(kv_offset, device=device)
 
@@ -83,29 +128,11 @@ def block_mask_from_predicate(
     return create_block_mask(mask_mod, batch_size, None, q_len, kv_len, device=device)
 
 
-def flex_block_mask(
-    predicates: list[MaskPredicate],
-    padding_mask: torch.Tensor | None,
-    q_offset: int,
-    kv_offset: int,
-    q_len: int,
-    kv_len: int,
-    device: torch.device,
-) -> BlockMask:
-    """runtime.masks.create_causal_mask's mask for this backend: its predicates (causal, window)
-    and the (B, T) padding mask, if any, as one BlockMask over the step's queries and keys."""
-    batch_size = None
-    if padding_mask is not None:
-        batch_size = padding_mask.shape[0]
-        predicates = [*predicates, padding_bounds(padding_mask) or padding(padding_mask)]
-    return block_mask_from_predicate(and_masks(*predicates), q_offset, kv_offset, q_len, kv_len, batch_size, device)
+def padding_bounds(mask_2d: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """The (B, T) padding mask as bounds (start, end), each (B,), when each row's 1s are one run
+    (left or right padding): keys at [start[b], end[b]) are real. None when a row has holes.
 
-
-def padding_bounds(mask_2d: torch.Tensor) -> MaskPredicate | None:
-    """runtime.masks.padding(mask_2d) as bounds, when each row's 1s are one run (left or right
-    padding): keys at [start[b], end[b]) are visible. None when a row has holes.
-
-    Indexing (B,) bounds instead of the (B, T) mask matters when compiled: torch 2.13 generates
+    Reading (B,) bounds instead of the (B, T) mask matters when compiled: torch 2.13 generates
     CPU code that does not compile (C++ error) for a mask reading a tensor whose key-length
     dimension varies between calls, that is, from the second decode step on.
     """
@@ -115,8 +142,7 @@ def padding_bounds(mask_2d: torch.Tensor) -> MaskPredicate | None:
     end = start + valid.sum(dim=-1)
     if not bool((((positions >= start[:, None]) & (positions < end[:, None])) == valid).all()):
         return None
-    static_batch(start, end)
-    return lambda b, q, k: (k >= start[b]) & (k < end[b])
+    return start, end
 
 
 def static_batch(*tensors: torch.Tensor | None) -> None:
@@ -162,9 +188,7 @@ def flex_attention_forward(
     if isinstance(attention_mask, torch.Tensor):
         block_mask = dense_block_mask(attention_mask)
     elif attention_mask is None and q_len > 1 and getattr(module, "is_causal", True):
-        block_mask = block_mask_from_predicate(
-            lambda b, q, k: k <= q, kv_len - q_len, 0, q_len, kv_len, None, query.device
-        )
+        block_mask = flex_block_mask(None, None, kv_len - q_len, 0, q_len, kv_len, query.shape[0], query.device)
 
     if flex_compile_enabled():
         # cache buffers and transposed projections have varying strides: each would recompile

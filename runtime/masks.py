@@ -8,7 +8,7 @@ absolute positions of a step and returns a boolean mask (B, 1, Tq, Tk), True = a
 
 `create_causal_mask` is what models call: it reads the 2D padding mask, the cache and the
 backend, and returns None when the backend can apply plain causal attention by itself (for
-flex_attention, a BlockMask of the same predicates: runtime/flex.py). A padding
+flex_attention, a BlockMask of the same rules: runtime/flex.py). A padding
 mask of the wrong shape raises `GenerationError` naming `attention_mask`, not an index error.
 """
 
@@ -104,7 +104,7 @@ def create_causal_mask(
     backend is not eager and the step is plain causal attention (no padding, no window cut, and
     either no past or a single query), so sdpa and flash-attn can use their causal kernels
     (flex_attention: only for a single query). For flex_attention the mask is a BlockMask of
-    the same predicates, in which a query that sees no key outputs zeros.
+    the same rules, in which a query that sees no key outputs zeros.
     """
     if getattr(past_key_values, "is_static", False):
         return static_cache_mask(config, inputs_embeds, attention_mask, past_key_values, sliding_window_size)
@@ -124,14 +124,15 @@ def create_causal_mask(
         # flash-attn takes the key-padding mask and applies causality and the window itself
         return attention_mask[:, kv_offset : kv_offset + kv_len].bool() if has_padding else None
     device = inputs_embeds.device
-    predicates = [causal()]
-    if sliding_window_size is not None:
-        predicates.append(sliding_window(sliding_window_size))
     padding_mask = attention_mask.to(device) if has_padding else None
     if backend == "flex_attention":  # one BlockMask per step and layer kind, not one per layer
         from runtime.flex import flex_block_mask  # flex is imported only when selected
 
-        return flex_block_mask(predicates, padding_mask, past_len, kv_offset, q_len, kv_len, device)
+        window = sliding_window_size
+        return flex_block_mask(window, padding_mask, past_len, kv_offset, q_len, kv_len, batch_size, device)
+    predicates = [causal()]
+    if sliding_window_size is not None:
+        predicates.append(sliding_window(sliding_window_size))
     if padding_mask is not None:
         predicates.append(padding(padding_mask))
     q_positions = torch.arange(past_len, past_len + q_len, device=device)

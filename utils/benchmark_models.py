@@ -1,4 +1,4 @@
-"""Benchmark our generated Llama against transformers 5.23.0 in one run, same weights.
+"""Benchmark our generated Llama (or Gemma2's softcapping backends) against transformers 5.23.0, same weights.
 
 Prints, for a small model (per-token overhead dominates) and a medium one (~168 M parameters,
 reading the weights dominates), ours beside the reference with the ratio, its target and the
@@ -20,10 +20,17 @@ physical limit:
     python utils/benchmark_models.py            # both sizes, about 8 minutes on 2 cores
     python utils/benchmark_models.py --sizes small --repeats 3
     python utils/benchmark_models.py --no-compiled     # without the compiled decode paths below
+    python utils/benchmark_models.py --models gemma2   # Gemma2's softcapping backends instead
+    python utils/benchmark_models.py --threads 1       # steadier on a shared machine (default 2)
 
 It also times the compiled decode paths, ours (`generate(compile=True)`) against transformers'
 own (a static cache with its automatic torch.compile of the decode step), each after a first
 call that compiles (its seconds printed apart).
+
+`--models gemma2` times a random Gemma2 with each of our exact softcapping backends (eager,
+eager_chunked, flex_attention) against transformers' eager: prefill, greedy decode after a short
+and a long prompt, the first run, with speed-ups and greedy-token checks (utils/benchmark_gemma2.py;
+`--flex-compile` times the compiled flex_attention kernel instead of torch's uncompiled one).
 
 Timings are medians over repeats, alternating ours and the reference so that machine noise hits
 both. This is a benchmark, not a test: nothing here asserts on time.
@@ -41,6 +48,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import benchmark_gemma2  # run as a script, Python puts utils/ on sys.path
 import torch
 
 REPO = Path(__file__).resolve().parent.parent
@@ -53,7 +61,7 @@ SIZES: dict[str, dict[str, int]] = {
 
 LOAD_SNIPPET = """
 import sys, time, torch
-torch.set_num_threads(2)
+torch.set_num_threads({threads})
 sys.path.insert(0, {repo!r})
 if {ours!r}:
     from generated.llama import LlamaForCausalLM
@@ -79,7 +87,7 @@ print(status("VmHWM") - base, elapsed)
 
 FIRST_TOKEN_SNIPPET = """
 import json, sys, time, torch
-torch.set_num_threads(2)
+torch.set_num_threads({threads})
 sys.path.insert(0, {repo!r})
 if {ours!r}:
     from generated.llama import LlamaForCausalLM
@@ -115,7 +123,7 @@ def build_checkpoint(size: str, directory: Path) -> int:
 
 def load_peak(path: Path, ours: bool) -> tuple[float, float]:
     """(peak RSS growth in bytes, seconds) of from_pretrained in a fresh process."""
-    code = LOAD_SNIPPET.format(repo=str(REPO), ours=ours, path=str(path))
+    code = LOAD_SNIPPET.format(repo=str(REPO), ours=ours, path=str(path), threads=torch.get_num_threads())
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     peak, seconds = out.split()[-2:]
     return int(peak), float(seconds)
@@ -131,7 +139,7 @@ def warm_page_cache(path: Path) -> None:
 
 def first_token(path: Path, ours: bool) -> dict[str, float]:
     """Seconds of from_pretrained, and of from_pretrained + prefill + one decode step, in a fresh process."""
-    code = FIRST_TOKEN_SNIPPET.format(repo=str(REPO), ours=ours, path=str(path))
+    code = FIRST_TOKEN_SNIPPET.format(repo=str(REPO), ours=ours, path=str(path), threads=torch.get_num_threads())
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     return json.loads(out.splitlines()[-1])
 
@@ -406,26 +414,37 @@ def report(size: str, r: dict[str, float], machine: dict[str, float]) -> None:
             )
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", nargs="+", default=["llama"], choices=["llama", "gemma2"])
     parser.add_argument("--sizes", nargs="+", default=list(SIZES), choices=list(SIZES))
-    parser.add_argument("--attn", default="sdpa", choices=["sdpa", "eager"])
+    parser.add_argument("--attn", default="sdpa", choices=["sdpa", "eager"], help="llama's backend")
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=2, help="torch threads (1 is steadier on a shared machine)")
     parser.add_argument("--bf16-tokens", type=int, default=32, help="new tokens per bf16 decode run")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     parser.add_argument(
         "--no-compiled", dest="compiled", action="store_false", help="skip the compiled decode paths (slow to build)"
     )
-    args = parser.parse_args()
-    torch.set_num_threads(2)
+    parser.add_argument("--gemma2-prompt", type=int, default=512, help="gemma2 prompt length (prefill, long decode)")
+    parser.add_argument("--gemma2-window", type=int, default=4096, help="gemma2 sliding window (4096 as released)")
+    parser.add_argument(
+        "--flex-compile",
+        action="store_true",
+        help="gemma2: time flex_attention compiled (MODULAR_MODELS_FLEX_COMPILE=1), not torch's uncompiled one",
+    )
+    return parser.parse_args()
+
+
+def run_llama(args: argparse.Namespace, workdir: Path) -> dict[str, object]:
+    """The Llama figures of every size, with the machine's limits, reported; as --json writes them."""
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, attn={args.attn}")
     print("first token: the checkpoint is in the page cache (a cold cache adds the disk read to both sides)")
     results = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        for size in args.sizes:
-            results[size] = bench_size(size, args.attn, args.repeats, Path(tmp), args.bf16_tokens)
-            if args.compiled:
-                results[size].update(bench_compiled_decode(Path(tmp) / size, args.attn, args.repeats))
+    for size in args.sizes:
+        results[size] = bench_size(size, args.attn, args.repeats, workdir, args.bf16_tokens)
+        if args.compiled:
+            results[size].update(bench_compiled_decode(workdir / size, args.attn, args.repeats))
     machine = {"bandwidth": memory_bandwidth(), "matmul_flops": matmul_flops()}
     print(
         f"machine: {machine['bandwidth'] / 1e9:.2f} GB/s copy bandwidth, "
@@ -436,8 +455,33 @@ def main() -> None:
         result["limits"] = limits(result, machine)
         if "decode_tps_ours_compiled" in result:
             report_compiled(size, result)
+    return {**machine, **results}
+
+
+def run_gemma2(args: argparse.Namespace, workdir: Path) -> dict[str, object]:
+    """The Gemma2 backend figures of every size, reported; as --json writes them under "gemma2"."""
+    benchmark_gemma2.use_compiled_flex(args.flex_compile)
+    flex = benchmark_gemma2.flex_label()
+    print(f"\ntorch {torch.__version__}, {torch.get_num_threads()} threads, gemma2 fp32, {flex}")
+    results: dict[str, object] = {"flex": flex, "prompt": args.gemma2_prompt, "window": args.gemma2_window}
+    for size in args.sizes:
+        r = benchmark_gemma2.bench_gemma2(size, args.gemma2_prompt, args.gemma2_window, args.repeats, workdir)
+        benchmark_gemma2.report_gemma2(size, args.gemma2_prompt, args.gemma2_window, r, flex)
+        results[size] = {**r, "speedups": benchmark_gemma2.speedups(r)}
+    return results
+
+
+def main() -> None:
+    args = parse_args()
+    torch.set_num_threads(args.threads)
+    figures: dict[str, object] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        if "llama" in args.models:
+            figures.update(run_llama(args, Path(tmp)))
+        if "gemma2" in args.models:
+            figures["gemma2"] = run_gemma2(args, Path(tmp))
     if args.json:
-        args.json.write_text(json.dumps({**machine, **results}, indent=2))
+        args.json.write_text(json.dumps({"threads": args.threads, **figures}, indent=2))
 
 
 if __name__ == "__main__":

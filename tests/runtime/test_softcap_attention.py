@@ -18,7 +18,7 @@ import torch
 
 import runtime.chunked_attention as chunked
 from generated.gemma2.modeling_gemma2 import eager_attention_forward
-from runtime.flex import flex_attention_forward, padding_bounds
+from runtime.flex import flex_attention_forward, flex_block_mask, padding_bounds
 from runtime.masks import and_masks, build_attention_mask, causal, padding, sliding_window
 from tests.models.helpers import assert_close
 
@@ -123,18 +123,19 @@ def test_chunked_applies_dropout_in_training() -> None:
 
 
 @pytest.mark.parametrize(("batch", "q_len", "kv_len", "window", "pad", "softcap"), CASES)
-def test_flex_matches_eager(batch, q_len, kv_len, window, pad, softcap) -> None:  # noqa: ANN001
-    """With the BlockMask masks.py builds for flex (positions offset by the cache) and with a dense mask."""
-    from runtime.flex import block_mask_from_predicate
-
+@pytest.mark.parametrize("holes", [False, True], ids=["padding-run", "padding-with-holes"])
+def test_flex_matches_eager(batch, q_len, kv_len, window, pad, softcap, holes) -> None:  # noqa: ANN001
+    """With the BlockMask masks.py builds for flex (positions offset by the cache; padding as
+    bounds, or read whole when a row has holes), and with a dense boolean mask."""
     query, key, value = inputs(batch, q_len, kv_len)
-    mask = dense_mask(batch, q_len, kv_len, window, pad)
+    padding_mask = mask_2d(batch, kv_len, pad)
+    if holes:
+        padding_mask[0, kv_len // 3] = 0  # a hidden key in the middle of the first row
+    predicates = [causal()] + ([sliding_window(window)] if window else []) + [padding(padding_mask)]
+    positions = torch.arange(kv_len)
+    mask = build_attention_mask(and_masks(*predicates), positions[kv_len - q_len :], positions, batch)
     expected, _ = eager_attention_forward(module(), query, key, value, mask, scaling=0.3, softcap=softcap)
-    predicates = [causal()] + ([sliding_window(window)] if window else [])
-    predicates.append(padding_bounds(mask_2d(batch, kv_len, pad)))
-    block_mask = block_mask_from_predicate(
-        and_masks(*predicates), kv_len - q_len, 0, q_len, kv_len, batch, torch.device("cpu")
-    )
+    block_mask = flex_block_mask(window, padding_mask, kv_len - q_len, 0, q_len, kv_len, batch, torch.device("cpu"))
     rows = seen_rows(batch, q_len, kv_len, pad)
     for attention_mask in (block_mask, mask):
         actual, _ = flex_attention_forward(module(), query, key, value, attention_mask, scaling=0.3, softcap=softcap)
@@ -163,8 +164,9 @@ def test_flex_refuses_dropout() -> None:
 )
 def test_padding_bounds_equal_the_padding_predicate(rows: list[list[int]]) -> None:
     mask = torch.tensor(rows)
-    b, q, k = torch.arange(2).view(-1, 1, 1), torch.arange(5).view(1, -1, 1), torch.arange(5).view(1, 1, -1)
-    assert torch.equal(padding_bounds(mask)(b, q, k).expand(2, 5, 5), padding(mask)(b, q, k).expand(2, 5, 5))
+    start, end = padding_bounds(mask)
+    keys = torch.arange(5)
+    assert torch.equal((keys >= start[:, None]) & (keys < end[:, None]), mask.bool())
 
 
 def test_padding_bounds_decline_holes() -> None:
