@@ -6,25 +6,17 @@ Run: python -m pytest tests/utils/test_benchmark_gemma2.py -q
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
 from types import ModuleType
 
 import pytest
 import torch
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.utils.scripts import load_script
 
 
 @pytest.fixture(scope="module")
 def bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("benchmark_gemma2", REPO / "utils" / "benchmark_gemma2.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("benchmark_gemma2", module)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("benchmark_gemma2")
 
 
 def figures(bench: ModuleType) -> dict[str, float]:

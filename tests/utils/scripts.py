@@ -1,0 +1,20 @@
+"""Scripts under utils/ loaded as modules, for the tests of their pieces."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def load_script(name: str) -> ModuleType:
+    """utils/<name>.py as module `name` (registered once in sys.modules)."""
+    spec = importlib.util.spec_from_file_location(name, REPO / "utils" / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault(name, module)
+    spec.loader.exec_module(module)
+    return module
