@@ -152,8 +152,11 @@ def sibling_imports(
     for kind in order:
         names = sorted(name for name in used if split.homes.get(name) == kind and kind != plan.kind)
         if names and order.index(kind) > rank:
-            diagnostics.extend(backward_use(split, plan, kind, names))
-        elif names:
+            # transformers dialect: an exported class stays in its own file, which earlier kinds import
+            exported = set(split.gathered.exports or ()) if split.gathered.parsed.layout.upstream else set()
+            diagnostics.extend(backward_use(split, plan, kind, [name for name in names if name not in exported]))
+            names = [name for name in names if name in exported]
+        if names:
             statement = cst.parse_statement(f"from .{kind}_{model} import {', '.join(names)}\n")
             assert isinstance(statement, cst.SimpleStatementLine)
             yield statement

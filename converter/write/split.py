@@ -60,7 +60,8 @@ def split_by_kind(gathered: GatheredModule) -> SplitModule:
     prefix = "" if tree else camelize(gathered.parsed.model)
     if gathered.parsed.layout.upstream:
         prefix = cased_model_name(gathered)
-    kinds = place_definitions(placeable, rules, order, classes_follow=tree, copies=tree, prefix=prefix)
+    stay = frozenset(gathered.exports or ()) if gathered.parsed.layout.upstream else frozenset()
+    kinds = place_definitions(placeable, rules, order, classes_follow=tree, copies=tree, prefix=prefix, stay=stay)
     homes = {name: kinds[index][0] for index, d in enumerate(placeable) for name in d.defines}
     files = []
     for kind in order:
@@ -164,13 +165,17 @@ def place_definitions(
     classes_follow: bool = False,
     copies: bool = False,
     prefix: str = "",
+    stay: frozenset[str] = frozenset(),
 ) -> list[tuple[str, ...]]:
     """The kinds of each definition: classes by `classify`, the rest by who uses them.
 
     A helper lives in the first file kind that uses it and is imported by the later ones; with
     `copies` (a transformers tree, as upstream writes it), every file kind that uses it gets its
     own copy. With `classes_follow` (a tree too), a class no rule matches (`XImageProcessorKwargs`)
-    is placed like a helper. Nothing uses a module `__getattr__` (the deprecated-alias hook of a
+    is placed like a helper, unless `stay` names it: the transformers dialect keeps a class the modular
+    file's `__all__` lists in the file of its own kind, and the files using it import it from there
+    (upstream's processing_sam2_video.py imports Sam2VideoInferenceSession from its modeling file).
+    Nothing uses a module `__getattr__` (the deprecated-alias hook of a
     tree's processor kwargs); in a tree it goes to the `processing` file when there is one, with
     what it uses. Other unused statements go to the default kind.
     """
@@ -180,7 +185,7 @@ def place_definitions(
         if definition.kind is DefinitionKind.CLASS:
             kind = classify(definition, class_kinds, rules, prefix)
             class_kinds[definition.name] = kind
-            kinds[index] = "" if classes_follow and kind == DEFAULT_KIND else kind
+            kinds[index] = "" if classes_follow and kind == DEFAULT_KIND and definition.name not in stay else kind
     if classes_follow and ALIAS_HOOK_KIND in kinds:
         for index, definition in enumerate(placeable):
             if definition.defines == (ALIAS_HOOK,) and definition.kind is not DefinitionKind.CLASS:

@@ -1,8 +1,13 @@
-"""Transformers dialect: a name a base file imports from its sibling file (`from .configuration_tiny
+"""Transformers dialect, where classes and their imports go between files.
+
+A name a base file imports from its sibling file (`from .configuration_tiny
 import TinyEncoderConfig` in modeling_tiny.py) stays an import, of the model's own file of that kind,
 when the modular file imports nothing from that sibling: upstream reads only the base files the
 modular file imports from, so it never copies the sibling's definition, and generates no file for it
-(audioflamingo3's hand-written configuration file was overwritten before this rule).
+(audioflamingo3's hand-written configuration file was overwritten before this rule). A class the
+modular file's `__all__` lists stays in the file of its own kind, and earlier files import it from
+there (upstream's processing_sam2_video.py imports Sam2VideoInferenceSession from its modeling
+file); a class nothing exports is copied into each file using it, as before.
 
 python -m pytest tests/converter/test_dialect_siblings.py -q
 """
@@ -78,3 +83,40 @@ def test_a_base_file_the_modular_file_imports_from_is_read(tmp_path: Path) -> No
 def test_the_python_dialect_keeps_copying_the_sibling_definition(tmp_path: Path) -> None:
     outputs, _ = convert_tree(tmp_path, tree(ONLY_MODELING), dialect="python")
     assert "class SmallEncoderConfig" in outputs["small/configuration_small.py"]
+
+
+SESSION = """
+from ..tiny.modeling_tiny import TinyEncoder
+
+
+class SmallSession:
+    def __init__(self):
+        self.frames = []
+
+
+class SmallProcessor:
+    def new_session(self) -> SmallSession:
+        return SmallSession()
+
+
+class SmallEncoder(TinyEncoder):
+    def start(self) -> SmallSession:
+        return SmallSession()
+
+"""
+
+
+def test_an_exported_class_stays_in_its_file_and_earlier_files_import_it(tmp_path: Path) -> None:
+    modular = SESSION + '\n__all__ = ["SmallSession", "SmallProcessor", "SmallEncoder"]\n'
+    outputs, _ = convert_tree(tmp_path, tree(modular))
+    processing, modeling = outputs["small/processing_small.py"], outputs["small/modeling_small.py"]
+    assert "from .modeling_small import SmallSession" in processing
+    assert "class SmallSession" not in processing
+    assert "class SmallSession" in modeling
+
+
+def test_a_class_nothing_exports_is_copied_into_each_file_using_it(tmp_path: Path) -> None:
+    modular = SESSION + '\n__all__ = ["SmallProcessor", "SmallEncoder"]\n'
+    outputs, _ = convert_tree(tmp_path, tree(modular))
+    assert "class SmallSession" in outputs["small/processing_small.py"]
+    assert "from .modeling_small import SmallSession" not in outputs["small/processing_small.py"]
