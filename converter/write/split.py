@@ -175,9 +175,9 @@ def place_definitions(
     is placed like a helper, unless `stay` names it: the transformers dialect keeps a class the modular
     file's `__all__` lists in the file of its own kind, and the files using it import it from there
     (upstream's processing_sam2_video.py imports Sam2VideoInferenceSession from its modeling file).
-    Nothing uses a module `__getattr__` (the deprecated-alias hook of a
-    tree's processor kwargs); in a tree it goes to the `processing` file when there is one, with
-    what it uses. Other unused statements go to the default kind.
+    Nothing uses a module `__getattr__` (the deprecated-alias hook of a tree's processor kwargs); in a
+    tree it goes to the `processing` file when there is one, with what it uses. Other unused
+    statements go to the default kind.
     """
     class_kinds: dict[str, str] = {}
     kinds = [""] * len(placeable)
