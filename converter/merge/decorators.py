@@ -46,6 +46,14 @@ NESTABLE = frozenset({"torch.no_grad", "torch.inference_mode", "torch.enable_gra
 CONTEXT_MANAGERS = frozenset({"torch.no_grad", "torch.inference_mode", "torch.enable_grad"})
 
 
+#: upstream's marker for "none of the base's decorators" (`@no_inherit_decorator`); dropped from the output
+NO_INHERIT = "no_inherit_decorator"
+
+
+def without_no_inherit(decorators: Sequence[cst.Decorator]) -> list[cst.Decorator]:
+    return [d for d in decorators if code_of(d.decorator).strip() != NO_INHERIT]
+
+
 def decorator_name(decorator: cst.Decorator) -> str:
     """`torch.no_grad` for `@torch.no_grad()`, `auto_docstring` for `@auto_docstring(...)`."""
     expression = decorator.decorator

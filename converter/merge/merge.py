@@ -40,6 +40,7 @@ from converter.diagnostics import ConversionError, Diagnostic
 from converter.layout import Library
 from converter.merge.classes.class_bases import BasesCheck, flattened_bases
 from converter.merge.classes.library_members import library_members
+from converter.merge.decorators import without_no_inherit
 from converter.merge.members import classify_members, member_kind, member_name, removes_attribute, removes_method
 from converter.merge.override import Override
 from converter.merge.parent_calls import parent_calls_to_super, selfless_parent_calls
@@ -413,11 +414,8 @@ def is_copied_from(line: cst.EmptyLine) -> bool:
 def class_decorators(statement: cst.ClassDef, base_class: cst.ClassDef) -> list[cst.Decorator]:
     """The modular class's decorators, else the base class's. `@no_inherit_decorator` (upstream's
     marker) stands for "none of the base's" and is dropped itself."""
-    own = [d for d in statement.decorators if code_of(d.decorator).strip() != NO_INHERIT]
+    own = without_no_inherit(statement.decorators)
     return own if own or len(own) < len(statement.decorators) else list(base_class.decorators)
-
-
-NO_INHERIT = "no_inherit_decorator"
 
 
 def leading_comments(statement: cst.ClassDef, base_class: cst.ClassDef, tree: bool = False) -> Sequence[cst.EmptyLine]:

@@ -25,7 +25,7 @@ import re
 import libcst as cst
 
 from converter.dialect import drift
-from converter.merge.decorators import decorator_name, is_documentation
+from converter.merge.decorators import decorator_name, is_documentation, without_no_inherit
 from converter.merge.override import Override
 from converter.merge.unroll import strip_docstring, super_method
 from converter.read.parse import ParsedModule
@@ -38,7 +38,10 @@ def inherited_decorators(
     written: cst.FunctionDef, method: cst.FunctionDef, base: cst.BaseStatement, override: Override
 ) -> cst.FunctionDef:
     """`method` (the merged override of `written`) under the base method's decorators when `written`
-    has none, as upstream merges it; a drift where that changes what a call does."""
+    has none, as upstream merges it; a drift where that changes what a call does. `@no_inherit_decorator`
+    on `written` keeps none of the base's and is dropped itself."""
+    if len(without_no_inherit(written.decorators)) < len(written.decorators):
+        return method.with_changes(decorators=without_no_inherit(method.decorators))  # upstream's opt-out marker
     if written.decorators or not isinstance(base, cst.FunctionDef) or not base.decorators:
         return method
     where = f"{override.class_name}.{written.name.value}"

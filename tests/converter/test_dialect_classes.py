@@ -314,6 +314,23 @@ def test_an_undecorated_override_takes_the_base_decorators_and_drifts(tmp_path: 
     ]
 
 
+def test_no_inherit_decorator_on_a_method_keeps_none_of_the_base_decorators_and_is_dropped(tmp_path: Path) -> None:
+    modular = HEADER + textwrap.dedent("""
+        from ...utils import no_inherit_decorator
+
+
+        class SmallRotary(TinyRotary):
+            @no_inherit_decorator
+            def forward(self, x):
+                return x + self.dim
+        """)
+    library = {**LIBRARY, "utils.py": LIBRARY["utils.py"] + "\n\ndef no_inherit_decorator(obj):\n    return obj\n"}
+    text, drifts = convert(tmp_path, modular, library=library)
+    assert "    def forward(self, x):\n        return x + self.dim\n" in text
+    assert "no_grad" not in class_text(text, "SmallRotary") and "no_inherit_decorator" not in text
+    assert drifts == []
+
+
 def test_a_property_override_without_decorator_becomes_a_property(tmp_path: Path) -> None:
     modular = HEADER + textwrap.dedent("""
 
