@@ -184,7 +184,11 @@ def find_model_base(statement: cst.ClassDef, renamed: RenamedModule) -> tuple[cs
         if item is None:
             continue
         target = renamed.target(item.alias)
-        definition = renamed.namespace(item.model).definition(target or "")
+        namespace = renamed.namespace(item.model)
+        if renamed.resolved.parsed.layout.upstream and item.stem:  # the class of the file imported from
+            definition = namespace.definition_in(target or "", item.stem)
+        else:
+            definition = namespace.definition(target or "")
         if definition is not None and isinstance(definition.node, cst.ClassDef):
             found.append((arg, definition))
     if len(found) > 1:

@@ -101,6 +101,14 @@ class BaseNamespace:
     def binding(self, name: str) -> ImportBinding | None:
         return self.imports_by_name.get(name)
 
+    def definition_in(self, name: str, stem: str) -> BaseDefinition | None:
+        """`name`'s definition in base file `stem` (a tree model may define a class in two files, as
+        qwen2_vl's image_processing and image_processing_pil do), else `definition(name)`."""
+        for definition in self.definitions:
+            if name in definition.names and definition.path.rpartition("/")[2].removesuffix(".py") == stem:
+                return definition
+        return self.definition(name)
+
 
 #: Analyses of base modules as parsed (before renaming), shared by every model built on them:
 #: id(module) -> (module, {statement index: (names, uses)}), least recently used first. The module

@@ -120,3 +120,25 @@ def test_a_class_nothing_exports_is_copied_into_each_file_using_it(tmp_path: Pat
     outputs, _ = convert_tree(tmp_path, tree(modular))
     assert "class SmallSession" in outputs["small/processing_small.py"]
     assert "from .modeling_small import SmallSession" not in outputs["small/processing_small.py"]
+
+
+def test_a_base_class_comes_from_the_file_the_modular_file_imports_it_from(tmp_path: Path) -> None:
+    """qwen2_vl defines Qwen2VLImageProcessorKwargs in image_processing and, with a comment above it,
+    in image_processing_pil: a modular file importing it from the latter merges that one."""
+    kwargs = "class TinyImageProcessorKwargs(dict):\n    min_pixels: int\n"
+    files = {
+        "tiny/image_processing_tiny.py": kwargs,
+        "tiny/image_processing_pil_tiny.py": '"""Tiny."""\n\n\n# Adapted from the other file\n'
+        + kwargs.replace("min", "max"),
+        "small/modular_small.py": """
+from ..tiny.image_processing_pil_tiny import TinyImageProcessorKwargs
+
+
+class SmallImageProcessorKwargs(TinyImageProcessorKwargs):
+    pass
+""",
+    }
+    outputs, _ = convert_tree(tmp_path, files)
+    (text,) = outputs.values()
+    assert "max_pixels: int" in text and "min_pixels" not in text
+    assert "# Adapted from the other file\nclass SmallImageProcessorKwargs(dict):" in text
