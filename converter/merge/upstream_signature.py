@@ -9,6 +9,10 @@ positional-only, `*args` and keyword-only parameters; and the base's `**kwargs` 
     modular:   def forward(self, scale=1.0, *, extra=None, **super_kwargs)
     upstream:  def forward(self, hidden_states, mask=None, scale=1.0, *, extra=None, **kwargs)
 
+Each parameter keeps the comma written after it: an override parameter written before
+`**super_kwargs` keeps its comma, which is a trailing comma when the base has no `**kwargs`, and ruff
+then writes one parameter per line (upstream's llava_next_video `__init__`).
+
 As Python, the override binds positional arguments to its own parameters, and every base parameter
 by keyword through `**super_kwargs`. `super_signature_drifts` says where the two differ; a
 positional call the modular code refuses and the generated code accepts is no drift (the calls the
@@ -37,11 +41,7 @@ def upstream_signature(
     own, base_params = function.params, base.params
     merged = {param.name.value: param for param in base_params.params}
     merged.update((param.name.value, param) for param in own.params[1:])
-    params = own.with_changes(
-        params=[unpunctuated(param) for param in merged.values()],
-        kwonly_params=[unpunctuated(param) for param in own.kwonly_params],
-        star_kwarg=base_params.star_kwarg,
-    )
+    params = own.with_changes(params=list(merged.values()), star_kwarg=base_params.star_kwarg)
     why = next(super_signature_drifts(function, base), None)
     if why is not None:
         drift(
@@ -49,14 +49,6 @@ def upstream_signature(
         )
     returns = function.returns if function.returns is not None else base.returns
     return function.with_changes(params=params, returns=returns)
-
-
-def unpunctuated(param: cst.Param) -> cst.Param:
-    """The parameter without its comma, which the merged order places anew (unless a comment follows it)."""
-    comma = param.comma
-    if isinstance(comma, cst.Comma) and "#" in cst.Module([]).code_for_node(comma.whitespace_after):
-        return param
-    return param.with_changes(comma=cst.MaybeSentinel.DEFAULT)
 
 
 def super_signature_drifts(function: cst.FunctionDef, base: cst.FunctionDef) -> Iterator[str]:

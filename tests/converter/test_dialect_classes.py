@@ -514,6 +514,23 @@ def test_super_kwargs_appends_new_parameters_and_drifts_where_positions_move(tmp
     ]
 
 
+def test_super_kwargs_keeps_the_comma_written_before_it_as_a_trailing_comma(tmp_path: Path) -> None:
+    """The base has no **kwargs, so the override's `config,` ends the merged parameters with a comma:
+    ruff then writes one parameter per line, as upstream's llava_next_video `__init__`."""
+    base = "class TinyModel:\n    def __init__(self, config):\n        self.config = config\n"
+    modular = textwrap.dedent("""\
+        from ..tiny.modeling_tiny import TinyModel
+
+
+        class SmallModel(TinyModel):
+            def __init__(self, config: dict, **super_kwargs):
+                super().__init__(config, **super_kwargs)
+                self.extra = 1
+        """)
+    text, _ = convert(tmp_path, modular, base=base)
+    assert "    def __init__(\n        self,\n        config: dict,\n    ):\n" in text
+
+
 def test_super_kwargs_drops_the_base_keyword_only_parameters_and_drifts(tmp_path: Path) -> None:
     modular = textwrap.dedent("""\
         from ..tiny.modeling_tiny import TinyBlock
