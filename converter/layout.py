@@ -237,6 +237,11 @@ def model_of_stem(stem: str, kinds: Sequence[str] = TREE_KINDS) -> str:
     return ""
 
 
+def stem_of(path: str) -> str:
+    """`modeling_llama` for `llama/modeling_llama.py`."""
+    return path.rsplit("/", 1)[-1].removesuffix(".py")
+
+
 def is_sibling_import(small: cst.BaseSmallStatement) -> bool:
     """`from .configuration_llama import LlamaConfig`: an import from a file of the same model."""
     return isinstance(small, cst.ImportFrom) and len(small.relative) == 1

@@ -22,7 +22,7 @@ from pathlib import Path
 import libcst as cst
 
 from converter.diagnostics import ConversionError
-from converter.layout import KIND_ORDER, REPO, TREE_KINDS, Layout, Library, model_of_stem
+from converter.layout import KIND_ORDER, REPO, TREE_KINDS, Layout, Library, model_of_stem, stem_of
 from converter.read.parse import parse_source
 from converter.read.source import read_source
 
@@ -42,7 +42,7 @@ class BaseFile:
 
     @property
     def stem(self) -> str:
-        return self.path.rsplit("/", 1)[-1].removesuffix(".py")
+        return stem_of(self.path)
 
 
 @dataclass(frozen=True)

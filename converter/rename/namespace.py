@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 import libcst as cst
 from libcst.metadata import GlobalScope
 
-from converter.layout import is_sibling_import
+from converter.layout import is_sibling_import, stem_of
 from converter.read.gather import DefinitionKind, assigned_all, kind_of
 from converter.rename.renamer import Rename, RenameModel
 from converter.syntax.names import analyse_statement, dotted_name, first_names, module_scopes, statement_owners
@@ -105,7 +105,7 @@ class BaseNamespace:
         """`name`'s definition in base file `stem` (a tree model may define a class in two files, as
         qwen2_vl's image_processing and image_processing_pil do), else `definition(name)`."""
         for definition in self.definitions:
-            if name in definition.names and definition.path.rpartition("/")[2].removesuffix(".py") == stem:
+            if name in definition.names and stem_of(definition.path) == stem:
                 return definition
         return self.definition(name)
 
@@ -185,7 +185,7 @@ def build_renamed_namespace(
         kept = imported[file_index] | verbatim
         file_rename = rename if renames is None else renames[file_index]
         renamer = RenameModel(file_rename, kept)
-        stem = path.rsplit("/", 1)[-1].removesuffix(".py")
+        stem = stem_of(path)
         per_file.append((stem, file_rename, frozenset(bound_names_of(module))))
 
         def renamed(name: str, kept: frozenset[str] = kept, file_rename: Rename = file_rename) -> str:

@@ -39,7 +39,7 @@ from libcst.metadata import MetadataWrapper
 
 from converter.diagnostics import ConversionError, Diagnostic
 from converter.dialect import drift
-from converter.layout import DEFAULT_KIND, TREE_KIND_RULES, TREE_KINDS
+from converter.layout import DEFAULT_KIND, TREE_KIND_RULES, TREE_KINDS, stem_of
 from converter.merge.merge import MergedModule, ModularStatement, is_copied_from
 from converter.read.gather import DefinitionKind, kind_of
 from converter.read.parse import LazyPositions, ParsedModule
@@ -168,10 +168,9 @@ class Tracer:
         kind (`from .configuration_<model> import <renamed>`), and the definition is not copied."""
         if definition.path == user_path or user_path.rpartition("/")[0] != definition.path.rpartition("/")[0]:
             return None
-        user_stem = user_path.rpartition("/")[2].removesuffix(".py")
-        if name not in self.renamed.namespace(definition.model).sibling_imported.get(user_stem, ()):
+        if name not in self.renamed.namespace(definition.model).sibling_imported.get(stem_of(user_path), ()):
             return None
-        stem = definition.path.rpartition("/")[2].removesuffix(".py")
+        stem = stem_of(definition.path)
         if (definition.model, stem) in self.visit_order:
             return None
         kind = stem.removesuffix(f"_{definition.model}")

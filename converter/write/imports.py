@@ -22,7 +22,7 @@ from converter.diagnostics import ConversionError, Diagnostic
 from converter.layout import kind_order_of
 from converter.read.gather import Definition, DefinitionKind
 from converter.read.parse import ParsedModule
-from converter.write.split import OutputPlan, SplitModule
+from converter.write.split import OutputPlan, SplitModule, staying
 from converter.write.upstream_imports import GUARDED_KINDS, guard_torch_imports, own_import_lines, without_futures
 
 #: Top-level packages a standalone module may not import from: `generated.*` imports are resolved
@@ -152,10 +152,9 @@ def sibling_imports(
     for kind in order:
         names = sorted(name for name in used if split.homes.get(name) == kind and kind != plan.kind)
         if names and order.index(kind) > rank:
-            # transformers dialect: an exported class stays in its own file, which earlier kinds import
-            exported = set(split.gathered.exports or ()) if split.gathered.parsed.layout.upstream else set()
-            diagnostics.extend(backward_use(split, plan, kind, [name for name in names if name not in exported]))
-            names = [name for name in names if name in exported]
+            stay = staying(split.gathered)  # an exported class stays in its own file, which earlier kinds import
+            diagnostics.extend(backward_use(split, plan, kind, [name for name in names if name not in stay]))
+            names = [name for name in names if name in stay]
         if names:
             statement = cst.parse_statement(f"from .{kind}_{model} import {', '.join(names)}\n")
             assert isinstance(statement, cst.SimpleStatementLine)

@@ -60,8 +60,9 @@ def split_by_kind(gathered: GatheredModule) -> SplitModule:
     prefix = "" if tree else camelize(gathered.parsed.model)
     if gathered.parsed.layout.upstream:
         prefix = cased_model_name(gathered)
-    stay = frozenset(gathered.exports or ()) if gathered.parsed.layout.upstream else frozenset()
-    kinds = place_definitions(placeable, rules, order, classes_follow=tree, copies=tree, prefix=prefix, stay=stay)
+    kinds = place_definitions(
+        placeable, rules, order, classes_follow=tree, copies=tree, prefix=prefix, stay=staying(gathered)
+    )
     homes = {name: kinds[index][0] for index, d in enumerate(placeable) for name in d.defines}
     files = []
     for kind in order:
@@ -77,6 +78,12 @@ def split_by_kind(gathered: GatheredModule) -> SplitModule:
         raise ConversionError([parsed.diagnostic_at(1, 1, "E050", "the modular file defines nothing", fix)])
     check_exports(gathered, homes)
     return SplitModule(gathered, tuple(files), homes, guarded)
+
+
+def staying(gathered: GatheredModule) -> frozenset[str]:
+    """Transformers dialect: the names the modular file's `__all__` lists, whose classes stay in the file
+    of their own kind; files of earlier kinds import them from there (imports.py)."""
+    return frozenset(gathered.exports or ()) if gathered.parsed.layout.upstream else frozenset()
 
 
 def cased_model_name(gathered: GatheredModule) -> str:
