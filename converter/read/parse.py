@@ -86,13 +86,16 @@ class LazyPositions(Mapping[cst.CSTNode, CodeRange]):
     where that gives the same answer. Given the module's `source`, `start_of` answers for its
     statements without printing anything."""
 
-    def __init__(self, wrapper: MetadataWrapper, source: str | None = None) -> None:
+    def __init__(self, wrapper: MetadataWrapper, source: str | None = None, tree: ast.Module | None = None) -> None:
         self.wrapper = wrapper
         self.source = source
+        self.tree = tree  # CPython's tree of `source` when the caller has it
 
     @functools.cached_property
     def statement_starts(self) -> Mapping[int, tuple[int, int]]:
-        return statement_starts(self.source, self.wrapper.module) if self.source is not None else {}
+        if self.source is None:
+            return {}
+        return statement_starts(self.source, self.wrapper.module, self.tree)
 
     def start_of(self, node: cst.CSTNode) -> tuple[int, int] | None:
         """Where `node` starts (1-based line, 0-based column) when it is a top-level statement, a
@@ -217,16 +220,19 @@ class StatementPositions:
         return None if self.first_lines is None else self.first_lines[index] - 1
 
 
-def statement_starts(source: str, module: cst.Module) -> dict[int, tuple[int, int]]:
+def statement_starts(source: str, module: cst.Module, tree: ast.Module | None = None) -> dict[int, tuple[int, int]]:
     """id of each top-level statement of `module` (parsed from `source`), of each small statement of
     its simple lines and of each name those import -> its start (1-based line, 0-based column), read
-    off CPython's parser, much cheaper than PositionProvider; {} where the two parsers do not pair up."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # SyntaxWarning: invalid escape sequences, reported elsewhere
-            statements = ast.parse(source).body
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return {}
+    off CPython's parser (`tree`, parsed here when not given), much cheaper than PositionProvider;
+    {} where the two parsers do not pair up."""
+    if tree is None:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # SyntaxWarning: invalid escape sequences, reported elsewhere
+                tree = ast.parse(source)
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            return {}
+    statements = tree.body
     parts = [list(s.body) if isinstance(s, cst.SimpleStatementLine) else [s] for s in module.body]
     if sum(map(len, parts)) != len(statements):
         return {}
@@ -261,11 +267,11 @@ def make_diagnostic(path: str, source: str, line: int, col: int, code: str, mess
 def parse_modular(path: Path, repo_root: Path, layout: Layout = REPO) -> ParsedModule:
     """Read and parse one modular file; raises ConversionError (E001-E008) on bad input."""
     located, source = read_modular(path, repo_root, layout)
-    module = parse_source(source, located.display_path)
+    module, tree = parse_both(source, located.display_path)
     # unsafe_skip_copy: positions are keyed by the very nodes later passes hold. They are computed
     # on first use: most modules never need one.
     wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
-    positions = LazyPositions(wrapper, source)
+    positions = LazyPositions(wrapper, source, tree)
     return ParsedModule(
         located.path, located.display_path, source, located.model, module, wrapper, positions, layout=layout
     )
@@ -295,10 +301,15 @@ def collection_paused() -> Iterator[None]:
 def parse_source(source: str, display_path: str) -> cst.Module:
     """libcst's tree of `source`, once CPython's parser has accepted it and its nesting is bounded
     (nesting.py: libcst's parser would crash on what CPython rejects); raises ConversionError."""
-    check_source(source, display_path)
+    return parse_both(source, display_path)[0]
+
+
+def parse_both(source: str, display_path: str) -> tuple[cst.Module, ast.Module]:
+    """libcst's tree of `source` (`parse_source`) and CPython's, which checked it first."""
+    tree = check_source(source, display_path)
     try:
         with collection_paused():
-            return cst.parse_module(source)
+            return cst.parse_module(source), tree
     except cst.ParserSyntaxError as error:
         line, col, message, fix = libcst_error(error, source)
         raise ConversionError([make_diagnostic(display_path, source, line, col, "E001", message, fix)]) from None

@@ -25,9 +25,11 @@ from collections.abc import Sequence
 import libcst as cst
 
 from converter.dialect import drift
+from converter.layout import stem_of
 from converter.merge.merge import ModularStatement
 from converter.read.parse import ParsedModule
-from converter.rename.namespace import BaseNamespace
+from converter.read.resolve import model_imports
+from converter.rename.namespace import BaseDefinition, BaseNamespace
 from converter.syntax.names import code_of, mentions
 
 
@@ -84,10 +86,11 @@ def base_assignments_kept(
     """`statements` with the modular assignments `X = v` that upstream replaces by a base's own
     `X = w` (its ModelFileMapper merges modular assignments only for the names above): the base
     statement takes the modular one's place. W334 where the two values differ."""
+    visited = visited_files(parsed)
     kept = []
     for statement in statements:
         name = assigned_name(statement.origin)
-        base = next((d for ns in namespaces if name and (d := ns.definition(name)) is not None), None)
+        base = visited_assignment(namespaces, visited, name) if name else None
         if name is None or base is None or assigned_name(base.node) != name or keeps_modular(statement.origin, name):
             kept.append(statement)
             continue
@@ -98,6 +101,27 @@ def base_assignments_kept(
             drift(parsed, statement.origin, "W334", message)
         kept.append(dataclasses.replace(statement, node=base.node))  # the base's value, in the modular place
     return kept
+
+
+def visited_files(parsed: ParsedModule) -> list[tuple[str, str]]:
+    """(model, file stem) of each base file the modular file imports from, in import order: the
+    files upstream's converter visits (a base package's other files are not)."""
+    found = []
+    for small in model_imports(parsed.module, parsed.layout):
+        target = parsed.layout.model_import(small)
+        if target is not None and (target.model, target.stem) not in found:
+            found.append((target.model, target.stem))
+    return found
+
+
+def visited_assignment(
+    namespaces: Sequence[BaseNamespace], visited: Sequence[tuple[str, str]], name: str
+) -> BaseDefinition | None:
+    """The top-level statement defining `name` in the first visited base file that defines it."""
+    candidates = {
+        (d.model, stem_of(d.path)): d for ns in namespaces for d in reversed(ns.definitions) if name in d.names
+    }
+    return next((candidates[file] for file in visited if file in candidates), None)
 
 
 def assigned_name(node: cst.BaseStatement) -> str | None:

@@ -338,6 +338,30 @@ def test_a_modular_assignment_the_base_makes_too_keeps_the_base_value_with_w334(
     assert codes(warnings) == [("W334", 3)]
 
 
+def test_an_assignment_in_a_base_file_the_modular_does_not_import_leaves_the_modular_value(tmp_path: Path) -> None:
+    """Upstream visits only the base files a modular file imports from (fun_asr_nano's
+    LANGUAGE_CODE_TO_NAME, which qwen3_asr's processing file also assigns, stays fun_asr_nano's)."""
+    modular = """\
+    from ..tiny.modeling_tiny import TinyMLP
+
+    FORMATS = ("coco",)
+
+
+    class SmallMLP(TinyMLP):
+        def check(self, name):
+            return name in FORMATS
+    """
+    base = FORMATS_BASE.replace('FORMATS = ("coco", "panoptic")\n', "")
+    files = {
+        "tiny/modeling_tiny.py": base.replace("name in FORMATS", "True"),
+        "tiny/processing_tiny.py": 'FORMATS = ("coco", "panoptic")\n',
+        "small/modular_small.py": modular,
+    }
+    outputs, warnings = convert_tree(tmp_path, files)
+    assert 'FORMATS = ("coco",)' in outputs["small/modeling_small.py"]
+    assert warnings == []
+
+
 def test_a_checkpoint_name_keeps_the_modular_value_without_drift(tmp_path: Path) -> None:
     base = FORMATS_BASE.replace("FORMATS", "_CHECKPOINT_FOR_DOC")
     modular = """\
