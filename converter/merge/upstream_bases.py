@@ -104,5 +104,8 @@ def bases_message(statement: cst.ClassDef, model_arg: cst.Arg, written: list[str
         return f"{head}, where Python's class inherits {merged} itself"
     dropped = [base for base in python if base not in written]
     if dropped:
-        return f"{head}: the generated class does not inherit from {', '.join(dropped)} as Python's does"
+        return (
+            f"{head}: it leaves out {merged}'s own bases, which Python's class inherits through {merged} "
+            f"({', '.join(dropped)} in a Python-exact merge)"
+        )
     return f"{head}, where Python's method resolution order is ({', '.join(python)})"

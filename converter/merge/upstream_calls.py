@@ -13,7 +13,7 @@ call (upstream checks for a super() call before rewriting), whatever the parent 
         def __init__(self, config):                  ->        def __init__(self, config):
             DFinePreTrainedModel.__init__(config)                 super().__init__(config)
 
-Python passes `config` as the instance there (a TypeError, usually). Each rewritten call whose
+Python binds `config` to `self` there (a TypeError, usually). Each rewritten call whose
 meaning changes records a drift (`judge_parent_calls`): W320 where the call passes no instance, or
 where super() reaches another method than `Parent.method`; W324 for the `nn.Module` rule.
 
@@ -236,6 +236,26 @@ def method_kind(info: ClassInfo | None, method: str) -> str:
     return next((kind for kind in ("staticmethod", "classmethod") if kind in names), "")
 
 
+def shifted_arguments(call: ParentCall, lookup: Lookup, first: str) -> str:
+    """What Python does with `Parent.method(arg, ...)` called without an instance: `arg` becomes `self`
+    and every other positional argument moves one parameter left; a required parameter left without a
+    value raises TypeError (the method's signature, where the parent class is known)."""
+    info = lookup(call.parent)
+    function = info.methods.get(call.method) if info is not None and info.methods else None
+    if function is None:
+        return f"Python binds {first} to self and shifts the other positional arguments left"
+    positional = [*function.params.posonly_params, *function.params.params][1:]
+    given = sum(1 for arg in call.call.args if arg.keyword is None and not arg.star) - 1
+    keywords = {arg.keyword.value for arg in call.call.args if arg.keyword is not None}
+    starred = any(arg.star for arg in call.call.args)
+    missing = [
+        p.name.value for p in positional[given:] if p.default is None and p.name.value not in keywords and not starred
+    ]
+    if missing:
+        return f"Python binds {first} to self and raises TypeError (missing '{missing[0]}')"
+    return f"Python binds {first} to self and shifts the other positional arguments left"
+
+
 def drift_of(call: ParentCall, lookup: Lookup) -> tuple[str, str] | None:
     """(code, message) where `super().<method>(...)` in the generated class does something else than
     `call` does in Python; None where both do the same."""
@@ -249,7 +269,7 @@ def drift_of(call: ParentCall, lookup: Lookup) -> tuple[str, str] | None:
         if first is None or first.keyword is not None or first.star:
             why = "Python raises TypeError (missing 'self')"
         else:
-            why = f"Python takes {one_line(first.value)} as the instance"
+            why = shifted_arguments(call, lookup, one_line(first.value))
         return code, f"{call.written} passes no instance: {why}, where upstream's {target} passes self"
     if kind == "classmethod":
         return (
