@@ -92,6 +92,15 @@ class BaseNamespace:
         return {name: d for d in reversed(self.definitions) for name in d.names}
 
     @functools.cached_property
+    def every_by_name(self) -> Mapping[str, tuple[BaseDefinition, ...]]:
+        """name -> every definition binding it, in file order then source order."""
+        found: dict[str, list[BaseDefinition]] = {}
+        for d in self.definitions:
+            for name in d.names:
+                found.setdefault(name, []).append(d)
+        return {name: tuple(ds) for name, ds in found.items()}
+
+    @functools.cached_property
     def imports_by_name(self) -> Mapping[str, ImportBinding]:
         return {binding.name: binding for binding in reversed(self.imports)}
 

@@ -118,9 +118,7 @@ def visited_assignment(
     namespaces: Sequence[BaseNamespace], visited: Sequence[tuple[str, str]], name: str
 ) -> BaseDefinition | None:
     """The top-level statement defining `name` in the first visited base file that defines it."""
-    candidates = {
-        (d.model, stem_of(d.path)): d for ns in namespaces for d in reversed(ns.definitions) if name in d.names
-    }
+    candidates = {(d.model, stem_of(d.path)): d for ns in namespaces for d in reversed(ns.every_by_name.get(name, ()))}
     return next((candidates[file] for file in visited if file in candidates), None)
 
 
