@@ -25,6 +25,7 @@ from converter.merge.merge import MergedModule, is_import_line
 from converter.read.gather import NOT_PLACED, Definition, DefinitionKind, GatheredModule
 from converter.rename.namespace import BaseNamespace
 from converter.syntax.names import bound_names
+from converter.trace.definition_time import CollectDefinitionTimeNames
 
 #: The assignments upstream writes first in a generated file (its VARIABLES_AT_THE_BEGINNING).
 AT_THE_BEGINNING = ("logger", "_CHECKPOINT_FOR_DOC", "_CONFIG_FOR_DOC")
@@ -70,6 +71,17 @@ def order_like_upstream(gathered: GatheredModule, merged: MergedModule) -> Gathe
         if (target := merged.renamed.target(alias))
     }
 
+    def foreign_class(name: str, index: int, mapper: BaseNamespace) -> bool:
+        """A pulled class that the file of merged class `index`'s base does not define: upstream's mapper
+        of that file does not know it (it shares functions the modular file imports, not classes), so
+        it is not placed before `index`, unless `index` reads it when it is defined."""
+        dependency = provider.get(name)
+        if dependency is None or definitions[dependency].kind is not DefinitionKind.CLASS:
+            return False
+        if name in own_names or mapper.definition(name) is not None:
+            return False
+        return name not in definition_time_names(definitions[index].node)
+
     def closure(index: int, mapper: BaseNamespace | None) -> set[int]:
         """The pulled definitions `index` needs, transitively, not placed yet. Upstream follows a
         modular function's names within the file of the class being placed (`mapper`; an assignment,
@@ -86,6 +98,8 @@ def order_like_upstream(gathered: GatheredModule, merged: MergedModule) -> Gathe
             own = id(definitions[current].node) in unmerged
             if current == index and own:
                 uses = tuple(name for name in uses if name in visible)
+            elif current == index and mapper is not None and upstream:
+                uses = tuple(name for name in uses if not foreign_class(name, index, mapper))
             elif own and mapper is not None and upstream and definitions[current].kind is DefinitionKind.FUNCTION:
                 uses = tuple(name for name in uses if name in own_names or mapper.definition(name) is not None)
             for name in uses:
@@ -136,6 +150,13 @@ def order_like_upstream(gathered: GatheredModule, merged: MergedModule) -> Gathe
     slots, placed = iter(out), set(placeable)
     reordered = [definitions[next(slots)] if index in placed else d for index, d in enumerate(definitions)]
     return dataclasses.replace(gathered, definitions=tuple(reordered))
+
+
+def definition_time_names(node: cst.CSTNode) -> frozenset[str]:
+    """The names `node` reads when its statement runs (bases, decorators, class body, defaults)."""
+    collector = CollectDefinitionTimeNames("")
+    node.visit(collector)
+    return frozenset(read.node.value for read in collector.found)
 
 
 def modular_ranks(merged: MergedModule) -> dict[int, int]:

@@ -467,3 +467,85 @@ def test_a_base_whose_name_ends_a_modular_base_is_switched_for_it(tmp_path: Path
     outputs, warnings = convert(tmp_path, files)
     assert "class SmallProcessor(OmniModalProcessorMixin):" in outputs["small/processing_small.py"]
     assert [w.code for w in warnings] == ["W341"]
+
+
+ENCODER_BASE = """\
+from torch import nn
+
+
+class OtherEmbedding(nn.Module):
+    def forward(self, x):
+        return x
+
+
+class OtherEncoder(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.embedding = OtherEmbedding()
+"""
+
+PRETRAINED_ONLY = """\
+from torch import nn
+
+
+class TinyPreTrainedModel(nn.Module):
+    def init(self, module):
+        return module
+"""
+
+
+def test_a_class_imported_from_another_base_file_comes_before_its_files_class_not_the_first_user(
+    tmp_path: Path,
+) -> None:
+    """qwen3_asr: a merged class whose base file does not define a class it uses in a method (the
+    modular file imports it from another base file) does not pull it in first: upstream places it
+    before the class merged from that other file."""
+    modular = """\
+    from ..other.modeling_other import OtherEmbedding, OtherEncoder
+    from ..tiny.modeling_tiny import TinyPreTrainedModel
+
+
+    class SmallPreTrainedModel(TinyPreTrainedModel):
+        def init(self, module):
+            return isinstance(module, OtherEmbedding)
+
+
+    class SmallEncoder(OtherEncoder):
+        pass
+    """
+    files = {
+        "tiny/modeling_tiny.py": PRETRAINED_ONLY,
+        "other/modeling_other.py": ENCODER_BASE,
+        "small/modular_small.py": modular,
+    }
+    outputs, _ = convert(tmp_path, files)
+    text = outputs["small/modeling_small.py"]
+    assert (
+        text.index("class SmallPreTrainedModel")
+        < text.index("class SmallEmbedding")
+        < text.index("class SmallEncoder")
+    )
+
+
+def test_a_class_a_merged_class_reads_when_defined_still_comes_first(tmp_path: Path) -> None:
+    """The same class named in the class body (read when the class is defined) stays before it."""
+    modular = """\
+    from ..other.modeling_other import OtherEmbedding, OtherEncoder
+    from ..tiny.modeling_tiny import TinyPreTrainedModel
+
+
+    class SmallPreTrainedModel(TinyPreTrainedModel):
+        embedding_class = OtherEmbedding
+
+
+    class SmallEncoder(OtherEncoder):
+        pass
+    """
+    files = {
+        "tiny/modeling_tiny.py": PRETRAINED_ONLY,
+        "other/modeling_other.py": ENCODER_BASE,
+        "small/modular_small.py": modular,
+    }
+    outputs, _ = convert(tmp_path, files)
+    text = outputs["small/modeling_small.py"]
+    assert text.index("class SmallEmbedding") < text.index("class SmallPreTrainedModel")
