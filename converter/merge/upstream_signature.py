@@ -55,7 +55,10 @@ def super_signature_drifts(function: cst.FunctionDef, base: cst.FunctionDef) -> 
     """Why upstream's merged signature binds a call the modular override accepts otherwise."""
     own, base_params = function.params, base.params
     if not own.params and not own.posonly_params:
-        yield "as Python the override takes no instance parameter, so no call reaches it"
+        yield (
+            "as Python the override takes no positional parameter, not even the instance: every call through an "
+            "instance raises TypeError"
+        )
         return
     base_regular = [param.name.value for param in base_params.params]
     own_regular = [param.name.value for param in own.params]

@@ -565,6 +565,26 @@ def test_super_kwargs_drops_the_base_keyword_only_parameters_and_drifts(tmp_path
     assert "the base's parameter 'cache' is left out" in drifts[0][2]
 
 
+def test_super_kwargs_without_self_drifts_as_a_typeerror_in_python(tmp_path: Path) -> None:
+    """d_fine's `def forward(**super_kwargs)`: Python passes the instance positionally to a function
+    that takes no positional parameter."""
+    modular = textwrap.dedent("""\
+        from ..tiny.modeling_tiny import TinyBlock
+
+
+        class SmallBlock(TinyBlock):
+            def forward(**super_kwargs):
+                return super().forward(**super_kwargs)
+        """)
+    text, drifts = convert(tmp_path, modular, base=KWARGS_BASE)
+    assert merged_signature(text, "forward") == "def forward(self, x, mask=None, **kwargs)"
+    assert [(line, code) for line, code, _ in drifts] == [(line_of(modular, "def forward"), "W325")]
+    assert (
+        "takes no positional parameter, not even the instance: every call through an instance raises TypeError"
+        in (drifts[0][2])
+    )
+
+
 def test_super_kwargs_with_keyword_only_additions_does_not_drift(tmp_path: Path) -> None:
     modular = textwrap.dedent("""\
         from ..tiny.modeling_tiny import TinyBlock
