@@ -10,13 +10,15 @@ defines being no import of it). As Python the modular class calls the imported f
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import libcst as cst
 
 from converter.dialect import drift
-from converter.layout import is_sibling_import
+from converter.layout import Library, is_sibling_import
 from converter.merge.merge import ModularStatement
 from converter.read.parse import ParsedModule
 from converter.rename.rename import RenamedModule
@@ -91,15 +93,75 @@ def without_aliases(small: cst.BaseSmallStatement, names: set[str]) -> cst.BaseS
     return small.with_changes(names=aliases)
 
 
-def report(parsed: ParsedModule, shadowed: Shadowed, imports: Sequence[ModularStatement], path: str) -> None:
-    """W340 at the modular class that uses the name."""
+def report(
+    parsed: ParsedModule,
+    shadowed: Shadowed,
+    imports: Sequence[ModularStatement],
+    path: str,
+    library: Library | None = None,
+) -> None:
+    """W340 at the modular class that uses the name; where the library module it is imported from does
+    not bind the name, the import itself fails in Python (read from the library's source, never run)."""
     node = shadowed.user.origin
     who = node.name.value if isinstance(node, (cst.ClassDef, cst.FunctionDef)) else "the class"
-    message = (
-        f"{shadowed.name} in {who} is {path}'s definition, pulled in with its base class, where Python binds "
-        f"it by the modular file's import from {import_source(imports, shadowed.name)}"
-    )
+    source = import_source(imports, shadowed.name)
+    head = f"{shadowed.name} in {who} is {path}'s definition, pulled in with its base class"
+    if library is not None and module_binds(library, source, shadowed.name) is False:
+        message = f"{head}, where Python fails at the modular file's import: {source} does not define it (ImportError)"
+    else:
+        message = f"{head}, where Python binds it by the modular file's import from {source}"
     drift(parsed, node, "W340", message)
+
+
+#: library file -> the names its top level binds (definitions, assignments, imports, also under if/try)
+_BOUND: dict[Path, frozenset[str] | None] = {}
+
+
+def module_binds(library: Library, source: str, name: str) -> bool | None:
+    """Whether library module `source` (`...utils`, relative to a tree's model package, or dotted)
+    binds `name` at its top level; None where its file cannot be read or may bind names dynamically
+    (`__getattr__`, a star import)."""
+    dots = len(source) - len(source.lstrip("."))
+    parts = [part for part in source.lstrip(".").split(".") if part]
+    if dots:
+        package = [*library.models_package.split("."), "model"]  # a modular file's package
+        if dots > len(package):
+            return None
+        parts = package[: len(package) - dots + 1] + parts
+    path = library.module_file(parts)
+    if path is None:
+        return None
+    if path not in _BOUND:
+        _BOUND[path] = top_level_bindings(path)
+    bound = _BOUND[path]
+    if path.name == "__init__.py" and (path.with_name(f"{name}.py").is_file() or (path.parent / name).is_dir()):
+        return True  # `from package import submodule` imports it
+    return None if bound is None else name in bound
+
+
+def top_level_bindings(path: Path) -> frozenset[str] | None:
+    try:
+        tree = ast.parse(path.read_bytes())
+    except (OSError, SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+    names: set[str] = set()
+    stack: list[ast.stmt] = list(tree.body)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            for alias in node.names:
+                if alias.name == "*":
+                    return None
+                names.add(alias.asname or alias.name.split(".")[0])
+        elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names.update(n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name))
+        elif isinstance(node, (ast.If, ast.Try, ast.With)):
+            stack += [*node.body, *getattr(node, "orelse", []), *getattr(node, "finalbody", [])]
+            stack += [s for handler in getattr(node, "handlers", []) for s in handler.body]
+    return None if "__getattr__" in names else frozenset(names)
 
 
 def import_source(imports: Sequence[ModularStatement], name: str) -> str:

@@ -262,7 +262,7 @@ def trace_dependencies(merged: MergedModule) -> ParsedModule:
     for item in shadowed:
         tracer.pull([item.name], item.model, item.user.origin)
         path = tracer.definitions[item.name].path if item.name in tracer.definitions else item.model
-        report(parsed, item, original_imports, path)
+        report(parsed, item, original_imports, path, renamed.resolved.library)
     for name, origin in from_own_files:
         tracer.pull([name], tracer.main.model, origin)
     placed = []

@@ -104,6 +104,37 @@ def test_a_base_files_definition_wins_over_the_modular_library_import_w340(tmp_p
     assert "def eager_attention_forward" not in python["small/modeling_small.py"]
 
 
+def test_w340_says_when_the_library_module_does_not_define_the_imported_name(tmp_path: Path) -> None:
+    """pe_audio_video imports eager_attention_forward from ...modeling_utils, which does not define it:
+    as Python the modular file fails at that import (read from the library's source, not run)."""
+    modular = """\
+    from ...modeling_utils import PreTrainedModel, eager_attention_forward
+    from ..tiny.modeling_tiny import TinyAttention
+
+
+    class SmallAttention(TinyAttention):
+        def forward(self, x):
+            return eager_attention_forward(self, x) + 1
+
+
+    class SmallModel(PreTrainedModel):
+        pass
+    """
+    files = {"tiny/modeling_tiny.py": ATTENTION_BASE, "small/modular_small.py": modular}
+    library = tmp_path / "modeling_utils.py"  # the tree's root is tmp_path/transformers: its parent is the library
+    library.write_text("from torch import nn\n\n\nclass PreTrainedModel(nn.Module):\n    pass\n", encoding="utf-8")
+    _, warnings = convert(tmp_path, files)
+    assert [(w.code, w.line) for w in warnings] == [("W340", 5)]
+    assert warnings[0].message.endswith(
+        "where Python fails at the modular file's import: ...modeling_utils does not define it (ImportError)"
+    )
+    defining = tmp_path / "again" / "modeling_utils.py"  # another library, which defines it
+    defining.parent.mkdir()
+    defining.write_text(library.read_text() + "\n\ndef eager_attention_forward(module, query):\n    return query\n")
+    _, warnings = convert(tmp_path / "again", files)
+    assert warnings[0].message.endswith("where Python binds it by the modular file's import from ...modeling_utils")
+
+
 def test_a_library_import_no_merged_class_uses_stays_and_no_drift(tmp_path: Path) -> None:
     modular = """\
     from ...modeling_utils import eager_attention_forward
