@@ -79,21 +79,23 @@ class TinyNorm(nn.Module):
 """
 
 
+LIBRARY_IMPORT_MODULAR = """\
+from ...modeling_utils import PreTrainedModel, eager_attention_forward
+from ..tiny.modeling_tiny import TinyAttention
+
+
+class SmallAttention(TinyAttention):
+    def forward(self, x):
+        return eager_attention_forward(self, x) + 1
+
+
+class SmallModel(PreTrainedModel):
+    pass
+"""
+
+
 def test_a_base_files_definition_wins_over_the_modular_library_import_w340(tmp_path: Path) -> None:
-    modular = """\
-    from ...modeling_utils import PreTrainedModel, eager_attention_forward
-    from ..tiny.modeling_tiny import TinyAttention
-
-
-    class SmallAttention(TinyAttention):
-        def forward(self, x):
-            return eager_attention_forward(self, x) + 1
-
-
-    class SmallModel(PreTrainedModel):
-        pass
-    """
-    files = {"tiny/modeling_tiny.py": ATTENTION_BASE, "small/modular_small.py": modular}
+    files = {"tiny/modeling_tiny.py": ATTENTION_BASE, "small/modular_small.py": LIBRARY_IMPORT_MODULAR}
     outputs, warnings = convert(tmp_path, files)
     text = outputs["small/modeling_small.py"]
     assert "def eager_attention_forward(module, query):" in text and "def repeat_kv(" in text
@@ -107,20 +109,7 @@ def test_a_base_files_definition_wins_over_the_modular_library_import_w340(tmp_p
 def test_w340_says_when_the_library_module_does_not_define_the_imported_name(tmp_path: Path) -> None:
     """pe_audio_video imports eager_attention_forward from ...modeling_utils, which does not define it:
     as Python the modular file fails at that import (read from the library's source, not run)."""
-    modular = """\
-    from ...modeling_utils import PreTrainedModel, eager_attention_forward
-    from ..tiny.modeling_tiny import TinyAttention
-
-
-    class SmallAttention(TinyAttention):
-        def forward(self, x):
-            return eager_attention_forward(self, x) + 1
-
-
-    class SmallModel(PreTrainedModel):
-        pass
-    """
-    files = {"tiny/modeling_tiny.py": ATTENTION_BASE, "small/modular_small.py": modular}
+    files = {"tiny/modeling_tiny.py": ATTENTION_BASE, "small/modular_small.py": LIBRARY_IMPORT_MODULAR}
     library = tmp_path / "modeling_utils.py"  # the tree's root is tmp_path/transformers: its parent is the library
     library.write_text("from torch import nn\n\n\nclass PreTrainedModel(nn.Module):\n    pass\n", encoding="utf-8")
     _, warnings = convert(tmp_path, files)
@@ -525,32 +514,32 @@ class TinyPreTrainedModel(nn.Module):
 """
 
 
-def test_a_class_imported_from_another_base_file_comes_before_its_files_class_not_the_first_user(
-    tmp_path: Path,
-) -> None:
-    """qwen3_asr: a merged class whose base file does not define a class it uses in a method (the
-    modular file imports it from another base file) does not pull it in first: upstream places it
-    before the class merged from that other file."""
-    modular = """\
-    from ..other.modeling_other import OtherEmbedding, OtherEncoder
-    from ..tiny.modeling_tiny import TinyPreTrainedModel
-
-
-    class SmallPreTrainedModel(TinyPreTrainedModel):
-        def init(self, module):
-            return isinstance(module, OtherEmbedding)
-
-
-    class SmallEncoder(OtherEncoder):
-        pass
-    """
+def convert_embedding_use(tmp_path: Path, pretrained_body: str) -> str:
+    """modeling_small.py of a modular file whose SmallPreTrainedModel (on tiny's base) has
+    `pretrained_body` naming OtherEmbedding, which it imports from the other base model."""
+    modular = (
+        "from ..other.modeling_other import OtherEmbedding, OtherEncoder\n"
+        "from ..tiny.modeling_tiny import TinyPreTrainedModel\n\n\n"
+        f"class SmallPreTrainedModel(TinyPreTrainedModel):\n{pretrained_body}\n\n"
+        "class SmallEncoder(OtherEncoder):\n    pass\n"
+    )
     files = {
         "tiny/modeling_tiny.py": PRETRAINED_ONLY,
         "other/modeling_other.py": ENCODER_BASE,
         "small/modular_small.py": modular,
     }
     outputs, _ = convert(tmp_path, files)
-    text = outputs["small/modeling_small.py"]
+    return outputs["small/modeling_small.py"]
+
+
+def test_a_class_imported_from_another_base_file_comes_before_its_files_class_not_the_first_user(
+    tmp_path: Path,
+) -> None:
+    """qwen3_asr: a merged class whose base file does not define a class it uses in a method (the
+    modular file imports it from another base file) does not pull it in first: upstream places it
+    before the class merged from that other file."""
+    body = "    def init(self, module):\n        return isinstance(module, OtherEmbedding)\n"
+    text = convert_embedding_use(tmp_path, body)
     assert (
         text.index("class SmallPreTrainedModel")
         < text.index("class SmallEmbedding")
@@ -560,23 +549,5 @@ def test_a_class_imported_from_another_base_file_comes_before_its_files_class_no
 
 def test_a_class_a_merged_class_reads_when_defined_still_comes_first(tmp_path: Path) -> None:
     """The same class named in the class body (read when the class is defined) stays before it."""
-    modular = """\
-    from ..other.modeling_other import OtherEmbedding, OtherEncoder
-    from ..tiny.modeling_tiny import TinyPreTrainedModel
-
-
-    class SmallPreTrainedModel(TinyPreTrainedModel):
-        embedding_class = OtherEmbedding
-
-
-    class SmallEncoder(OtherEncoder):
-        pass
-    """
-    files = {
-        "tiny/modeling_tiny.py": PRETRAINED_ONLY,
-        "other/modeling_other.py": ENCODER_BASE,
-        "small/modular_small.py": modular,
-    }
-    outputs, _ = convert(tmp_path, files)
-    text = outputs["small/modeling_small.py"]
+    text = convert_embedding_use(tmp_path, "    embedding_class = OtherEmbedding\n")
     assert text.index("class SmallEmbedding") < text.index("class SmallPreTrainedModel")
