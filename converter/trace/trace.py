@@ -7,7 +7,9 @@ resolved, transitively, in this order:
    inside inherited code too);
 2. it is the renamed name of an explicit base import (`from generated.llama.modeling_llama import
    repeat_kv` in a file based on gemma): that model's definition, which so replaces the main
-   base's one;
+   base's one (in the transformers dialect, for a class only where the using code's own model
+   does not define one of that name: upstream shares imported functions across base files, not
+   imported classes);
 3. the namespace the using code comes from (a merged class's base model; the main base for
    modular code), then the main base: a definition is pulled (renamed), an import is carried over.
    In the transformers dialect, a name the bases import (plainly or under an `if` guard) is
@@ -133,7 +135,7 @@ class Tracer:
             name, context, user_path = work.pop(0)
             if name in self.modular_bound:
                 continue
-            namespace = self.renamed.namespace(self.explicit.get(name, context))
+            namespace = self.renamed.namespace(self.source_model(name, context))
             definition = namespace.definition(name) or self.main.definition(name)
             guarded_elsewhere = definition is not None and user_path not in (None, definition.path)
             if self.upstream and guarded_elsewhere and is_import_block(definition.node):
@@ -159,6 +161,20 @@ class Tracer:
             elif name in namespace.sibling_mismatches and name not in self.reported:
                 self.reported.add(name)
                 self.diagnostics.append(self.renamed_apart(name, namespace, origin))
+
+    def source_model(self, name: str, context: str) -> str:
+        """The base model whose definition of `name` code from base model `context` gets: that of an
+        explicit import of the name (rule 2). In the transformers dialect only for a function or an
+        assignment: upstream shares the modular file's imported functions with every base file it
+        visits, not its imported classes, so a class the using code's own model defines is that
+        model's (phi4_multimodal: Phi3DecoderLayer's Phi3MLP, though SiglipMLP, imported, is
+        renamed alike)."""
+        model = self.explicit.get(name, context)
+        if model != context and self.upstream:
+            own = self.renamed.namespace(context).definition(name)
+            if own is not None and isinstance(own.original, cst.ClassDef):
+                return context
+        return model
 
     def unvisited_sibling(self, name: str, definition: BaseDefinition, user_path: str) -> ImportBinding | None:
         """Transformers dialect: `name`, which base file `user_path` imports from its sibling

@@ -551,3 +551,65 @@ def test_a_class_a_merged_class_reads_when_defined_still_comes_first(tmp_path: P
     """The same class named in the class body (read when the class is defined) stays before it."""
     text = convert_embedding_use(tmp_path, "    embedding_class = OtherEmbedding\n")
     assert text.index("class SmallEmbedding") < text.index("class SmallPreTrainedModel")
+
+
+MLP_TINY = """\
+from torch import nn
+
+
+class TinyMLP(nn.Module):
+    def forward(self, x):
+        return x * 2
+
+
+class TinyLayer(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.mlp = TinyMLP()
+"""
+
+MLP_OTHER = """\
+from torch import nn
+
+
+class OtherMLP(nn.Module):
+    def forward(self, x):
+        return x * 3
+
+
+class OtherBlock(nn.Module):
+    def forward(self, x):
+        return x
+"""
+
+
+def test_a_class_the_merged_classs_own_base_file_defines_wins_over_an_explicit_import_renamed_alike(
+    tmp_path: Path,
+) -> None:
+    """phi4_multimodal: Phi3DecoderLayer's Phi3MLP and the imported SiglipMLP are both renamed
+    Phi4MultimodalMLP; upstream resolves the decoder layer's names in phi3's file (it shares the
+    modular file's imported functions with every base file, not its classes), so the file keeps
+    phi3's, which the modular code naming the imported one then gets too (W326)."""
+    modular = """\
+    from ..other.modeling_other import OtherBlock, OtherMLP
+    from ..tiny.modeling_tiny import TinyLayer
+
+
+    class SmallLayer(TinyLayer):
+        pass
+
+
+    class SmallBlock(OtherBlock):
+        def forward(self, x):
+            return OtherMLP()(x)
+    """
+    files = {
+        "tiny/modeling_tiny.py": MLP_TINY,
+        "other/modeling_other.py": MLP_OTHER,
+        "small/modular_small.py": modular,
+    }
+    outputs, warnings = convert(tmp_path, files)
+    text = outputs["small/modeling_small.py"]
+    assert text.count("class SmallMLP(") == 1 and "return x * 2" in text and "x * 3" not in text
+    assert [(w.code, w.line) for w in warnings] == [("W326", 9)]
+    assert "keeps the one from tiny/modeling_tiny.py" in warnings[0].message
