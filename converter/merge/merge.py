@@ -51,7 +51,7 @@ from converter.merge.upstream_members import upstream_removes
 from converter.read.parse import ParsedModule
 from converter.read.resolve import is_model_import
 from converter.rename.namespace import BaseDefinition, BaseNamespace
-from converter.rename.prefixes import common_partial_suffix, lowercase_name, mapped_names
+from converter.rename.prefixes import cased_name, common_partial_suffix, lowercase_name, mapped_names
 from converter.rename.rename import RenamedModule
 from converter.rename.renamer import Rename
 from converter.syntax.names import CollectMentions, bound_names, code_of, mentioned_names, substitute_names
@@ -391,7 +391,11 @@ def prose_renamed(base_class: cst.ClassDef, new_name: str, known: Mapping[str, s
     old, new = old_name.replace(suffix, ""), new_name.replace(suffix, "")
     if not old or not new or old == new:
         return base_class
-    rename = Rename(lowercase_name(old, known), lowercase_name(new, known), old, new, any_case=True)
+    old_lower, new_lower = lowercase_name(old, known), lowercase_name(new, known)
+    old_cased, new_cased = cased_name(old_lower, known), cased_name(new_lower, known)
+    if old_cased == new_cased:
+        return base_class
+    rename = Rename(old_lower, new_lower, old_cased, new_cased, any_case=True)
     renamed = base_class.visit(ProseOnly(rename))
     assert isinstance(renamed, cst.ClassDef)
     return renamed

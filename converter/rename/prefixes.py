@@ -203,5 +203,5 @@ def file_prefixes(
         if prefix != default and module is not None and collides(prefix, default, known[model], module):
             prefix = default
         lowercase = new_model if prefix == default else lowercase_name(prefix, known)
-        chosen[(model, stem)] = (lowercase, prefix)
+        chosen[(model, stem)] = (lowercase, prefix if prefix == default else cased_name(lowercase, known))
     return chosen

@@ -261,3 +261,22 @@ def test_a_class_named_apart_from_its_renamed_base_speaks_of_its_own_prefix_in_p
     code = cst.Module(body=[renamed]).code
     assert '"""Load tiny_m3_sparse-hf/tiny_m3_sparse-7b, a TinyM3Sparse model."""' in code
     assert "def f(self, tiny_m3_vl):" in code and "return tiny_m3_vl  # tiny_m3_sparse" in code
+
+
+def test_a_prefix_with_underscores_renames_as_upstreams_cased_name_of_its_lowercase_form(tmp_path: Path) -> None:
+    """nemotron_h_omni's `class NemotronH_Omni_RMSNorm(NemotronHRMSNorm)`: upstream renames the base
+    file with the CamelCase name of the prefix's lowercase form (`nemotron_h__omni_` ->
+    `NemotronHOmni`), so the inherited docstring speaks of `NemotronHOmniRMSNorm`; the class keeps
+    the name the modular file gives it."""
+    from tests.converter.dialect_tree import convert_tree
+
+    base = 'from torch import nn\n\n\nclass TinyNorm(nn.Module):\n    """TinyNorm is like T5LayerNorm."""\n'
+    modular = "from ..tiny.modeling_tiny import TinyNorm\n\n\nclass Small_Extra_Norm(TinyNorm):\n    pass\n"
+    for dialect in ("transformers", "python"):
+        files = {"tiny/modeling_tiny.py": base, "small/modular_small.py": modular}
+        outputs, _ = convert_tree(tmp_path / dialect, files, dialect=dialect)
+        text = outputs["small/modeling_small.py"]
+        assert 'class Small_Extra_Norm(nn.Module):\n    """SmallExtraNorm is like T5LayerNorm."""' in text
+    assert file_prefixes([("Small_Extra_Norm", "TinyNorm", "tiny", "modeling_tiny")], [], "small", KNOWN) == {
+        ("tiny", "modeling_tiny"): ("small__extra_", "SmallExtra")
+    }
