@@ -5,22 +5,27 @@ uses that the base file defines at top level is that file's definition, pulled i
 where the modular file imports the name from the library (`from ...modeling_utils import
 eager_attention_forward` in pe_audio_video, whose attention is built on Qwen3Attention: the generated
 file defines qwen3's `eager_attention_forward` and `repeat_kv`, and the import goes, a name the file
-defines being no import of it). As Python the modular class calls the imported function: drift W340.
+defines being no import of it). As Python the modular class calls the imported function: drift W340,
+which says instead that the import fails where the library module does not define the name (biogpt's
+`from ...utils import logger`), read from the library's source.
 """
 
 from __future__ import annotations
 
 import ast
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import libcst as cst
 
+from converter.diagnostics import ConversionError
 from converter.dialect import drift
 from converter.layout import Library, is_sibling_import
 from converter.merge.merge import ModularStatement
 from converter.read.parse import ParsedModule
+from converter.read.source import read_bytes
 from converter.rename.rename import RenamedModule
 from converter.syntax.names import analyse_statement, bound_names, code_of, dotted_name
 from converter.trace.prune import is_import_block
@@ -114,7 +119,7 @@ def report(
 
 
 #: library file -> the names its top level binds (definitions, assignments, imports, also under if/try)
-_BOUND: dict[Path, frozenset[str] | None] = {}
+_BOUND: dict[tuple[Path, int, int], frozenset[str] | None] = {}
 
 
 def module_binds(library: Library, source: str, name: str) -> bool | None:
@@ -131,18 +136,27 @@ def module_binds(library: Library, source: str, name: str) -> bool | None:
     path = library.module_file(parts)
     if path is None:
         return None
-    if path not in _BOUND:
-        _BOUND[path] = top_level_bindings(path)
-    bound = _BOUND[path]
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    key = (path, stat.st_mtime_ns, stat.st_size)  # parsed once per process while unchanged
+    if key not in _BOUND:
+        _BOUND[key] = top_level_bindings(path)
+    bound = _BOUND[key]
     if path.name == "__init__.py" and (path.with_name(f"{name}.py").is_file() or (path.parent / name).is_dir()):
         return True  # `from package import submodule` imports it
     return None if bound is None else name in bound
 
 
 def top_level_bindings(path: Path) -> frozenset[str] | None:
+    """The names a library file binds at its top level; None where it cannot be read (size-bounded,
+    converter/read/source.py) or parsed, or may bind names dynamically."""
     try:
-        tree = ast.parse(path.read_bytes())
-    except (OSError, SyntaxError, ValueError, RecursionError, MemoryError):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # SyntaxWarning: invalid escape sequences
+            tree = ast.parse(read_bytes(path, str(path)))
+    except (OSError, SyntaxError, ValueError, RecursionError, MemoryError, ConversionError):
         return None
     names: set[str] = set()
     stack: list[ast.stmt] = list(tree.body)
