@@ -113,10 +113,8 @@ class BaseNamespace:
     def definition_in(self, name: str, stem: str) -> BaseDefinition | None:
         """`name`'s definition in base file `stem` (a tree model may define a class in two files, as
         qwen2_vl's image_processing and image_processing_pil do), else `definition(name)`."""
-        for definition in self.definitions:
-            if name in definition.names and stem_of(definition.path) == stem:
-                return definition
-        return self.definition(name)
+        found = (d for d in self.every_by_name.get(name, ()) if stem_of(d.path) == stem)
+        return next(found, None) or self.definition(name)
 
 
 #: Analyses of base modules as parsed (before renaming), shared by every model built on them:

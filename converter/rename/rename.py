@@ -82,6 +82,17 @@ class RenamedModule:
         """Local name in the modular file -> the base import that binds it."""
         return {item.alias: item for item in self.resolved.imports}
 
+    @functools.cached_property
+    def visit_order(self) -> Mapping[tuple[str, str], int]:
+        """(model, file stem) -> where the modular file first imports from that base file: the files
+        upstream's converter visits, in its order (a package import: stem "")."""
+        order: dict[tuple[str, str], int] = {}
+        for item in self.resolved.imports:
+            namespace = self.namespace(item.model)
+            stem = next((s for s, _, _ in namespace.files if s == item.stem), "")
+            order.setdefault((item.model, stem), len(order))
+        return order
+
     def target(self, alias: str) -> str | None:
         """The renamed name a base import alias stands for (`LlamaMLP` -> `MistralMLP`), else None."""
         item = self.aliases.get(alias)

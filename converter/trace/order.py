@@ -71,6 +71,8 @@ def order_like_upstream(gathered: GatheredModule, merged: MergedModule) -> Gathe
         if (target := merged.renamed.target(alias))
     }
 
+    read_when_defined: dict[int, frozenset[str]] = {}  # index -> definition_time_names, on first need
+
     def foreign_class(name: str, index: int, mapper: BaseNamespace) -> bool:
         """A pulled class that the file of merged class `index`'s base does not define: upstream's mapper
         of that file does not know it (it shares functions the modular file imports, not classes), so
@@ -80,7 +82,9 @@ def order_like_upstream(gathered: GatheredModule, merged: MergedModule) -> Gathe
             return False
         if name in own_names or mapper.definition(name) is not None:
             return False
-        return name not in definition_time_names(definitions[index].node)
+        if index not in read_when_defined:
+            read_when_defined[index] = definition_time_names(definitions[index].node)
+        return name not in read_when_defined[index]
 
     def closure(index: int, mapper: BaseNamespace | None) -> set[int]:
         """The pulled definitions `index` needs, transitively, not placed yet. Upstream follows a

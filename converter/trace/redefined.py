@@ -28,8 +28,8 @@ from converter.dialect import drift
 from converter.layout import stem_of
 from converter.merge.merge import ModularStatement
 from converter.read.parse import ParsedModule
-from converter.read.resolve import model_imports
-from converter.rename.namespace import BaseDefinition, BaseNamespace
+from converter.rename.namespace import BaseDefinition
+from converter.rename.rename import RenamedModule
 from converter.syntax.names import code_of, mentions
 
 
@@ -81,16 +81,16 @@ KEPT_UNLESS_NONE = re.compile(r"_DOCSTRING")
 
 
 def base_assignments_kept(
-    parsed: ParsedModule, statements: Sequence[ModularStatement], namespaces: Sequence[BaseNamespace]
+    parsed: ParsedModule, statements: Sequence[ModularStatement], renamed: RenamedModule
 ) -> list[ModularStatement]:
     """`statements` with the modular assignments `X = v` that upstream replaces by a base's own
-    `X = w` (its ModelFileMapper merges modular assignments only for the names above): the base
-    statement takes the modular one's place. W334 where the two values differ."""
-    visited = visited_files(parsed)
+    `X = w` (its ModelFileMapper merges modular assignments only for the names above), from the
+    base files the modular file imports from (the only ones upstream visits): the base statement
+    takes the modular one's place. W334 where the two values differ."""
     kept = []
     for statement in statements:
         name = assigned_name(statement.origin)
-        base = visited_assignment(namespaces, visited, name) if name else None
+        base = visited_assignment(renamed, name) if name else None
         if name is None or base is None or assigned_name(base.node) != name or keeps_modular(statement.origin, name):
             kept.append(statement)
             continue
@@ -103,23 +103,12 @@ def base_assignments_kept(
     return kept
 
 
-def visited_files(parsed: ParsedModule) -> list[tuple[str, str]]:
-    """(model, file stem) of each base file the modular file imports from, in import order: the
-    files upstream's converter visits (a base package's other files are not)."""
-    found = []
-    for small in model_imports(parsed.module, parsed.layout):
-        target = parsed.layout.model_import(small)
-        if target is not None and (target.model, target.stem) not in found:
-            found.append((target.model, target.stem))
-    return found
-
-
-def visited_assignment(
-    namespaces: Sequence[BaseNamespace], visited: Sequence[tuple[str, str]], name: str
-) -> BaseDefinition | None:
+def visited_assignment(renamed: RenamedModule, name: str) -> BaseDefinition | None:
     """The top-level statement defining `name` in the first visited base file that defines it."""
-    candidates = {(d.model, stem_of(d.path)): d for ns in namespaces for d in reversed(ns.every_by_name.get(name, ()))}
-    return next((candidates[file] for file in visited if file in candidates), None)
+    candidates = {
+        (d.model, stem_of(d.path)): d for ns in renamed.namespaces for d in reversed(ns.every_by_name.get(name, ()))
+    }
+    return next((candidates[file] for file in renamed.visit_order if file in candidates), None)
 
 
 def assigned_name(node: cst.BaseStatement) -> str | None:

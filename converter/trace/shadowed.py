@@ -12,20 +12,16 @@ which says instead that the import fails where the library module does not defin
 
 from __future__ import annotations
 
-import ast
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import libcst as cst
 
-from converter.diagnostics import ConversionError
 from converter.dialect import drift
 from converter.layout import Library, is_sibling_import
+from converter.merge.classes.ancestry import library_facts
 from converter.merge.merge import ModularStatement
 from converter.read.parse import ParsedModule
-from converter.read.source import read_bytes
 from converter.rename.rename import RenamedModule
 from converter.syntax.names import analyse_statement, bound_names, code_of, dotted_name
 from converter.trace.prune import is_import_block
@@ -118,14 +114,10 @@ def report(
     drift(parsed, node, "W340", message)
 
 
-#: library file -> the names its top level binds (definitions, assignments, imports, also under if/try)
-_BOUND: dict[tuple[Path, int, int], frozenset[str] | None] = {}
-
-
 def module_binds(library: Library, source: str, name: str) -> bool | None:
     """Whether library module `source` (`...utils`, relative to a tree's model package, or dotted)
-    binds `name` at its top level; None where its file cannot be read or may bind names dynamically
-    (`__getattr__`, a star import)."""
+    binds `name` at its top level (or has a submodule of that name); None where its file cannot be
+    read or may bind names dynamically. Read as every library file (converter/merge/classes/ancestry.py)."""
     dots = len(source) - len(source.lstrip("."))
     parts = [part for part in source.lstrip(".").split(".") if part]
     if dots:
@@ -134,48 +126,12 @@ def module_binds(library: Library, source: str, name: str) -> bool | None:
             return None
         parts = package[: len(package) - dots + 1] + parts
     path = library.module_file(parts)
-    if path is None:
+    facts = library_facts(path) if path is not None else None
+    if path is None or facts is None:
         return None
-    try:
-        stat = path.stat()
-    except OSError:
-        return None
-    key = (path, stat.st_mtime_ns, stat.st_size)  # parsed once per process while unchanged
-    if key not in _BOUND:
-        _BOUND[key] = top_level_bindings(path)
-    bound = _BOUND[key]
     if path.name == "__init__.py" and (path.with_name(f"{name}.py").is_file() or (path.parent / name).is_dir()):
         return True  # `from package import submodule` imports it
-    return None if bound is None else name in bound
-
-
-def top_level_bindings(path: Path) -> frozenset[str] | None:
-    """The names a library file binds at its top level; None where it cannot be read (size-bounded,
-    converter/read/source.py) or parsed, or may bind names dynamically."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # SyntaxWarning: invalid escape sequences
-            tree = ast.parse(read_bytes(path, str(path)))
-    except (OSError, SyntaxError, ValueError, RecursionError, MemoryError, ConversionError):
-        return None
-    names: set[str] = set()
-    stack: list[ast.stmt] = list(tree.body)
-    while stack:
-        node = stack.pop()
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            names.add(node.name)
-        elif isinstance(node, (ast.Import, ast.ImportFrom)):
-            for alias in node.names:
-                if alias.name == "*":
-                    return None
-                names.add(alias.asname or alias.name.split(".")[0])
-        elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
-            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-            names.update(n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name))
-        elif isinstance(node, (ast.If, ast.Try, ast.With)):
-            stack += [*node.body, *getattr(node, "orelse", []), *getattr(node, "finalbody", [])]
-            stack += [s for handler in getattr(node, "handlers", []) for s in handler.body]
-    return None if "__getattr__" in names else frozenset(names)
+    return facts.binds(name)
 
 
 def import_source(imports: Sequence[ModularStatement], name: str) -> str:

@@ -88,16 +88,9 @@ class Tracer:
     def upstream(self) -> bool:
         return self.renamed.resolved.parsed.layout.upstream
 
-    @functools.cached_property
-    def visit_order(self) -> dict[tuple[str, str], int]:
-        """(model, file stem) -> where the modular file first imports from that base file."""
-        order: dict[tuple[str, str], int] = {}
-        for item in self.renamed.resolved.imports:
-            for namespace in self.renamed.namespaces:
-                if namespace.model == item.model:
-                    stem = next((s for s, _, _ in namespace.files if s == item.stem), "")
-                    order.setdefault((item.model, stem), len(order))
-        return order
+    @property
+    def visit_order(self) -> Mapping[tuple[str, str], int]:
+        return self.renamed.visit_order
 
     def first_import(self, name: str) -> ImportBinding | BaseDefinition | None:
         """Transformers dialect: the base import of `name` upstream writes, that of the base file the modular
@@ -267,7 +260,7 @@ def trace_dependencies(merged: MergedModule) -> ParsedModule:
     docstring, imports, exports, definitions = partition(merged.statements)
     if parsed.layout.upstream:
         definitions = one_definition_per_name(parsed, definitions)
-        definitions = base_assignments_kept(parsed, definitions, renamed.namespaces)
+        definitions = base_assignments_kept(parsed, definitions, renamed)
     imports, from_own_files = without_own_file_imports(imports, renamed, definitions)
     shadowed = base_over_imports(renamed, imports, definitions) if parsed.layout.upstream else []
     if shadowed:

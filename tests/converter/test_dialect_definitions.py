@@ -124,6 +124,26 @@ def test_w340_says_when_the_library_module_does_not_define_the_imported_name(tmp
     assert warnings[0].message.endswith("where Python binds it by the modular file's import from ...modeling_utils")
 
 
+def test_a_library_module_binds_its_names_submodules_and_not_what_a_star_import_may_bind(tmp_path: Path) -> None:
+    from converter.layout import TREE_TRANSFORMERS
+    from converter.trace.shadowed import module_binds
+
+    (tmp_path / "models").mkdir()
+    (tmp_path / "utils").mkdir()
+    (tmp_path / "utils" / "__init__.py").write_text("from .logging import get_logger\n\nif True:\n    X = 1\n")
+    (tmp_path / "utils" / "logging.py").write_text("def get_logger(name):\n    return name\n")
+    (tmp_path / "starred.py").write_text("from .utils import *\n")
+    (tmp_path / "lazy.py").write_text("def __getattr__(name):\n    return name\n")
+    library = TREE_TRANSFORMERS.library(tmp_path / "models")
+    assert module_binds(library, "...utils", "get_logger") is True
+    assert module_binds(library, "...utils", "X") is True
+    assert module_binds(library, "...utils", "logging") is True  # a submodule
+    assert module_binds(library, "...utils", "logger") is False
+    assert module_binds(library, "...starred", "anything") is None
+    assert module_binds(library, "...lazy", "anything") is None
+    assert module_binds(library, "...missing", "anything") is None
+
+
 def test_a_library_import_no_merged_class_uses_stays_and_no_drift(tmp_path: Path) -> None:
     modular = """\
     from ...modeling_utils import eager_attention_forward

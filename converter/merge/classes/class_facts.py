@@ -44,6 +44,14 @@ class ModuleFacts:
     imports: dict[str, Binding] = field(default_factory=dict)
     ambiguous: set[str] = field(default_factory=set)
     others: set[str] = field(default_factory=set)  # bound by an assignment, a def, a with...
+    star: bool = False  # a star import: it may bind any name
+
+    def binds(self, name: str) -> bool | None:
+        """Whether the module binds `name` at its top level; None where a star import or a module
+        `__getattr__` may bind names not written."""
+        if self.star or "__getattr__" in self.others:
+            return None
+        return name in self.classes or name in self.imports or name in self.others
 
     def add(self, name: str, value: tuple[str, ...] | Binding | None) -> None:
         """Record one binding of `name`: a class's bases, an import, or None for anything else."""
@@ -71,7 +79,9 @@ def facts_from_ast(tree: ast.Module) -> ModuleFacts:
             facts.add(statement.name, tuple(ast_dotted(base) for base in statement.bases))
         elif isinstance(statement, ast.ImportFrom):
             for alias in statement.names:
-                if alias.name != "*":
+                if alias.name == "*":
+                    facts.star = True
+                else:
                     binding = Binding(statement.level, statement.module or "", alias.name)
                     facts.add(alias.asname or alias.name, binding)
         elif isinstance(statement, ast.Import):
