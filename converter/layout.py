@@ -242,6 +242,11 @@ def stem_of(path: str) -> str:
     return path.rsplit("/", 1)[-1].removesuffix(".py")
 
 
+def file_kind(path: str, model: str) -> str:
+    """The kind of `model`'s file `path`: `image_processing_pil` for `detr/image_processing_pil_detr.py`."""
+    return stem_of(path).removesuffix(f"_{model}")
+
+
 def is_sibling_import(small: cst.BaseSmallStatement) -> bool:
     """`from .configuration_llama import LlamaConfig`: an import from a file of the same model."""
     return isinstance(small, cst.ImportFrom) and len(small.relative) == 1

@@ -51,6 +51,10 @@ class Definition:
     bases: tuple[str, ...]
     line: int
     col: int
+    #: transformers dialect: the one file kind this definition serves, instead of the definition of the
+    #: same name without a variant (a base model's torch and PIL image processors each define
+    #: `convert_coco_poly_to_mask`; each generated file gets its own base file's)
+    variant: str | None = None
 
 
 @dataclass(frozen=True)
@@ -78,7 +82,8 @@ def gather_definitions(parsed: ParsedModule) -> GatheredModule:
         line, col = parsed.position(statement)
         name = getattr(statement, "name", None)
         name = name.value if isinstance(name, cst.Name) else (own[0] if own else "")
-        definitions.append(Definition(name, statement, kind, own, used, bases_of(statement), line, col))
+        variant = parsed.variants.get(statement)
+        definitions.append(Definition(name, statement, kind, own, used, bases_of(statement), line, col, variant))
     diagnostics = [*check_duplicates(parsed, definitions)]
     exports = read_exports(parsed, definitions, diagnostics)
     if diagnostics:
@@ -201,6 +206,8 @@ def check_duplicates(parsed: ParsedModule, definitions: Sequence[Definition]) ->
     first_line: dict[str, int] = {}
     for definition in definitions:
         if definition.kind not in (DefinitionKind.CLASS, DefinitionKind.FUNCTION) or is_overload(definition):
+            continue
+        if definition.variant is not None:  # a per-kind copy, written to another file than the first
             continue
         if definition.name in first_line:
             message = f"{definition.name} is defined twice (first on line {first_line[definition.name]})"

@@ -52,6 +52,9 @@ class ParsedModule:
     positions: Mapping[cst.CSTNode, CodeRange]
     origins: Mapping[cst.CSTNode, tuple[int, int]] = field(default_factory=dict)
     layout: Layout = REPO
+    #: transformers dialect: a base definition pulled for the files of one kind only -> that kind
+    #: (converter/trace/trace.py, Tracer.variants); the statement of the same name without one serves the others
+    variants: Mapping[cst.CSTNode, str] = field(default_factory=dict)
 
     def position(self, node: cst.CSTNode) -> tuple[int, int]:
         """1-based (line, col) of `node` in the modular file, as diagnostics print it."""

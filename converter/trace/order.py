@@ -21,6 +21,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 import libcst as cst
 
+from converter.layout import file_kind, stem_of
 from converter.merge.merge import MergedModule, is_import_line
 from converter.read.gather import NOT_PLACED, Definition, DefinitionKind, GatheredModule
 from converter.rename.namespace import BaseNamespace
@@ -50,9 +51,14 @@ def order_like_upstream(gathered: GatheredModule, merged: MergedModule) -> Gathe
     anchors = [i for i in modular if definitions[i].kind is DefinitionKind.CLASS]
     is_modular = set(anchors)
     provider: dict[str, int] = {}
+    variants: dict[tuple[str, str], int] = {}  # (name, file kind) -> the variant files of that kind get
     for index in placeable:
         for name in definitions[index].defines:
-            provider.setdefault(name, index)
+            if definitions[index].variant is None:
+                provider.setdefault(name, index)
+            else:
+                variants.setdefault((name, definitions[index].variant), index)
+    variant_kinds = {kind for _, kind in variants}
     out: list[int] = []
     done: set[int] = set()
 
@@ -86,7 +92,7 @@ def order_like_upstream(gathered: GatheredModule, merged: MergedModule) -> Gathe
             read_when_defined[index] = definition_time_names(definitions[index].node)
         return name not in read_when_defined[index]
 
-    def closure(index: int, mapper: BaseNamespace | None) -> set[int]:
+    def closure(index: int, mapper: BaseNamespace | None, kind: str | None = None) -> set[int]:
         """The pulled definitions `index` needs, transitively, not placed yet. Upstream follows a
         modular function's names within the file of the class being placed (`mapper`; an assignment,
         which needs its names when the module runs, keeps them all):
@@ -107,11 +113,13 @@ def order_like_upstream(gathered: GatheredModule, merged: MergedModule) -> Gathe
             elif own and mapper is not None and upstream and definitions[current].kind is DefinitionKind.FUNCTION:
                 uses = tuple(name for name in uses if name in own_names or mapper.definition(name) is not None)
             for name in uses:
-                dependency = provider.get(name)
+                dependency = variants.get((name, kind or ""), provider.get(name))
                 if dependency is None or dependency in is_modular or dependency in walked:
                     continue
                 if dependency not in done:
                     found.add(dependency)
+                elif kind in variant_kinds:  # placed already, but what it needs may be a variant of this kind
+                    pass
                 elif not upstream or mapper is None or id(definitions[dependency].node) not in unmerged:
                     continue
                 walked.add(dependency)
@@ -139,13 +147,15 @@ def order_like_upstream(gathered: GatheredModule, merged: MergedModule) -> Gathe
             continue
         base = bases.get(id(definitions[index].node))
         mapper = merged.renamed.namespace(base.model) if base is not None else None
+        kind = definitions[index].variant or (file_kind(base.path, base.model) if base is not None else None)
         needed = relative_order(
-            closure(index, mapper) - {index},
+            closure(index, mapper, kind) - {index},
             definitions,
             mapper,
             modular_rank,
             merged.renamed.namespaces if upstream else None,
             imported,
+            stem_of(base.path) if upstream and base is not None else None,
         )
         out += needed
         done.update(needed)
@@ -182,8 +192,10 @@ def relative_order(
     modular: Mapping[int, int],
     namespaces: Sequence[BaseNamespace] | None = None,
     imported: Mapping[str, str] | None = None,
+    stem: str | None = None,
 ) -> list[int]:
-    """Upstream's order for what a merged class pulls in, by the file of the class's base (`mapper`):
+    """Upstream's order for what a merged class pulls in, by the file of the class's base (`mapper`, and
+    its file `stem` in the transformers dialect: a name two files of the model define ranks where that file has it):
     each class needed comes right after its own dependencies; within each group, pulled definitions
     by their position in that file (names it does not define last, in reverse alphabetical order),
     then the modular file's own definitions (`modular`: index -> rank) in modular order. Without a
@@ -196,7 +208,10 @@ def relative_order(
             return sorted(pulled) + own
         return by_source_file(pulled, definitions, namespaces, imported or {}) + own
     name = {index: definitions[index].name for index in needed}
-    own = {index: mapper.definition(name[index]) for index in needed}
+    own = {
+        index: mapper.definition_in(name[index], stem) if stem is not None else mapper.definition(name[index])
+        for index in needed
+    }
 
     def key(index: int) -> tuple[float, ...]:
         found = own[index]

@@ -41,7 +41,7 @@ from libcst.metadata import MetadataWrapper
 
 from converter.diagnostics import ConversionError, Diagnostic
 from converter.dialect import drift
-from converter.layout import DEFAULT_KIND, TREE_KIND_RULES, TREE_KINDS, stem_of
+from converter.layout import DEFAULT_KIND, TREE_KIND_RULES, TREE_KINDS, file_kind, stem_of
 from converter.merge.merge import MergedModule, ModularStatement, is_copied_from
 from converter.read.gather import DefinitionKind, kind_of
 from converter.read.parse import LazyPositions, ParsedModule
@@ -80,6 +80,10 @@ class Tracer:
             self.import_order.setdefault(item.model, len(self.import_order))
             self.explicit.setdefault(renamed.target(item.alias) or "", item.model)
         self.definitions: dict[str, BaseDefinition] = {}
+        #: transformers dialect: (name, file kind) -> the definition the files of that kind get instead
+        #: of `definitions[name]`, when their base file defines the name otherwise (see add_definition)
+        self.variants: dict[tuple[str, str], BaseDefinition] = {}
+        self.followed: set[int] = set()  # ids of definitions written alike from another kind's file (follow)
         self.imports: dict[str, ImportBinding] = {}
         self.diagnostics: list[Diagnostic] = []
         self.reported: set[str] = set()
@@ -130,6 +134,8 @@ class Tracer:
                 continue
             namespace = self.renamed.namespace(self.source_model(name, context))
             definition = namespace.definition(name) or self.main.definition(name)
+            if user_path is not None and namespace.model == context and name not in self.explicit:
+                definition = defined_in_file(namespace, name, user_path) or definition
             guarded_elsewhere = definition is not None and user_path not in (None, definition.path)
             if self.upstream and guarded_elsewhere and is_import_block(definition.node):
                 definition = defined_outright(name, (namespace, self.main)) or definition
@@ -215,15 +221,52 @@ class Tracer:
             for bound in definition.names:
                 self.definitions.setdefault(bound, definition)
             return True
+        if present is not definition and code_of(present.node) == code_of(definition.node):
+            return self.follow(definition, present)
         if present is not definition and code_of(present.node) != code_of(definition.node):
             message = f"{name} is needed from both {present.path} and {definition.path}, which define it differently"
             parsed = self.renamed.resolved.parsed
+            added = self.add_variant(name, present, definition) if parsed.layout.upstream else None
+            if added is not None:
+                return added
             if parsed.layout.upstream:  # upstream keeps the definition its first user pulled in
                 drift(parsed, origin, "W326", f"{message}: the generated file keeps the one from {present.path}")
                 return False
             fix = f"define {name} in the modular file (subclass the one you mean), so one definition serves both"
             self.diagnostics.append(parsed.diagnostic(origin, "E206", message, fix))
         return False
+
+    def follow(self, definition: BaseDefinition, present: BaseDefinition) -> bool:
+        """True (pull what it uses, from its own file) the first time `definition`, written
+        alike in `present`'s place already, comes from a base file of another kind: that file's helpers
+        may differ (PIL's `boxes` is torch's, but the `to_mask` it calls is PIL's own)."""
+        if file_kind(definition.path, definition.model) == file_kind(present.path, present.model):
+            return False
+        if id(definition) in self.followed:
+            return False
+        self.followed.add(id(definition))
+        return True
+
+    def add_variant(self, name: str, present: BaseDefinition, definition: BaseDefinition) -> bool | None:
+        """Transformers dialect: upstream builds each generated file on its own, a class's dependencies
+        taken from its base file. Two base files of different kinds defining `name` differently
+        (detr's torch image processor and its PIL one each define `convert_coco_poly_to_mask`) give each
+        file of the modular model its own: `definition` becomes the variant of its file's kind. True when
+        it is new (its own dependencies are then pulled from its file), False when it is that variant
+        already; None when its kind is the kind of `present`, or has another variant (upstream keeps
+        the first: W326)."""
+        kind = file_kind(definition.path, definition.model)
+        if kind == file_kind(present.path, present.model) or any(
+            bound in self.definitions and bound != name for bound in definition.names
+        ):
+            return None
+        if any((bound, kind) in self.variants for bound in definition.names):
+            known = self.variants.get((name, kind))
+            same = known is not None and (known is definition or code_of(known.node) == code_of(definition.node))
+            return False if same else None
+        for bound in definition.names:
+            self.variants[bound, kind] = definition
+        return True
 
     def add_import(self, name: str, binding: ImportBinding, origin: cst.CSTNode) -> None:
         present = self.imports.setdefault(name, binding)
@@ -238,6 +281,18 @@ class Tracer:
                 return
             fix = f"import {name} explicitly in the modular file"
             self.diagnostics.append(self.renamed.resolved.parsed.diagnostic(origin, "E206", message, fix))
+
+
+def defined_in_file(namespace: BaseNamespace, name: str, user_path: str) -> BaseDefinition | None:
+    """Transformers dialect: the function or assignment named `name` in base file `user_path` itself, which
+    upstream's mapper of that file gives the code of that file needing it. Not a class: upstream
+    imports a class of another kind than the file (`DetrImageProcessorKwargs` of an image processor,
+    in the PIL one), or copies it there, from the file of its kind."""
+    stem = stem_of(user_path)
+    for definition in namespace.every_by_name.get(name, ()):
+        if stem_of(definition.path) == stem and not isinstance(definition.original, cst.ClassDef):
+            return definition if not is_import_block(definition.node) else None
+    return None
 
 
 def defined_outright(name: str, namespaces: Iterable[BaseNamespace]) -> BaseDefinition | None:
@@ -290,7 +345,8 @@ def trace_dependencies(merged: MergedModule) -> ParsedModule:
     direct_uses = {name: d.uses for d in tracer.definitions.values() for name in d.names}
     direct_uses.update({name: item.uses for item in placed for name in item.names})
     check_definition_time(parsed, merged.statements, tracer.definitions, direct_uses)
-    placed += pulled_definitions(tracer, renamed, import_position(renamed))
+    pulled, variants = pulled_definitions(tracer, renamed, import_position(renamed))
+    placed += pulled
     ordered = order_definitions(placed)
     names = frozenset(name for item in ordered for name in item.names)
     all_statement = [s.node for s in exports] or synthesized_all(renamed, ordered, definitions, names)
@@ -301,7 +357,7 @@ def trace_dependencies(merged: MergedModule) -> ParsedModule:
     origins = {item.node: item.origin for item in ordered}
     origins.update(import_origins(parsed, [*docstring, *imports, *exports]))
     origins.update({statement: import_position(renamed) for statement in [*futures, *carried, *all_statement]})
-    return standalone(parsed, parsed.module.with_changes(body=body), origins)
+    return standalone(parsed, parsed.module.with_changes(body=body), origins, variants)
 
 
 def without_own_file_imports(
@@ -393,19 +449,21 @@ def modular_key(
     return (len(namespaces), 0, index, 1)
 
 
-def pulled_definitions(tracer: Tracer, renamed: RenamedModule, origin: tuple[int, int]) -> list[Placed]:
+def pulled_definitions(
+    tracer: Tracer, renamed: RenamedModule, origin: tuple[int, int]
+) -> tuple[list[Placed], dict[cst.CSTNode, str]]:
+    """The pulled definitions as placed in the module, and the kind of each variant among them."""
     unique = {id(definition): definition for definition in tracer.definitions.values()}
+    kinds = {id(d): kind for (_, kind), d in tracer.variants.items() if id(d) not in unique}
+    unique.update({id(d): d for d in tracer.variants.values() if id(d) not in unique})
     tree = renamed.resolved.parsed.layout.tree
-    return [
-        Placed(
-            without_copied_from(d.node) if tree else d.node,
-            d.names,
-            d.uses,
-            (*base_key(d, renamed.namespaces), 0),
-            origin,
-        )
-        for d in sorted(unique.values(), key=lambda d: base_key(d, renamed.namespaces))
-    ]
+    placed, variants = [], {}
+    for d in sorted(unique.values(), key=lambda d: base_key(d, renamed.namespaces)):
+        node = without_copied_from(d.node) if tree else d.node
+        placed.append(Placed(node, d.names, d.uses, (*base_key(d, renamed.namespaces), 0), origin))
+        if id(d) in kinds:
+            variants[node] = kinds[id(d)]
+    return placed, variants
 
 
 def without_copied_from(node: cst.BaseStatement) -> cst.BaseStatement:
@@ -493,9 +551,14 @@ def import_origins(
 
 
 def standalone(
-    parsed: ParsedModule, module: cst.Module, origins: Mapping[cst.CSTNode, tuple[int, int]]
+    parsed: ParsedModule,
+    module: cst.Module,
+    origins: Mapping[cst.CSTNode, tuple[int, int]],
+    variants: Mapping[cst.CSTNode, str] | None = None,
 ) -> ParsedModule:
     """`parsed` with the module the passes built; positions in it are computed only if a diagnostic needs them."""
     wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
     positions = LazyPositions(wrapper)
-    return dataclasses.replace(parsed, module=module, wrapper=wrapper, positions=positions, origins=origins)
+    return dataclasses.replace(
+        parsed, module=module, wrapper=wrapper, positions=positions, origins=origins, variants=variants or {}
+    )

@@ -89,13 +89,28 @@ def render_tree_file(plan: ImportPlan, output: OutputPlan, imports: FileImports,
     """A transformers tree's file, as upstream writes it: the header, the modular file's leading comments
     with the blank lines after them, its imports with their own blank lines (upstream leaves out the
     module docstring), definitions each with the blank lines written above it (ruff keeps those between
-    two assignments), `__all__`."""
+    two assignments), `__all__`. After the imports, two blank lines (ruff's isort setting), but after
+    a guarded import block (`if is_torch_available():`), which isort leaves alone, the blank lines the
+    first definition has above it in its source."""
     gathered = plan.split.gathered
     module = gathered.parsed.module
     head = header + header_lines(module.header) + "".join(code(statement) for statement in imports.statements)
     body = "".join(code(definition.node) for definition in output.definitions).strip("\n")
     parts = [body, f"__all__ = [{', '.join(quote(name) for name in output.exports)}]"]
-    return head.rstrip("\n") + "\n\n\n" + join_parts(parts)  # two blank lines after the imports, as upstream
+    blank = 2
+    if imports.statements and isinstance(imports.statements[-1], cst.If) and output.definitions:
+        blank = min(2, blank_lines_above(output.definitions[0].node))
+    return head.rstrip("\n") + "\n" * (blank + 1) + join_parts(parts)
+
+
+def blank_lines_above(node: cst.CSTNode) -> int:
+    """The blank lines written above `node` before its first comment line, if any."""
+    count = 0
+    for line in getattr(node, "leading_lines", ()):
+        if line.comment is not None:
+            break
+        count += 1
+    return count
 
 
 def render_init(parsed: ParsedModule, outputs: Sequence[OutputPlan]) -> str:

@@ -23,6 +23,7 @@ from converter.layout import DEFAULT_KIND, KIND_ORDER, KIND_RULES, KindRule, kin
 from converter.read.gather import NOT_PLACED, Definition, DefinitionKind, GatheredModule
 from converter.rename.prefixes import model_types
 from converter.rename.rename import camelize
+from converter.trace.order import AT_THE_BEGINNING
 
 
 @dataclass(frozen=True)
@@ -63,12 +64,14 @@ def split_by_kind(gathered: GatheredModule) -> SplitModule:
     kinds = place_definitions(
         placeable, rules, order, classes_follow=tree, copies=tree, prefix=prefix, stay=staying(gathered)
     )
-    homes = {name: kinds[index][0] for index, d in enumerate(placeable) for name in d.defines}
+    homes = {name: kinds[index][0] for index, d in enumerate(placeable) if d.variant is None for name in d.defines}
     files = []
+    ordered: dict[str, list[int]] = {}
     for kind in order:
         indices = [index for index in range(len(placeable)) if kind in kinds[index]]
         if gathered.parsed.layout.upstream:
             indices = copies_before_first_user(indices, kind, placeable, kinds)
+            indices = ordered[kind] = torch_classes_copied(indices, kind, placeable, ordered, prefix)
         members = tuple(placeable[index] for index in indices)
         if members:
             files.append(OutputPlan(kind, members, exports_of(gathered, kind, members, homes)))
@@ -123,6 +126,54 @@ def copies_before_first_user(
         if index not in deferred:
             place(index)
     return out + [index for index in indices if index not in placed]
+
+
+#: The kind whose file upstream writes its own copy of the image processor file's classes into, and that file's kind.
+PIL_KIND, TORCH_KIND = "image_processing_pil", "image_processing"
+
+
+def torch_classes_copied(
+    indices: Sequence[int], kind: str, placeable: Sequence[Definition], ordered: Mapping[str, list[int]], prefix: str
+) -> list[int]:
+    """Transformers dialect: the PIL image processor file's own order, with the classes of the image processor
+    file it needs (`YolosImageProcessorKwargs`) placed as upstream copies them there (its
+    replace_unprotected_image_processing_imports): the class of position i in the image processor file
+    goes right before the PIL file's own definition of position i if that is a class or function, else
+    right after it (the file's leading `logger` not counted in either)."""
+    torch = ordered.get(TORCH_KIND)
+    if kind != PIL_KIND or not torch:
+        return list(indices)
+    shared = set(torch)
+    copied = [
+        index
+        for index in indices
+        if index in shared
+        and placeable[index].kind is DefinitionKind.CLASS
+        and placeable[index].name.removeprefix(prefix).endswith(TORCH_CLASS_SUFFIXES)
+    ]
+    if not copied:
+        return list(indices)
+    own = [index for index in indices if index not in copied]
+    counted = [index for index in own if not set(placeable[index].defines) & set(AT_THE_BEGINNING)]
+    numbered = [index for index in torch if not set(placeable[index].defines) & set(AT_THE_BEGINNING)]
+    before: dict[int, list[int]] = {}
+    after: dict[int, list[int]] = {}
+    for index in sorted(copied, key=numbered.index):
+        position = numbered.index(index)
+        if position >= len(counted):
+            after.setdefault(counted[-1] if counted else -1, []).append(index)
+            continue
+        anchor = counted[position]
+        is_code = placeable[anchor].kind in (DefinitionKind.CLASS, DefinitionKind.FUNCTION)
+        (before if is_code else after).setdefault(anchor, []).append(index)
+    out = after.get(-1, [])
+    for index in own:
+        out += [*before.get(index, []), index, *after.get(index, [])]
+    return out
+
+
+#: The classes upstream writes to the image processor file, by name (its find_file_type).
+TORCH_CLASS_SUFFIXES = ("ImageProcessorKwargs", "ImageProcessor")
 
 
 def deferrable(
@@ -189,7 +240,7 @@ def place_definitions(
     class_kinds: dict[str, str] = {}
     kinds = [""] * len(placeable)
     for index, definition in enumerate(placeable):
-        if definition.kind is DefinitionKind.CLASS:
+        if definition.kind is DefinitionKind.CLASS and definition.variant is None:
             kind = classify(definition, class_kinds, rules, prefix)
             class_kinds[definition.name] = kind
             kinds[index] = "" if classes_follow and kind == DEFAULT_KIND and definition.name not in stay else kind
@@ -198,11 +249,14 @@ def place_definitions(
             if definition.defines == (ALIAS_HOOK,) and definition.kind is not DefinitionKind.CLASS:
                 kinds[index] = ALIAS_HOOK_KIND
     fixed = {index for index, kind in enumerate(kinds) if kind and placeable[index].kind is DefinitionKind.CLASS}
-    providers = providers_of(placeable)
-    reached = {kind: trace(placeable, providers, roots_of(kinds, kind), fixed) for kind in order}
-    unused = [i for i, kind in enumerate(kinds) if not kind and not any(i in r for r in reached.values())]
+    reached = {kind: trace(placeable, providers_of(placeable, kind), roots_of(kinds, kind), fixed) for kind in order}
+    unused = [
+        i
+        for i, kind in enumerate(kinds)
+        if not kind and placeable[i].variant is None and not any(i in r for r in reached.values())
+    ]
     roots = [*roots_of(kinds, DEFAULT_KIND), *unused]
-    reached[DEFAULT_KIND] = trace(placeable, providers, roots, fixed)
+    reached[DEFAULT_KIND] = trace(placeable, providers_of(placeable, DEFAULT_KIND), roots, fixed)
     placed: list[tuple[str, ...]] = []
     for index, kind in enumerate(kinds):
         if index in fixed:
@@ -235,11 +289,18 @@ def classify(
     return DEFAULT_KIND
 
 
-def providers_of(placeable: Sequence[Definition]) -> dict[str, list[int]]:
+def providers_of(placeable: Sequence[Definition], kind: str | None = None) -> dict[str, list[int]]:
+    """name -> the definitions binding it, for a file of `kind`: a variant of that kind (the transformers
+    dialect, converter/trace/trace.py add_variant) instead of the others, no variant of another kind."""
     providers: dict[str, list[int]] = {}
     for index, definition in enumerate(placeable):
-        for name in definition.defines:
-            providers.setdefault(name, []).append(index)
+        if definition.variant is None or definition.variant == kind:
+            for name in definition.defines:
+                providers.setdefault(name, []).append(index)
+    for name, indices in providers.items():
+        own = [index for index in indices if placeable[index].variant is not None]
+        if own:
+            providers[name] = own
     return providers
 
 

@@ -102,6 +102,8 @@ def guard_block(check: str, body: Sequence[cst.BaseStatement]) -> cst.BaseStatem
 def with_checks(statements: Sequence[cst.BaseStatement], checks: Sequence[str]) -> list[cst.BaseStatement]:
     """`statements` whose first `from ...utils import` also imports `checks`, else with one more such import first."""
     out = list(statements)
+    if not checks:  # nothing guarded: no check to import (a PIL file using no torch at all)
+        return out
     for index, statement in enumerate(out):
         small = statement.body[0] if isinstance(statement, cst.SimpleStatementLine) else None
         if not (isinstance(small, cst.ImportFrom) and small.module is not None) or isinstance(

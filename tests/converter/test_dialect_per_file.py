@@ -1,0 +1,161 @@
+"""The transformers dialect builds each generated file on its own (upstream's create_modules): a base
+model's torch and PIL image processor files may each define a helper of the same name, and each
+generated file gets the one of its own base file; the PIL file gets the image processor file's
+classes as upstream copies them there; blank lines after a guarded import block are the source's."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from converter.diagnostics import ConversionError
+from tests.converter.dialect_tree import convert_tree
+
+TORCH = """
+from ...utils import is_torch_available
+
+if is_torch_available():
+    import torch
+
+logger = None
+
+FORMATS = ("coco", "voc")
+
+
+class TinyImageProcessorKwargs(dict):
+    size: int
+
+
+def to_mask(x):
+    return torch.as_tensor(x) > 0
+
+
+def boxes(x):
+    return to_mask(x).sum()
+
+
+class TinyImageProcessor:
+    def run(self, x, kind, options: TinyImageProcessorKwargs):
+        assert kind in FORMATS
+        return boxes(x)
+"""
+
+PIL = """
+import numpy as np
+
+from ...utils import is_torch_available
+
+if is_torch_available():
+    import torch
+
+logger = None
+
+FORMATS = ("coco", "voc")
+
+
+def to_mask(x):
+    return torch.from_numpy(np.asarray(x) > 0)
+
+
+def boxes(x):
+    return to_mask(x).sum()
+
+
+class TinyImageProcessorPil:
+    def run(self, x, kind, options: TinyImageProcessorKwargs):
+        assert kind in FORMATS
+        return boxes(x)
+"""
+
+MODULAR = """
+from ..tiny.image_processing_pil_tiny import TinyImageProcessorPil
+from ..tiny.image_processing_tiny import TinyImageProcessor
+
+
+class SmallImageProcessor(TinyImageProcessor):
+    pass
+
+
+class SmallImageProcessorPil(TinyImageProcessorPil):
+    pass
+"""
+
+
+def tree(modular: str = MODULAR) -> dict[str, str]:
+    pil = PIL.replace(
+        "import numpy as np\n", "import numpy as np\n\nfrom .image_processing_tiny import TinyImageProcessorKwargs\n"
+    )
+    return {
+        "tiny/image_processing_tiny.py": TORCH,
+        "tiny/image_processing_pil_tiny.py": pil,
+        "small/modular_small.py": modular,
+    }
+
+
+def test_each_file_gets_the_helpers_of_its_own_base_file(tmp_path: Path) -> None:
+    outputs, warnings = convert_tree(tmp_path, tree())
+    torch_file = outputs["small/image_processing_small.py"]
+    pil_file = outputs["small/image_processing_pil_small.py"]
+    assert "torch.as_tensor(x) > 0" in torch_file and "np.asarray" not in torch_file
+    assert "np.asarray(x) > 0" in pil_file and "torch.as_tensor" not in pil_file
+    assert pil_file.count("def to_mask") == pil_file.count("def boxes") == 1
+    assert "W326" not in [w.code for w in warnings]  # nothing is left out: each file has its own
+
+
+def test_an_explicitly_imported_helper_serves_every_file(tmp_path: Path) -> None:
+    """deepseek_ocr2 imports get_optimal_tiled_canvas from got_ocr2's image processor file: upstream
+    shares an imported function with every base file, the PIL one included."""
+    modular = "from ..tiny.image_processing_tiny import to_mask  # noqa: F401\n" + MODULAR
+    outputs, _ = convert_tree(tmp_path, tree(modular))
+    assert "torch.as_tensor(x) > 0" in outputs["small/image_processing_pil_small.py"]
+    assert "np.asarray(x) > 0" not in outputs["small/image_processing_pil_small.py"]
+
+
+def test_the_pil_file_places_the_copied_class_as_upstream(tmp_path: Path) -> None:
+    """The class of position i in the image processor file comes right after the PIL file's own
+    definition of position i when that is an assignment (yolos: SUPPORTED_ANNOTATION_FORMATS first)."""
+    outputs, _ = convert_tree(tmp_path, tree())
+    torch_file = outputs["small/image_processing_small.py"]
+    pil_file = outputs["small/image_processing_pil_small.py"]
+    assert torch_file.index("class SmallImageProcessorKwargs") < torch_file.index("FORMATS = ")
+    assert (
+        pil_file.index("FORMATS = ")
+        < pil_file.index("class SmallImageProcessorKwargs")
+        < pil_file.index("def to_mask")
+    )
+
+
+def test_blank_lines_after_a_guarded_import_block_are_the_sources(tmp_path: Path) -> None:
+    outputs, _ = convert_tree(tmp_path, tree())
+    assert "    import torch\n\nFORMATS = " in outputs["small/image_processing_pil_small.py"]
+    # after plain imports, isort's two blank lines
+    plain = {"tiny/modeling_tiny.py": "import os\n\nX = os.sep\n\n\nclass TinyModel:\n    y = X\n"}
+    plain["small/modular_small.py"] = (
+        "from ..tiny.modeling_tiny import TinyModel\n\n\nclass SmallModel(TinyModel):\n    pass\n"
+    )
+    outputs, _ = convert_tree(tmp_path / "plain", plain)
+    assert "import os\n\n\nX = os.sep" in outputs["small/modeling_small.py"]
+
+
+def test_the_python_dialect_refuses_what_it_cannot_write_exactly(tmp_path: Path) -> None:
+    """As Python, the PIL class's `boxes` calls the PIL module's `to_mask`: one module cannot hold both,
+    and the torch one must not silently serve the PIL class (it did before: only `boxes`, written alike
+    in both files, was looked at)."""
+    with pytest.raises(ConversionError) as raised:
+        convert_tree(tmp_path, tree(), dialect="python")
+    message = str(raised.value)
+    assert "E206 to_mask is needed from both" in message
+    assert "image_processing_tiny.py" in message and "image_processing_pil_tiny.py" in message
+
+
+def test_a_pil_file_using_no_torch_converts(tmp_path: Path) -> None:
+    """Nothing guarded to import: no `from ...utils import` of no check (was a crash, E900)."""
+    files = tree()
+    files["tiny/image_processing_pil_tiny.py"] = files["tiny/image_processing_pil_tiny.py"].replace(
+        "torch.from_numpy(np.asarray(x) > 0)", "np.asarray(x) > 0"
+    )
+    outputs, _ = convert_tree(tmp_path, files)
+    pil_file = outputs["small/image_processing_pil_small.py"]
+    assert "import torch" not in pil_file and "is_torch_available" not in pil_file
+    assert "return np.asarray(x) > 0" in pil_file
