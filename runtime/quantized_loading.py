@@ -116,6 +116,7 @@ class BnbLoader:
                     quant_type=config.bnb_4bit_quant_type,
                     quant_storage=config.bnb_4bit_quant_storage,
                 )
+                without_packed_cpu_kernel(module)
         return module.requires_grad_(False)
 
     def _expect(self, files: list[Path]) -> None:
@@ -243,3 +244,17 @@ class BnbLoader:
         for name, module in self.quantized.items():
             if type(module.weight) is nn.Parameter:
                 self._quantize(name, module.weight.data)
+
+
+#: bitsandbytes' AVX512-BF16 CPU inference path repacks a 4-bit weight in blocks of 32 output rows
+#: and 64-wide (its blocksize) input columns; it fails on any other shape ("shape '[32, 0]' is
+#: invalid"), e.g. a layer with 32 input features.
+PACKED_CPU_ROWS, PACKED_CPU_BLOCK = 32, 64
+
+
+def without_packed_cpu_kernel(module: Any) -> None:
+    """Keep a `Linear4bit` whose shape bitsandbytes' packed CPU kernel cannot take on the plain 4-bit path
+    (the same numbers, without the fused kernel)."""
+    fits = module.in_features % PACKED_CPU_BLOCK == 0 and module.out_features % PACKED_CPU_ROWS == 0
+    if not fits and getattr(module, "support_avx512bf16_for_cpu", False):
+        module.support_avx512bf16_for_cpu = False

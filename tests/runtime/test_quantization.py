@@ -222,3 +222,15 @@ def test_every_model_quantizes_the_layers_transformers_quantizes(spec: Any) -> N
     assert (
         expected and converted_linears(ours, skipped_modules(ours, BitsAndBytesConfig(load_in_4bit=True))) == expected
     )
+
+
+def test_odd_shaped_4bit_layers_stay_off_the_packed_cpu_kernel() -> None:
+    """bitsandbytes' AVX512-BF16 CPU kernel takes only 32-row, 64-column blocks: a 32-wide layer keeps
+    the plain path (it failed with "shape '[32, 0]' is invalid"), a 64-wide one keeps the kernel."""
+    from runtime.quantized_loading import without_packed_cpu_kernel
+
+    odd, even = bnb.nn.Linear4bit(32, 32), bnb.nn.Linear4bit(64, 64)
+    odd.support_avx512bf16_for_cpu = even.support_avx512bf16_for_cpu = True
+    without_packed_cpu_kernel(odd)
+    without_packed_cpu_kernel(even)
+    assert odd.support_avx512bf16_for_cpu is False and even.support_avx512bf16_for_cpu is True
