@@ -25,7 +25,7 @@ from collections.abc import Sequence
 import libcst as cst
 
 from converter.dialect import drift
-from converter.layout import stem_of
+from converter.layout import TREE_KINDS, file_kind, stem_of
 from converter.merge.merge import ModularStatement
 from converter.read.parse import ParsedModule
 from converter.rename.namespace import BaseDefinition
@@ -103,12 +103,48 @@ def base_assignments_kept(
     return kept
 
 
-def visited_assignment(renamed: RenamedModule, name: str) -> BaseDefinition | None:
-    """The top-level statement defining `name` in the first visited base file that defines it."""
+def per_kind_assignments(
+    written: Sequence[ModularStatement], statements: Sequence[ModularStatement], renamed: RenamedModule
+) -> list[tuple[BaseDefinition | ModularStatement, str]]:
+    """Transformers dialect: upstream builds each file from its own base file. For each assignment `X = ...`
+    base_assignments_kept gave a base's statement (`statements`, from the modular file's `written`
+    ones): the statement of each other visited base file of another kind assigning X otherwise (if only
+    in the blank lines above it), and the modular file's own for the file kinds no visited base file
+    assigns X in (their classes take it from the modular file), each with its kind. The PIL image
+    processor file has `logger` as the PIL base file writes it; a processor with no base, as the
+    modular file writes it."""
+    found: list[tuple[BaseDefinition | ModularStatement, str]] = []
+    for own, statement in zip(written, statements, strict=True):
+        name = assigned_name(statement.node)
+        if name is None or keeps_modular(statement.node, name) or own.node is statement.node:
+            continue
+        chosen = visited_assignment(renamed, name)
+        if chosen is None or chosen.node is not statement.node:
+            continue
+        kinds = {file_kind(chosen.path, chosen.model)}
+        for definition in visited_assignments(renamed, name):
+            kind = file_kind(definition.path, definition.model)
+            if kind not in kinds and assigned_name(definition.node) == name:
+                kinds.add(kind)
+                if code_of(definition.node) != code_of(chosen.node):
+                    found.append((definition, kind))
+        if code_of(own.node) != code_of(chosen.node):
+            found += [(own, kind) for kind in TREE_KINDS if kind not in kinds]
+    return found
+
+
+def visited_assignments(renamed: RenamedModule, name: str) -> list[BaseDefinition]:
+    """The top-level statements defining `name` in the visited base files, in visit order (one per file)."""
     candidates = {
         (d.model, stem_of(d.path)): d for ns in renamed.namespaces for d in reversed(ns.every_by_name.get(name, ()))
     }
-    return next((candidates[file] for file in renamed.visit_order if file in candidates), None)
+    return [candidates[file] for file in renamed.visit_order if file in candidates]
+
+
+def visited_assignment(renamed: RenamedModule, name: str) -> BaseDefinition | None:
+    """The top-level statement defining `name` in the first visited base file that defines it."""
+    found = visited_assignments(renamed, name)
+    return found[0] if found else None
 
 
 def assigned_name(node: cst.BaseStatement) -> str | None:

@@ -50,7 +50,7 @@ from converter.rename.rename import RenamedModule
 from converter.syntax.names import analyse_statement, bound_names, code_of
 from converter.trace.definition_time import check_definition_time
 from converter.trace.prune import is_import_block
-from converter.trace.redefined import base_assignments_kept, one_definition_per_name
+from converter.trace.redefined import base_assignments_kept, one_definition_per_name, per_kind_assignments
 from converter.trace.shadowed import base_over_imports, report, without_names
 
 Key = tuple[int, ...]
@@ -315,7 +315,11 @@ def trace_dependencies(merged: MergedModule) -> ParsedModule:
     docstring, imports, exports, definitions = partition(merged.statements)
     if parsed.layout.upstream:
         definitions = one_definition_per_name(parsed, definitions)
+        written = definitions
         definitions = base_assignments_kept(parsed, definitions, renamed)
+        assignment_variants = per_kind_assignments(written, definitions, renamed)
+    else:
+        assignment_variants = []
     imports, from_own_files = without_own_file_imports(imports, renamed, definitions)
     shadowed = base_over_imports(renamed, imports, definitions) if parsed.layout.upstream else []
     if shadowed:
@@ -347,6 +351,17 @@ def trace_dependencies(merged: MergedModule) -> ParsedModule:
     check_definition_time(parsed, merged.statements, tracer.definitions, direct_uses)
     pulled, variants = pulled_definitions(tracer, renamed, import_position(renamed))
     placed += pulled
+    for variant, kind in assignment_variants:
+        if isinstance(variant, BaseDefinition):
+            key, origin = (*base_key(variant, renamed.namespaces), 0), import_position(renamed)
+            node, names, uses = variant.node, variant.names, variant.uses
+        else:  # the modular file's own statement, for one kind: a copy of its own
+            node = variant.node.deep_clone()
+            names, uses = analyse_statement(node)
+            key = (*modular_key(variant, names, len(definitions), renamed.namespaces)[:-1], 0)
+            origin = parsed.position(variant.origin)
+        placed.append(Placed(node, names, uses, key, origin))
+        variants[node] = kind
     ordered = order_definitions(placed)
     names = frozenset(name for item in ordered for name in item.names)
     all_statement = [s.node for s in exports] or synthesized_all(renamed, ordered, definitions, names)

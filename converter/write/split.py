@@ -64,7 +64,12 @@ def split_by_kind(gathered: GatheredModule) -> SplitModule:
     kinds = place_definitions(
         placeable, rules, order, classes_follow=tree, copies=tree, prefix=prefix, stay=staying(gathered)
     )
-    homes = {name: kinds[index][0] for index, d in enumerate(placeable) if d.variant is None for name in d.defines}
+    homes = {
+        name: kinds[index][0]
+        for index, d in enumerate(placeable)
+        if d.variant is None and kinds[index]  # no kind: a variant serves every file using it
+        for name in d.defines
+    }
     files = []
     ordered: dict[str, list[int]] = {}
     for kind in order:
@@ -250,10 +255,20 @@ def place_definitions(
                 kinds[index] = ALIAS_HOOK_KIND
     fixed = {index for index, kind in enumerate(kinds) if kind and placeable[index].kind is DefinitionKind.CLASS}
     reached = {kind: trace(placeable, providers_of(placeable, kind), roots_of(kinds, kind), fixed) for kind in order}
+    # a variant stands for the definition of the same name in its kind's file: neither is left unused
+    varied = {
+        name
+        for i, d in enumerate(placeable)
+        if d.variant is not None and any(i in r for r in reached.values())
+        for name in d.defines
+    }
     unused = [
         i
         for i, kind in enumerate(kinds)
-        if not kind and placeable[i].variant is None and not any(i in r for r in reached.values())
+        if not kind
+        and placeable[i].variant is None
+        and not set(placeable[i].defines) & varied
+        and not any(i in r for r in reached.values())
     ]
     roots = [*roots_of(kinds, DEFAULT_KIND), *unused]
     reached[DEFAULT_KIND] = trace(placeable, providers_of(placeable, DEFAULT_KIND), roots, fixed)

@@ -76,7 +76,30 @@ def guard_torch_imports(
             record_guarded(parsed, f"{kind}_{parsed.model}.py", statement, own, library)
     checks = [check for library, check in reversed(GUARDS) if guarded[library]]
     blocks = [guard_block(check, guarded[library]) for library, check in reversed(GUARDS) if guarded[library]]
-    return [*with_checks(others, checks), *blocks]
+    out = [*with_checks(others, checks), *blocks]
+    if (
+        kind == "feature_extraction"
+        and out
+        and isinstance(out[0], cst.SimpleStatementLine)
+        and imports_a_check(others, checks)
+    ):
+        # upstream writes the `...utils` import holding the check anew, first, with no blank line above it
+        out[0] = out[0].with_changes(leading_lines=())
+    return out
+
+
+def imports_a_check(statements: Sequence[cst.BaseStatement], checks: Sequence[str]) -> bool:
+    """Whether one of `statements` already imports one of the availability `checks` from `...utils`."""
+    for statement in statements:
+        small = statement.body[0] if isinstance(statement, cst.SimpleStatementLine) else None
+        if not (isinstance(small, cst.ImportFrom) and small.module is not None) or isinstance(
+            small.names, cst.ImportStar
+        ):
+            continue
+        module = get_full_name_for_node(small.module) or ""
+        if (module == "utils" or module.endswith(".utils")) and {a.evaluated_name for a in small.names} & set(checks):
+            return True
+    return False
 
 
 def guarded_library(statement: cst.BaseStatement) -> str | None:

@@ -159,3 +159,110 @@ def test_a_pil_file_using_no_torch_converts(tmp_path: Path) -> None:
     pil_file = outputs["small/image_processing_pil_small.py"]
     assert "import torch" not in pil_file and "is_torch_available" not in pil_file
     assert "return np.asarray(x) > 0" in pil_file
+
+
+LOGGED = {
+    "tiny/image_processing_tiny.py": """
+from ...utils import is_torch_available, logging
+
+if is_torch_available():
+    import torch
+
+
+logger = logging.get_logger(__name__)
+
+
+class TinyImageProcessor:
+    def run(self, x):
+        logger.info("torch")
+        return torch.as_tensor(x)
+""",
+    "tiny/image_processing_pil_tiny.py": """
+import numpy as np
+
+from ...utils import is_torch_available, logging
+
+if is_torch_available():
+    import torch
+
+logger = logging.get_logger(__name__)
+
+
+class TinyImageProcessorPil:
+    def run(self, x):
+        logger.info("pil")
+        return torch.from_numpy(np.asarray(x))
+""",
+    "small/modular_small.py": """
+from ...utils import is_torch_available, logging
+from ..tiny.image_processing_pil_tiny import TinyImageProcessorPil
+from ..tiny.image_processing_tiny import TinyImageProcessor
+
+if is_torch_available():
+    import torch
+
+logger = logging.get_logger(__name__)
+
+
+class SmallImageProcessor(TinyImageProcessor):
+    pass
+
+
+class SmallImageProcessorPil(TinyImageProcessorPil):
+    pass
+
+
+class SmallProcessor:
+    def run(self, x):
+        logger.info("processor")
+        return torch.as_tensor(x)
+""",
+}
+
+
+def test_each_file_writes_logger_as_its_base_file_does(tmp_path: Path) -> None:
+    """Upstream keeps a base file's `logger = ...` over the modular file's, file by file: after a guarded
+    import, ruff keeps the blank lines each source has above it (mask2former's and moss's files)."""
+    outputs, _ = convert_tree(tmp_path, LOGGED)
+    assert "    import torch\n\n\nlogger = " in outputs["small/image_processing_small.py"]  # torch base: two
+    assert "    import torch\n\nlogger = " in outputs["small/image_processing_pil_small.py"]  # PIL base: one
+    assert "    import torch\n\nlogger = " in outputs["small/processing_small.py"]  # no base: the modular's one
+    for text in outputs.values():
+        assert text.count("logger = ") <= 1
+
+
+def test_a_feature_extractor_importing_its_check_starts_its_imports_with_no_blank_line(tmp_path: Path) -> None:
+    """A feature extractor file whose `...utils` import holds `is_torch_available` already (neucodec, moss):
+    upstream writes that import anew first, so the blank lines above the modular file's first import go."""
+    base = """
+import numpy as np
+
+from ...utils import is_torch_available
+
+
+class TinyFeatureExtractor:
+    def run(self, x):
+        import torch
+
+        return torch.as_tensor(np.asarray(x)) if is_torch_available() else x
+"""
+    modular = """# Licence.
+# Second line.
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ...utils import is_torch_available
+from ..tiny.feature_extraction_tiny import TinyFeatureExtractor
+
+
+class SmallFeatureExtractor(TinyFeatureExtractor):
+    def run(self, x):
+        return torch.as_tensor(np.asarray(x)) if is_torch_available() else x
+"""
+    files = {"tiny/feature_extraction_tiny.py": base, "small/modular_small.py": modular}
+    text = convert_tree(tmp_path, files)[0]["small/feature_extraction_small.py"]
+    assert "# Second line.\n\nimport numpy as np" in text  # one blank line: the header's, not the import's too
+    assert "if is_torch_available():\n    import torch" in text
