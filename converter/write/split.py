@@ -196,29 +196,40 @@ def deferrable(
 
 
 def guarded_imports(gathered: GatheredModule) -> tuple[Definition, ...]:
-    """Top-level `if <test>:` statements (no else) whose body only imports and whose test reads only
-    imported names, builtins and the names earlier such blocks import (`if TYPE_CHECKING:`,
-    `if is_torch_available():`). Upstream writes them after each file's imports, pruned to the names
+    """Top-level `if <test>:` statements (no else; in the transformers dialect, `elif` and `else` branches
+    that only import too, as upstream's `if is_torchvision_v2_available(): ... elif ...:`) whose body
+    only imports and whose test reads only imported names, builtins and the names earlier such blocks
+    import (`if TYPE_CHECKING:`, `if is_torch_available():`). Upstream writes them after each file's imports, pruned to the names
     the file uses; evaluating the test there instead of in its place changes nothing, since imports
     are all it reads."""
     imported = {name for d in gathered.definitions if d.kind is DefinitionKind.IMPORT for name in d.defines}
     found = []
     for definition in gathered.definitions:
         node = definition.node
-        if not isinstance(node, cst.If) or node.orelse is not None or not isinstance(node.body, cst.IndentedBlock):
+        if not isinstance(node, cst.If) or not imports_only(node):
             continue
-        lines = node.body.body
-        if not all(
-            isinstance(line, cst.SimpleStatementLine)
-            and all(isinstance(small, (cst.Import, cst.ImportFrom)) for small in line.body)
-            for line in lines
-        ):
+        if node.orelse is not None and not gathered.parsed.layout.upstream:
             continue
         reads = {name for name in definition.uses if name not in definition.defines}
         if reads <= imported:
             found.append(definition)
             imported.update(definition.defines)
     return tuple(found)
+
+
+def imports_only(node: cst.If | cst.Else) -> bool:
+    """Whether every branch of `node` (`if`, then each `elif` and `else`) holds import lines only."""
+    if not isinstance(node.body, cst.IndentedBlock):
+        return False
+    lines = node.body.body
+    if not all(
+        isinstance(line, cst.SimpleStatementLine)
+        and all(isinstance(small, (cst.Import, cst.ImportFrom)) for small in line.body)
+        for line in lines
+    ):
+        return False
+    orelse = node.orelse if isinstance(node, cst.If) else None
+    return orelse is None or imports_only(orelse)
 
 
 def place_definitions(

@@ -266,3 +266,38 @@ class SmallFeatureExtractor(TinyFeatureExtractor):
     text = convert_tree(tmp_path, files)[0]["small/feature_extraction_small.py"]
     assert "# Second line.\n\nimport numpy as np" in text  # one blank line: the header's, not the import's too
     assert "if is_torch_available():\n    import torch" in text
+
+
+def test_an_if_elif_import_block_goes_with_the_imports(tmp_path: Path) -> None:
+    """embedding_gemma2's `if is_torchvision_v2_available(): ... elif is_torchvision_available(): ...`:
+    upstream takes an `if` whose branches only import for an import, written after the file's others."""
+    base = """
+from ...utils import is_torchvision_available, is_torchvision_v2_available
+
+if is_torchvision_v2_available():
+    from torchvision.transforms.v2 import functional as tvF
+elif is_torchvision_available():
+    from torchvision.transforms import functional as tvF
+
+SIZES = (1, 2)
+
+
+class TinyVideoProcessor:
+    def run(self, x):
+        return tvF.resize(x, SIZES)
+"""
+    modular = """
+from ..tiny.video_processing_tiny import TinyVideoProcessor
+
+
+class SmallPlainVideoProcessor:
+    size = 1
+
+
+class SmallVideoProcessor(TinyVideoProcessor):
+    pass
+"""
+    files = {"tiny/video_processing_tiny.py": base, "small/modular_small.py": modular}
+    text = convert_tree(tmp_path, files)[0]["small/video_processing_small.py"]
+    block = "if is_torchvision_v2_available():\n    from torchvision.transforms.v2 import functional as tvF\nelif"
+    assert block in text and text.index(block) < text.index("class SmallPlainVideoProcessor")
