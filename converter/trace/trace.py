@@ -17,9 +17,14 @@ resolved, transitively, in this order:
    and a library import of the modular file gives way to the definition of a merged class's base
    file (converter/trace/shadowed.py, W340).
 
-Two different definitions (or imports) needed under one name cannot both exist in one module:
-E206 (the transformers dialect keeps the first one pulled in, as upstream does: W326). Imports between base files and from other models disappear; the split pass later imports
-the config class from the sibling `configuration_<model>.py`.
+A helper used by base code is the one of the user's own base file (its module's global). Two
+different definitions (or imports) needed under one name cannot both exist in one module: E206. The
+transformers dialect builds each generated file on its own, as upstream does: a definition from a
+base file of another kind (the PIL image processor's `convert_coco_poly_to_mask`, not the torch
+one's) becomes a variant that the files of that kind get instead (Tracer.add_variant, ParsedModule.
+variants); within one kind it keeps the first one pulled in (W326). Imports between base files
+and from other models disappear; the split pass later imports the config class from the sibling
+`configuration_<model>.py`.
 
 Order: modular docstring, `from __future__` imports, the modular file's imports, carried imports,
 then definitions: each at the position of the base definition of the same name (merged classes
@@ -284,8 +289,8 @@ class Tracer:
 
 
 def defined_in_file(namespace: BaseNamespace, name: str, user_path: str) -> BaseDefinition | None:
-    """Transformers dialect: the function or assignment named `name` in base file `user_path` itself, which
-    upstream's mapper of that file gives the code of that file needing it. Not a class: upstream
+    """The function or assignment named `name` in base file `user_path` itself: what code of that file reads
+    as Python (its module's global), and what upstream's mapper of that file gives it. Not a class: upstream
     imports a class of another kind than the file (`DetrImageProcessorKwargs` of an image processor,
     in the PIL one), or copies it there, from the file of its kind."""
     stem = stem_of(user_path)
