@@ -301,3 +301,46 @@ class SmallVideoProcessor(TinyVideoProcessor):
     text = convert_tree(tmp_path, files)[0]["small/video_processing_small.py"]
     block = "if is_torchvision_v2_available():\n    from torchvision.transforms.v2 import functional as tvF\nelif"
     assert block in text and text.index(block) < text.index("class SmallPlainVideoProcessor")
+
+
+def test_a_class_needs_what_its_base_class_needs_only_through_the_base(tmp_path: Path) -> None:
+    """rt_detr_v2: RTDetrHybridEncoder subclasses RTDetrPreTrainedModel, whose `_init_weights` names
+    RTDetrModel, which calls get_contrastive_denoising_training_group. Upstream's order does not follow
+    a class's bases: the encoder stays before the function, in its file's order."""
+    base = """
+class TinyPreTrainedModel:
+    def _init_weights(self, module):
+        if isinstance(module, TinyModel):
+            module.ready = True
+
+
+class TinyEncoder(TinyPreTrainedModel):
+    def forward(self, x):
+        return x
+
+
+def contrastive_group(x):
+    return x
+
+
+class TinyModel(TinyPreTrainedModel):
+    def __init__(self):
+        self.encoder = TinyEncoder()
+
+    def forward(self, x):
+        return contrastive_group(self.encoder.forward(x))
+"""
+    modular = """
+from ..tiny.modeling_tiny import TinyModel, TinyPreTrainedModel
+
+
+class SmallPreTrainedModel(TinyPreTrainedModel):
+    pass
+
+
+class SmallModel(TinyModel):
+    pass
+"""
+    files = {"tiny/modeling_tiny.py": base, "small/modular_small.py": modular}
+    text = convert_tree(tmp_path, files)[0]["small/modeling_small.py"]
+    assert text.index("class SmallEncoder") < text.index("def contrastive_group") < text.index("class SmallModel")
