@@ -25,7 +25,7 @@ from converter.layout import file_kind, stem_of
 from converter.merge.merge import MergedModule, is_import_line
 from converter.read.gather import NOT_PLACED, Definition, DefinitionKind, GatheredModule
 from converter.rename.namespace import BaseNamespace
-from converter.syntax.names import bound_names, mentions
+from converter.syntax.names import bound_names
 from converter.trace.definition_time import CollectDefinitionTimeNames
 
 #: The assignments upstream writes first in a generated file (its VARIABLES_AT_THE_BEGINNING).
@@ -265,25 +265,19 @@ def by_source_file(
 
 
 def class_dependencies(mapper: BaseNamespace, name: str) -> set[str]:
-    """The names a definition of `mapper` needs, transitively, within that model, not through a class's
-    bases (upstream's order does not follow them: rt_detr's HybridEncoder does not need, through
-    RTDetrPreTrainedModel's `_init_weights` naming RTDetrModel, what RTDetrModel calls)."""
+    """The names a definition of `mapper` needs within that model: what it uses, then what the functions
+    and assignments among them use, transitively, but not what a class among them needs (upstream's
+    recursive dependencies stop at classes; each class needed places its own in turn: pp_ocrv6's
+    Block needs Attention, and Attention then needs eager_attention_forward)."""
     found: set[str] = set()
     stack = [name]
     while stack:
-        definition = mapper.definition(stack.pop())
-        bases = base_names(definition.node) if definition is not None else frozenset()
-        for use in definition.uses if definition is not None else ():
-            if use in bases:
-                continue
+        current = stack.pop()
+        definition = mapper.definition(current)
+        if definition is None or (current != name and isinstance(definition.original, cst.ClassDef)):
+            continue
+        for use in definition.uses:
             if use not in found and mapper.definition(use) is not None:
                 found.add(use)
                 stack.append(use)
     return found
-
-
-def base_names(node: cst.CSTNode) -> frozenset[str]:
-    """The names a class statement's bases read (none for any other statement)."""
-    if not isinstance(node, cst.ClassDef):
-        return frozenset()
-    return mentions([base.value for base in node.bases])

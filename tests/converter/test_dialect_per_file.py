@@ -303,10 +303,10 @@ class SmallVideoProcessor(TinyVideoProcessor):
     assert block in text and text.index(block) < text.index("class SmallPlainVideoProcessor")
 
 
-def test_a_class_needs_what_its_base_class_needs_only_through_the_base(tmp_path: Path) -> None:
+def test_what_a_class_needs_stops_at_the_classes_it_needs(tmp_path: Path) -> None:
     """rt_detr_v2: RTDetrHybridEncoder subclasses RTDetrPreTrainedModel, whose `_init_weights` names
     RTDetrModel, which calls get_contrastive_denoising_training_group. Upstream's order does not follow
-    a class's bases: the encoder stays before the function, in its file's order."""
+    what a class needs through another class: the encoder stays before the function, in file order."""
     base = """
 class TinyPreTrainedModel:
     def _init_weights(self, module):
@@ -344,3 +344,52 @@ class SmallModel(TinyModel):
     files = {"tiny/modeling_tiny.py": base, "small/modular_small.py": modular}
     text = convert_tree(tmp_path, files)[0]["small/modeling_small.py"]
     assert text.index("class SmallEncoder") < text.index("def contrastive_group") < text.index("class SmallModel")
+
+
+def test_a_class_needed_places_what_it_needs_after_its_user(tmp_path: Path) -> None:
+    """pp_ocrv6_small_rec: Block needs Attention and MLP, and Attention needs eager_attention_forward.
+    Upstream places Attention, MLP, Block, then what Attention needs (eager_attention_forward)."""
+    base = """
+class TinyBlock:
+    def __init__(self):
+        self.attention = TinyAttention()
+        self.mlp = TinyMLP()
+
+
+def eager_attention_forward(x):
+    return x
+
+
+class TinyAttention:
+    def forward(self, x):
+        return eager_attention_forward(x)
+
+
+class TinyMLP:
+    pass
+
+
+class TinyEncoder:
+    def __init__(self):
+        self.block = TinyBlock()
+"""
+    modular = """
+from ..tiny.modeling_tiny import TinyEncoder
+
+
+class SmallEncoder(TinyEncoder):
+    pass
+"""
+    files = {"tiny/modeling_tiny.py": base, "small/modular_small.py": modular}
+    text = convert_tree(tmp_path, files)[0]["small/modeling_small.py"]
+    order = [
+        text.index(f"{kind} {name}")
+        for kind, name in [
+            ("class", "SmallAttention"),
+            ("class", "SmallMLP"),
+            ("class", "SmallBlock"),
+            ("def", "eager_attention_forward"),
+            ("class", "SmallEncoder"),
+        ]
+    ]
+    assert order == sorted(order)
