@@ -22,7 +22,7 @@ from libcst.metadata import Access, GlobalScope, Scope
 
 from converter.diagnostics import ConversionError, Diagnostic
 from converter.read.parse import ParsedModule
-from converter.syntax.names import code_nodes, first_names, module_scopes, statement_owners
+from converter.syntax.names import code_nodes, first_names, mentions, module_scopes, statement_owners
 
 
 class DefinitionKind(enum.Enum):
@@ -74,9 +74,20 @@ def gather_definitions(parsed: ParsedModule) -> GatheredModule:
     defines = gather_bindings(global_scope, owners, len(statements))
     top_level = frozenset(name for names in defines for name in names)
     uses = gather_uses(scopes, global_scope, top_level, owners, len(statements))
+    kinds = [kind_of(statement, index) for index, statement in enumerate(statements)]
+    if parsed.layout.upstream:  # upstream's dependencies are names, whatever scope binds them there
+        defined = {
+            name
+            for kind, names in zip(kinds, defines, strict=True)
+            if kind is not DefinitionKind.IMPORT
+            for name in names
+        }
+        for index, statement in enumerate(statements):
+            if kinds[index] in (DefinitionKind.FUNCTION, DefinitionKind.CLASS):
+                uses[index] = uses[index] | (mentions([statement]) & defined)
     definitions = []
     for index, statement in enumerate(statements):
-        kind = kind_of(statement, index)
+        kind = kinds[index]
         own = tuple(sorted(defines[index]))
         used = tuple(sorted(uses[index] - defines[index]))
         line, col = parsed.position(statement)

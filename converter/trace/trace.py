@@ -52,7 +52,7 @@ from converter.read.gather import DefinitionKind, kind_of
 from converter.read.parse import LazyPositions, ParsedModule
 from converter.rename.namespace import BaseDefinition, BaseNamespace, ImportBinding, all_names
 from converter.rename.rename import RenamedModule
-from converter.syntax.names import analyse_statement, bound_names, code_of
+from converter.syntax.names import analyse_statement, bound_names, code_of, mentions
 from converter.trace.definition_time import check_definition_time
 from converter.trace.prune import is_import_block
 from converter.trace.redefined import base_assignments_kept, one_definition_per_name, per_kind_assignments
@@ -75,9 +75,12 @@ class Placed:
 class Tracer:
     """Resolves names to pull, transitively; collects diagnostics instead of stopping at the first."""
 
-    def __init__(self, renamed: RenamedModule, modular_bound: frozenset[str]) -> None:
+    def __init__(
+        self, renamed: RenamedModule, modular_bound: frozenset[str], modular_classes: frozenset[str] = frozenset()
+    ) -> None:
         self.renamed = renamed
         self.modular_bound = modular_bound
+        self.modular_classes = modular_classes
         self.main = renamed.namespaces[0]
         self.explicit = {}
         self.import_order: dict[str, int] = {}
@@ -89,6 +92,9 @@ class Tracer:
         #: of `definitions[name]`, when their base file defines the name otherwise (see add_definition)
         self.variants: dict[tuple[str, str], BaseDefinition] = {}
         self.followed: set[int] = set()  # ids of definitions written alike from another kind's file (follow)
+        #: ids of definitions pulled only for a name a nested scope shadows (shadowed_mentions): they go to
+        #: the files of their own file's kind only, as upstream finds them in that base file alone
+        self.shadow_only: set[int] = set()
         self.imports: dict[str, ImportBinding] = {}
         self.diagnostics: list[Diagnostic] = []
         self.reported: set[str] = set()
@@ -133,9 +139,15 @@ class Tracer:
     def pull(self, names: Iterable[str], model: str, origin: cst.CSTNode, path: str | None = None) -> None:
         """Pull `names`, used by code of base model `model` (from base file `path`, when known)."""
         work = [(name, model, path) for name in names]
-        while work:
-            name, context, user_path = work.pop(0)
+        shadowed: list[tuple[str, str, str | None]] = []  # names only a nested scope reads (shadowed_mentions)
+        while work or shadowed:
+            shadow = not work
+            name, context, user_path = (work or shadowed).pop(0)
             if name in self.modular_bound:
+                own_class = self.upstream and name in self.modular_classes
+                guard = guarded_in_file(self.renamed.namespace(context), name, user_path) if own_class else None
+                if guard is not None and self.add_guard(guard):
+                    work += [(use, guard.model, guard.path) for use in guard.uses if use not in guard.names]
                 continue
             namespace = self.renamed.namespace(self.source_model(name, context))
             definition = namespace.definition(name) or self.main.definition(name)
@@ -157,7 +169,17 @@ class Tracer:
                     continue
             if definition is not None:
                 if self.add_definition(name, definition, origin):
-                    work += [(use, definition.model, definition.path) for use in definition.uses]
+                    if shadow:
+                        self.shadow_only.add(id(definition))
+                    (shadowed if shadow else work).extend(
+                        (use, definition.model, definition.path) for use in definition.uses
+                    )
+                    if self.upstream:
+                        shadowed += [
+                            (use, definition.model, definition.path) for use in self.shadowed_mentions(definition)
+                        ]
+                elif not shadow:
+                    self.shadow_only.discard(id(definition))
                 continue
             binding = namespace.binding(name) or self.main.binding(name)
             if binding is not None:
@@ -252,6 +274,36 @@ class Tracer:
         self.followed.add(id(definition))
         return True
 
+    def shadowed_mentions(self, definition: BaseDefinition) -> tuple[str, ...]:
+        """Transformers dialect: the names a function or class of a base file mentions that its file defines
+        (not imports) although a nested scope binds them where they are read: upstream's dependencies are
+        names, so superglue's `validate_and_format_image_pairs`, whose nested `_is_valid_image` shadows
+        the module's, still brings the module's `_is_valid_image`."""
+        if not isinstance(definition.original, (cst.FunctionDef, cst.ClassDef)):
+            return ()
+        namespace = self.renamed.namespace(definition.model)
+        stem = stem_of(definition.path)
+        found = []
+        for name in sorted(mentions([definition.node]) - set(definition.uses) - set(definition.names)):
+            if any(
+                stem_of(d.path) == stem and not is_import_block(d.node) for d in namespace.every_by_name.get(name, ())
+            ):
+                found.append(name)
+        return tuple(found)
+
+    def add_guard(self, guard: BaseDefinition) -> bool:
+        """Transformers dialect: a base file's `if TYPE_CHECKING:` import of a class the modular file defines
+        (superglue's image processor imports SuperGlueKeypointMatchingOutput from its modeling file; lightglue
+        defines LightGlueKeypointMatchingOutput): upstream keeps that import in the file of the base file's
+        kind, whose code only names the class in annotations, and the class goes to the file of its own
+        kind alone. The block becomes a variant of that kind. True when it is new."""
+        kind = file_kind(guard.path, guard.model)
+        if any((bound, kind) in self.variants for bound in guard.names):
+            return False
+        for bound in guard.names:
+            self.variants[bound, kind] = guard
+        return True
+
     def add_variant(self, name: str, present: BaseDefinition, definition: BaseDefinition) -> bool | None:
         """Transformers dialect: upstream builds each generated file on its own, a class's dependencies
         taken from its base file. Two base files of different kinds defining `name` differently
@@ -300,6 +352,24 @@ def defined_in_file(namespace: BaseNamespace, name: str, user_path: str) -> Base
     return None
 
 
+def guarded_in_file(namespace: BaseNamespace, name: str, user_path: str | None) -> BaseDefinition | None:
+    """The `if TYPE_CHECKING:` import block binding `name` in base file `user_path`, if any, with only the
+    import of `name` (upstream writes the block's other imports once, where first imported)."""
+    if user_path is None:
+        return None
+    stem = stem_of(user_path)
+    for definition in namespace.every_by_name.get(name, ()):
+        if stem_of(definition.path) == stem and is_import_block(definition.node):
+            node = definition.node
+            if isinstance(node, cst.If) and code_of(node.test).strip() == "TYPE_CHECKING" and node.orelse is None:
+                assert isinstance(node.body, cst.IndentedBlock)
+                lines = [line for line in node.body.body if name in bound_names([line])]
+                block = node.with_changes(body=node.body.with_changes(body=lines))
+                uses = tuple(use for use in definition.uses if use not in definition.names)
+                return dataclasses.replace(definition, original=block, renamer=None, names=(name,), uses=uses)
+    return None
+
+
 def defined_outright(name: str, namespaces: Iterable[BaseNamespace]) -> BaseDefinition | None:
     """Transformers dialect: the first class or function named `name`. A class defined by one base file
     and imported under `if TYPE_CHECKING:` by a sibling file is the class for code from any other file
@@ -331,7 +401,8 @@ def trace_dependencies(merged: MergedModule) -> ParsedModule:
         original_imports = imports
         imports = without_names(imports, {s.name for s in shadowed})
     bound = bound_names([s.node for s in [*docstring, *imports, *exports, *definitions]])
-    tracer = Tracer(renamed, bound)
+    classes = frozenset(s.node.name.value for s in definitions if isinstance(s.node, cst.ClassDef))
+    tracer = Tracer(renamed, bound, classes)
     for item in shadowed:
         tracer.pull([item.name], item.model, item.user.origin)
         path = tracer.definitions[item.name].path if item.name in tracer.definitions else item.model
@@ -475,6 +546,7 @@ def pulled_definitions(
     """The pulled definitions as placed in the module, and the kind of each variant among them."""
     unique = {id(definition): definition for definition in tracer.definitions.values()}
     kinds = {id(d): kind for (_, kind), d in tracer.variants.items() if id(d) not in unique}
+    kinds.update({id(d): file_kind(d.path, d.model) for d in unique.values() if id(d) in tracer.shadow_only})
     unique.update({id(d): d for d in tracer.variants.values() if id(d) not in unique})
     tree = renamed.resolved.parsed.layout.tree
     placed, variants = [], {}

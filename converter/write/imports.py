@@ -59,7 +59,8 @@ def plan_imports(split: SplitModule) -> ImportPlan:
         guarded = list(prune_guarded(split.guarded, used))
         used |= {name for definition, _ in guarded for name in definition.uses if name not in definition.defines}
         statements: list[cst.BaseStatement] = [*prune_imports(import_lines, used)]
-        statements += sibling_imports(split, plan, used, diagnostics)
+        given = frozenset(name for definition, _ in guarded for name in definition.defines)
+        statements += sibling_imports(split, plan, used - given, diagnostics)
         statements += [node for _, node in guarded]
         if parsed.layout.upstream and plan.kind in GUARDED_KINDS:
             statements = guard_torch_imports(parsed, plan.kind, statements, own_import_lines(parsed, import_lines))

@@ -23,6 +23,7 @@ from converter.layout import DEFAULT_KIND, KIND_ORDER, KIND_RULES, KindRule, kin
 from converter.read.gather import NOT_PLACED, Definition, DefinitionKind, GatheredModule
 from converter.rename.prefixes import model_types
 from converter.rename.rename import camelize
+from converter.syntax.names import mentions
 from converter.trace.order import AT_THE_BEGINNING
 
 
@@ -61,8 +62,19 @@ def split_by_kind(gathered: GatheredModule) -> SplitModule:
     prefix = "" if tree else camelize(gathered.parsed.model)
     if gathered.parsed.layout.upstream:
         prefix = cased_model_name(gathered)
+    imported_by_kind: dict[str, set[str]] = {}  # names a guarded import variant gives the files of a kind
+    for definition in guarded:
+        if definition.variant is not None:
+            imported_by_kind.setdefault(definition.variant, set()).update(definition.defines)
     kinds = place_definitions(
-        placeable, rules, order, classes_follow=tree, copies=tree, prefix=prefix, stay=staying(gathered)
+        placeable,
+        rules,
+        order,
+        classes_follow=tree,
+        copies=tree,
+        prefix=prefix,
+        stay=staying(gathered),
+        imported=imported_by_kind,
     )
     homes = {
         name: kinds[index][0]
@@ -240,6 +252,7 @@ def place_definitions(
     copies: bool = False,
     prefix: str = "",
     stay: frozenset[str] = frozenset(),
+    imported: Mapping[str, set[str]] | None = None,
 ) -> list[tuple[str, ...]]:
     """The kinds of each definition: classes by `classify`, the rest by who uses them.
 
@@ -265,7 +278,15 @@ def place_definitions(
             if definition.defines == (ALIAS_HOOK,) and definition.kind is not DefinitionKind.CLASS:
                 kinds[index] = ALIAS_HOOK_KIND
     fixed = {index for index, kind in enumerate(kinds) if kind and placeable[index].kind is DefinitionKind.CLASS}
-    reached = {kind: trace(placeable, providers_of(placeable, kind), roots_of(kinds, kind), fixed) for kind in order}
+    # a guarded import gives a file only names its classes read in string annotations, never at run time
+    imported = {
+        kind: {name for name in names if not any(name in mentions([placeable[i].node]) for i in roots_of(kinds, kind))}
+        for kind, names in (imported or {}).items()
+    }
+    reached = {
+        kind: trace(placeable, providers_of(placeable, kind, imported.get(kind)), roots_of(kinds, kind), fixed)
+        for kind in order
+    }
     # a variant stands for the definition of the same name in its kind's file: neither is left unused
     varied = {
         name
@@ -315,9 +336,12 @@ def classify(
     return DEFAULT_KIND
 
 
-def providers_of(placeable: Sequence[Definition], kind: str | None = None) -> dict[str, list[int]]:
+def providers_of(
+    placeable: Sequence[Definition], kind: str | None = None, imported: set[str] | None = None
+) -> dict[str, list[int]]:
     """name -> the definitions binding it, for a file of `kind`: a variant of that kind (the transformers
-    dialect, converter/trace/trace.py add_variant) instead of the others, no variant of another kind."""
+    dialect, converter/trace/trace.py add_variant) instead of the others, no variant of another kind;
+    none for the `imported` names, which a guarded import variant of that kind gives the file."""
     providers: dict[str, list[int]] = {}
     for index, definition in enumerate(placeable):
         if definition.variant is None or definition.variant == kind:
@@ -327,6 +351,8 @@ def providers_of(placeable: Sequence[Definition], kind: str | None = None) -> di
         own = [index for index in indices if placeable[index].variant is not None]
         if own:
             providers[name] = own
+    for name in imported or ():
+        providers.pop(name, None)
     return providers
 
 

@@ -393,3 +393,99 @@ class SmallEncoder(TinyEncoder):
         ]
     ]
     assert order == sorted(order)
+
+
+GUARDED_OUTPUT = {
+    "tiny/modeling_tiny.py": """
+class TinyOutput:
+    loss = None
+
+
+class TinyModel:
+    def forward(self, x):
+        return TinyOutput()
+""",
+    "tiny/image_processing_tiny.py": """
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import torch
+
+    from .modeling_tiny import TinyOutput
+
+
+def _is_valid(image):
+    return image is not None
+
+
+def validate(images):
+    def _is_valid(image):
+        return image is not None and len(image) > 0
+
+    return all(_is_valid(image) for image in images)
+
+
+class TinyImageProcessor:
+    def post_process(self, outputs: "TinyOutput", tensor: "torch.Tensor"):
+        validate([outputs])
+        return outputs.loss
+""",
+    "small/modular_small.py": """
+import torch
+
+from ..tiny.image_processing_tiny import TinyImageProcessor
+from ..tiny.modeling_tiny import TinyModel
+
+
+class SmallOutput:
+    loss = torch.zeros(1)
+
+
+class SmallModel(TinyModel):
+    pass
+
+
+class SmallImageProcessor(TinyImageProcessor):
+    def post_process(self, outputs: "SmallOutput", tensor: "torch.Tensor"):
+        return super().post_process(outputs, tensor)
+""",
+}
+
+
+def test_a_modular_class_a_base_imports_for_type_checking_stays_an_import_there(tmp_path: Path) -> None:
+    """lightglue defines LightGlueKeypointMatchingOutput; superglue's image processors import theirs under
+    `if TYPE_CHECKING:` for annotations. Upstream keeps that import (only that name of the block) in the
+    image processor file, and the class in the modeling file alone."""
+    outputs, _ = convert_tree(tmp_path, GUARDED_OUTPUT)
+    processor = outputs["small/image_processing_small.py"]
+    assert "if TYPE_CHECKING:\n    from .modeling_small import SmallOutput\n" in processor
+    assert "class SmallOutput" not in processor and "class SmallOutput" in outputs["small/modeling_small.py"]
+    assert "TYPE_CHECKING" not in outputs["small/modeling_small.py"]
+
+
+def test_a_name_a_nested_function_shadows_is_still_pulled_in_its_file(tmp_path: Path) -> None:
+    """superglue's validate_and_format_image_pairs defines a nested `_is_valid_image` over the module's:
+    upstream's dependencies are names, so the module's function comes along (efficientloftr, lightglue),
+    into the file of its base file's kind only."""
+    outputs, _ = convert_tree(tmp_path, GUARDED_OUTPUT)
+    processor = outputs["small/image_processing_small.py"]
+    assert "def _is_valid(image):\n    return image is not None\n" in processor
+    assert processor.index("def _is_valid(image):\n    return image is not None\n") < processor.index("def validate")
+    assert "_is_valid" not in outputs["small/modeling_small.py"]
+
+
+def test_a_class_read_at_run_time_is_not_left_to_a_type_checking_import(tmp_path: Path) -> None:
+    """Where the image processor reads the class as a name (here `isinstance`), a `TYPE_CHECKING` import
+    would fail when it runs: the class is written there as before."""
+    files = dict(GUARDED_OUTPUT)
+    files["small/modular_small.py"] = files["small/modular_small.py"].replace(
+        "        return super().post_process(outputs, tensor)",
+        "        assert isinstance(outputs, SmallOutput)\n        return super().post_process(outputs, tensor)",
+    )
+    outputs, _ = convert_tree(tmp_path, files)
+    processor = outputs["small/image_processing_small.py"]
+    assert "isinstance(outputs, SmallOutput)" in processor
+    assert (
+        "class SmallOutput" in processor
+        or "from .modeling_small import SmallOutput\n" in processor.split("if TYPE_CHECKING")[0]
+    )
