@@ -85,6 +85,7 @@ def gather_definitions(parsed: ParsedModule) -> GatheredModule:
         for index, statement in enumerate(statements):
             if kinds[index] in (DefinitionKind.FUNCTION, DefinitionKind.CLASS):
                 uses[index] = uses[index] | (mentions([statement]) & defined)
+            uses[index] |= parsed.extra_uses.get(statement, frozenset()) & top_level
     definitions = []
     for index, statement in enumerate(statements):
         kind = kinds[index]

@@ -55,6 +55,9 @@ class ParsedModule:
     #: transformers dialect: a base definition pulled for the files of one kind only -> that kind
     #: (converter/trace/trace.py, Tracer.variants); the statement of the same name without one serves the others
     variants: Mapping[cst.CSTNode, str] = field(default_factory=dict)
+    #: transformers dialect: names a statement counts as used although its code does not read them (what a
+    #: definition upstream leaves out needs, converter/trace/trace.py Tracer.rejected)
+    extra_uses: Mapping[cst.CSTNode, frozenset[str]] = field(default_factory=dict)
 
     def position(self, node: cst.CSTNode) -> tuple[int, int]:
         """1-based (line, col) of `node` in the modular file, as diagnostics print it."""

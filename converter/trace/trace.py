@@ -95,6 +95,12 @@ class Tracer:
         #: ids of definitions pulled only for a name a nested scope shadows (shadowed_mentions): they go to
         #: the files of their own file's kind only, as upstream finds them in that base file alone
         self.shadow_only: set[int] = set()
+        #: transformers dialect: a definition W326 leaves out, with the modular statement whose code needed
+        #: it; and for each such statement (by id of its origin), the names that definition uses: upstream
+        #: still writes them, before that statement (rf_detr's repeat_kv, which lw_detr's
+        #: eager_attention_forward calls, though dinov2's is kept)
+        self.rejected: list[tuple[BaseDefinition, cst.CSTNode]] = []
+        self.rejected_uses: dict[int, set[str]] = {}
         self.imports: dict[str, ImportBinding] = {}
         self.diagnostics: list[Diagnostic] = []
         self.reported: set[str] = set()
@@ -180,6 +186,10 @@ class Tracer:
                         ]
                 elif not shadow:
                     self.shadow_only.discard(id(definition))
+                for rejected, user in self.rejected:  # what upstream brings for the definition it left out
+                    self.rejected_uses.setdefault(id(user), set()).update(rejected.uses)
+                    work += [(use, rejected.model, rejected.path) for use in rejected.uses]
+                self.rejected.clear()
                 continue
             binding = namespace.binding(name) or self.main.binding(name)
             if binding is not None:
@@ -258,6 +268,7 @@ class Tracer:
                 return added
             if parsed.layout.upstream:  # upstream keeps the definition its first user pulled in
                 drift(parsed, origin, "W326", f"{message}: the generated file keeps the one from {present.path}")
+                self.rejected.append((definition, origin))
                 return False
             fix = f"define {name} in the modular file (subclass the one you mean), so one definition serves both"
             self.diagnostics.append(parsed.diagnostic(origin, "E206", message, fix))
@@ -422,6 +433,12 @@ def trace_dependencies(merged: MergedModule) -> ParsedModule:
             tracer.pull([name], homes[0] if homes else tracer.main.model, statement.origin)
     if tracer.diagnostics:
         raise ConversionError(tracer.diagnostics)
+    extra_uses: dict[cst.CSTNode, frozenset[str]] = {}
+    for index, statement in enumerate(definitions):
+        extra = tracer.rejected_uses.get(id(statement.origin))
+        if extra:
+            extra_uses[statement.node] = frozenset(extra)
+            placed[index] = dataclasses.replace(placed[index], uses=tuple(sorted({*placed[index].uses, *extra})))
     direct_uses = {name: d.uses for d in tracer.definitions.values() for name in d.names}
     direct_uses.update({name: item.uses for item in placed for name in item.names})
     check_definition_time(parsed, merged.statements, tracer.definitions, direct_uses)
@@ -448,7 +465,8 @@ def trace_dependencies(merged: MergedModule) -> ParsedModule:
     origins = {item.node: item.origin for item in ordered}
     origins.update(import_origins(parsed, [*docstring, *imports, *exports]))
     origins.update({statement: import_position(renamed) for statement in [*futures, *carried, *all_statement]})
-    return standalone(parsed, parsed.module.with_changes(body=body), origins, variants)
+    built = standalone(parsed, parsed.module.with_changes(body=body), origins, variants)
+    return dataclasses.replace(built, extra_uses=extra_uses) if extra_uses else built
 
 
 def without_own_file_imports(

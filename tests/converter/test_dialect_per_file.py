@@ -489,3 +489,49 @@ def test_a_class_read_at_run_time_is_not_left_to_a_type_checking_import(tmp_path
         "class SmallOutput" in processor
         or "from .modeling_small import SmallOutput\n" in processor.split("if TYPE_CHECKING")[0]
     )
+
+
+def test_what_a_left_out_definition_needs_is_still_written(tmp_path: Path) -> None:
+    """rf_detr: dinov2's and lw_detr's eager_attention_forward differ; upstream keeps dinov2's (W326) but
+    still writes the repeat_kv lw_detr's calls, right before the class that wanted it."""
+    files = {
+        "tiny/modeling_tiny.py": """
+def eager(x):
+    return x
+
+
+class TinyLayer:
+    def forward(self, x):
+        return eager(x)
+""",
+        "wide/modeling_wide.py": """
+def repeat(x, n):
+    return x * n
+
+
+def eager(x):
+    return repeat(x, 2)
+
+
+class WideAttention:
+    def forward(self, x):
+        return eager(x)
+""",
+        "small/modular_small.py": """
+from ..tiny.modeling_tiny import TinyLayer
+from ..wide.modeling_wide import WideAttention
+
+
+class SmallLayer(TinyLayer):
+    pass
+
+
+class SmallAttention(WideAttention):
+    pass
+""",
+    }
+    outputs, warnings = convert_tree(tmp_path, files)
+    text = outputs["small/modeling_small.py"]
+    assert "W326" in [w.code for w in warnings]
+    assert "return x\n" in text and "return repeat(x, 2)" not in text  # the first eager is kept
+    assert text.index("class SmallLayer") < text.index("def repeat") < text.index("class SmallAttention")
