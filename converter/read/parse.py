@@ -58,6 +58,8 @@ class ParsedModule:
     #: transformers dialect: names a statement counts as used although its code does not read them (what a
     #: definition upstream leaves out needs, converter/trace/trace.py Tracer.rejected)
     extra_uses: Mapping[cst.CSTNode, frozenset[str]] = field(default_factory=dict)
+    #: the statements of the standalone module pulled from a base model (not written in the modular file)
+    pulled: frozenset[cst.CSTNode] = frozenset()
 
     def position(self, node: cst.CSTNode) -> tuple[int, int]:
         """1-based (line, col) of `node` in the modular file, as diagnostics print it."""

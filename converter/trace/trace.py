@@ -466,7 +466,7 @@ def trace_dependencies(merged: MergedModule) -> ParsedModule:
     origins.update(import_origins(parsed, [*docstring, *imports, *exports]))
     origins.update({statement: import_position(renamed) for statement in [*futures, *carried, *all_statement]})
     built = standalone(parsed, parsed.module.with_changes(body=body), origins, variants)
-    return dataclasses.replace(built, extra_uses=extra_uses) if extra_uses else built
+    return dataclasses.replace(built, extra_uses=extra_uses, pulled=frozenset(item.node for item in pulled))
 
 
 def without_own_file_imports(

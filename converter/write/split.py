@@ -87,7 +87,7 @@ def split_by_kind(gathered: GatheredModule) -> SplitModule:
     for kind in order:
         indices = [index for index in range(len(placeable)) if kind in kinds[index]]
         if gathered.parsed.layout.upstream:
-            indices = copies_before_first_user(indices, kind, placeable, kinds)
+            indices = copies_before_first_user(indices, kind, placeable, kinds, gathered.parsed.pulled)
             indices = ordered[kind] = torch_classes_copied(indices, kind, placeable, ordered, prefix)
         members = tuple(placeable[index] for index in indices)
         if members:
@@ -116,17 +116,36 @@ def cased_model_name(gathered: GatheredModule) -> str:
 
 
 def copies_before_first_user(
-    indices: Sequence[int], kind: str, placeable: Sequence[Definition], kinds: Sequence[tuple[str, ...]]
+    indices: Sequence[int],
+    kind: str,
+    placeable: Sequence[Definition],
+    kinds: Sequence[tuple[str, ...]],
+    pulled: frozenset[cst.CSTNode] = frozenset(),
 ) -> list[int]:
     """Transformers dialect: upstream builds each file on its own, each class preceded by what it needs.
     A helper copied into several files sits where its first user put it in the module; in a file
     that user is not in, it goes right before its first user there instead (with its copied helpers
     before it): qwen3_omni_moe's `_get_feat_extract_output_lengths` comes after the processor's
-    kwargs classes in processing_qwen3_omni_moe.py, just before the processor."""
+    kwargs classes in processing_qwen3_omni_moe.py, just before the processor. A helper of the modular
+    file's own (not `pulled` from a base) whose first user is such a deferred helper goes with it
+    (molmo2's resize_and_normalize_image, called by build_resized_image)."""
     members = set(indices)
     deferred = {index for index in indices if deferrable(index, kind, placeable, kinds, members)}
     if not deferred:
         return list(indices)
+    grown = True
+    while (
+        grown
+    ):  # a modular helper whose first user is a deferred one goes with it (molmo2's resize_and_normalize_image)
+        more = {
+            index
+            for index in indices
+            if index not in deferred
+            and placeable[index].node not in pulled
+            and first_user_deferred(index, placeable, kinds, deferred)
+        }
+        deferred |= more
+        grown = bool(more)
     out: list[int] = []
     placed: set[int] = set()
 
@@ -191,6 +210,18 @@ def torch_classes_copied(
 
 #: The classes upstream writes to the image processor file, by name (its find_file_type).
 TORCH_CLASS_SUFFIXES = ("ImageProcessorKwargs", "ImageProcessor")
+
+
+def first_user_deferred(
+    index: int, placeable: Sequence[Definition], kinds: Sequence[tuple[str, ...]], deferred: set[int]
+) -> bool:
+    """A function in several files whose first user (in module order) is a deferred helper."""
+    definition = placeable[index]
+    if definition.kind is not DefinitionKind.FUNCTION or len(kinds[index]) < 2:
+        return False
+    names = set(definition.defines)
+    users = [other for other, d in enumerate(placeable) if other != index and set(d.uses) & names]
+    return bool(users) and users[0] in deferred
 
 
 def deferrable(

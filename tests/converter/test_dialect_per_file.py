@@ -535,3 +535,52 @@ class SmallAttention(WideAttention):
     assert "W326" in [w.code for w in warnings]
     assert "return x\n" in text and "return repeat(x, 2)" not in text  # the first eager is kept
     assert text.index("class SmallLayer") < text.index("def repeat") < text.index("class SmallAttention")
+
+
+def test_a_modular_helper_copied_into_a_later_file_comes_with_its_deferred_user(tmp_path: Path) -> None:
+    """molmo2: build_resized_image calls resize_and_normalize_image; both serve the image and the video
+    processors. In the video file upstream writes them together, after the file's own Kwargs class."""
+    files = {
+        "tiny/modeling_tiny.py": "class TinyModel:\n    pass\n",
+        "small/modular_small.py": """
+from ...processing_utils import VideosKwargs
+from ..tiny.modeling_tiny import TinyModel
+
+
+def inner(x):
+    return x
+
+
+def outer(x):
+    return inner(x)
+
+
+class SmallImageProcessor:
+    def run(self, x):
+        return outer(x)
+
+
+class SmallVideoProcessorKwargs(VideosKwargs, total=False):
+    fps: int
+
+
+class SmallVideoProcessor:
+    valid_kwargs = SmallVideoProcessorKwargs
+
+    def run(self, x):
+        return outer(x)
+
+
+class SmallModel(TinyModel):
+    pass
+
+
+__all__ = ["SmallImageProcessor", "SmallVideoProcessor", "SmallModel"]
+""",
+    }
+    video = convert_tree(tmp_path, files)[0]["small/video_processing_small.py"]
+    order = [
+        video.index(text)
+        for text in ("class SmallVideoProcessorKwargs", "def inner", "def outer", "class SmallVideoProcessor:")
+    ]
+    assert order == sorted(order)
