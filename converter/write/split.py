@@ -216,11 +216,7 @@ def first_user_deferred(
     index: int, placeable: Sequence[Definition], kinds: Sequence[tuple[str, ...]], deferred: set[int]
 ) -> bool:
     """A function in several files whose first user (in module order) is a deferred helper."""
-    definition = placeable[index]
-    if definition.kind is not DefinitionKind.FUNCTION or len(kinds[index]) < 2:
-        return False
-    names = set(definition.defines)
-    users = [other for other, d in enumerate(placeable) if other != index and set(d.uses) & names]
+    users = copied_function_users(index, placeable, kinds)
     return bool(users) and users[0] in deferred
 
 
@@ -230,12 +226,17 @@ def deferrable(
     """A function in several files whose first user (in module order) is in another file than `kind`'s,
     and that some definition of this file uses (assignments such as `logger` stay first, as upstream
     writes them)."""
+    users = copied_function_users(index, placeable, kinds)
+    return bool(users) and kind not in kinds[users[0]] and any(user in members for user in users)
+
+
+def copied_function_users(index: int, placeable: Sequence[Definition], kinds: Sequence[tuple[str, ...]]) -> list[int]:
+    """The definitions using function `index`, in module order, when it is copied into several files; else none."""
     definition = placeable[index]
     if definition.kind is not DefinitionKind.FUNCTION or len(kinds[index]) < 2:
-        return False
+        return []
     names = set(definition.defines)
-    users = [other for other, d in enumerate(placeable) if other != index and set(d.uses) & names]
-    return bool(users) and kind not in kinds[users[0]] and any(user in members for user in users)
+    return [other for other, d in enumerate(placeable) if other != index and set(d.uses) & names]
 
 
 def guarded_imports(gathered: GatheredModule) -> tuple[Definition, ...]:
