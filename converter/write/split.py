@@ -134,9 +134,7 @@ def copies_before_first_user(
     if not deferred:
         return list(indices)
     grown = True
-    while (
-        grown
-    ):  # a modular helper whose first user is a deferred one goes with it (molmo2's resize_and_normalize_image)
+    while grown:  # a modular helper whose first user is a deferred one goes with it
         more = {
             index
             for index in indices
