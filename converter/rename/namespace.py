@@ -113,8 +113,11 @@ class BaseNamespace:
     def definition_in(self, name: str, stem: str) -> BaseDefinition | None:
         """`name`'s definition in base file `stem` (a tree model may define a class in two files, as
         qwen2_vl's image_processing and image_processing_pil do), else `definition(name)`."""
-        found = (d for d in self.every_by_name.get(name, ()) if stem_of(d.path) == stem)
-        return next(found, None) or self.definition(name)
+        return next(iter(self.in_file(name, stem)), None) or self.definition(name)
+
+    def in_file(self, name: str, stem: str) -> tuple[BaseDefinition, ...]:
+        """The statements binding `name` in base file `stem`, in source order."""
+        return tuple(d for d in self.every_by_name.get(name, ()) if stem_of(d.path) == stem)
 
 
 #: Analyses of base modules as parsed (before renaming), shared by every model built on them:

@@ -118,9 +118,10 @@ def order_like_upstream(gathered: GatheredModule, merged: MergedModule) -> Gathe
                     continue
                 if dependency not in done:
                     found.add(dependency)
-                elif kind in variant_kinds:  # placed already, but what it needs may be a variant of this kind
-                    pass
-                elif not upstream or mapper is None or id(definitions[dependency].node) not in unmerged:
+                # placed already: walked through when what it needs may be a variant of this kind
+                elif kind not in variant_kinds and (
+                    not upstream or mapper is None or id(definitions[dependency].node) not in unmerged
+                ):
                     continue
                 walked.add(dependency)
                 stack.append(dependency)

@@ -118,11 +118,12 @@ def per_kind_assignments(
         name = assigned_name(statement.node)
         if name is None or keeps_modular(statement.node, name) or own.node is statement.node:
             continue
-        chosen = visited_assignment(renamed, name)
+        visited = visited_assignments(renamed, name)
+        chosen = visited[0] if visited else None
         if chosen is None or chosen.node is not statement.node:
             continue
         kinds = {file_kind(chosen.path, chosen.model)}
-        for definition in visited_assignments(renamed, name):
+        for definition in visited:
             kind = file_kind(definition.path, definition.model)
             if kind not in kinds and assigned_name(definition.node) == name:
                 kinds.add(kind)

@@ -296,9 +296,7 @@ class Tracer:
         stem = stem_of(definition.path)
         found = []
         for name in sorted(mentions([definition.node]) - set(definition.uses) - set(definition.names)):
-            if any(
-                stem_of(d.path) == stem and not is_import_block(d.node) for d in namespace.every_by_name.get(name, ())
-            ):
+            if any(not is_import_block(d.node) for d in namespace.in_file(name, stem)):
                 found.append(name)
         return tuple(found)
 
@@ -356,9 +354,8 @@ def defined_in_file(namespace: BaseNamespace, name: str, user_path: str) -> Base
     as Python (its module's global), and what upstream's mapper of that file gives it. Not a class: upstream
     imports a class of another kind than the file (`DetrImageProcessorKwargs` of an image processor,
     in the PIL one), or copies it there, from the file of its kind."""
-    stem = stem_of(user_path)
-    for definition in namespace.every_by_name.get(name, ()):
-        if stem_of(definition.path) == stem and not isinstance(definition.original, cst.ClassDef):
+    for definition in namespace.in_file(name, stem_of(user_path)):
+        if not isinstance(definition.original, cst.ClassDef):
             return definition if not is_import_block(definition.node) else None
     return None
 
@@ -368,9 +365,8 @@ def guarded_in_file(namespace: BaseNamespace, name: str, user_path: str | None) 
     import of `name` (upstream writes the block's other imports once, where first imported)."""
     if user_path is None:
         return None
-    stem = stem_of(user_path)
-    for definition in namespace.every_by_name.get(name, ()):
-        if stem_of(definition.path) == stem and is_import_block(definition.node):
+    for definition in namespace.in_file(name, stem_of(user_path)):
+        if is_import_block(definition.node):
             node = definition.node
             if isinstance(node, cst.If) and code_of(node.test).strip() == "TYPE_CHECKING" and node.orelse is None:
                 assert isinstance(node.body, cst.IndentedBlock)

@@ -90,16 +90,17 @@ def guard_torch_imports(
 
 def imports_a_check(statements: Sequence[cst.BaseStatement], checks: Sequence[str]) -> bool:
     """Whether one of `statements` already imports one of the availability `checks` from `...utils`."""
-    for statement in statements:
-        small = statement.body[0] if isinstance(statement, cst.SimpleStatementLine) else None
-        if not (isinstance(small, cst.ImportFrom) and small.module is not None) or isinstance(
-            small.names, cst.ImportStar
-        ):
-            continue
-        module = get_full_name_for_node(small.module) or ""
-        if (module == "utils" or module.endswith(".utils")) and {a.evaluated_name for a in small.names} & set(checks):
-            return True
-    return False
+    found = (utils_import(statement) for statement in statements)
+    return any(small is not None and {a.evaluated_name for a in small.names} & set(checks) for small in found)
+
+
+def utils_import(statement: cst.BaseStatement) -> cst.ImportFrom | None:
+    """The `from ...utils import a, b` (no star) that `statement` is, else None."""
+    small = statement.body[0] if isinstance(statement, cst.SimpleStatementLine) else None
+    if not (isinstance(small, cst.ImportFrom) and small.module is not None) or isinstance(small.names, cst.ImportStar):
+        return None
+    module = get_full_name_for_node(small.module) or ""
+    return small if module == "utils" or module.endswith(".utils") else None
 
 
 def guarded_library(statement: cst.BaseStatement) -> str | None:
@@ -128,13 +129,8 @@ def with_checks(statements: Sequence[cst.BaseStatement], checks: Sequence[str]) 
     if not checks:  # nothing guarded: no check to import (a PIL file using no torch at all)
         return out
     for index, statement in enumerate(out):
-        small = statement.body[0] if isinstance(statement, cst.SimpleStatementLine) else None
-        if not (isinstance(small, cst.ImportFrom) and small.module is not None) or isinstance(
-            small.names, cst.ImportStar
-        ):
-            continue
-        module = get_full_name_for_node(small.module) or ""
-        if module != "utils" and not module.endswith(".utils"):
+        small = utils_import(statement)
+        if small is None:
             continue
         present = {alias.evaluated_name for alias in small.names}
         added = [cst.ImportAlias(name=cst.Name(check)) for check in checks if check not in present]

@@ -46,6 +46,21 @@ CONFIGS = {
 TOLERANCE = {"nf4-double-fp16": 4e-3}
 
 
+@pytest.fixture(autouse=True)
+def oracle_off_the_packed_cpu_kernel(monkeypatch: pytest.MonkeyPatch) -> None:
+    """transformers' own 4-bit layers (the oracle) get what our loader does to ours (without_packed_cpu_kernel):
+    on a CPU with AVX512-BF16, bitsandbytes' packed kernel fails on the tiny test models' 32-wide layers."""
+    from runtime.quantized_loading import without_packed_cpu_kernel
+
+    forward = bnb.nn.Linear4bit.forward
+
+    def checked(self, x):  # type: ignore[no-untyped-def]
+        without_packed_cpu_kernel(self)
+        return forward(self, x)
+
+    monkeypatch.setattr(bnb.nn.Linear4bit, "forward", checked)
+
+
 def quantized_names(model: torch.nn.Module) -> set[str]:
     kinds = (bnb.nn.Linear4bit, bnb.nn.Linear8bitLt)
     return {name for name, module in model.named_modules() if isinstance(module, kinds)}
