@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import ast
 import functools
+import re
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 
@@ -172,6 +173,8 @@ def formats_alone(model: EmittedModel, own: str, directories: set[str] | None) -
         return False
     others = directories - {own}
     for file in model.files:
+        if not may_import(file.text, others):
+            continue  # none of its imports can name one: no parse needed
         try:
             with collection_paused():  # a tree without cycles (see parse.collection_paused)
                 tree = ast.parse(file.text)
@@ -183,6 +186,25 @@ def formats_alone(model: EmittedModel, own: str, directories: set[str] | None) -
             if isinstance(node, ast.ImportFrom) and not node.level and (node.module or "").split(".")[0] in others:
                 return False
     return True
+
+
+#: The rest of a line after `import` (`import a.b as c, d`), the module after `from` (`from a.b import`).
+IMPORT_REST = re.compile(r"\bimport\b([^\n;#]*)|\bfrom\s+([A-Za-z_]\w*)")
+IDENTIFIER = re.compile(r"[A-Za-z_]\w*")
+
+
+def may_import(text: str, heads: set[str]) -> bool:
+    """Whether `text` may import a module whose first name is in `heads` by absolute name, read
+    without parsing: False only where no name on a line after `import`, nor after `from`, is one of
+    them (words of strings and comments count too), where the text is ASCII (Python reads other
+    letters in names, and NFKC-normalizes them) and no backslash continues a line (one could split
+    an import over two lines)."""
+    if not text.isascii() or "\\\n" in text or "\\\r" in text:
+        return True
+    for rest, module in IMPORT_REST.findall(text):
+        if not heads.isdisjoint(IDENTIFIER.findall(rest) if rest else (module,)):
+            return True
+    return False
 
 
 def output_top(scanned: ScannedModule) -> str:

@@ -170,4 +170,17 @@ def convert_in_worker(
     loader = _LOADERS.get(key) or _LOADERS.setdefault(key, BaseLoader(repo_root, layout=layout))
     loader.add_texts(texts)
     with collected_once():
+        freeze_bases(loader, scanned)
         return parse_and_attempt(convert, scanned, loader)
+
+
+def freeze_bases(loader: BaseLoader, scanned: ScannedModule) -> None:
+    """Load the bases `scanned` imports from before it converts, and exempt them from collections
+    (`gc.freeze`, see `collected_once`): the collection after the model then walks only what the
+    model made, not the base trees too (about two thirds of what it walked). A base that fails to
+    load is left to the conversion, which reports it."""
+    try:
+        loader.bases(scanned.bases)
+    except Exception:  # noqa: BLE001 - reported by the conversion, which loads it again
+        return
+    gc.freeze()

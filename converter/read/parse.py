@@ -15,8 +15,8 @@ from __future__ import annotations
 import ast
 import contextlib
 import functools
-import gc
 import re
+import threading
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -28,7 +28,14 @@ from libcst.metadata import CodePosition, CodeRange, MetadataWrapper, PositionPr
 from converter.diagnostics import ConversionError, Diagnostic
 from converter.layout import REPO, Layout
 from converter.read.locate import Located, locate_modular
-from converter.read.nesting import TOO_DEEP_FIX, TOO_DEEP_MESSAGE, bounded, check_source, deepest_point
+from converter.read.nesting import (
+    TOO_DEEP_FIX,
+    TOO_DEEP_MESSAGE,
+    bounded,
+    check_source,
+    collection_paused,
+    deepest_point,
+)
 from converter.read.source import read_source, source_lines
 from converter.syntax.names import child_nodes
 
@@ -291,19 +298,34 @@ def read_modular(path: Path, repo_root: Path, layout: Layout = REPO) -> tuple[Lo
     return located, read_source(located.path, located.display_path)
 
 
+#: Set in a thread while libcst's native parser builds a tree (`unvalidated`).
+_PARSING = threading.local()
+
+
+def _post_init(node: cst.CSTNode) -> None:
+    """`CSTNode.__post_init__` (which validates the node), skipped while this thread parses."""
+    if not getattr(_PARSING, "active", False):
+        _validate_node(node)
+
+
+_validate_node = cst.CSTNode.__post_init__
+
+
 @contextlib.contextmanager
-def collection_paused() -> Iterator[None]:
-    """The cyclic garbage collector paused, for building a large tree without reference cycles (a
-    libcst parse): its passes over the young nodes, and over everything alive every few of them,
-    would find nothing to free and cost about a third of the parse. Cycles made meanwhile are
-    collected after."""
-    enabled = gc.isenabled()
-    gc.disable()
+def unvalidated() -> Iterator[None]:
+    """libcst's per-node validation skipped in this thread, for the nodes its native parser builds.
+
+    Every libcst node checks itself when constructed (`_validate`: whitespace a keyword needs,
+    balanced parentheses, a non-empty name); the parser's nodes are valid by construction (it
+    reads them off code its grammar accepted), and checking them is a fifth of a parse. Nodes
+    any pass builds are still checked: the hook skips only in the thread inside this block."""
+    if cst.CSTNode.__post_init__ is not _post_init:
+        cst.CSTNode.__post_init__ = _post_init  # type: ignore[method-assign]
+    before, _PARSING.active = getattr(_PARSING, "active", False), True
     try:
         yield
     finally:
-        if enabled:
-            gc.enable()
+        _PARSING.active = before
 
 
 def parse_source(source: str, display_path: str) -> cst.Module:
@@ -316,7 +338,7 @@ def parse_both(source: str, display_path: str) -> tuple[cst.Module, ast.Module]:
     """libcst's tree of `source` (`parse_source`) and CPython's, which checked it first."""
     tree = check_source(source, display_path)
     try:
-        with collection_paused():
+        with collection_paused(), unvalidated():
             return cst.parse_module(source), tree
     except cst.ParserSyntaxError as error:
         line, col, message, fix = libcst_error(error, source)

@@ -6,9 +6,13 @@ Run: python -m pytest tests/converter/test_flow.py -q
 
 from __future__ import annotations
 
-import pytest
+import ast
 
-from converter.pipeline.flow import formats_alone
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from converter.pipeline.flow import formats_alone, may_import
 from converter.write.emit import EmittedFile, EmittedModel
 
 RUN = {"llama", "gemma", "mistral"}
@@ -27,7 +31,13 @@ def model(text: str) -> EmittedModel:
         ("import gemma\n", False),
         ("def f():\n    from mistral.modeling_mistral import x\n", False),
         ("import torch.nn as nn, gemma.x as y\n", False),
-        ("def (:\n", False),
+        ("x = 1; import gemma\n", False),
+        ("import torch, \\\n    gemma\n", False),  # a backslash continues the import
+        ("from \\\n gemma import x\n", False),
+        ("import \uff47emma\n", False),  # NFKC: the fullwidth letter reads as `g`
+        ('"""import gemma"""\n', True),  # only a word of a string: parsed, then alone
+        ("def (:\n", True),  # nothing imported (ruff's failure is reported by model either way)
+        ("import gemma\ndef (:\n", False),
     ],
 )
 def test_formats_alone_unless_an_import_names_another_output_directory(text: str, alone: bool) -> None:
@@ -36,3 +46,26 @@ def test_formats_alone_unless_an_import_names_another_output_directory(text: str
 
 def test_a_run_writing_to_the_root_or_src_formats_by_levels() -> None:
     assert formats_alone(model("import torch\n"), "llama", None) is False
+
+
+PIECES = ["import", "from", "gemma", "torch", ".", ",", " as ", " ", "\t", "\\\n", "\n", ";", "#", '"', "(", ")", "x"]
+
+
+@given(st.lists(st.sampled_from(PIECES), max_size=12))
+@settings(max_examples=400, deadline=None)
+def test_the_text_scan_never_misses_an_import_the_parse_finds(pieces: list[str]) -> None:
+    text = "".join(pieces)
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError):
+        return
+    heads = {
+        alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names
+    }
+    heads |= {
+        (node.module or "").split(".")[0]
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and not node.level
+    }
+    if "gemma" in heads:
+        assert may_import(text, {"gemma"})

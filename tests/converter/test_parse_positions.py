@@ -6,13 +6,14 @@ Run: python -m pytest tests/converter/test_parse_positions.py -q
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import libcst as cst
 import pytest
 from libcst.metadata import MetadataWrapper, PositionProvider
 
-from converter.read.parse import LazyPositions, StatementPositions, statement_starts
+from converter.read.parse import LazyPositions, StatementPositions, parse_both, statement_starts, unvalidated
 from converter.syntax.names import child_nodes
 from tests.converter.conftest import REPO_ROOT
 
@@ -99,3 +100,19 @@ def test_lazy_positions_equal_resolved_ones() -> None:
     assert all(lazy[node] == positions[node] for node in nodes if node is not module)
     assert "resolved" not in lazy.__dict__
     assert cst.Name("z") not in lazy
+
+
+def test_the_parse_skips_validation_only_for_its_own_nodes() -> None:
+    source = (REPO_ROOT / "converter" / "read" / "parse.py").read_text(encoding="utf-8")
+    module, _ = parse_both(source, "parse.py")
+    assert module.deep_equals(cst.parse_module(source)) and module.code == source
+    with pytest.raises(cst.CSTValidationError):
+        cst.Name("")  # a node a pass builds is still checked, before and after a parse
+    checked = []
+    with unvalidated():
+        cst.Name("x")
+        thread = threading.Thread(target=lambda: checked.append(pytest.raises(cst.CSTValidationError, cst.Name, "")))
+        thread.start()
+        thread.join()
+        cst.Name("")  # this thread, inside the block: not checked
+    assert len(checked) == 1  # another thread meanwhile: checked
