@@ -140,6 +140,14 @@ class LazyPositions(Mapping[cst.CSTNode, CodeRange]):
         return len(self.resolved)
 
 
+@dataclass(frozen=True)
+class Nested:
+    """A simple line in the blocks (outermost first) of a top-level statement."""
+
+    line: cst.SimpleStatementLine
+    blocks: tuple[cst.IndentedBlock, ...]
+
+
 class StatementPositions:
     """PositionProvider's position of one node of `module`, from its top-level statement alone.
 
@@ -165,22 +173,45 @@ class StatementPositions:
     def __init__(self, module: cst.Module, starts: Mapping[int, tuple[int, int]] | None = None) -> None:
         self.module = module
         self.starts = starts
-        self.computed: dict[int, Mapping[cst.CSTNode, CodeRange]] = {}
+        self.computed: dict[int, Mapping[cst.CSTNode, CodeRange]] = {}  # by statement index
+        self.computed_lines: dict[int, Mapping[cst.CSTNode, CodeRange]] = {}  # by id of a nested line
 
     @functools.cached_property
     def owners(self) -> dict[int, int] | None:
         """id of every node of the module -> index of its top-level statement (`WHOLE` for the module,
         header and footer); None when a node object occurs in two of them."""
+        return self.walked[0]
+
+    @functools.cached_property
+    def walked(self) -> tuple[dict[int, int] | None, dict[int, Nested | None]]:
+        """(`owners`, `lines`): one walk of the module."""
         owners = {id(self.module): self.WHOLE}
+        lines: dict[int, Nested | None] = {}
+        starts = self.starts or {}
         parts = [(self.WHOLE, [*self.module.header, *self.module.footer]), *enumerate(self.module.body)]
         for index, roots in parts:
-            stack: list[cst.CSTNode] = list(roots) if isinstance(roots, list) else [roots]
+            stack: list[tuple[cst.CSTNode, Nested | None, tuple[cst.IndentedBlock, ...]]]
+            stack = [(root, None, ()) for root in (roots if isinstance(roots, list) else [roots])]
             while stack:
-                node = stack.pop()
+                node, nested, blocks = stack.pop()
                 if owners.setdefault(id(node), index) != index:
-                    return None
-                stack += child_nodes(node)
-        return owners
+                    return None, {}
+                kind = type(node)
+                if kind is cst.IndentedBlock:
+                    blocks = (*blocks, node)
+                elif kind is cst.SimpleStatementLine and nested is None and blocks and id(node) in starts:
+                    nested = Nested(node, blocks)
+                if lines.setdefault(id(node), nested) is not nested:
+                    lines[id(node)] = None  # in two lines, or in one and outside it
+                stack += [(child, nested, blocks) for child in child_nodes(node)]
+        return owners, lines
+
+    @property
+    def lines(self) -> dict[int, Nested | None]:
+        """id of each node inside a simple line in a block of a top-level statement (a class or
+        function body), whose start `starts` gives -> that line and its blocks; None for a node in
+        two places."""
+        return self.walked[1]
 
     @functools.cached_property
     def first_lines(self) -> list[int] | None:
@@ -210,10 +241,34 @@ class StatementPositions:
             raise KeyError(node)
         if index == self.WHOLE:
             return None
+        nested = self.lines.get(id(node))
+        if nested is not None:
+            return self.in_line(node, nested)
         found = self.alone(index).get(node)
         shift = self.shift(index)
         if found is None or shift is None:
             return None
+        start, end = found.start, found.end
+        return CodeRange(CodePosition(start.line + shift, start.column), CodePosition(end.line + shift, end.column))
+
+    def in_line(self, node: cst.CSTNode, nested: Nested) -> CodeRange | None:
+        """The range of `node` from its nested line printed alone, in blocks indented as its own
+        (libcst indents continuation lines and comment lines with the blocks' indentation): the
+        columns are the module's, the lines move by where the line starts in `starts`."""
+        line = nested.line
+        if id(line) not in self.computed_lines:
+            wrapped: cst.BaseStatement = line
+            for block in reversed(nested.blocks):
+                wrapped = cst.If(cst.Name("x"), cst.IndentedBlock((wrapped,), indent=block.indent))
+            alone = self.module.with_changes(header=(), body=(wrapped,), footer=())
+            self.computed_lines[id(line)] = MetadataWrapper(alone, unsafe_skip_copy=True).resolve(PositionProvider)
+        positions = self.computed_lines[id(line)]
+        found, printed = positions.get(node), positions[line].start
+        assert self.starts is not None  # (a nested line is one `starts` gives)
+        line_start, column = self.starts[id(line)]
+        if found is None or printed.column != column:
+            return None
+        shift = line_start - printed.line
         start, end = found.start, found.end
         return CodeRange(CodePosition(start.line + shift, start.column), CodePosition(end.line + shift, end.column))
 
@@ -236,10 +291,11 @@ class StatementPositions:
 
 
 def statement_starts(source: str, module: cst.Module, tree: ast.Module | None = None) -> dict[int, tuple[int, int]]:
-    """id of each top-level statement of `module` (parsed from `source`), of each small statement of
-    its simple lines and of each name those import -> its start (1-based line, 0-based column), read
-    off CPython's parser (`tree`, parsed here when not given), much cheaper than PositionProvider;
-    {} where the two parsers do not pair up."""
+    """id of each statement of `module` (parsed from `source`), at top level and in the blocks of
+    classes, functions, `if`, `for`, `while`, `with` and `try`, of each small statement of its simple
+    lines and of each name those import -> its start (1-based line, 0-based column), read off
+    CPython's parser (`tree`, parsed here when not given), much cheaper than PositionProvider; {}
+    where the two parsers do not pair up at top level (a block where they do not is left out)."""
     if tree is None:
         try:
             with warnings.catch_warnings():
@@ -247,30 +303,86 @@ def statement_starts(source: str, module: cst.Module, tree: ast.Module | None = 
                 tree = ast.parse(source)
         except (SyntaxError, ValueError, RecursionError, MemoryError):
             return {}
-    statements = tree.body
-    parts = [list(s.body) if isinstance(s, cst.SimpleStatementLine) else [s] for s in module.body]
-    if sum(map(len, parts)) != len(statements):
-        return {}
     lines = re.split(r"\r\n|\r|\n", source)
     starts: dict[int, tuple[int, int]] = {}
-    found = iter(statements)
 
     def start(parsed: ast.stmt | ast.alias) -> tuple[int, int]:
         # col_offset counts UTF-8 bytes; columns count characters.
         column = len(lines[parsed.lineno - 1].encode()[: parsed.col_offset].decode()) if parsed.col_offset else 0
         return parsed.lineno, column
 
-    for statement, nodes in zip(module.body, parts, strict=True):
-        for node in nodes:
-            parsed = next(found)
-            starts[id(node)] = start(parsed)
-            # The names of an import too (diagnostics about pulled code point at the first base import).
-            if isinstance(node, (cst.Import, cst.ImportFrom)) and isinstance(parsed, (ast.Import, ast.ImportFrom)):
-                aliases = node.names if isinstance(node.names, Sequence) else ()
-                if len(aliases) == len(parsed.names):
-                    starts.update({id(alias): start(name) for alias, name in zip(aliases, parsed.names, strict=True)})
-        starts.setdefault(id(statement), starts[id(nodes[0])])
-    return starts
+    def pair(block: Sequence[cst.CSTNode], statements: Sequence[ast.stmt]) -> bool:
+        """Record the starts of the statements of `block` (libcst's: lines and compound statements,
+        or the small statements of a one-line suite) and of their blocks; False where they do not pair."""
+        parts = [list(s.body) if isinstance(s, cst.SimpleStatementLine) else [s] for s in block]
+        if sum(map(len, parts)) != len(statements):
+            return False
+        found = iter(statements)
+        for statement, nodes in zip(block, parts, strict=True):
+            for node in nodes:
+                parsed = next(found)
+                starts[id(node)] = start(parsed)
+                # The names of an import too (diagnostics about pulled code point at the first base import).
+                if isinstance(node, (cst.Import, cst.ImportFrom)) and isinstance(parsed, (ast.Import, ast.ImportFrom)):
+                    aliases = node.names if isinstance(node.names, Sequence) else ()
+                    if len(aliases) == len(parsed.names):
+                        starts.update(
+                            {id(alias): start(name) for alias, name in zip(aliases, parsed.names, strict=True)}
+                        )
+                for inner, inner_statements in blocks(node, parsed):
+                    pair(inner, inner_statements)
+            starts.setdefault(id(statement), starts[id(nodes[0])])
+        return True
+
+    return starts if pair(module.body, tree.body) else {}
+
+
+Suite = cst.BaseSuite | None
+
+
+def blocks(node: cst.CSTNode, parsed: ast.stmt) -> list[tuple[Sequence[cst.CSTNode], Sequence[ast.stmt]]]:
+    """The blocks of a compound statement, libcst's statements with CPython's, where both parsers
+    read the same kind of statement."""
+    pairs: list[tuple[Suite, Sequence[ast.stmt]]] = []
+    if isinstance(node, cst.ClassDef) and isinstance(parsed, ast.ClassDef):
+        pairs.append((node.body, parsed.body))
+    elif isinstance(node, cst.FunctionDef) and isinstance(parsed, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        pairs.append((node.body, parsed.body))
+    elif isinstance(node, cst.With) and isinstance(parsed, (ast.With, ast.AsyncWith)):
+        pairs.append((node.body, parsed.body))
+    elif (isinstance(node, cst.For) and isinstance(parsed, (ast.For, ast.AsyncFor))) or (
+        isinstance(node, cst.While) and isinstance(parsed, ast.While)
+    ):
+        pairs += [(node.body, parsed.body), (node.orelse.body if node.orelse else None, parsed.orelse)]
+    elif isinstance(node, (cst.Try, cst.TryStar)) and isinstance(parsed, (ast.Try, ast.TryStar)):
+        if len(node.handlers) != len(parsed.handlers):
+            return []
+        pairs.append((node.body, parsed.body))
+        pairs += [(handler.body, found.body) for handler, found in zip(node.handlers, parsed.handlers, strict=True)]
+        pairs.append((node.orelse.body if node.orelse else None, parsed.orelse))
+        pairs.append((node.finalbody.body if node.finalbody else None, parsed.finalbody))
+    elif isinstance(node, cst.If) and isinstance(parsed, ast.If):
+        pairs.append((node.body, parsed.body))
+        orelse = node.orelse
+        if isinstance(orelse, cst.If):  # elif: a block of one `if` statement for both
+            return [*suite_pairs(pairs), ([orelse], parsed.orelse)]
+        pairs.append((orelse.body if orelse else None, parsed.orelse))
+    return suite_pairs(pairs)
+
+
+def suite_pairs(
+    pairs: Sequence[tuple[Suite, Sequence[ast.stmt]]],
+) -> list[tuple[Sequence[cst.CSTNode], Sequence[ast.stmt]]]:
+    """Each suite's statements (an indented block's lines, a one-line suite's small statements) with
+    CPython's block; none where a block is on one side only."""
+    found: list[tuple[Sequence[cst.CSTNode], Sequence[ast.stmt]]] = []
+    for suite, statements in pairs:
+        if suite is None:
+            if statements:
+                return []
+            continue
+        found.append((suite.body, statements))
+    return found
 
 
 def make_diagnostic(path: str, source: str, line: int, col: int, code: str, message: str, fix: str) -> Diagnostic:
