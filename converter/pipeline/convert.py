@@ -43,7 +43,7 @@ from converter.dialect import collecting
 from converter.layout import REPO, Layout
 from converter.merge.merge import merge_classes
 from converter.pipeline.flow import convert_flowing
-from converter.pipeline.scan import ScanDisagrees, ScannedModule, scan_modular, scanned_from
+from converter.pipeline.scan import ScanDisagrees, ScannedModule, scan_each, scanned_from
 from converter.pipeline.schedule import schedule
 from converter.pipeline.workers import WorkerPool, convert_level
 from converter.read.bases import BaseLoader
@@ -146,7 +146,7 @@ def convert_run(
     """`convert_what_converts`, scheduled from a scan of each file (`scan`) or from its libcst parse."""
     diagnostics: list[Diagnostic] = []
     if scan:
-        found = collect(diagnostics, lambda path: scan_modular(path, repo_root, layout), paths)
+        found = scan_each(paths, repo_root, layout, jobs, diagnostics)
     else:
         parsed = collect(diagnostics, lambda path: parse_modular(path, repo_root, layout), paths)
         found = [scanned_from(module, repo_root) for module in parsed]

@@ -23,7 +23,7 @@ import libcst as cst
 
 from converter.diagnostics import ConversionError
 from converter.layout import KIND_ORDER, REPO, TREE_KINDS, Layout, Library, model_of_stem, stem_of
-from converter.read.parse import parse_source
+from converter.read.parse import parse_checked, parse_source
 from converter.read.source import read_source
 
 GENERATED = "generated"
@@ -89,7 +89,8 @@ class BaseLoader:
         self.tree_directories: dict[str, str] | None = None
 
     def add_texts(self, texts: Mapping[str, str]) -> None:
-        """Outputs of models converted earlier in this run (repo-relative path -> formatted text)."""
+        """Outputs of models converted earlier in this run (repo-relative path -> formatted text), which
+        format.py has parsed with CPython: they are not checked again before libcst parses them."""
         for path in sorted(texts):
             if self.texts.get(path) == texts[path]:
                 continue
@@ -144,7 +145,8 @@ class BaseLoader:
             return None
         files = []
         for path in sorted(texts, key=lambda path: kind_rank(kind_of_path(path, model), self.layout)):
-            files.append(BaseFile(path, kind_of_path(path, model), parse_base(path, texts[path])))
+            ours = self.texts.get(path) == texts[path]  # an output of this run, CPython parsed it
+            files.append(BaseFile(path, kind_of_path(path, model), parse_base(path, texts[path], checked=ours)))
         return BasePackage(model, tuple(files))
 
     def package_texts(self, model: str) -> dict[str, str] | None:
@@ -214,10 +216,12 @@ def read_base(path: Path, display_path: str) -> str:
         raise as_base_error(error, "cannot read base file") from None
 
 
-def parse_base(path: str, text: str) -> cst.Module:
-    """libcst's tree of a base file, checked as a modular file is (parse.parse_source); raises E107."""
+def parse_base(path: str, text: str, checked: bool = False) -> cst.Module:
+    """libcst's tree of a base file, checked as a modular file is (parse.parse_source); raises E107.
+    `checked`: the text is an output of this run, which CPython parsed once formatted (format.py),
+    from modular files and bases checked so: CPython is not asked again (a twentieth of a run)."""
     try:
-        return parse_source(text, path)
+        return parse_checked(text, path) if checked else parse_source(text, path)
     except ConversionError as error:
         raise as_base_error(error, "base file does not parse") from None
 

@@ -449,9 +449,16 @@ def parse_source(source: str, display_path: str) -> cst.Module:
 def parse_both(source: str, display_path: str) -> tuple[cst.Module, ast.Module]:
     """libcst's tree of `source` (`parse_source`) and CPython's, which checked it first."""
     tree = check_source(source, display_path)
+    return parse_checked(source, display_path), tree
+
+
+def parse_checked(source: str, display_path: str) -> cst.Module:
+    """libcst's tree of a `source` that CPython's parser has accepted, as `check_source` checks it
+    (`parse_both`), or that is an output of this run (formatted, and parsed by CPython since:
+    format.py); raises ConversionError."""
     try:
         with collection_paused(), unvalidated():
-            return cst.parse_module(source), tree
+            return cst.parse_module(source)
     except cst.ParserSyntaxError as error:
         line, col, message, fix = libcst_error(error, source)
         raise ConversionError([make_diagnostic(display_path, source, line, col, "E001", message, fix)]) from None

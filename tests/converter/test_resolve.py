@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 import converter.read.bases as bases_module
+import converter.read.parse as parse_module
 from converter import ConversionError
 from converter.read.bases import BaseLoader
 from converter.read.parse import parse_modular
@@ -84,7 +85,9 @@ def test_a_base_is_parsed_once_per_loader(tmp_path: Path, monkeypatch: pytest.Mo
     write_base(tmp_path, "tiny", TINY)
     calls: list[str] = []
     original = bases_module.parse_base
-    monkeypatch.setattr(bases_module, "parse_base", lambda path, text: calls.append(path) or original(path, text))
+    monkeypatch.setattr(
+        bases_module, "parse_base", lambda path, text, **kw: calls.append(path) or original(path, text, **kw)
+    )
     loader = BaseLoader(tmp_path)
     assert loader.package("tiny") is loader.package("tiny")
     assert calls == ["generated/tiny/modeling_tiny.py"]
@@ -98,6 +101,21 @@ def test_in_memory_texts_of_this_run_replace_the_files_on_disk(tmp_path: Path) -
     assert package is not None
     assert [file.path for file in package.files] == ["generated/tiny/modeling_tiny.py"]
     assert package.files[0].module.code == "def fresh():\n    pass\n"
+
+
+def test_only_texts_from_disk_are_checked_by_cpython_before_libcst(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A text of this run was parsed by CPython once formatted (format.py): not again here."""
+    write_base(tmp_path, "tiny", TINY)
+    write_base(tmp_path, "other", OTHER)
+    checked: list[str] = []
+    original = parse_module.check_source
+    monkeypatch.setattr(parse_module, "check_source", lambda text, path: checked.append(path) or original(text, path))
+    loader = BaseLoader(tmp_path)
+    loader.add_texts({"generated/tiny/modeling_tiny.py": "def fresh():\n    pass\n"})
+    assert loader.package("tiny") is not None and loader.package("other") is not None
+    assert checked == ["generated/other/modeling_other.py"]
 
 
 def test_a_base_file_that_does_not_parse_is_e107(inherit: Inherit) -> None:

@@ -18,12 +18,12 @@ import converter.pipeline.scan as scan_module
 from converter import ConversionError
 from converter.layout import REPO, TREE, Layout
 from converter.pipeline.convert import convert_what_converts
-from converter.pipeline.scan import ScanDisagrees, scan_modular
+from converter.pipeline.scan import ScanDisagrees, scan_each, scan_modular
 from converter.read.parse import parse_modular
 from converter.read.resolve import base_imports
 from tests.converter.conftest import REPO_ROOT, write_modular
 
-CORPUS = REPO_ROOT / ".cache" / "upstream" / "unpacked-5.23.0" / "transformers" / "models"
+CORPUS = REPO_ROOT / ".cache" / "upstream" / "unpacked-5.23.0-library" / "transformers" / "models"
 CHAIN = REPO_ROOT / "tests" / "converter" / "golden" / "chain"
 
 IMPORTS = """\
@@ -74,6 +74,21 @@ def test_the_scan_agrees_with_the_parse_on_the_upstream_corpus() -> None:
     assert len(paths) > 300
     for path in paths:
         assert scan_modular(path, CORPUS, TREE).bases == parsed_bases(path, CORPUS, TREE), path
+
+
+def test_a_large_scan_in_worker_processes_equals_one_in_this_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    paths = [write_modular(tmp_path, IMPORTS, f"toy{index}") for index in range(3)]
+    paths.insert(1, write_modular(tmp_path, "class A(:\n    pass\n", "broken"))
+    monkeypatch.setattr(scan_module, "PARALLEL_SCAN", 2)
+    serial_diagnostics: list = []
+    serial = scan_each(paths, tmp_path, REPO, 1, serial_diagnostics)
+    parallel_diagnostics: list = []
+    parallel = scan_each(paths, tmp_path, REPO, 2, parallel_diagnostics)
+    assert [scanned.bases for scanned in parallel] == [scanned.bases for scanned in serial]
+    assert [scanned.path for scanned in parallel] == [scanned.path for scanned in serial] == [paths[0], *paths[2:]]
+    assert parallel_diagnostics == serial_diagnostics and [d.code for d in serial_diagnostics] == ["E001"]
 
 
 def test_a_file_cpython_rejects_gets_the_full_parse_error(tmp_path: Path) -> None:
