@@ -18,6 +18,9 @@ from converter.syntax.names import NODE, SEQUENCE, VALUE_KINDS, node_fields, val
 
 N = TypeVar("N", bound=cst.CSTNode)
 
+#: Nodes with nothing to rename below them, about a third of a tree: not walked.
+LEAVES = frozenset({cst.SimpleWhitespace, cst.Newline})
+
 
 @dataclass(frozen=True)
 class Rename:
@@ -158,14 +161,19 @@ class RenameModel(cst.CSTTransformer):
                 changes["value"] = new
         for name in node_fields(kind):
             value = getattr(node, name)
-            what = VALUE_KINDS.get(type(value)) or value_kind(type(value))
+            value_type = type(value)
+            if value_type in LEAVES:
+                continue
+            what = VALUE_KINDS.get(value_type) or value_kind(value_type)
             if what is NODE:
                 child = self.renamed_node(value)
                 assert child is not None, "a `# Copied from` line is only dropped from its parent's sequence"
                 if child is not value:
                     changes[name] = child
             elif what is SEQUENCE:
-                items = [self.renamed_node(item) if is_node(item) else item for item in value]
+                items = [
+                    self.renamed_node(item) if is_node(item) and type(item) not in LEAVES else item for item in value
+                ]
                 if any(new is not old for new, old in zip(items, value, strict=True)):
                     changes[name] = tuple(item for item in items if item is not None)
         renamed = node.with_changes(**changes) if changes else node
