@@ -89,7 +89,9 @@ def test_a_base_is_parsed_once_per_run(tmp_path: Path, monkeypatch: pytest.Monke
     repo = chain_repo(tmp_path)
     parsed: list[str] = []
     original = bases_module.parse_base
-    monkeypatch.setattr(bases_module, "parse_base", lambda path, text: parsed.append(path) or original(path, text))
+    monkeypatch.setattr(
+        bases_module, "parse_base", lambda path, text, **kw: parsed.append(path) or original(path, text, **kw)
+    )
     convert_files(sorted((repo / "modular").glob("*.py")), repo)
     assert sorted(parsed) == sorted(set(parsed))
     assert "generated/tiny/modeling_tiny.py" in parsed
