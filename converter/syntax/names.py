@@ -342,11 +342,18 @@ def child_nodes(node: cst.CSTNode) -> list[cst.CSTNode]:
     return found
 
 
+#: Nodes whose only children are their parentheses (`TRIVIA`): a third of the code nodes of a tree.
+CODE_LEAVES = frozenset({cst.Name, cst.SimpleString, cst.Integer, cst.Float, cst.Imaginary, cst.Ellipsis})
+
+
 def code_nodes(node: cst.CSTNode) -> list[cst.CSTNode]:
     """`child_nodes` but whitespace, comments and punctuation (`TRIVIA`), about half of a tree's nodes:
     enough for a walk that looks for names, calls, strings or statements, none of which is ever under them."""
+    node_type = type(node)
+    if node_type in CODE_LEAVES:
+        return []
     found: list[cst.CSTNode] = []
-    for name in node_fields(type(node)):
+    for name in node_fields(node_type):
         value = getattr(node, name)
         value_type = type(value)
         if value_type in TRIVIA:
