@@ -410,13 +410,17 @@ def read_modular(path: Path, repo_root: Path, layout: Layout = REPO) -> tuple[Lo
     return located, read_source(located.path, located.display_path)
 
 
+class _Parsing(threading.local):
+    active = False  # in each thread, until it parses (`unvalidated`)
+
+
 #: Set in a thread while libcst's native parser builds a tree (`unvalidated`).
-_PARSING = threading.local()
+_PARSING = _Parsing()
 
 
 def _post_init(node: cst.CSTNode) -> None:
     """`CSTNode.__post_init__` (which validates the node), skipped while this thread parses."""
-    if not getattr(_PARSING, "active", False):
+    if not _PARSING.active:
         _validate_node(node)
 
 
@@ -433,7 +437,7 @@ def unvalidated() -> Iterator[None]:
     any pass builds are still checked: the hook skips only in the thread inside this block."""
     if cst.CSTNode.__post_init__ is not _post_init:
         cst.CSTNode.__post_init__ = _post_init  # type: ignore[method-assign]
-    before, _PARSING.active = getattr(_PARSING, "active", False), True
+    before, _PARSING.active = _PARSING.active, True
     try:
         yield
     finally:
