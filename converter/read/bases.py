@@ -75,6 +75,8 @@ class Bases:
 
 class BaseLoader:
     """Reads and caches base packages; in-memory texts from this run take precedence over disk.
+    In-memory texts (`texts`, `add_texts`) are this run's formatted outputs, which CPython has
+    parsed: libcst parses them without that check again (`parse_base`); files on disk get it.
 
     In a tree layout (converter/layout.py) a model's files are `<directory>/<kind>_<model>.py`
     under the root, for any directory; the loader maps models to directories once.
