@@ -7,13 +7,20 @@ Run: python -m pytest tests/converter/test_flow.py -q
 from __future__ import annotations
 
 import ast
+import shutil
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import converter.pipeline.convert as convert_module
+from converter.pipeline.convert import convert_models
 from converter.pipeline.flow import formats_alone, may_import
 from converter.write.emit import EmittedFile, EmittedModel
+from tests.converter.conftest import REPO_ROOT
+
+CHAIN = REPO_ROOT / "tests" / "converter" / "golden" / "chain"
 
 RUN = {"llama", "gemma", "mistral"}
 
@@ -69,3 +76,26 @@ def test_the_text_scan_never_misses_an_import_the_parse_finds(pieces: list[str])
     }
     if "gemma" in heads:
         assert may_import(text, {"gemma"})
+
+
+def test_models_no_other_waits_for_are_formatted_together(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Five leaves on the chain's tiny: formatted in fewer ruff runs than models, with the bytes of `-j 1`."""
+    batches: list[int] = []
+    original = convert_module.format_models
+    monkeypatch.setattr(
+        convert_module, "format_models", lambda models: batches.append(len(models)) or original(models)
+    )
+    outputs = {}
+    for jobs in (1, 2):
+        repo = tmp_path / str(jobs)
+        shutil.copytree(CHAIN / "modular", repo / "modular")
+        for index in range(5):
+            leaf = f"from generated.tiny.modeling_tiny import TinyBlock\n\n\nclass Leaf{index}Block(TinyBlock):\n    pass\n"
+            (repo / "modular" / f"modular_leaf{index}.py").write_text(leaf, encoding="utf-8")
+        batches.clear()
+        paths = sorted((repo / "modular").glob("*.py"))
+        outputs[jobs] = {file.path: file.text for model in convert_models(paths, repo, jobs) for file in model.files}
+    # the -j 2 run's: tiny alone (all wait for it), toy with the leaves finished by then (apex waits
+    # for it), the rest when nothing runs; a ruff run per finish would be 4 at least (2 workers)
+    assert sum(batches) == 8 and len(batches) <= 3, batches
+    assert outputs[1] == outputs[2]
