@@ -22,7 +22,8 @@ from libcst.metadata import Access, GlobalScope, Scope
 
 from converter.diagnostics import ConversionError, Diagnostic
 from converter.read.parse import ParsedModule
-from converter.syntax.names import code_nodes, first_names, mentions, module_scopes, statement_owners
+from converter.syntax.names import code_nodes, first_names, mentions
+from converter.syntax.walk import scopes_by_statement
 
 
 class DefinitionKind(enum.Enum):
@@ -69,8 +70,7 @@ class GatheredModule:
 def gather_definitions(parsed: ParsedModule) -> GatheredModule:
     """Gather every top-level statement of `parsed`; raises ConversionError on duplicates or a bad `__all__`."""
     statements = tuple(parsed.module.body)
-    owners = statement_owners(parsed.module)
-    global_scope, scopes = module_scopes(parsed.module)
+    global_scope, scopes, owners = scopes_by_statement(parsed.module)
     defines = gather_bindings(global_scope, owners, len(statements))
     top_level = frozenset(name for names in defines for name in names)
     uses = gather_uses(scopes, global_scope, top_level, owners, len(statements))
@@ -141,7 +141,7 @@ def names_all(statement: cst.BaseStatement) -> bool:
 
 def gather_bindings(global_scope: GlobalScope, owners: Mapping[int, int], count: int) -> list[set[str]]:
     """Module-level names bound by each of the `count` statements (`import os.path` binds `os`);
-    `owners`: node id -> index of the statement holding it (`statement_owners`)."""
+    `owners`: node id -> index of the statement holding it (`scopes_by_statement`)."""
     bindings: list[set[str]] = [set() for _ in range(count)]
     for assignment in global_scope.assignments:
         node = getattr(assignment, "node", None)

@@ -21,7 +21,8 @@ from libcst.metadata import GlobalScope
 from converter.layout import is_sibling_import, stem_of
 from converter.read.gather import DefinitionKind, assigned_all, kind_of
 from converter.rename.renamer import Rename, RenameModel
-from converter.syntax.names import analyse_statement, dotted_name, first_names, module_scopes, statement_owners
+from converter.syntax.names import analyse_statement, dotted_name, first_names
+from converter.syntax.walk import scopes_by_statement
 
 
 @dataclass(frozen=True)
@@ -146,8 +147,7 @@ def analyse_module(module: cst.Module) -> dict[int, tuple[tuple[str, ...], tuple
     A read in statement i counts when it resolves to module level or to nothing, as when the
     statement is analysed alone; names statement i binds itself are not reads of it.
     """
-    owner = statement_owners(module)
-    global_scope, scopes = module_scopes(module)
+    global_scope, scopes, owner = scopes_by_statement(module)
     defines: dict[int, set[str]] = {index: set() for index in range(len(module.body))}
     uses: dict[int, set[str]] = {index: set() for index in range(len(module.body))}
     assert isinstance(global_scope, GlobalScope)

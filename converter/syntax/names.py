@@ -370,20 +370,6 @@ def code_nodes(node: cst.CSTNode) -> list[cst.CSTNode]:
     return found
 
 
-def statement_owners(module: cst.Module) -> dict[int, int]:
-    """id of every node inside `module.body[i]` -> i, whitespace, comments and punctuation aside
-    (`code_nodes`). A node object that several statements share belongs to the last of them, as a
-    position lookup by line would place it."""
-    owner: dict[int, int] = {}
-    for index, statement in enumerate(module.body):
-        stack: list[cst.CSTNode] = [statement]
-        while stack:
-            node = stack.pop()
-            owner[id(node)] = index
-            stack += code_nodes(node)
-    return owner
-
-
 def first_names(node: cst.CSTNode) -> tuple[str, ...]:
     """`a` for `a.b.c`; the names a string annotation mentions; nothing for anything else."""
     if isinstance(node, cst.SimpleString):

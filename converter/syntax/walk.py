@@ -45,6 +45,36 @@ def module_scopes(module: cst.Module) -> tuple[GlobalScope, tuple[Scope, ...]]:
     return global_scope, tuple(walk.scopes)
 
 
+def scopes_by_statement(module: cst.Module) -> tuple[GlobalScope, tuple[Scope, ...], dict[int, int]]:
+    """`module_scopes`, and the owners of the nodes its bindings at module level and its reads name:
+    node id -> index of the top-level statement holding the node, as `names.statement_owners` maps
+    them, without a second walk of the tree. Like there, a node object that several statements
+    share belongs to the last of them, and a node no statement holds (one parsed from a string
+    annotation) has no owner."""
+    walk = ScopeWalk(stored_names(module))
+    global_scope = walk.scopes[0]
+    assert isinstance(global_scope, GlobalScope)
+    walk.visit_each(module.header)
+    reads: list[int] = []  # the statement of each deferred read, in order
+    bindings: list[tuple[int, int, int]] = []  # (statement, first, end) of global_scope.assignments
+    for index, statement in enumerate(module.body):
+        first = len(global_scope.assignments)
+        walk.visit(statement)
+        bindings.append((index, first, len(global_scope.assignments)))
+        reads += [index] * (len(walk.deferred) - len(reads))
+    walk.visit_each(module.footer)
+    deferred = [access for access, _, _ in walk.deferred[: len(reads)]]
+    walk.infer_accesses()
+    owners: dict[int, int] = {}
+    for index, first, end in bindings:
+        for assignment in global_scope.assignments[first:end]:
+            if id(assignment) not in walk.annotation_bindings:
+                owners[id(assignment.node)] = index
+    for index, access in zip(reads, deferred, strict=True):
+        owners[id(access.node)] = index
+    return global_scope, tuple(walk.scopes), owners
+
+
 def stored_names(module: cst.Module) -> set[int]:
     """ids of the Name nodes of `module` that libcst's ExpressionContextProvider marks STORE (bound,
     not read): `x` in `x = 1`, `for x in`, `as x`. Its visitor's order and rules: a node object that
@@ -126,6 +156,8 @@ class ScopeWalk:
         self.in_type_hint: list[bool] = [False]
         self.ignored_subscripts: set[cst.Subscript] = set()  # Literal[...]: strings in them are no code
         self.last_string_annotation: cst.BaseString | None = None
+        #: ids of the module-level bindings made by code parsed from a string annotation
+        self.annotation_bindings: set[int] = set()
 
     def visit(self, node: cst.CSTNode) -> None:
         kind = type(node)
@@ -227,10 +259,13 @@ class ScopeWalk:
         outermost = self.last_string_annotation is None
         if outermost:
             self.last_string_annotation = node
+        global_assignments = self.scopes[0].assignments
+        first = len(global_assignments)
         try:
             self.visit(cst.parse_module(value))
         except cst.ParserSyntaxError:
             pass  # not code: no reads, as for CPython
+        self.annotation_bindings.update(id(assignment) for assignment in global_assignments[first:])
         if outermost:
             self.last_string_annotation = None
         return True
