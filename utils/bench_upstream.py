@@ -676,6 +676,10 @@ def run_bench(
         if model.warnings
     }
     drift_rules = collections.Counter(RULES[w.code].name for model in converted for w in model.warnings)
+    reproduced = reproduced_modular(results)
+    drift_rules_reproduced = collections.Counter(
+        RULES[w.code].name for model in converted if model.modular_path in reproduced for w in model.warnings
+    )
     summary = {
         "transformers": VERSION,
         "dialect": dialect,
@@ -716,12 +720,42 @@ def run_bench(
         "drift_warnings": sum(drift_rules.values()),
         "drift_files": len(drifts),
         "drift_rules": dict(sorted(drift_rules.items(), key=lambda item: (-item[1], item[0]))),
+        # the warnings of modular files whose generated files are all byte-identical to upstream's: each
+        # says what upstream's shipped files do, where the modular code as Python would differ
+        "drift_rules_reproduced": {name: drift_rules_reproduced[name] for name in drift_rules},
         "drifts": drifts,
     }
     return summary, results
 
 
-def print_report(summary: Mapping[str, object], results: Sequence[FileResult], show: int, lines: int) -> None:
+def reproduced_modular(results: Sequence[FileResult]) -> set[str]:
+    """The modular files whose generated files are all byte-identical to the ones upstream ships."""
+    outcomes: dict[str, bool] = {}
+    for result in results:
+        outcomes[result.modular] = outcomes.get(result.modular, True) and result.bytes
+    return {modular for modular, reproduced in outcomes.items() if reproduced}
+
+
+def rule_examples(drifts: Mapping[str, Sequence[str]], reproduced: set[str], count: int) -> dict[str, list[str]]:
+    """Up to `count` drift warnings per rule code, from distinct modular files, those whose outputs
+    upstream ships byte for byte first (their warning is true of the shipped file), in path order."""
+    examples: dict[str, list[str]] = {}
+    seen: dict[str, set[str]] = {}
+    order = sorted(drifts, key=lambda modular: (modular not in reproduced, modular))
+    for modular in order:
+        for warning in drifts[modular]:
+            code = warning.split(": ", 1)[1].split(" ", 1)[0]
+            files = seen.setdefault(code, set())
+            if modular not in files and len(examples.setdefault(code, [])) < count:
+                files.add(modular)
+                mark = "reproduced" if modular in reproduced else "differs"
+                examples[code].append(f"[{mark}] {warning}")
+    return dict(sorted(examples.items()))
+
+
+def print_report(
+    summary: Mapping[str, object], results: Sequence[FileResult], show: int, lines: int, examples: int = 0
+) -> None:
     total = summary["generated_files"]
     deliberate_rows = [
         ("deliberately not copied (all)", summary["files_deliberate"], total),
@@ -761,9 +795,20 @@ def print_report(summary: Mapping[str, object], results: Sequence[FileResult], s
     )
     drift_rules = summary.get("drift_rules") or {}
     if drift_rules:
-        print(f"drift warnings: {summary['drift_warnings']} in {summary['drift_files']} modular files, by rule:")
+        print(
+            f"drift warnings: {summary['drift_warnings']} in {summary['drift_files']} modular files, by rule "
+            "(in brackets: in modular files whose outputs are all byte-identical to upstream's):"
+        )
+        reproduced_counts = summary.get("drift_rules_reproduced") or {}
         for name, count in drift_rules.items():  # type: ignore[union-attr]
-            print(f"  {count:>4}  {name}")
+            print(f"  {count:>4}  ({reproduced_counts.get(name, 0):>4})  {name}")  # type: ignore[union-attr]
+        if examples:
+            print(f"drift warnings, {examples} per rule ([reproduced]: upstream ships these outputs byte for byte):")
+            drifts = summary["drifts"]
+            for code, found in rule_examples(drifts, reproduced_modular(results), examples).items():  # type: ignore[arg-type]
+                print(f"  {code} {RULES[code].name}")
+                for warning in found:
+                    print(f"    {warning[:300]}")
     print("refused (converter limitation), by reason (files):")
     for reason, count in summary["limitations"].items():  # type: ignore[union-attr]
         print(f"  {count:>4}  {reason[:150]}")
@@ -811,6 +856,9 @@ def main(argv: Iterable[str] | None = None) -> int:
     parser.add_argument("--models", default="", help="comma-separated model directories to convert (default: all)")
     parser.add_argument("--keep", action="store_true", help="keep the scratch tree with our outputs, for reading")
     parser.add_argument(
+        "--examples", type=int, default=0, help="drift warnings to print per rule (default: %(default)s)"
+    )
+    parser.add_argument(
         "--dialect",
         choices=(*DIALECTS, "both"),
         default="python",
@@ -821,7 +869,7 @@ def main(argv: Iterable[str] | None = None) -> int:
     reports = {}
     for dialect in DIALECTS if args.dialect == "both" else (args.dialect,):
         summary, results = run_bench(args.jobs, args.scratch, only, args.keep, dialect)
-        print_report(summary, results, args.show, args.lines)
+        print_report(summary, results, args.show, args.lines, args.examples)
         files = [{key: value for key, value in asdict(result).items() if key != "theirs"} for result in results]
         reports[dialect] = {"summary": summary, "files": files}
     if len(reports) > 1:
