@@ -86,9 +86,42 @@ def position(item: dict) -> tuple[int, int]:
 def undefined_name(path: str, text: str, line: int, col: int, message: str) -> Diagnostic:
     """E091: the output uses a name nothing in its file defines or imports (ruff: `message`)."""
     fix = "define or import the name in the modular file; if the modular file is right, report this converter bug"
-    return make_diagnostic(
-        path, text, line, col, "E091", f"the generated file would fail when imported: {message}", fix
-    )
+    when = failing_when(text, line, col)
+    return make_diagnostic(path, text, line, col, "E091", f"the generated file would fail {when}: {message}", fix)
+
+
+def failing_when(text: str, line: int, col: int) -> str:
+    """When a name read at `line`:`col` (1-based) is looked up: "when imported", or "when
+    `Class.method` runs" for a read in a function's body ("when a lambda runs" in a lambda's)."""
+    try:
+        with collection_paused():
+            tree = ast.parse(text)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return "when imported"
+    point = (line, col - 1)
+
+    def holds(node: ast.AST) -> bool:
+        start = (getattr(node, "lineno", 0), getattr(node, "col_offset", 0))
+        end = (getattr(node, "end_lineno", None) or start[0], getattr(node, "end_col_offset", None) or 0)
+        return start <= point <= end
+
+    when = "when imported"
+    stack: list[tuple[ast.AST, str]] = [(tree, "")]
+    while stack:
+        node, prefix = stack.pop()
+        for child in ast.iter_child_nodes(node):
+            if hasattr(child, "lineno") and not holds(child):
+                continue  # a node without a position (arguments, match_case) is only a container
+            name = prefix
+            if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+                name = f"{prefix}{child.name}."
+                body = child.body[0]
+                if not isinstance(child, ast.ClassDef) and (body.lineno, body.col_offset) <= point:
+                    when = f"when `{prefix}{child.name}` runs"
+            elif isinstance(child, ast.Lambda) and holds(child.body):
+                when = "when a lambda runs"
+            stack.append((child, name))
+    return when
 
 
 def run_step(ruff: str, args: Sequence[str], root: Path, paths: Sequence[str]) -> str:
