@@ -578,6 +578,20 @@ def summarize_diagnostic(diagnostic: Diagnostic) -> str:
     return f"{diagnostic.path}:{diagnostic.line}:{diagnostic.col}: {diagnostic.code} {diagnostic.message}"
 
 
+def calibrate() -> float:
+    """Seconds one process takes for a fixed pure-Python workload, the best of three, taken before a run:
+    how fast this (shared) machine is at the time, so that wall times of runs made at different times
+    can be compared."""
+    best = float("inf")
+    for _ in range(3):
+        began = time.perf_counter()
+        table: dict[int, int] = {}
+        for number in range(1_000_000):
+            table[number % 1021] = table.get(number % 1021, 0) + number
+        best = min(best, time.perf_counter() - began)
+    return best
+
+
 def run_bench(
     jobs: int, scratch_parent: Path | None, only: Sequence[str] = (), keep: bool = False, dialect: str = "python"
 ) -> tuple[dict[str, object], list[FileResult]]:
@@ -586,6 +600,7 @@ def run_bench(
     tree (our outputs beside upstream's modular files) in place and print where it is. `dialect`
     (converter/dialect/): in the transformers dialect nothing is excused as a deliberate difference
     (the dialect is meant to reproduce upstream), and the drift warnings are counted per rule and file."""
+    calibration_s, load_before = calibrate(), os.getloadavg()[0]
     start = time.perf_counter()
     wheel = fetch_wheel(CACHE)
     models = unpack_models(wheel, CACHE)
@@ -707,6 +722,8 @@ def run_bench(
         "ast_identical": sum(r.ast for r in results),
         "byte_identical": sum(r.bytes for r in results),
         "wall_s": round(time.perf_counter() - start, 2),
+        "calibration_s": round(calibration_s, 3),
+        "load_average": [round(load_before, 2), round(os.getloadavg()[0], 2)],
         "setup_s": round(setup_s, 2),
         "convert_s": round(convert_s, 2),
         "compare_s": round(compare_s, 2),
@@ -793,6 +810,12 @@ def print_report(
         f"-j {summary['jobs']}, CPU {summary['cpu_s']} s in all processes); peak RSS {summary['peak_rss_mib_self']} MiB self, "
         f"{summary['peak_rss_mib_children']} MiB largest child"
     )
+    if "calibration_s" in summary:
+        start_load, end_load = summary["load_average"]  # type: ignore[misc]
+        print(
+            f"  machine: calibration {summary['calibration_s']} s (bench_upstream.calibrate; lower is faster), "
+            f"load average {start_load} before the run, {end_load} after"
+        )
     drift_rules = summary.get("drift_rules") or {}
     if drift_rules:
         print(
