@@ -47,10 +47,11 @@ def module_scopes(module: cst.Module) -> tuple[GlobalScope, tuple[Scope, ...]]:
 
 def scopes_by_statement(module: cst.Module) -> tuple[GlobalScope, tuple[Scope, ...], dict[int, int]]:
     """`module_scopes`, and the owners of the nodes its bindings at module level and its reads name:
-    node id -> index of the top-level statement holding the node, as `names.statement_owners` maps
-    them, without a second walk of the tree. Like there, a node object that several statements
-    share belongs to the last of them, and a node no statement holds (one parsed from a string
-    annotation) has no owner."""
+    node id -> index of the top-level statement holding the node, taken while the walk is in that
+    statement, not from a second walk of the tree. A node object that several statements share
+    belongs to the last of them, and a node no statement holds (one parsed from a string
+    annotation) has none: as a walk of each statement's nodes would map them (the oracle of
+    tests/converter/test_scopes.py)."""
     walk = ScopeWalk(stored_names(module))
     global_scope = walk.scopes[0]
     assert isinstance(global_scope, GlobalScope)
